@@ -1,0 +1,28 @@
+"""zscheck: contract and load testing for ZStack's ChangeImageState API.
+
+The public surface is small on purpose; everything else is private and may change.
+"""
+
+from zscheck._models import ApiResult, Exchange, Outcome, Session
+from zscheck._transport import Timeouts
+from zscheck._wire import Dialect, WireRequest
+from zscheck.client import Client
+from zscheck.errors import ConfigError, LoginError, TargetError, ZscheckError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiResult",
+    "Client",
+    "ConfigError",
+    "Dialect",
+    "Exchange",
+    "LoginError",
+    "Outcome",
+    "Session",
+    "TargetError",
+    "Timeouts",
+    "WireRequest",
+    "ZscheckError",
+    "__version__",
+]

@@ -1,0 +1,3 @@
+from zscheck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,595 @@
+"""The reference server's behaviour: ZStack's REST layer and the image APIs behind it.
+
+Each function here follows a section of `../shared/zstack-api.md` (cited as §n). The synchronous part of
+a request (routing, body parsing, the Authorization header, X-Job-UUID) answers plain text on failure,
+exactly as RestServer does; everything after the 202 runs as an api-job whose failures are ErrorCodes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote_plus
+
+from zscheck.refserver import model
+from zscheck.refserver.query import matches, parse_query
+from zscheck.refserver.rest import (
+    Request,
+    Response,
+    RestError,
+    action_params,
+    json_bytes,
+    parse_body,
+    session_id,
+    text,
+    top_level_tags,
+)
+from zscheck.refserver.store import Job, Session, Store, new_uuid
+
+Dialect = Literal["rest", "documented"]
+
+# §1.1: the seven open-source actions sharing /images/{uuid}/actions, in registration order.
+IMAGE_ACTIONS = (
+    "changeImageState",
+    "updateImage",
+    "syncImageSize",
+    "setImageBootMode",
+    "calculateImageHash",
+    "expungeImage",
+    "recoverImage",
+)
+_ROUTED_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    dialect: Dialect = "rest"
+    session_timeout: float = 7200.0  # identity.session.timeout
+    max_sessions: int = 500  # session.maxConcurrent, per account
+    job_delay: float = 0.0  # how long an api-job stays "processing" (real ZStack: a few ms)
+    job_ttl: float = 10800.0  # rest.completedApi.expiredPeriod
+    api_timeout_ms: int = 1_800_000  # the default 30m API timeout
+    base_url: str = "http://127.0.0.1:8080"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an API did: an error, or success with an optional inventory, plus the write to commit."""
+
+    error: dict[str, Any] | None = None
+    image: dict[str, Any] | None = None
+    write: Callable[[Job | None], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class App:
+    def __init__(self, store: Store, config: AppConfig, schedule: Callable[[float, Callable[[], None]], Any]):
+        self.store = store
+        self.config = config
+        self._schedule = schedule
+        self.backup_storage = store.meta("backup_storage") or new_uuid()
+        store.set_meta("backup_storage", self.backup_storage)
+        self.admin = store.ensure_admin()  # replaced by seed() when a password is configured
+
+    # ---------------------------------------------------------------------------------------- routing
+
+    def handle(self, req: Request) -> Response:
+        try:
+            return self._route(req)
+        except RestError as exc:
+            return text(exc.status, exc.text)
+
+    def _route(self, req: Request) -> Response:
+        if not req.path.startswith("/zstack/"):
+            return Response(404)  # outside the webapp context: the servlet container's own 404
+        if req.method not in _ROUTED_METHODS:
+            return Response(405)  # the controller maps five methods only; the container answers the rest
+        path = unquote_plus(req.path[len("/zstack") :])
+        parts = path.split("/")[1:]  # "/v1/images/x" -> ["v1", "images", "x"]
+        if len(parts) == 3 and parts[:2] == ["v1", "api-jobs"] and parts[2]:
+            return self._poll_job(req, parts[2])
+        match parts:
+            case ["v1", "accounts", "login"]:
+                return self._login(req)
+            case ["v1", "accounts", "sessions", session_uuid] if session_uuid:
+                return self._logout(session_uuid)
+            case ["v1", "accounts", "sessions", session_uuid, "valid"] if session_uuid:
+                return self._validate_session(session_uuid)
+            case ["v1", "images"]:
+                return self._non_unique(req, path, {"POST": self._add_image, "GET": self._query_images})
+            case ["v1", "images", image_uuid] if image_uuid:
+                return self._non_unique(
+                    req, path, {"GET": self._query_images, "DELETE": self._delete_image}, image_uuid
+                )
+            case ["v1", "images", image_uuid, "actions"] if image_uuid:
+                return self._non_unique(req, path, {"PUT": self._image_action}, image_uuid)
+        return text(404, f"no api mapping to {path}")
+
+    def _non_unique(
+        self, req: Request, path: str, handlers: dict[str, Callable[..., Response]], *args: str
+    ) -> Response:
+        """RestServer.handleNonUniqueApi: the body is parsed before the method picks the API (§1.4)."""
+        body = parse_body(req.body)
+        kinds = {"POST": "creational", "GET": "query", "DELETE": "delete"}
+        if req.method == "HEAD":
+            raise RestError(405, f"The method[HEAD] is not allowed for the path[{req.path}]")
+        if req.method == "PUT" and "PUT" not in handlers:
+            raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
+        handler = handlers.get(req.method)
+        if handler is None:
+            raise RestError(500, f"No {kinds[req.method]} API found for the path[{req.path}]")
+        if body is None and req.method in ("PUT",):
+            raise RestError(500, "")  # NullPointerException on m.containsKey(): no message
+        return handler(req, path, body or {}, *args)
+
+    # ------------------------------------------------------------------------------- the action PUT
+
+    def _image_action(self, req: Request, path: str, body: dict[str, Any], image_uuid: str) -> Response:
+        if self.config.dialect == "documented" and "params" in body:
+            session_uuid = session_id(req)
+            params = action_params(body.get("params"), {"stateEvent": "string"})
+            return self._documented_change(image_uuid, session_uuid, params)
+        documented = self.config.dialect == "documented"
+        action = next((a for a in IMAGE_ACTIONS if a in body and not (documented and a == "changeImageState")), None)
+        if action is None:
+            raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
+        session_uuid = session_id(req)
+        shape = {
+            "changeImageState": {"stateEvent": "string"},
+            "updateImage": {
+                f: "string"
+                for f in ("name", "description", "guestOsType", "mediaType", "format", "platform", "architecture")
+            }
+            | {"system": "bool", "virtio": "bool"},
+            "expungeImage": {"backupStorageUuids": "list"},
+            "setImageBootMode": {"bootMode": "string"},
+        }.get(action, {})
+        params = action_params(body.get(action), shape)
+        top_level_tags(body)
+        request = {"action": action, "image": image_uuid, "session": session_uuid, "params": params}
+        return self._accept_job(req, request)
+
+    def _documented_change(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Response:
+        """The published page, literally: synchronous `200 {success, error, inventory}` (§0)."""
+        outcome = self._change_state(image_uuid, session_uuid, params)
+        if outcome.write is not None:
+            outcome.write(None)
+        error = outcome.error
+        envelope = {
+            "success": error is None,
+            "error": None
+            if error is None
+            else {
+                "code": error["code"],
+                "description": error["description"],
+                "details": error["details"],
+                "elaboration": None,
+                "opaque": None,
+                "cause": None,
+            },
+            "inventory": None if outcome.image is None else model.render_image(outcome.image, keep_nulls=True),
+        }
+        return Response(200, json_bytes(envelope), "application/json")
+
+    # ---------------------------------------------------------------------------------- api-jobs (§1.2)
+
+    def _accept_job(self, req: Request, request: dict[str, Any]) -> Response:
+        job_uuid = req.headers.get("x-job-uuid")
+        if job_uuid is not None:
+            if len(job_uuid) != 32:
+                raise RestError(400, "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped")
+            if self.store.job_exists(job_uuid):
+                raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
+        else:
+            job_uuid = new_uuid()
+        job = Job(job_uuid, done=False, request=request)
+        if self.config.job_delay > 0:
+            self.store.save_job(job)
+            self._schedule(self.config.job_delay, lambda: self._finish_job(job))
+        else:
+            self._finish_job(job)
+        accepted = {
+            "location": f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}",
+            "apiTimeout": self.config.api_timeout_ms,
+        }
+        return Response(202, json_bytes(accepted))
+
+    def resume_pending_jobs(self) -> int:
+        """Jobs accepted before a crash are run on start: an accepted request is never dropped."""
+        pending = self.store.pending_jobs()
+        for job in pending:
+            self._finish_job(job)
+        return len(pending)
+
+    def _finish_job(self, job: Job) -> None:
+        request = job.request or {}
+        outcome = self._run(request)
+        if outcome.error is not None:
+            job.status, payload = 503, {"error": outcome.error}
+        elif outcome.image is not None:
+            job.status, payload = 200, {"inventory": model.render_image(outcome.image, keep_nulls=False)}
+        else:
+            job.status, payload = 200, {}
+        job.done, job.payload = True, json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        # The image change and the job result commit together: a 200 poll implies a durable change.
+        if outcome.write is not None:
+            outcome.write(job)
+        else:
+            self.store.save_job(job)
+
+    def _run(self, request: dict[str, Any]) -> Outcome:
+        action = request["action"]
+        session_uuid = request["session"]
+        params = request["params"]
+        if action == "changeImageState":
+            return self._change_state(request["image"], session_uuid, params)
+        if action == "addImage":
+            return self._do_add_image(session_uuid, params)
+        if action == "deleteImage":
+            return self._do_delete_image(request["image"], session_uuid, params)
+        return self._other_action(action, request["image"], session_uuid, params)
+
+    def _poll_job(self, req: Request, job_uuid: str) -> Response:
+        if req.method != "GET":
+            raise RestError(405, "only GET method is allowed for querying job status")
+        job = self.store.get_job(job_uuid)
+        if job is None:
+            raise RestError(404, "the job has been expired")
+        if not job.done:
+            return Response(202, b"{}")
+        payload = job.payload or "{}"
+        if job.status == 200 and "x-json-schema" in req.headers and payload != "{}":
+            data = json.loads(payload)
+            if "inventory" in data:
+                data["schema"] = model.image_schema("inventory", data["inventory"])
+            payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return Response(job.status or 200, payload.encode())
+
+    # ----------------------------------------------------------------------- job bodies (§1.4, §2.4)
+
+    def _change_state(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+        # ApiParamValidator (SYSTEM) runs before AuthorizationManager (FRONT): arguments, then the
+        # resource, then the session, then ownership (§1.4 notes).
+        raw = params.get("stateEvent")
+        if raw is None:
+            return Outcome(model.mandatory("stateEvent"))
+        event = model.java_trim(raw)
+        if event not in model.STATE_EVENTS:
+            return Outcome(model.invalid_value("stateEvent", list(model.STATE_EVENTS), event))
+        image = self.store.images.get(image_uuid)
+        if image is None:
+            return Outcome(model.not_found("uuid", image_uuid, "ImageVO"))
+        denied, _ = self._authorize(session_uuid, image_uuid)
+        if denied is not None:
+            return Outcome(denied)
+        new_state = model.STATE_EVENTS[event]
+        if image["state"] == new_state:
+            return Outcome(image=image)  # idempotent: same state succeeds, nothing written (§2.4)
+        changed = dict(image, state=new_state, lastOpDate=time.time())
+        owner = self.store.owners[image_uuid]
+        return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
+
+    def _authorize(self, session_uuid: str, image_uuid: str | None) -> tuple[dict[str, Any] | None, Session]:
+        session = self._live_session(session_uuid)
+        if session is None:
+            return model.session_expired(), Session("", "", 0, 0, 0)
+        account = self.store.accounts.get(session.account)
+        if (
+            image_uuid is not None
+            and account is not None
+            and account.type != "SystemAdmin"
+            and self.store.owners.get(image_uuid) != account.uuid
+        ):
+            return model.not_owner(account.uuid, image_uuid), session
+        return None, session
+
+    def _live_session(self, session_uuid: str) -> Session | None:
+        """AuthorizationManager.evaluateSession: expired sessions are logged out, live ones renewed."""
+        session = self.store.sessions.get(session_uuid)
+        if session is None:
+            return None
+        now = time.time()
+        if session.expires <= now:
+            self.store.drop_session(session_uuid)
+            return None
+        self.store.renew_session(session, now + self.config.session_timeout)
+        return session
+
+    def _other_action(self, action: str, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+        image = self.store.images.get(image_uuid)
+        if image is None:
+            return Outcome(model.not_found("uuid", image_uuid, "ImageVO"))
+        denied, _ = self._authorize(session_uuid, image_uuid)
+        if denied is not None:
+            return Outcome(denied)
+        owner = self.store.owners[image_uuid]
+        deleted = image["status"] == "Deleted"
+        if action in ("expungeImage", "recoverImage") and not deleted:
+            return Outcome(
+                model.error(
+                    "SYS.1006",
+                    f"the image[uuid:{image_uuid}, name:{image['name']}] is not deleted on any backup storage",
+                )
+            )
+        if action == "expungeImage":
+            return Outcome(write=lambda job: self.store.remove_image(image_uuid, job))
+        if action == "recoverImage":
+            refs = [dict(ref, status="Ready", lastOpDate=time.time()) for ref in image["backupStorageRefs"]]
+            changed = dict(image, status="Ready", backupStorageRefs=refs, lastOpDate=time.time())
+            return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
+        if action == "updateImage":
+            updates = {k: v for k, v in params.items() if v is not None}
+            changed = dict(image, **updates, lastOpDate=time.time())
+            return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
+        if action == "syncImageSize":
+            return Outcome(image=image)  # the simulated backup storage never drifts from the recorded size
+        return Outcome(model.error("SYS.1014", f"the reference server does not model {action}"))
+
+    # ------------------------------------------------------------------------------ login (§4)
+
+    def _login(self, req: Request) -> Response:
+        body = parse_body(req.body) or {}
+        params = action_params(body.get("logInByAccount"), {"accountName": "string", "password": "string"})
+        error = None
+        for name in ("accountName", "password"):
+            if params.get(name) is None:
+                error = model.mandatory(name)
+                break
+        account = None
+        if error is None:
+            account = next(
+                (
+                    a
+                    for a in self.store.accounts.values()
+                    if a.name == params["accountName"] and a.password == params["password"]
+                ),
+                None,
+            )
+            if account is None:
+                error = model.error("ID.1000", "wrong account name or password")
+        if error is not None or account is None:
+            return Response(503, json_bytes({"error": error}))
+        now = time.time()
+        active = sum(1 for s in self.store.sessions.values() if s.account == account.uuid and s.expires > now)
+        if active >= self.config.max_sessions:
+            return Response(
+                503,
+                json_bytes(
+                    {
+                        "error": model.error(
+                            "ID.1006", "Login sessions hit limit of max allowed concurrent login sessions"
+                        )
+                    }
+                ),
+            )
+        session = self.store.add_session(account.uuid, self.config.session_timeout)
+        inventory = {
+            "uuid": session.uuid,
+            "accountUuid": account.uuid,
+            "userUuid": account.uuid,
+            "expiredDate": model.zstack_time(session.expires),
+            "createDate": model.zstack_time(session.created),
+        }
+        reply: dict[str, Any] = {"inventory": inventory}
+        if "x-json-schema" in req.headers:
+            reply["schema"] = {"inventory": model.SESSION_INVENTORY_CLASS}
+        return Response(200, json_bytes(reply))
+
+    def _logout(self, session_uuid: str) -> Response:
+        self.store.drop_session(session_uuid)  # unknown sessions log out successfully too (§4.3)
+        return Response(200, b"{}")
+
+    def _validate_session(self, session_uuid: str) -> Response:
+        session = self.store.sessions.get(session_uuid)
+        valid = session is not None and session.expires > time.time()
+        return Response(200, json_bytes({"valid": valid}))
+
+    # ------------------------------------------------------------------------------ query (§5.1)
+
+    def _query_images(self, req: Request, path: str, body: dict[str, Any], image_uuid: str | None = None) -> Response:
+        session_uuid = session_id(req)
+        spec = parse_query(req.query, image_uuid)
+        session = self._live_session(session_uuid)
+        if session is None:
+            return Response(503, json_bytes({"error": model.session_expired()}))
+        account = self.store.accounts.get(session.account)
+        images = [
+            img
+            for uuid, img in self.store.images.items()
+            if account is None or account.type == "SystemAdmin" or self.store.owners.get(uuid) == account.uuid
+        ]
+        for name, _op, _value in spec.conditions:
+            if name not in model.IMAGE_FIELDS:
+                return Response(
+                    503,
+                    json_bytes(
+                        {
+                            "error": model.error(
+                                "SYS.1007",
+                                f"condition name[{name}] is invalid, no such field on inventory class"
+                                f"[{model.IMAGE_INVENTORY_CLASS}]",
+                            )
+                        }
+                    ),
+                )
+        images = [img for img in images if all(matches(img.get(n), op, v) for n, op, v in spec.conditions)]
+        sort_by = spec.sort_by
+        if sort_by is not None and sort_by in model.IMAGE_FIELDS:
+            images.sort(key=lambda img: (img.get(sort_by) is None, img.get(sort_by) or 0), reverse=spec.descending)
+        reply: dict[str, Any] = {}
+        if not spec.count:
+            page = images[spec.start : spec.start + spec.limit]
+            rendered = [model.render_image(img, keep_nulls=False) for img in page]
+            if spec.fields:
+                rendered = [{k: v for k, v in inv.items() if k in spec.fields} for inv in rendered]
+            reply["inventories"] = rendered
+        if spec.count or spec.reply_with_count:
+            reply["total"] = len(images)
+        schema: dict[str, str] = {}
+        for i, inv in enumerate(reply.get("inventories", ())):
+            schema.update(model.image_schema(f"inventories[{i}]", inv))
+        reply["schema"] = schema
+        return Response(200, json_bytes(reply))
+
+    # ----------------------------------------------------------------------- add and delete (§5.2, §5.3)
+
+    def _add_image(self, req: Request, path: str, body: dict[str, Any]) -> Response:
+        session_uuid = session_id(req)
+        shape = {
+            f: "string"
+            for f in (
+                "name",
+                "url",
+                "description",
+                "mediaType",
+                "format",
+                "platform",
+                "architecture",
+                "guestOsType",
+                "resourceUuid",
+            )
+        }
+        params = action_params(
+            body.get("params"), shape | {"backupStorageUuids": "list", "system": "bool", "virtio": "bool"}
+        )
+        top_level_tags(body)
+        return self._accept_job(req, {"action": "addImage", "image": None, "session": session_uuid, "params": params})
+
+    def _do_add_image(self, session_uuid: str, params: dict[str, Any]) -> Outcome:
+        for name in ("name", "url", "backupStorageUuids"):
+            if params.get(name) is None:
+                return Outcome(model.mandatory(name))
+        for name, valid in (
+            ("mediaType", model.MEDIA_TYPES),
+            ("platform", model.PLATFORMS),
+            ("architecture", model.ARCHITECTURES),
+        ):
+            if params.get(name) is not None and params[name] not in valid:
+                return Outcome(model.invalid_value(name, valid, params[name]))
+        for name, limit in (("name", 255), ("url", 1024), ("description", 2048)):
+            if params.get(name) is not None and len(params[name]) > limit:
+                return Outcome(
+                    model.error(
+                        "SYS.1007",
+                        f"field[{name}] of message[APIAddImageMsg] exceeds "
+                        f"max length of string. expected was <= {limit}, "
+                        f"actual was {len(params[name])}",
+                    )
+                )
+        for bs in params["backupStorageUuids"] or [None]:
+            if bs != self.backup_storage:
+                return Outcome(model.not_found("backupStorageUuids", str(bs), "BackupStorageVO"))
+        denied, session = self._authorize(session_uuid, None)
+        if denied is not None:
+            return Outcome(denied)
+        url = params["url"]
+        if not url.startswith(model.URL_SCHEMES):
+            return Outcome(
+                model.error(
+                    "SYS.1007",
+                    f"url must starts with http://, https://, ftp://, sftp://, "
+                    f"file:///, / or upload://, but found {url}",
+                )
+            )
+        if params.get("format") is not None and params["format"] not in model.FORMATS:
+            return Outcome(model.error("SYS.1007", f"unknown format[{params['format']}]"))
+        image = self.new_image(params, owner=session.account)
+        return Outcome(image=image, write=lambda job: self.store.put_image(image, session.account, job))
+
+    def new_image(self, params: dict[str, Any], owner: str) -> dict[str, Any]:
+        now = time.time()
+        image_uuid = params.get("resourceUuid") or new_uuid()
+        media = params.get("mediaType") or "RootVolumeTemplate"
+        fmt = params.get("format") or ("iso" if media == "ISO" else "qcow2")
+        size = 1 << 30 if media != "ISO" else 512 << 20
+        install = f"/zstack_bs/rootVolumeTemplates/acct-{owner}/{image_uuid}/{image_uuid}.{fmt}"
+        ref = {
+            "id": len(self.store.images) + 1,
+            "imageUuid": image_uuid,
+            "backupStorageUuid": self.backup_storage,
+            "installPath": install,
+            "status": "Ready",
+            "createDate": now,
+            "lastOpDate": now,
+        }
+        return {
+            "uuid": image_uuid,
+            "name": params["name"],
+            "description": params.get("description"),
+            "state": "Enabled",
+            "status": "Ready",
+            "size": size,
+            "actualSize": size // 3,
+            "md5Sum": None,
+            "url": params["url"],
+            "mediaType": media,
+            "guestOsType": params.get("guestOsType"),
+            "type": "zstack",
+            "platform": params.get("platform") or "Linux",
+            "architecture": params.get("architecture") or "x86_64",
+            "format": fmt,
+            "system": bool(params.get("system")),
+            "virtio": True if params.get("virtio") is None else bool(params["virtio"]),
+            "createDate": now,
+            "lastOpDate": now,
+            "backupStorageRefs": [ref],
+        }
+
+    def _delete_image(self, req: Request, path: str, body: dict[str, Any], image_uuid: str) -> Response:
+        session_uuid = session_id(req)
+        query = parse_qs(req.query, keep_blank_values=True)
+        params = {"deleteMode": query.get("deleteMode", [None])[0]}
+        return self._accept_job(
+            req, {"action": "deleteImage", "image": image_uuid, "session": session_uuid, "params": params}
+        )
+
+    def _do_delete_image(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+        mode = params.get("deleteMode")
+        if mode is not None and mode not in ("Permissive", "Enforcing"):
+            return Outcome(model.invalid_value("deleteMode", ("Permissive", "Enforcing"), mode))
+        if not model.UUID_RE.match(image_uuid):
+            return Outcome(model.error("SYS.1003", f"invalid value[{image_uuid}] of field [uuid]"))
+        image = self.store.images.get(image_uuid)
+        if image is None:
+            return Outcome()  # successIfResourceNotExisting
+        denied, _ = self._authorize(session_uuid, image_uuid)
+        if denied is not None:
+            return Outcome(denied)
+        if image["status"] == "Deleted":
+            return Outcome()
+        now = time.time()
+        refs = [dict(ref, status="Deleted", lastOpDate=now) for ref in image["backupStorageRefs"]]
+        changed = dict(image, status="Deleted", backupStorageRefs=refs, lastOpDate=now)
+        owner = self.store.owners[image_uuid]
+        return Outcome(write=lambda job: self.store.put_image(changed, owner, job))
+
+    # ------------------------------------------------------------------------------ housekeeping
+
+    def seed(self, count: int, tenant_name: str, tenant_password: str, admin_password: str = "password") -> None:
+        """First start only: a normal account and `count` images, every fourth owned by the tenant."""
+        self.store.set_password(self.admin.uuid, admin_password)
+        tenant = self.store.ensure_account(tenant_name, tenant_password, "Normal")
+        self.store.set_password(tenant.uuid, tenant_password)
+        if self.store.meta("seeded") is not None:
+            return
+        for i in range(count):
+            owner = tenant.uuid if i % 4 == 3 else self.admin.uuid
+            media = "ISO" if i % 5 == 4 else "RootVolumeTemplate"
+            params = {
+                "name": f"seed-image-{i:03d}",
+                "url": f"http://127.0.0.1/images/seed-{i:03d}.qcow2",
+                "mediaType": media,
+                "description": f"seeded image {i}" if i % 2 == 0 else None,
+                "guestOsType": "CentOS 7" if i % 3 == 0 else None,
+                "architecture": "aarch64" if i % 6 == 5 else "x86_64",
+            }
+            self.store.put_image(self.new_image(params, owner), owner)
+        self.store.set_meta("seeded", str(count))
+
+    def maintain(self) -> None:
+        now = time.time()
+        self.store.expire_jobs(now - self.config.job_ttl)
+        self.store.drop_expired_sessions(now)

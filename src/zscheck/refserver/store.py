@@ -1,0 +1,239 @@
+"""The reference server's durable state: accounts, sessions, images and api-jobs in SQLite.
+
+Reads are served from memory; every change is written through and committed before the server
+acknowledges it, so an acknowledged change survives a restart or `kill -9` (WAL with
+synchronous=NORMAL is durable against a process crash; `durable_fsync` adds an fsync per commit for
+power loss). The server is single-threaded, so there is no locking here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zscheck.refserver.model import ADMIN_UUID, sha512_hex
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+    uuid TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, password TEXT NOT NULL, type TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    uuid TEXT PRIMARY KEY, account TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    uuid TEXT PRIMARY KEY, owner TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    uuid TEXT PRIMARY KEY, done INTEGER NOT NULL, status INTEGER, payload TEXT,
+    request TEXT, finished REAL);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished);
+"""
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message says which file and why."""
+
+
+@dataclass(slots=True)
+class Account:
+    uuid: str
+    name: str
+    password: str  # SHA-512 hex, as ZStack stores it
+    type: str  # "SystemAdmin" or "Normal"
+
+
+@dataclass(slots=True)
+class Session:
+    uuid: str
+    account: str
+    created: float
+    expires: float
+    persisted_expires: float
+
+
+@dataclass(slots=True)
+class Job:
+    uuid: str
+    done: bool
+    status: int | None = None
+    payload: str | None = None  # the JSON body of the result, without `schema`
+    request: dict[str, Any] | None = None  # what to run, while not done
+
+
+def new_uuid() -> str:
+    return uuidlib.uuid4().hex
+
+
+class Store:
+    def __init__(self, path: str, *, durable_fsync: bool = False) -> None:
+        self.path = path
+        if path != ":memory:":
+            parent = Path(path).parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the data directory {parent}: {exc.strerror}") from None
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable_fsync else 'NORMAL'}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from None
+        self.accounts: dict[str, Account] = {}
+        self.sessions: dict[str, Session] = {}
+        self.images: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str] = {}
+        self._seq = 0
+        self._load()
+
+    # -- loading and seeding --------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        db = self._db
+        for row in db.execute("SELECT uuid, name, password, type FROM accounts"):
+            self.accounts[row[0]] = Account(*row)
+        for row in db.execute("SELECT uuid, account, created, expires FROM sessions"):
+            self.sessions[row[0]] = Session(row[0], row[1], row[2], row[3], row[3])
+        for image_uuid, owner, seq, data in db.execute("SELECT uuid, owner, seq, data FROM images ORDER BY seq"):
+            self.images[image_uuid] = json.loads(data)
+            self.owners[image_uuid] = owner
+            self._seq = max(self._seq, seq)
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def ensure_account(self, name: str, password: str, type_: str, uuid: str | None = None) -> Account:
+        for account in self.accounts.values():
+            if account.name == name:
+                return account
+        account = Account(uuid or new_uuid(), name, sha512_hex(password), type_)
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO accounts VALUES (?, ?, ?, ?)",
+                (account.uuid, account.name, account.password, account.type),
+            )
+        self.accounts[account.uuid] = account
+        return account
+
+    def set_password(self, account_uuid: str, password: str) -> None:
+        account = self.accounts[account_uuid]
+        account.password = sha512_hex(password)
+        with self._transaction():
+            self._db.execute("UPDATE accounts SET password = ? WHERE uuid = ?", (account.password, account_uuid))
+
+    def ensure_admin(self) -> Account:
+        return self.ensure_account("admin", "password", "SystemAdmin", ADMIN_UUID)
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    def add_session(self, account: str, timeout: float) -> Session:
+        now = time.time()
+        session = Session(new_uuid(), account, now, now + timeout, now + timeout)
+        with self._transaction():
+            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (session.uuid, account, now, session.expires))
+        self.sessions[session.uuid] = session
+        return session
+
+    def renew_session(self, session: Session, expires: float) -> None:
+        session.expires = expires
+        # Sliding expiry moves on every call; writing it each time would put a commit on every query.
+        # Persisting once a second loses at most one second of renewal on a crash.
+        if expires - session.persisted_expires >= 1.0:
+            with self._transaction():
+                self._db.execute("UPDATE sessions SET expires = ? WHERE uuid = ?", (expires, session.uuid))
+            session.persisted_expires = expires
+
+    def drop_session(self, session_uuid: str) -> None:
+        if self.sessions.pop(session_uuid, None) is not None:
+            with self._transaction():
+                self._db.execute("DELETE FROM sessions WHERE uuid = ?", (session_uuid,))
+
+    def drop_expired_sessions(self, now: float) -> int:
+        expired = [s.uuid for s in self.sessions.values() if s.expires <= now]
+        for session_uuid in expired:
+            del self.sessions[session_uuid]
+        if expired:
+            with self._transaction():
+                self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+        return len(expired)
+
+    # -- images -------------------------------------------------------------------------------------------
+
+    def put_image(self, image: dict[str, Any], owner: str, job: Job | None = None) -> None:
+        """Insert or replace an image; with `job`, record the job's result in the same transaction."""
+        image_uuid = image["uuid"]
+        if image_uuid not in self.images:
+            self._seq += 1
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO images VALUES (?, ?, ?, ?) ON CONFLICT(uuid) DO UPDATE SET data = excluded.data",
+                (image_uuid, owner, self._seq, json.dumps(image, separators=(",", ":"))),
+            )
+            if job is not None:
+                self._write_job(job)
+        self.images[image_uuid] = image
+        self.owners[image_uuid] = owner
+
+    def remove_image(self, image_uuid: str, job: Job | None = None) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM images WHERE uuid = ?", (image_uuid,))
+            if job is not None:
+                self._write_job(job)
+        self.images.pop(image_uuid, None)
+        self.owners.pop(image_uuid, None)
+
+    # -- jobs -----------------------------------------------------------------------------------------------
+
+    def job_exists(self, job_uuid: str) -> bool:
+        return self._db.execute("SELECT 1 FROM jobs WHERE uuid = ?", (job_uuid,)).fetchone() is not None
+
+    def get_job(self, job_uuid: str) -> Job | None:
+        row = self._db.execute("SELECT done, status, payload, request FROM jobs WHERE uuid = ?", (job_uuid,)).fetchone()
+        if row is None:
+            return None
+        return Job(job_uuid, bool(row[0]), row[1], row[2], None if row[3] is None else json.loads(row[3]))
+
+    def save_job(self, job: Job) -> None:
+        with self._transaction():
+            self._write_job(job)
+
+    def pending_jobs(self) -> list[Job]:
+        rows = self._db.execute("SELECT uuid, request FROM jobs WHERE done = 0").fetchall()
+        return [Job(uuid, False, request=json.loads(request)) for uuid, request in rows]
+
+    def expire_jobs(self, older_than: float) -> int:
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM jobs WHERE done = 1 AND finished < ?", (older_than,))
+        return cursor.rowcount
+
+    def _write_job(self, job: Job) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                job.uuid,
+                int(job.done),
+                job.status,
+                job.payload,
+                None if job.request is None else json.dumps(job.request),
+                time.time() if job.done else None,
+            ),
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    def _transaction(self) -> sqlite3.Connection:
+        # isolation_level=None is autocommit; the connection as a context manager wraps a BEGIN/COMMIT.
+        self._db.execute("BEGIN")
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,61 @@
+"""ARCHITECTURE.md's import table, enforced: a layering rule that is not checked is a wish."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "zscheck"
+
+ALLOWED = {
+    "zscheck._wire": set(),
+    "zscheck._models": {"zscheck._wire"},
+    "zscheck._transport": {"zscheck._wire", "zscheck._models"},
+    "zscheck.client": {"zscheck", "zscheck._wire", "zscheck._models", "zscheck._transport", "zscheck.errors"},
+    "zscheck.errors": set(),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def zscheck_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("zscheck"):
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if (SRC.parent / node.module.replace(".", "/") / f"{a.name}.py").exists()
+            )
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("zscheck"))
+    return found
+
+
+MODULES = sorted(SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_follow_the_table(path: Path) -> None:
+    name = module_name(path)
+    imports = zscheck_imports(path)
+    if name.startswith("zscheck.refserver"):
+        outside = {m for m in imports if not m.startswith("zscheck.refserver")}
+        assert not outside, f"{name} imports {outside}: the reference server must not share harness code"
+    elif name in ALLOWED:
+        extra = imports - ALLOWED[name]
+        assert not extra, f"{name} imports {extra}, outside ARCHITECTURE.md's table"
+
+
+def test_harness_never_imports_the_reference_server() -> None:
+    for path in MODULES:
+        name = module_name(path)
+        if name.startswith("zscheck.refserver") or name in ("zscheck.cli", "zscheck.__main__"):
+            continue
+        assert not any(m.startswith("zscheck.refserver") for m in zscheck_imports(path)), name

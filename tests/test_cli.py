@@ -1,0 +1,90 @@
+"""`zscheck serve` as a user runs it: a real subprocess, real signals, one-line errors."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import PASSWORD, ServeProcess, image_uuids
+from zscheck import Client
+from zscheck.cli import build_parser, main
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zscheck", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_port_0_prints_the_bound_url_and_sigterm_stops_cleanly(serve_process: Callable[..., ServeProcess]) -> None:
+    proc = serve_process("--db", ":memory:")
+    assert proc.url.startswith("http://127.0.0.1:") and not proc.url.endswith(":0")
+    with Client(proc.url) as zs:
+        zs.login("admin", PASSWORD)
+        assert zs.change_state(image_uuids(zs)[0], "disable").ok
+    proc.proc.send_signal(signal.SIGTERM)
+    out, err = proc.proc.communicate(timeout=10)
+    assert proc.proc.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+def test_sigint_stops_cleanly(serve_process: Callable[..., ServeProcess]) -> None:
+    proc = serve_process("--db", ":memory:")
+    proc.proc.send_signal(signal.SIGINT)
+    _, err = proc.proc.communicate(timeout=10)
+    assert proc.proc.returncode == 0 and "Traceback" not in err
+
+
+def test_port_taken_is_one_line_and_exit_2() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--db", ":memory:")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"zscheck serve: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_unreadable_db_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"garbage" * 1000)
+    result = run_cli("serve", "--port", "0", "--db", str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot open the database" in lines[0] and "bad.db" in lines[0]
+
+
+def test_bad_option_values_say_the_value_and_the_rule() -> None:
+    result = run_cli("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "70000 is out of range: it must be at least 0 and at most 65535" in result.stderr
+    result = run_cli("serve", "--session-timeout", "soon")
+    assert "'soon' is not a number of seconds" in result.stderr
+
+
+def test_serve_help_explains_every_option() -> None:
+    sub = build_parser()._subparsers._group_actions[0].choices["serve"]
+    for action in sub._actions:
+        assert action.help, f"{action.option_strings} has no help"
+    text = sub.format_help()
+    for option in (
+        "--host",
+        "--port",
+        "--db",
+        "--dialect",
+        "--seed-images",
+        "--session-timeout",
+        "--job-delay",
+        "--job-ttl",
+        "--tenant",
+        "--fsync",
+    ):
+        assert option in text
+    assert "examples:" in text
+
+
+def test_no_command_prints_help_and_exits_2(capsys: object) -> None:
+    assert main([]) == 2

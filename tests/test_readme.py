@@ -1,0 +1,46 @@
+"""The README's quick start works exactly as written (install line aside: the tests run installed)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def quickstart_block() -> list[str]:
+    text = README.read_text()
+    match = re.search(r"<!-- quickstart -->\n```bash\n(.*?)```", text, re.S)
+    assert match, "README lost its quick-start block"
+    return match.group(1).strip().splitlines()
+
+
+@pytest.mark.slow
+def test_quickstart_changes_an_images_state() -> None:
+    lines = quickstart_block()
+    assert lines[0].startswith("python3 -m venv .venv") and "pip install -e ." in lines[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bindir = Path(sys.executable).parent
+    script = "\n".join(lines[1:]).replace("8080", str(port))
+    script = script.replace("zscheck serve ", f"zscheck serve --port {port} ", 1)
+    result = subprocess.run(
+        ["bash", "-c", f'export PATH="{bindir}:$PATH"\n{script}\nstatus=$?\nkill %1\nwait\nexit $status'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"state":"Disabled"' in result.stdout, result.stdout + result.stderr
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert 'pip install -e ".[test]" && pytest' in README.read_text()
+    assert 'pip install --quiet -e ".[test]"' in ci and ci.rstrip().endswith("pytest")
