@@ -53,9 +53,20 @@ def test_imports_follow_the_table(path: Path) -> None:
         assert not extra, f"{name} imports {extra}, outside ARCHITECTURE.md's table"
 
 
+# Only these start the reference server as a target; nothing that judges answers may import it.
+MAY_START_THE_SERVER = {"zscheck.cli", "zscheck.conformance.harness"}
+
+
 def test_harness_never_imports_the_reference_server() -> None:
     for path in MODULES:
         name = module_name(path)
-        if name.startswith("zscheck.refserver") or name in ("zscheck.cli", "zscheck.__main__"):
+        if name.startswith("zscheck.refserver") or name in MAY_START_THE_SERVER:
             continue
         assert not any(m.startswith("zscheck.refserver") for m in zscheck_imports(path)), name
+
+
+def test_checks_import_only_the_wire_format_and_models() -> None:
+    allowed = ("zscheck._wire", "zscheck._models", "zscheck.errors", "zscheck.checks")
+    for path in (SRC / "checks").rglob("*.py"):
+        imports = zscheck_imports(path)
+        assert all(m.startswith(allowed) for m in imports), f"{module_name(path)} imports {imports}"

@@ -70,7 +70,8 @@ def hash_password(password: str) -> str:
     return hashlib.sha512(password.encode()).hexdigest()
 
 
-def _json(value: Any) -> bytes:
+def json_body(value: Any) -> bytes:
+    """JSON as ZSClient sends it: compact, UTF-8."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -112,7 +113,7 @@ def change_state(
             body["systemTags"] = system_tags
         if user_tags is not None:
             body["userTags"] = user_tags
-    return WireRequest("PUT", f"{API_PREFIX}/images/{image_uuid}/actions", headers, _json(body))
+    return WireRequest("PUT", f"{API_PREFIX}/images/{image_uuid}/actions", headers, json_body(body))
 
 
 def image_action(
@@ -125,7 +126,7 @@ def image_action(
         "X-Job-UUID": job_uuid or new_job_uuid(),
         "X-JSON-Schema": "true",
     }
-    return WireRequest("PUT", f"{API_PREFIX}/images/{image_uuid}/actions", headers, _json({action: params}))
+    return WireRequest("PUT", f"{API_PREFIX}/images/{image_uuid}/actions", headers, json_body({action: params}))
 
 
 def raw(
@@ -144,7 +145,11 @@ def raw(
 def login(account: str, password_hash: str) -> WireRequest:
     body = {"logInByAccount": {"accountName": account, "password": password_hash}}
     return WireRequest(
-        "PUT", f"{API_PREFIX}/accounts/login", {"Content-Type": _JSON}, _json(body), secret_headers=("Authorization",)
+        "PUT",
+        f"{API_PREFIX}/accounts/login",
+        {"Content-Type": _JSON},
+        json_body(body),
+        secret_headers=("Authorization",),
     )
 
 
@@ -200,6 +205,10 @@ def query_images(
     return WireRequest("GET", f"{API_PREFIX}/images{suffix}", _auth(session))
 
 
+def query_backup_storage(session: str | None) -> WireRequest:
+    return WireRequest("GET", f"{API_PREFIX}/backup-storage", _auth(session))
+
+
 def get_image(image_uuid: str, session: str | None) -> WireRequest:
     return WireRequest("GET", f"{API_PREFIX}/images/{image_uuid}", _auth(session))
 
@@ -211,7 +220,7 @@ def add_image(params: dict[str, Any], session: str | None, *, job_uuid: str | No
         "X-Job-UUID": job_uuid or new_job_uuid(),
         "X-JSON-Schema": "true",
     }
-    return WireRequest("POST", f"{API_PREFIX}/images", headers, _json({"params": params}))
+    return WireRequest("POST", f"{API_PREFIX}/images", headers, json_body({"params": params}))
 
 
 def delete_image(

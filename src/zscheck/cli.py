@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from zscheck import __version__
-from zscheck.errors import ZscheckError
+from zscheck.client import Client
+from zscheck.conformance.runner import ContractRun, run_contract
+from zscheck.errors import ConfigError, ZscheckError
+from zscheck.fixtures import Journal, restore
+from zscheck.refserver.faults import FAULTS
 from zscheck.refserver.server import ServeError, ServerConfig, default_db_path, serve
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -112,6 +118,14 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="name of the normal account that owns some images (default: %(default)s)",
     )
     p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(FAULTS),
+        metavar="NAME",
+        help="break the contract on purpose, to prove a check catches it (repeatable); `zscheck faults` lists them",
+    )
+    p.add_argument(
         "--fsync", action="store_true", help="fsync every commit: survive power loss, not only a crash (slower)"
     )
     p.set_defaults(func=_cmd_serve)
@@ -131,10 +145,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         admin_password=os.environ.get("ZSCHECK_REFSERVER_ADMIN_PASSWORD", "password"),
         tenant_password=os.environ.get("ZSCHECK_REFSERVER_TENANT_PASSWORD", "password"),
         durable_fsync=args.fsync,
+        faults=tuple(args.fault),
     )
 
     def ready(url: str) -> None:
-        print(f"zscheck reference server ({config.dialect} dialect) listening on {url}", flush=True)
+        faults = f", faults: {', '.join(config.faults)}" if config.faults else ""
+        print(f"zscheck reference server ({config.dialect} dialect{faults}) listening on {url}", flush=True)
         print(f"  api: {url}/zstack/v1   data: {config.db}   stop: Ctrl-C", flush=True)
 
     try:
@@ -146,6 +162,203 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _utc_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _add_credentials(p: argparse.ArgumentParser) -> None:
+    """Where the password comes from: never a plain argument, which would land in shell history."""
+    p.add_argument("--account", default="admin", help="account to log in as (default: %(default)s)")
+    p.add_argument(
+        "--password-env",
+        default="ZSCHECK_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the password (default: %(default)s; the embedded server needs none)",
+    )
+    p.add_argument("--password-file", default=None, metavar="FILE", help="file holding the password")
+
+
+def _add_tls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ca-bundle", default=None, metavar="FILE", help="CA bundle that signed an HTTPS target")
+    p.add_argument("--insecure", action="store_true", help="do not verify an HTTPS target's certificate")
+
+
+_CONTRACT_EPILOG = """\
+examples:
+  zscheck contract                                   # the embedded reference server, nightly profile
+  ZSCHECK_PASSWORD=... zscheck contract --target http://10.0.0.5:8080 --image 0f3e...
+  zscheck contract --dialect documented --seed 42    # replay a run exactly
+  zscheck contract --max-examples 1000               # release profile: deeper
+  zscheck contract --fault disable-noop              # watch a check catch a broken server
+
+exit codes: 0 conformant, 1 violations found, 2 could not run.
+reports: junit.xml, summary.json, failures.md (with curl reproducers) and journal.jsonl in --report-dir.
+"""
+
+
+def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "contract",
+        help="check a target against the ChangeImageState contract",
+        description="Run the conformance suites (error codes, envelope, the image state model) against a target. "
+        "Only images the run creates, or names with --image, are touched, and all are restored at the end.",
+        epilog=_CONTRACT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="URL",
+        help="ZStack management node, e.g. http://10.0.0.5:8080 (default: start the embedded "
+        "reference server on a free port)",
+    )
+    p.add_argument(
+        "--dialect",
+        choices=("rest", "documented"),
+        default="rest",
+        help="what a correct answer looks like: rest (ZStack's server) or documented (the "
+        "published page) (default: %(default)s)",
+    )
+    _add_credentials(p)
+    p.add_argument(
+        "--tenant",
+        default=None,
+        metavar="NAME",
+        help="a normal account for the ownership checks; its password from ZSCHECK_TENANT_PASSWORD",
+    )
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="UUID",
+        help="an existing image the run may change (repeatable); restored at the end",
+    )
+    p.add_argument(
+        "--create-images",
+        type=_bounded(int, 0, 50, "whole number"),
+        default=3,
+        metavar="N",
+        help="fixture images to create with AddImage (default: %(default)s)",
+    )
+    p.add_argument(
+        "--backup-storage",
+        default=None,
+        metavar="UUID",
+        help="backup storage for fixture images (default: the first connected one)",
+    )
+    p.add_argument("--image-url", default=None, metavar="URL", help="URL AddImage downloads fixture images from")
+    p.add_argument(
+        "--max-examples",
+        type=_bounded(int, 1, 100_000, "whole number"),
+        default=100,
+        metavar="N",
+        help="Hypothesis examples per property (default: %(default)s, the nightly profile)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_bounded(int, 0, 2**32 - 1, "whole number"),
+        default=None,
+        metavar="N",
+        help="replay a run: the same seed sends the same requests (default: random, reported)",
+    )
+    p.add_argument(
+        "--report-dir", default=None, metavar="DIR", help="where reports go (default: reports/contract-<UTC time>)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(FAULTS),
+        metavar="NAME",
+        help="embedded server only: start it with this fault mode (repeatable; see `zscheck faults`)",
+    )
+    _add_tls(p)
+    p.add_argument("--quiet", action="store_true", help="one line per failure and the verdict, nothing else")
+    p.set_defaults(func=_cmd_contract)
+
+
+def _cmd_contract(args: argparse.Namespace) -> int:
+    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
+        raise ConfigError(
+            f"no password: the environment variable {args.password_env} is not set. Set it (export "
+            f"{args.password_env}=...) or pass --password-file FILE"
+        )
+    run = ContractRun(
+        report_dir=Path(args.report_dir or f"reports/contract-{_utc_stamp()}"),
+        target=args.target,
+        dialect=args.dialect,
+        account=args.account,
+        password_env=args.password_env,
+        password_file=args.password_file,
+        tenant=args.tenant,
+        images=tuple(args.image),
+        create_images=int(args.create_images),
+        backup_storage=args.backup_storage,
+        image_url=args.image_url,
+        max_examples=int(args.max_examples),
+        seed=None if args.seed is None else int(args.seed),
+        faults=tuple(args.fault),
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
+        quiet=args.quiet,
+    )
+    return run_contract(run)
+
+
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "restore",
+        help="finish an interrupted run's restore from its journal",
+        description="Put every image a run changed back as it was, from the run's journal.jsonl. Safe to run "
+        "twice. Created images are deleted and expunged; given images get their original state back.",
+    )
+    p.add_argument("journal", metavar="JOURNAL", help="the run's journal.jsonl")
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="URL",
+        help="must match the journal's target if given (default: the journal's target)",
+    )
+    _add_credentials(p)
+    _add_tls(p)
+    p.set_defaults(func=_cmd_restore)
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_file:
+        try:
+            return Path(args.password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --password-file {args.password_file}: {exc.strerror}") from None
+    return os.environ.get(args.password_env)
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    journal = Journal.load(Path(args.journal))
+    assert journal.target is not None
+    if args.target is not None and args.target.rstrip("/") != journal.target.rstrip("/"):
+        raise ConfigError(
+            f"journal {args.journal} belongs to {journal.target}, not {args.target}: refusing to touch another "
+            "target's images"
+        )
+    pending = journal.pending()
+    if not pending:
+        print(f"zscheck restore: nothing to do, every image in {args.journal} is already restored")
+        return EXIT_OK
+    password = _read_password(args)
+    if password is None:
+        raise ConfigError(f"no password: set {args.password_env} or pass --password-file FILE")
+    verify: bool | str = args.ca_bundle or not args.insecure
+    with Client(journal.target, verify=verify) as client:
+        client.login(args.account, password)
+        report = restore(journal, client)
+    for uuid in report.restored:
+        print(f"restored {uuid}")
+    for uuid, why in report.failed.items():
+        print(f"FAILED {uuid}: {why}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_CANNOT_RUN
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zscheck",
@@ -155,7 +368,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zscheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub)
+    faults = sub.add_parser(
+        "faults",
+        help="list the reference server's deliberate fault modes",
+        description="List the fault modes of `zscheck serve --fault NAME`.",
+    )
+    faults.set_defaults(func=_cmd_faults)
+    _add_contract(sub)
+    _add_restore(sub)
     return parser
+
+
+def _cmd_faults(args: argparse.Namespace) -> int:
+    width = max(map(len, FAULTS))
+    for name, (area, what) in FAULTS.items():
+        print(f"{name:<{width}}  {area:<17}  {what}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

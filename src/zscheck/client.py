@@ -48,6 +48,7 @@ class Client:
         self.poll_deadline = poll_deadline
         self.auto_relogin = auto_relogin
         self.session: Session | None = None
+        self.requests_sent = 0  # every HTTP request this client made, for rates in reports
         self._credentials: tuple[str, str] | None = None  # (account, SHA-512 hex); never the clear text
         self._transport = Transport(self.base_url, timeouts=timeouts or Timeouts(), verify=verify)
 
@@ -55,6 +56,7 @@ class Client:
 
     def send(self, request: WireRequest) -> Exchange:
         """One request, no following: the raw exchange."""
+        self.requests_sent += 1
         return self._transport.send(request)
 
     def call(self, request: WireRequest, *, follow: bool = True) -> ApiResult:
@@ -191,6 +193,14 @@ class Client:
         if not result.ok or not isinstance(inventories, list):
             raise TargetError(f"query of image {image_uuid} failed: {_describe(result)}")
         return inventories[0] if inventories else None
+
+    def backup_storage(self, *, session: Session | str | None = None) -> list[dict[str, Any]]:
+        """Backup storage inventories (where AddImage can put fixture images)."""
+        result = self._with_relogin(_wire.query_backup_storage, session)
+        inventories = result.data.get("inventories") if isinstance(result.data, dict) else None
+        if not result.ok or not isinstance(inventories, list):
+            raise TargetError(f"query of backup storage failed: {_describe(result)}")
+        return [inv for inv in inventories if isinstance(inv, dict)]
 
     def add_image(
         self,

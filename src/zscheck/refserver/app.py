@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote_plus
 
 from zscheck.refserver import model
+from zscheck.refserver.faults import Faults
 from zscheck.refserver.query import matches, parse_query
 from zscheck.refserver.rest import (
     Request,
@@ -66,9 +67,16 @@ class Outcome:
 
 
 class App:
-    def __init__(self, store: Store, config: AppConfig, schedule: Callable[[float, Callable[[], None]], Any]):
+    def __init__(
+        self,
+        store: Store,
+        config: AppConfig,
+        schedule: Callable[[float, Callable[[], None]], Any],
+        faults: Faults | None = None,
+    ):
         self.store = store
         self.config = config
+        self.faults = faults or Faults()
         self._schedule = schedule
         self.backup_storage = store.meta("backup_storage") or new_uuid()
         store.set_meta("backup_storage", self.backup_storage)
@@ -98,6 +106,8 @@ class App:
                 return self._logout(session_uuid)
             case ["v1", "accounts", "sessions", session_uuid, "valid"] if session_uuid:
                 return self._validate_session(session_uuid)
+            case ["v1", "backup-storage"]:
+                return self._non_unique(req, path, {"GET": self._query_backup_storage})
             case ["v1", "images"]:
                 return self._non_unique(req, path, {"POST": self._add_image, "GET": self._query_images})
             case ["v1", "images", image_uuid] if image_uuid:
@@ -133,6 +143,8 @@ class App:
             params = action_params(body.get("params"), {"stateEvent": "string"})
             return self._documented_change(image_uuid, session_uuid, params)
         documented = self.config.dialect == "documented"
+        if not documented and "params-accepted" in self.faults and "params" in body:
+            body = {**body, "changeImageState": body["params"]}
         action = next((a for a in IMAGE_ACTIONS if a in body and not (documented and a == "changeImageState")), None)
         if action is None:
             raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
@@ -149,6 +161,12 @@ class App:
         }.get(action, {})
         params = action_params(body.get(action), shape)
         top_level_tags(body)
+        if "sync-validation" in self.faults and action == "changeImageState":
+            event = params.get("stateEvent")
+            if event is None or model.java_trim(event) not in model.STATE_EVENTS:
+                return Response(
+                    400, json_bytes({"error": model.invalid_value("stateEvent", ["enable", "disable"], str(event))})
+                )
         request = {"action": action, "image": image_uuid, "session": session_uuid, "params": params}
         return self._accept_job(req, request)
 
@@ -185,7 +203,7 @@ class App:
                 raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
         else:
             job_uuid = new_uuid()
-        job = Job(job_uuid, done=False, request=request)
+        job = Job(job_uuid, done=False, request=request, action=request["action"])
         if self.config.job_delay > 0:
             self.store.save_job(job)
             self._schedule(self.config.job_delay, lambda: self._finish_job(job))
@@ -195,6 +213,8 @@ class App:
             "location": f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}",
             "apiTimeout": self.config.api_timeout_ms,
         }
+        if "no-location" in self.faults:
+            del accepted["location"]
         return Response(202, json_bytes(accepted))
 
     def resume_pending_jobs(self) -> int:
@@ -213,6 +233,10 @@ class App:
             job.status, payload = 200, {"inventory": model.render_image(outcome.image, keep_nulls=False)}
         else:
             job.status, payload = 200, {}
+        if self.faults and request.get("action") == "changeImageState":  # faults break the API under test only
+            other = next((i for u, i in self.store.images.items() if u != request.get("image")), None)
+            rendered = None if other is None else model.render_image(other, keep_nulls=False)
+            job.status, payload = self.faults.job_result(job.status, payload, rendered)
         job.done, job.payload = True, json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         # The image change and the job result commit together: a 200 poll implies a durable change.
         if outcome.write is not None:
@@ -240,12 +264,18 @@ class App:
             raise RestError(404, "the job has been expired")
         if not job.done:
             return Response(202, b"{}")
+        if self.faults and job.action == "changeImageState":
+            pending = self.faults.pending_body(job_uuid, f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}")
+            if pending is not None:
+                return Response(202, pending)
         payload = job.payload or "{}"
         if job.status == 200 and "x-json-schema" in req.headers and payload != "{}":
-            data = json.loads(payload)
-            if "inventory" in data:
-                data["schema"] = model.image_schema("inventory", data["inventory"])
-            payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            if job.with_schema is None:  # built once per job: every poll after the first reuses it
+                data = json.loads(payload)
+                if "inventory" in data:
+                    data["schema"] = model.image_schema("inventory", data["inventory"])
+                job.with_schema = json_bytes(data)
+            return Response(job.status, job.with_schema)
         return Response(job.status or 200, payload.encode())
 
     # ----------------------------------------------------------------------- job bodies (§1.4, §2.4)
@@ -253,10 +283,14 @@ class App:
     def _change_state(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
         # ApiParamValidator (SYSTEM) runs before AuthorizationManager (FRONT): arguments, then the
         # resource, then the session, then ownership (§1.4 notes).
+        if "session-before-arguments" in self.faults:
+            denied, _ = self._authorize(session_uuid, None)
+            if denied is not None:
+                return Outcome(denied)
         raw = params.get("stateEvent")
         if raw is None:
             return Outcome(model.mandatory("stateEvent"))
-        event = model.java_trim(raw)
+        event = self.faults.event(model.java_trim(raw))
         if event not in model.STATE_EVENTS:
             return Outcome(model.invalid_value("stateEvent", list(model.STATE_EVENTS), event))
         image = self.store.images.get(image_uuid)
@@ -267,18 +301,32 @@ class App:
             return Outcome(denied)
         new_state = model.STATE_EVENTS[event]
         if image["state"] == new_state:
+            if "same-state-error" in self.faults:
+                return Outcome(model.error("SYS.1006", f"image[uuid:{image_uuid}] is already {new_state}"))
             return Outcome(image=image)  # idempotent: same state succeeds, nothing written (§2.4)
-        changed = dict(image, state=new_state, lastOpDate=time.time())
+        changed = self.faults.change(image, dict(image, state=new_state, lastOpDate=time.time()))
+        if not self.faults:
+            return Outcome(image=changed, write=lambda job: self.store.set_state(changed, job))
+        if "lost-update" in self.faults:
+            return Outcome(image=changed, write=self._record_only)
         owner = self.store.owners[image_uuid]
         return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
 
+    def _record_only(self, job: Job | None) -> None:
+        """The lost-update fault's write: the job result is recorded, the image is not."""
+        if job is not None:
+            self.store.save_job(job)
+
     def _authorize(self, session_uuid: str, image_uuid: str | None) -> tuple[dict[str, Any] | None, Session]:
         session = self._live_session(session_uuid)
+        if session is None and "any-session" in self.faults:
+            session = Session(session_uuid, self.admin.uuid, 0, 0, 0)
         if session is None:
             return model.session_expired(), Session("", "", 0, 0, 0)
         account = self.store.accounts.get(session.account)
         if (
-            image_uuid is not None
+            "no-ownership" not in self.faults
+            and image_uuid is not None
             and account is not None
             and account.type != "SystemAdmin"
             and self.store.owners.get(image_uuid) != account.uuid
@@ -433,6 +481,27 @@ class App:
             schema.update(model.image_schema(f"inventories[{i}]", inv))
         reply["schema"] = schema
         return Response(200, json_bytes(reply))
+
+    def _query_backup_storage(self, req: Request, path: str, body: dict[str, Any]) -> Response:
+        """The one simulated backup storage AddImage accepts (enough for fixtures to find it)."""
+        session_id(req)
+        if self._live_session(session_id(req)) is None:
+            return Response(503, json_bytes({"error": model.session_expired()}))
+        created = model.zstack_time(self.store.created)
+        inventory = {
+            "uuid": self.backup_storage,
+            "name": "zscheck-simulated-bs",
+            "url": "/zstack_bs",
+            "type": "SftpBackupStorage",
+            "state": "Enabled",
+            "status": "Connected",
+            "totalCapacity": 1 << 42,
+            "availableCapacity": 1 << 41,
+            "createDate": created,
+            "lastOpDate": created,
+        }
+        schema = {"inventories[0]": "org.zstack.header.storage.backup.BackupStorageInventory"}
+        return Response(200, json_bytes({"inventories": [inventory], "schema": schema}))
 
     # ----------------------------------------------------------------------- add and delete (§5.2, §5.3)
 

@@ -6,6 +6,7 @@ meaningful if the oracle and the server do not share code).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -124,6 +125,12 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def zstack_time(ts: float) -> str:
     """Gson's default java.sql.Timestamp format on Java 8, US locale: `Oct 28, 2025 2:09:26 PM`."""
+    return _zstack_second(int(ts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _zstack_second(ts: int) -> str:
+    # One second resolution, like the database column: a busy server formats the same few seconds.
     t = time.localtime(ts)
     hour = t.tm_hour % 12 or 12
     half = "AM" if t.tm_hour < 12 else "PM"

@@ -24,6 +24,7 @@ from typing import Any, cast
 import httptools
 
 from zscheck.refserver.app import App, AppConfig, Dialect
+from zscheck.refserver.faults import Faults, UnknownFault
 from zscheck.refserver.rest import Request, Response
 from zscheck.refserver.store import Store, StoreError
 
@@ -218,6 +219,10 @@ class ReferenceServer:
 
     async def start(self) -> str:
         config = self.config
+        try:
+            Faults(config.faults)
+        except UnknownFault as exc:
+            raise ServeError(str(exc)) from None
         loop = asyncio.get_running_loop()
         try:
             sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -241,7 +246,7 @@ class ReferenceServer:
             max_sessions=config.max_sessions,
             base_url=self.url,
         )
-        self.app = App(self.store, app_config, loop.call_later)
+        self.app = App(self.store, app_config, loop.call_later, Faults(config.faults))
         self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
         self.app.resume_pending_jobs()
         app = self.app

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 import uuid as uuidlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     uuid TEXT PRIMARY KEY, account TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     uuid TEXT PRIMARY KEY, owner TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    uuid TEXT PRIMARY KEY, done INTEGER NOT NULL, status INTEGER, payload TEXT,
+CREATE TABLE IF NOT EXISTS api_jobs (
+    uuid TEXT PRIMARY KEY, action TEXT, done INTEGER NOT NULL, status INTEGER, payload TEXT,
     request TEXT, finished REAL);
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished);
+CREATE INDEX IF NOT EXISTS api_jobs_finished ON api_jobs (finished);
 """
 
 
@@ -61,6 +62,11 @@ class Job:
     status: int | None = None
     payload: str | None = None  # the JSON body of the result, without `schema`
     request: dict[str, Any] | None = None  # what to run, while not done
+    action: str | None = None
+    with_schema: bytes | None = None  # the payload with `schema` added, built on the first poll that asks
+
+
+RECENT_JOBS = 2000  # RestGlobalProperty.MAX_CACHED_API_RESULTS: polls of recent jobs never touch the disk
 
 
 def new_uuid() -> str:
@@ -80,6 +86,8 @@ class Store:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable_fsync else 'NORMAL'}")
+            # Fewer, larger WAL checkpoints: each one syncs, and a load test writes on every request.
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from None
@@ -88,7 +96,13 @@ class Store:
         self.images: dict[str, dict[str, Any]] = {}
         self.owners: dict[str, str] = {}
         self._seq = 0
+        self._job_ids: set[str] = set()
+        self._recent: OrderedDict[str, Job] = OrderedDict()
         self._load()
+        created = self.meta("created")
+        self.created = float(created) if created is not None else time.time()
+        if created is None:
+            self.set_meta("created", str(self.created))
 
     # -- loading and seeding --------------------------------------------------------------------------
 
@@ -102,6 +116,7 @@ class Store:
             self.images[image_uuid] = json.loads(data)
             self.owners[image_uuid] = owner
             self._seq = max(self._seq, seq)
+        self._job_ids.update(row[0] for row in db.execute("SELECT uuid FROM api_jobs"))
 
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -183,6 +198,17 @@ class Store:
         self.images[image_uuid] = image
         self.owners[image_uuid] = owner
 
+    def set_state(self, image: dict[str, Any], job: Job | None = None) -> None:
+        """The hot path of a state change: two fields updated in SQL, no re-serialising of the image."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE images SET data = json_set(data, '$.state', ?, '$.lastOpDate', ?) WHERE uuid = ?",
+                (image["state"], image["lastOpDate"], image["uuid"]),
+            )
+            if job is not None:
+                self._write_job(job)
+        self.images[image["uuid"]] = image
+
     def remove_image(self, image_uuid: str, job: Job | None = None) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM images WHERE uuid = ?", (image_uuid,))
@@ -194,39 +220,54 @@ class Store:
     # -- jobs -----------------------------------------------------------------------------------------------
 
     def job_exists(self, job_uuid: str) -> bool:
-        return self._db.execute("SELECT 1 FROM jobs WHERE uuid = ?", (job_uuid,)).fetchone() is not None
+        return job_uuid in self._job_ids
 
     def get_job(self, job_uuid: str) -> Job | None:
-        row = self._db.execute("SELECT done, status, payload, request FROM jobs WHERE uuid = ?", (job_uuid,)).fetchone()
+        job = self._recent.get(job_uuid)
+        if job is not None:
+            return job
+        if job_uuid not in self._job_ids:
+            return None
+        row = self._db.execute(
+            "SELECT done, status, payload, request, action FROM api_jobs WHERE uuid = ?", (job_uuid,)
+        ).fetchone()
         if row is None:
             return None
-        return Job(job_uuid, bool(row[0]), row[1], row[2], None if row[3] is None else json.loads(row[3]))
+        request = None if row[3] is None else json.loads(row[3])
+        return Job(job_uuid, bool(row[0]), row[1], row[2], request, row[4])
 
     def save_job(self, job: Job) -> None:
         with self._transaction():
             self._write_job(job)
 
     def pending_jobs(self) -> list[Job]:
-        rows = self._db.execute("SELECT uuid, request FROM jobs WHERE done = 0").fetchall()
-        return [Job(uuid, False, request=json.loads(request)) for uuid, request in rows]
+        rows = self._db.execute("SELECT uuid, request, action FROM api_jobs WHERE done = 0").fetchall()
+        return [Job(uuid, False, request=json.loads(request), action=action) for uuid, request, action in rows]
 
     def expire_jobs(self, older_than: float) -> int:
         with self._transaction():
-            cursor = self._db.execute("DELETE FROM jobs WHERE done = 1 AND finished < ?", (older_than,))
-        return cursor.rowcount
+            expired = [
+                row[0]
+                for row in self._db.execute("SELECT uuid FROM api_jobs WHERE done = 1 AND finished < ?", (older_than,))
+            ]
+            self._db.execute("DELETE FROM api_jobs WHERE done = 1 AND finished < ?", (older_than,))
+        for job_uuid in expired:
+            self._job_ids.discard(job_uuid)
+            self._recent.pop(job_uuid, None)
+        return len(expired)
 
     def _write_job(self, job: Job) -> None:
+        # The request is kept only while the job is pending: it is what a restart must run.
+        request = None if job.done or job.request is None else json.dumps(job.request)
         self._db.execute(
-            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                job.uuid,
-                int(job.done),
-                job.status,
-                job.payload,
-                None if job.request is None else json.dumps(job.request),
-                time.time() if job.done else None,
-            ),
+            "INSERT OR REPLACE INTO api_jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job.uuid, job.action, int(job.done), job.status, job.payload, request, time.time() if job.done else None),
         )
+        self._job_ids.add(job.uuid)
+        if job.done:
+            self._recent[job.uuid] = job
+            if len(self._recent) > RECENT_JOBS:
+                self._recent.popitem(last=False)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 

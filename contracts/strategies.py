@@ -1,0 +1,57 @@
+"""Hypothesis strategies for the input classes of the error-code table (`error_codes.toml`)."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from hypothesis import strategies as st
+
+from zscheck.checks import FACETS, Facets
+
+# Java's String.trim() strips every char <= U+0020: these pad a valid event and keep it valid.
+JAVA_WHITESPACE = "".join(chr(c) for c in range(0x21))
+
+
+def is_valid_event(value: Any) -> bool:
+    return isinstance(value, str) and value.strip(JAVA_WHITESPACE) in ("enable", "disable")
+
+
+valid_events = st.builds(
+    lambda pad_left, event, pad_right: pad_left + event + pad_right,
+    st.sampled_from(["", "", " ", "\t", "\n "]), st.sampled_from(["enable", "disable"]),
+    st.sampled_from(["", "", " ", "\r\n"]),
+)
+
+invalid_events: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(["Enable", "DISABLE", "Disabled", "enabled", "on", "", " ", "en able", "\u00a0enable", "disable\u3000"]),
+    st.text(max_size=20).filter(lambda s: not is_valid_event(s)),
+    st.integers(min_value=-(2**31), max_value=2**31),
+    st.booleans(),
+)
+
+EVENTS: dict[str, st.SearchStrategy[Any]] = {
+    "valid": valid_events,
+    "invalid": invalid_events,
+    "missing": st.none(),
+}
+
+unknown_uuids = st.one_of(
+    st.uuids().map(lambda u: u.hex),
+    st.text(string.ascii_letters + string.digits + "-_~", min_size=1, max_size=40),
+)
+
+
+def one_facet_off(facet: str) -> st.SearchStrategy[Facets]:
+    return st.sampled_from([v for v in FACETS[facet] if v != getattr(Facets(), facet)]).map(
+        lambda v: Facets(**{facet: v})
+    )
+
+
+# Mostly requests with a single thing wrong (every rule gets hit), plus arbitrary combinations that
+# exercise the precedence order of the table.
+facets = st.one_of(
+    st.just(Facets()),
+    *[one_facet_off(f) for f in FACETS],
+    st.builds(Facets, **{f: st.sampled_from(values) for f, values in FACETS.items()}),
+)

@@ -1,0 +1,112 @@
+"""The image state model as a Hypothesis state machine over the run's fixture images.
+
+ZStack images have no transition table (§2.4): enable/disable set the state, same-state changes
+succeed, failures change nothing, status is never touched. Each rule sends a real request, judges the
+answer, and compares the image with the model; a failure shrinks to a minimal sequence of steps.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from contracts.strategies import invalid_events, valid_events
+from zscheck.checks import Facets, Violation, check_change, check_failed_request, check_inventory, check_query_agrees
+from zscheck.conformance.harness import Harness, Sent
+from zscheck.conformance.plugin import ContractViolation, require
+
+STATES = {"enable": "Enabled", "disable": "Disabled"}
+
+
+def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
+    images = list(zs.admin_images)
+    deletable = [u for u in images if zs.journal is not None and zs.journal.images[u].created]
+    sessions = ["unknown", "logged-out"] + (["expired"] if zs.available(Facets(session="expired")) else [])
+
+    class ImageStates(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model: dict[str, dict[str, Any]] = {}
+            self.last_write: dict[str, float] = {}
+            for uuid in images:
+                self._reset(uuid)
+                self.model[uuid] = self._query(uuid, None)
+                # The image may have been written within the last second by whatever ran before.
+                self.last_write[uuid] = time.monotonic()
+
+        def _reset(self, uuid: str) -> None:
+            """Every example starts from the same world (Enabled, Ready), so a failure replays exactly."""
+            image = zs.query(uuid)
+            if image is not None and image.get("status") == "Deleted" and uuid in deletable:
+                zs.main.recover_image(uuid)
+            if image is not None and image.get("state") != "Enabled":
+                zs.main.change_state(uuid, "enable")
+
+        def _query(self, uuid: str, sent: Sent | None) -> dict[str, Any]:
+            image = zs.query(uuid)
+            if image is None:
+                raise AssertionError(f"fixture image {uuid} disappeared")
+            problems = list(check_inventory(image, None, documented=False))
+            self._fail(problems, sent)
+            return image
+
+        def _fail(self, violations: list[Violation], sent: Sent | None) -> None:
+            if violations and sent is not None:
+                sent.violations = violations
+                raise ContractViolation(sent, zs.url)
+            if violations:
+                raise AssertionError("; ".join(map(str, violations)))
+
+        @rule(uuid=st.sampled_from(images), event=valid_events)
+        def change(self, uuid: str, event: str) -> None:
+            before = self.model[uuid]
+            sent = require(zs, zs.probe(Facets(), uuid, event))
+            target = STATES[event.strip()]
+            after = self._query(uuid, sent)
+            since = time.monotonic() - self.last_write[uuid]
+            self._fail(list(check_change(before, after, target, seconds_since_last_write=since)), sent)
+            if before["state"] != target:
+                self.last_write[uuid] = time.monotonic()
+            self.model[uuid] = after
+
+        @rule(uuid=st.sampled_from(images), event=invalid_events)
+        def invalid_event(self, uuid: str, event: Any) -> None:
+            sent = require(zs, zs.probe(Facets(event="invalid"), uuid, event))
+            self._fail(list(check_failed_request(self.model[uuid], zs.query(uuid))), sent)
+
+        @rule(uuid=st.sampled_from(images), session=st.sampled_from(sessions), event=valid_events)
+        def bad_session(self, uuid: str, session: str, event: str) -> None:
+            sent = require(zs, zs.probe(Facets(session=session), uuid, event))
+            self._fail(list(check_failed_request(self.model[uuid], zs.query(uuid))), sent)
+
+        @rule(uuid=st.sampled_from(images))
+        def query(self, uuid: str) -> None:
+            image = zs.query(uuid)
+            self._fail(list(check_query_agrees(self.model[uuid]["state"], image)), None)
+            self._fail(list(check_failed_request(self.model[uuid], image)), None)
+
+        @precondition(lambda self: bool(deletable))
+        @rule(data=st.data())
+        def delete_or_recover(self, data: st.DataObject) -> None:
+            uuid = data.draw(st.sampled_from(deletable))
+            deleted = self.model[uuid]["status"] == "Deleted"
+            result = zs.main.recover_image(uuid) if deleted else zs.main.delete_image(uuid)
+            assert result.ok, f"{'recover' if deleted else 'delete'} of fixture image failed: {result.final.text()}"
+            after = self._query(uuid, None)
+            assert after["status"] == ("Ready" if deleted else "Deleted"), after["status"]
+            assert after["state"] == self.model[uuid]["state"], "delete/recover changed the state"
+            self.model[uuid] = after
+
+    return ImageStates
+
+
+def test_image_state_model(zs: Harness) -> None:
+    current = settings()
+    run_state_machine_as_test(
+        machine_for(zs),
+        settings=settings(current, max_examples=max(3, current.max_examples // 4), stateful_step_count=25),
+    )

@@ -1,0 +1,45 @@
+"""The oracle: what a correct ZStack answers. One implementation, used by the contract suites and the load
+scenarios alike. Never imports the reference server (see ARCHITECTURE.md)."""
+
+from zscheck.checks.expectations import FACETS, ErrorTable, Facets, default_table
+from zscheck.checks.response import Probe, check_inventory, judge, parse_zstack_time
+from zscheck.checks.transitions import check_change, check_failed_request, check_query_agrees
+from zscheck.checks.violations import Expected, Violation
+
+# Every check name a Violation can carry, with what it catches: reports and docs list them from here.
+CHECKS: dict[str, str] = {
+    "transport": "the target gave no usable HTTP answer (refused, reset, timed out, oversized)",
+    "job_completes": "the api-job reached a final answer before the polling deadline",
+    "status_code": "the HTTP status of the answer and of the job's final answer",
+    "accepted_body": "a 202 names its api-job (`location`) and a positive `apiTimeout`",
+    "pending_body": "a job still processing answers 202 {}",
+    "plain_text": "transport-level rejections are plain text with ZStack's message",
+    "envelope": "the final body's shape: exactly one of inventory/error (rest), success consistent (documented)",
+    "error_code_shape": "an ErrorCode has a code like SYS.1007, a description and details",
+    "error_code": "the outcome and ErrorCode the error-code table prescribes for the input",
+    "inventory_schema": "an ImageInventory is complete and well typed (enums, timestamps, refs)",
+    "inventory_identity": "the inventory is the image named in the path",
+    "state_matches_event": "after enable/disable the image is Enabled/Disabled",
+    "query_agrees": "a query shows the last acknowledged change",
+    "failed_request_changes_nothing": "a failed request leaves the image as it was",
+    "status_untouched": "a state change never touches the image's status",
+    "no_other_field_changes": "a state change writes only state and lastOpDate",
+    "last_op_date": "lastOpDate never goes backwards and advances on a real change",
+}
+
+__all__ = [
+    "CHECKS",
+    "FACETS",
+    "ErrorTable",
+    "Expected",
+    "Facets",
+    "Probe",
+    "Violation",
+    "check_change",
+    "check_failed_request",
+    "check_inventory",
+    "check_query_agrees",
+    "default_table",
+    "judge",
+    "parse_zstack_time",
+]

@@ -1,0 +1,133 @@
+"""The error-code table: which answer a correct server gives to which class of input.
+
+The table itself is data (`contracts/error_codes.toml`), readable and extendable by QA; this module
+loads it, validates it in one place, and answers `expect(facets, dialect)`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from zscheck._wire import DIALECTS, Dialect
+from zscheck.checks.violations import BodyKind, Expected, Stage
+from zscheck.errors import ConfigError
+
+# Every facet and its values, in the vocabulary of the table's `when` clauses.
+FACETS: dict[str, tuple[str, ...]] = {
+    "body": ("action", "wrong-key", "empty", "not-json", "not-object"),
+    "auth": ("oauth", "missing", "not-oauth"),
+    "event": ("valid", "invalid", "missing"),
+    "image": ("own", "unknown", "foreign"),
+    "session": ("valid", "unknown", "expired", "logged-out"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """A request, described by the classes its parts fall into. The defaults are a correct request."""
+
+    body: str = "action"
+    auth: str = "oauth"
+    event: str = "valid"
+    image: str = "own"
+    session: str = "valid"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value not in FACETS[f.name]:
+                raise ConfigError(f"facet {f.name}={value!r} is not one of {', '.join(FACETS[f.name])}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    description: str
+    when: dict[str, frozenset[str]]
+    answers: dict[Dialect, Expected]
+
+    def matches(self, facets: Facets) -> bool:
+        return all(getattr(facets, facet) in values for facet, values in self.when.items())
+
+
+DEFAULT_TABLE = Path(__file__).resolve().parents[3] / "contracts" / "error_codes.toml"
+
+
+class ErrorTable:
+    def __init__(self, rules: list[Rule], source: str) -> None:
+        self.rules = rules
+        self.source = source
+
+    def rule_for(self, facets: Facets) -> Rule:
+        for rule in self.rules:
+            if rule.matches(facets):
+                return rule
+        raise ConfigError(f"{self.source}: no rule matches {facets}; the last rule should have `when = {{}}`")
+
+    def expect(self, facets: Facets, dialect: Dialect) -> Expected:
+        return self.rule_for(facets).answers[dialect]
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_TABLE) -> ErrorTable:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"error-code table not found at {path} (run from a checkout of zscheck)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        rules = [_rule(raw, f"{path}: rule #{i + 1}") for i, raw in enumerate(data.get("rule", []))]
+        if not rules:
+            raise ConfigError(f"{path} has no [[rule]] entries")
+        return cls(rules, str(path))
+
+
+def _rule(raw: dict[str, Any], where: str) -> Rule:
+    name = raw.get("name")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where} has no name")
+    when: dict[str, frozenset[str]] = {}
+    for facet, values in raw.get("when", {}).items():
+        if facet not in FACETS:
+            raise ConfigError(f"{where} ({name}): unknown facet {facet!r}; facets are {', '.join(FACETS)}")
+        unknown = set(values) - set(FACETS[facet])
+        if unknown:
+            raise ConfigError(
+                f"{where} ({name}): {facet} has no value {sorted(unknown)}; it takes {', '.join(FACETS[facet])}"
+            )
+        when[facet] = frozenset(values)
+    answers: dict[Dialect, Expected] = {}
+    for dialect in DIALECTS:
+        answer = raw.get(dialect)
+        if not isinstance(answer, dict):
+            raise ConfigError(f"{where} ({name}) gives no answer for the {dialect} dialect")
+        answers[dialect] = _expected(name, answer, f"{where} ({name}, {dialect})")
+    return Rule(name, str(raw.get("description", "")), when, answers)
+
+
+def _expected(rule: str, answer: dict[str, Any], where: str) -> Expected:
+    stage, body = answer.get("stage"), answer.get("body")
+    if stage not in get_args(Stage):
+        raise ConfigError(f"{where}: stage {stage!r} must be one of {', '.join(get_args(Stage))}")
+    if body not in get_args(BodyKind):
+        raise ConfigError(f"{where}: body {body!r} must be one of {', '.join(get_args(BodyKind))}")
+    status = answer.get("status")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ConfigError(f"{where}: status {status!r} must be an HTTP status code")
+    return Expected(
+        rule=rule,
+        stage=cast(Stage, stage),
+        status=status,
+        body=cast(BodyKind, body),
+        code=answer.get("code"),
+        text=answer.get("text"),
+        success=bool(answer.get("success", False)),
+    )
+
+
+@cache
+def default_table() -> ErrorTable:
+    return ErrorTable.load()

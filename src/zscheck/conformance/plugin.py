@@ -1,0 +1,256 @@
+"""The pytest plugin behind `pytest contracts` and `zscheck contract`.
+
+It adds the `--zs-*` options, provides the session-wide `zs` harness (target, clients, fixture images,
+restore on exit), turns contract violations into structured failures, and writes the run's reports.
+Contract failures (the target is wrong) and harness errors (we could not run) are told apart here, and
+become exit codes 1 and 2.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from zscheck.conformance.harness import ContractConfig, Harness, Sent
+from zscheck.errors import ZscheckError
+from zscheck.report import Failure, RunReport
+
+_HARNESS = pytest.StashKey[Harness]()
+_REPORT = pytest.StashKey[RunReport]()
+
+
+class ContractViolation(AssertionError):
+    """The target answered wrongly. Carries the judged request so the report can show and replay it."""
+
+    def __init__(self, sent: Sent, base_url: str) -> None:
+        self.sent = sent
+        self.base_url = base_url
+        lines = [str(v) for v in sent.violations]
+        request = sent.result.exchanges[0].request
+        super().__init__(
+            f"{len(lines)} violation(s) for {request.method} {request.path} "
+            f"(rule {sent.probe.expected.rule}, event {sent.probe.event!r}):\n  "
+            + "\n  ".join(lines)
+            + f"\nreproduce: {request.curl(base_url)}"
+        )
+
+
+def require(zs: Harness, sent: Sent) -> Sent:
+    """Fail the test (and let Hypothesis shrink) if the answer broke the contract."""
+    zs.probes += 1
+    if sent.violations:
+        raise ContractViolation(sent, zs.url)
+    return sent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("zscheck", "zscheck conformance")
+    group.addoption(
+        "--zs-target",
+        default=None,
+        metavar="URL",
+        help="ZStack management node, e.g. http://10.0.0.5:8080 (default: the embedded reference server)",
+    )
+    group.addoption("--zs-dialect", default="rest", choices=("rest", "documented"), help="dialect to check")
+    group.addoption("--zs-account", default="admin", help="account to log in as (default: admin)")
+    group.addoption(
+        "--zs-password-env",
+        default="ZSCHECK_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the password (default: ZSCHECK_PASSWORD)",
+    )
+    group.addoption("--zs-password-file", default=None, metavar="FILE", help="file holding the password")
+    group.addoption(
+        "--zs-tenant",
+        default=None,
+        metavar="NAME",
+        help="a normal account, for the ownership checks; password from ZSCHECK_TENANT_PASSWORD",
+    )
+    group.addoption(
+        "--zs-image",
+        action="append",
+        default=[],
+        metavar="UUID",
+        help="an existing image the run may change (repeatable); it is restored at the end",
+    )
+    group.addoption("--zs-create-images", type=int, default=3, metavar="N", help="fixture images to create")
+    group.addoption("--zs-backup-storage", default=None, metavar="UUID", help="where to create fixture images")
+    group.addoption(
+        "--zs-image-url",
+        default="http://127.0.0.1/zscheck-fixture.qcow2",
+        metavar="URL",
+        help="URL AddImage downloads fixture images from",
+    )
+    group.addoption(
+        "--zs-fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="embedded server only: start it with this fault mode (repeatable)",
+    )
+    group.addoption("--zs-report-dir", default=None, metavar="DIR", help="where reports go")
+    group.addoption(
+        "--zs-max-examples",
+        type=int,
+        default=40,
+        metavar="N",
+        help="Hypothesis examples per property (default: 40, the nightly profile)",
+    )
+    group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
+    group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # A seed is always chosen up front and reported, so any run can be replayed exactly.
+    if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
+        config.option.hypothesis_seed = random.randrange(2**32)
+    settings.register_profile(
+        "zscheck",
+        max_examples=max(1, config.getoption("--zs-max-examples")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+        database=None,  # replay comes from the seed, not from a local example database
+    )
+    settings.load_profile("zscheck")
+    report_dir = Path(
+        config.getoption("--zs-report-dir") or f"reports/contract-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    )
+    seed = getattr(config.option, "hypothesis_seed", None)
+    config.stash[_REPORT] = RunReport(report_dir=report_dir, seed=int(seed) if seed is not None else None)
+
+
+def _password(config: pytest.Config) -> str | None:
+    path = config.getoption("--zs-password-file")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ZscheckError(f"cannot read --zs-password-file {path}: {exc.strerror}") from None
+    return os.environ.get(config.getoption("--zs-password-env"))
+
+
+@pytest.fixture(scope="session")
+def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """The run's harness: started once, restored and stopped at the end of the session."""
+    config = request.config
+    report = config.stash[_REPORT]
+    verify: bool | str = config.getoption("--zs-ca-bundle") or not config.getoption("--zs-insecure")
+    try:
+        contract = ContractConfig(
+            report_dir=report.report_dir,
+            target=config.getoption("--zs-target"),
+            dialect=config.getoption("--zs-dialect"),
+            account=config.getoption("--zs-account"),
+            password=_password(config),
+            tenant_account=config.getoption("--zs-tenant"),
+            tenant_password=os.environ.get("ZSCHECK_TENANT_PASSWORD"),
+            images=tuple(config.getoption("--zs-image")),
+            create_images=config.getoption("--zs-create-images"),
+            backup_storage=config.getoption("--zs-backup-storage"),
+            image_url=config.getoption("--zs-image-url"),
+            faults=tuple(config.getoption("--zs-fault")),
+            verify=verify,
+        )
+        harness = Harness(contract)
+        config.stash[_HARNESS] = harness
+        harness.start()
+    except ZscheckError as exc:
+        report.harness_errors.append(str(exc))
+        _stop(config)
+        pytest.exit(f"zscheck: could not run: {exc}", returncode=2)
+    report.target = harness.url if contract.target else f"embedded reference server ({harness.url})"
+    report.dialect = contract.dialect
+    yield harness
+    _stop(config)
+
+
+def _stop(config: pytest.Config) -> None:
+    harness = config.stash.get(_HARNESS, None)
+    if harness is None or getattr(harness, "_stopped", False):
+        return
+    harness._stopped = True  # type: ignore[attr-defined]
+    report = config.stash[_REPORT]
+    try:
+        problems = harness.stop()
+    except ZscheckError as exc:
+        problems = [str(exc)]
+    report.restore_problems.extend(problems)
+    report.requests = harness.client.requests_sent if harness.client else 0
+    report.probes = harness.probes
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    result: pytest.TestReport = outcome.get_result()
+    report = item.config.stash[_REPORT]
+    if result.when != "call" and not result.failed:
+        return
+    if result.when == "call":
+        report.count(result.outcome)
+    if call.excinfo is None:
+        return
+    exc = call.excinfo.value
+    if isinstance(exc, ContractViolation):
+        notes = "\n".join(getattr(exc, "__notes__", []))
+        for violation in exc.sent.violations:
+            exchange = violation.exchange or exc.sent.result.final
+            report.failures.append(
+                Failure(
+                    test=item.nodeid,
+                    check=violation.check,
+                    message=violation.message,
+                    expected=violation.expected,
+                    actual=violation.actual,
+                    rule=exc.sent.probe.expected.rule,
+                    curl=exc.sent.result.exchanges[0].request.curl(exc.base_url),
+                    response=f"HTTP {exchange.status} {exchange.text(300)}"
+                    if exchange.error is None
+                    else exchange.error,
+                    steps=notes,
+                )
+            )
+    elif isinstance(exc, AssertionError):
+        report.failures.append(
+            Failure(
+                test=item.nodeid,
+                check="assertion",
+                message=str(exc).splitlines()[0][:300],
+                steps="\n".join(getattr(exc, "__notes__", [])),
+            )
+        )
+    elif not isinstance(exc, pytest.skip.Exception):
+        report.harness_errors.append(f"{item.nodeid}: {type(exc).__name__}: {exc}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    _stop(config)
+    report = config.stash.get(_REPORT, None)
+    if report is None:
+        return
+    report.finish()
+    if report.failures:
+        session.exitstatus = 1
+    elif report.harness_errors or report.restore_problems or exitstatus not in (0, 5):
+        session.exitstatus = 2
+    else:
+        session.exitstatus = 0
+    report.exit_code = int(session.exitstatus)
+    report.write()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    report = config.stash.get(_REPORT, None)
+    if report is None:
+        return
+    for line in report.summary_lines():
+        terminalreporter.write_line(line)

@@ -1,0 +1,87 @@
+"""`zscheck contract`: the conformance suites in `contracts/`, run by pytest in this process.
+
+The command is a front for `pytest contracts --zs-...`: one code path, so a team folding the suites into
+its own pytest run gets exactly what the command checks. Secrets never travel on pytest's command line:
+the plugin reads the password from the environment variable or file it is told about.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from zscheck.errors import ConfigError
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
+NIGHTLY_MAX_EXAMPLES = 100
+
+
+@dataclass(frozen=True)
+class ContractRun:
+    report_dir: Path
+    target: str | None = None
+    dialect: str = "rest"
+    account: str = "admin"
+    password_env: str = "ZSCHECK_PASSWORD"
+    password_file: str | None = None
+    tenant: str | None = None
+    images: tuple[str, ...] = ()
+    create_images: int = 3
+    backup_storage: str | None = None
+    image_url: str | None = None
+    max_examples: int = NIGHTLY_MAX_EXAMPLES
+    seed: int | None = None
+    faults: tuple[str, ...] = ()
+    ca_bundle: str | None = None
+    insecure: bool = False
+    quiet: bool = False
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    def pytest_args(self) -> list[str]:
+        if not (CONTRACTS_DIR / "error_codes.toml").exists():
+            raise ConfigError(
+                f"the conformance suites were not found at {CONTRACTS_DIR}; zscheck runs them from a checkout "
+                "(install it with `pip install -e .` from the repository)"
+            )
+        seed = self.seed if self.seed is not None else random.randrange(2**32)
+        args = [
+            str(CONTRACTS_DIR),
+            f"--rootdir={CONTRACTS_DIR.parent}",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "timeout=1800",
+            f"--junitxml={self.report_dir / 'junit.xml'}",
+            f"--hypothesis-seed={seed}",
+            f"--zs-report-dir={self.report_dir}",
+            f"--zs-dialect={self.dialect}",
+            f"--zs-account={self.account}",
+            f"--zs-password-env={self.password_env}",
+            f"--zs-max-examples={self.max_examples}",
+            f"--zs-create-images={self.create_images}",
+            "-q" if self.quiet else "-v",
+            "--no-header",
+        ]
+        optional = {
+            "--zs-target": self.target,
+            "--zs-password-file": self.password_file,
+            "--zs-tenant": self.tenant,
+            "--zs-backup-storage": self.backup_storage,
+            "--zs-image-url": self.image_url,
+            "--zs-ca-bundle": self.ca_bundle,
+        }
+        args += [f"{flag}={value}" for flag, value in optional.items() if value is not None]
+        args += [f"--zs-image={uuid}" for uuid in self.images]
+        args += [f"--zs-fault={fault}" for fault in self.faults]
+        if self.insecure:
+            args.append("--zs-insecure")
+        return args + list(self.extra)
+
+
+def run_contract(run: ContractRun) -> int:
+    """Run the suites; returns 0 conformant, 1 violations found, 2 could not run."""
+    code = int(pytest.main(run.pytest_args()))
+    return code if code in (0, 1, 2) else 2

@@ -1,0 +1,81 @@
+"""What a conformance run found: counts, failures with their reproducers, harness errors, timings."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zscheck import __version__
+
+
+@dataclass
+class Failure:
+    """One contract violation, ready to read and to replay."""
+
+    test: str
+    check: str
+    message: str
+    expected: str = ""
+    actual: str = ""
+    rule: str = ""
+    curl: str = ""  # the session is a placeholder ($ZSTACK_SESSION), never the real one
+    response: str = ""
+    steps: str = ""  # Hypothesis' minimal falsifying example (the shrunk sequence for the state machine)
+
+
+@dataclass
+class RunReport:
+    report_dir: Path
+    seed: int | None = None
+    target: str = ""
+    dialect: str = "rest"
+    started: float = field(default_factory=time.time)
+    duration: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    harness_errors: list[str] = field(default_factory=list)
+    restore_problems: list[str] = field(default_factory=list)
+    requests: int = 0
+    probes: int = 0
+    exit_code: int = 0
+    version: str = __version__
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+
+    def finish(self) -> None:
+        self.duration = time.time() - self.started
+
+    @property
+    def verdict(self) -> str:
+        return {0: "conformant", 1: "violations found", 2: "could not run"}.get(self.exit_code, "could not run")
+
+    def by_check(self) -> dict[str, int]:
+        return dict(Counter(f.check for f in self.failures).most_common())
+
+    def replay_command(self) -> str:
+        target = "" if self.target.startswith("embedded") else f" --target {self.target}"
+        return f"zscheck contract{target} --dialect {self.dialect} --seed {self.seed}"
+
+    def summary_lines(self) -> list[str]:
+        rate = self.requests / self.duration if self.duration > 0 else 0.0
+        lines = [
+            f"zscheck: {self.verdict.upper()} - {self.target or 'no target'} ({self.dialect} dialect), "
+            f"seed {self.seed}",
+            f"zscheck: {self.probes} cases, {self.requests} requests in {self.duration:.1f} s ({rate:.0f} requests/s)",
+        ]
+        for check, n in self.by_check().items():
+            lines.append(f"zscheck:   {check}: {n} failure(s)")
+        lines.extend(f"zscheck: could not run: {e}" for e in self.harness_errors)
+        lines.extend(f"zscheck: RESTORE FAILED: {p}" for p in self.restore_problems)
+        if self.failures:
+            lines.append(f"zscheck: replay with: {self.replay_command()}")
+        lines.append(f"zscheck: reports in {self.report_dir}")
+        return lines
+
+    def write(self) -> None:
+        from zscheck.report.writers import write_contract_reports
+
+        write_contract_reports(self)
