@@ -19,12 +19,15 @@ def is_valid_event(value: Any) -> bool:
 
 valid_events = st.builds(
     lambda pad_left, event, pad_right: pad_left + event + pad_right,
-    st.sampled_from(["", "", " ", "\t", "\n "]), st.sampled_from(["enable", "disable"]),
+    st.sampled_from(["", "", " ", "\t", "\n "]),
+    st.sampled_from(["enable", "disable"]),
     st.sampled_from(["", "", " ", "\r\n"]),
 )
 
 invalid_events: st.SearchStrategy[Any] = st.one_of(
-    st.sampled_from(["Enable", "DISABLE", "Disabled", "enabled", "on", "", " ", "en able", "\u00a0enable", "disable\u3000"]),
+    st.sampled_from(
+        ["Enable", "DISABLE", "Disabled", "enabled", "on", "", " ", "en able", "\u00a0enable", "disable\u3000"]
+    ),
     st.text(max_size=20).filter(lambda s: not is_valid_event(s)),
     st.integers(min_value=-(2**31), max_value=2**31),
     st.booleans(),

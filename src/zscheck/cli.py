@@ -15,6 +15,8 @@ from pathlib import Path
 
 from zscheck import __version__
 from zscheck.client import Client
+from zscheck.conformance.drift import find_drift, render, to_json
+from zscheck.conformance.harness import ContractConfig, Harness
 from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.fixtures import Journal, restore
@@ -166,8 +168,18 @@ def _utc_stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
+class _RefusePlainPassword(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        parser.error(
+            "--password is not accepted: a password on the command line lands in shell history and process "
+            "lists. Put it in ZSCHECK_PASSWORD, or name a variable with --password-env VAR or a file with "
+            "--password-file FILE"
+        )
+
+
 def _add_credentials(p: argparse.ArgumentParser) -> None:
     """Where the password comes from: never a plain argument, which would land in shell history."""
+    p.add_argument("--password", action=_RefusePlainPassword, nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--account", default="admin", help="account to log in as (default: %(default)s)")
     p.add_argument(
         "--password-env",
@@ -272,6 +284,14 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="NAME",
         help="embedded server only: start it with this fault mode (repeatable; see `zscheck faults`)",
     )
+    p.add_argument(
+        "--poll-deadline",
+        type=_bounded(float, 0.1, 3600, "number of seconds"),
+        default=None,
+        metavar="SECONDS",
+        help="how long an api-job may stay processing before that counts as a violation (default: 10; 1 for the "
+        "embedded server)",
+    )
     _add_tls(p)
     p.add_argument("--quiet", action="store_true", help="one line per failure and the verdict, nothing else")
     p.set_defaults(func=_cmd_contract)
@@ -298,11 +318,76 @@ def _cmd_contract(args: argparse.Namespace) -> int:
         max_examples=int(args.max_examples),
         seed=None if args.seed is None else int(args.seed),
         faults=tuple(args.fault),
+        poll_deadline=args.poll_deadline,
         ca_bundle=args.ca_bundle,
         insecure=args.insecure,
         quiet=args.quiet,
     )
     return run_contract(run)
+
+
+def _add_drift(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "drift",
+        help="show where a target departs from the published API page",
+        description="Send the published page's request and the server's request, and list point by point where "
+        "the target departs from the page (body key, synchronous vs api-job, success field, status of business "
+        "failures, ...). Exit 0 when there is no drift, 1 when there is, 2 when it could not run.",
+        epilog="examples:\n  zscheck drift\n  ZSCHECK_PASSWORD=... zscheck drift --target http://10.0.0.5:8080 "
+        "--image 0f3e...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="URL",
+        help="ZStack management node (default: the embedded reference server, rest dialect)",
+    )
+    _add_credentials(p)
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="UUID",
+        help="an existing image drift may change (restored at the end); default: create one",
+    )
+    p.add_argument(
+        "--report-dir",
+        default=None,
+        metavar="DIR",
+        help="where drift.json and the journal go (default: reports/drift-<UTC time>)",
+    )
+    _add_tls(p)
+    p.set_defaults(func=_cmd_drift)
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    report_dir = Path(args.report_dir or f"reports/drift-{_utc_stamp()}")
+    harness = Harness(
+        ContractConfig(
+            report_dir=report_dir,
+            target=args.target,
+            account=args.account,
+            password=_read_password(args),
+            images=tuple(args.image),
+            create_images=0 if args.image else 1,
+            verify=args.ca_bundle or not args.insecure,
+        )
+    )
+    try:
+        harness.start()
+        points = find_drift(harness.main, harness.admin_images[0])
+    finally:
+        problems = harness.stop()
+    target = args.target or "the embedded reference server (rest dialect)"
+    print(render(points, target), end="")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "drift.json").write_text(to_json(points, target))
+    for problem in problems:
+        print(f"zscheck drift: RESTORE FAILED: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_CANNOT_RUN
+    return EXIT_VIOLATIONS if points else EXIT_OK
 
 
 def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -375,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.set_defaults(func=_cmd_faults)
     _add_contract(sub)
+    _add_drift(sub)
     _add_restore(sub)
     return parser
 

@@ -45,7 +45,9 @@ def contract(tmp_path: Path, *args: str) -> tuple[int, dict[str, object], str]:
     report_dir = tmp_path / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "zscheck", "contract", "--quiet", "--report-dir", str(report_dir), *args],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     summary = json.loads((report_dir / "summary.json").read_text()) if (report_dir / "summary.json").exists() else {}
     return proc.returncode, summary, proc.stdout + proc.stderr

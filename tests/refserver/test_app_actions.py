@@ -378,3 +378,22 @@ def test_error_code_shape(client: Client) -> None:
     error = job_error(client, UNKNOWN, {"stateEvent": "disable"})
     assert {"code", "description", "details"} <= set(error)
     assert None not in error.values()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"changeImageState": {"stateEvent": "disable"}, "changeImageState": {}}',
+        b'{"changeImageState": {"stateEvent": "disable", "stateEvent" : "enable"}}',
+    ],
+)
+def test_duplicate_keys_are_gsons_500(client: Client, raw: bytes) -> None:
+    status, body, _ = put_action(client, image_uuids(client)[0], raw)
+    assert status == 500 and body.startswith(b"com.google.gson.JsonSyntaxException: duplicate key")
+
+
+def test_keys_inside_strings_do_not_confuse_the_duplicate_check(client: Client) -> None:
+    image = image_uuids(client)[0]
+    body = b'{"changeImageState": {"stateEvent": "disable"}, "note": "a\\": b\\": c"}'
+    status, _, _ = put_action(client, image, body)
+    assert status == 202

@@ -81,3 +81,10 @@ def test_location_names_the_server_and_the_job(client: Client) -> None:
     job = _wire.new_job_uuid()
     accepted = client.send(_wire.change_state(image_uuids(client)[0], "disable", client.session.uuid, job_uuid=job))
     assert accepted.json["location"] == f"{client.base_url}/zstack/v1/api-jobs/{job}"
+
+
+def test_any_32_character_job_uuid_gives_valid_json(client: Client) -> None:
+    job = 'ab"c\\d' + "x" * 26
+    accepted = client.send(_wire.change_state(image_uuids(client)[0], "disable", client.session.uuid, job_uuid=job))
+    assert accepted.status == 202
+    assert accepted.json["location"].endswith(job)

@@ -103,6 +103,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="Hypothesis examples per property (default: 40, the nightly profile)",
     )
+    group.addoption(
+        "--zs-poll-deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long an api-job may stay processing (default: 10, or 1 for the embedded server)",
+    )
     group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
     group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
 
@@ -157,6 +164,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
             backup_storage=config.getoption("--zs-backup-storage"),
             image_url=config.getoption("--zs-image-url"),
             faults=tuple(config.getoption("--zs-fault")),
+            poll_deadline=config.getoption("--zs-poll-deadline"),
             verify=verify,
         )
         harness = Harness(contract)
@@ -185,6 +193,7 @@ def _stop(config: pytest.Config) -> None:
     report.restore_problems.extend(problems)
     report.requests = harness.client.requests_sent if harness.client else 0
     report.probes = harness.probes
+    report.notes.extend(harness.notes)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -35,6 +35,7 @@ class ContractRun:
     max_examples: int = NIGHTLY_MAX_EXAMPLES
     seed: int | None = None
     faults: tuple[str, ...] = ()
+    poll_deadline: float | None = None
     ca_bundle: str | None = None
     insecure: bool = False
     quiet: bool = False
@@ -72,6 +73,7 @@ class ContractRun:
             "--zs-backup-storage": self.backup_storage,
             "--zs-image-url": self.image_url,
             "--zs-ca-bundle": self.ca_bundle,
+            "--zs-poll-deadline": self.poll_deadline,
         }
         args += [f"{flag}={value}" for flag, value in optional.items() if value is not None]
         args += [f"--zs-image={uuid}" for uuid in self.images]

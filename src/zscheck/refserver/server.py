@@ -86,19 +86,14 @@ _date = _DateHeader()
 
 
 def encode_response(resp: Response, *, keep_alive: bool, head: bool) -> bytes:
-    parts = [
-        _STATUS_LINES.get(resp.status) or _status_line(resp.status),
-        _date.get(),
-        b"Content-Length: %d\r\n" % len(resp.body),
-    ]
+    status = _STATUS_LINES.get(resp.status) or _status_line(resp.status)
+    extra = b""
     if resp.content_type:
-        parts.append(f"Content-Type: {resp.content_type}\r\n".encode())
+        extra += f"Content-Type: {resp.content_type}\r\n".encode()
     if not keep_alive:
-        parts.append(b"Connection: close\r\n")
-    parts.append(b"\r\n")
-    if not head:
-        parts.append(resp.body)
-    return b"".join(parts)
+        extra += b"Connection: close\r\n"
+    body = b"" if head else resp.body
+    return b"%s%sContent-Length: %d\r\n%s\r\n%s" % (status, _date.get(), len(resp.body), extra, body)
 
 
 class _Connection(asyncio.Protocol):
@@ -114,24 +109,21 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._closing = False
-        self._idle: asyncio.TimerHandle | None = None
+        self.last_active = time.monotonic()  # read by the server's idle sweep
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self._connections.add(self)
-        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
         self._closing = True
-        if self._idle is not None:
-            self._idle.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._arm_idle()
+        self.last_active = time.monotonic()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -185,24 +177,18 @@ class _Connection(asyncio.Protocol):
         keep_alive = self._parser.should_keep_alive()
         self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
         if not keep_alive:
-            self._close()
+            self.close()
 
     # helpers
     def _fail(self, status: int, text: bytes) -> None:
         if self._transport is not None and not self._closing:
             self._transport.write(encode_response(Response(status, text), keep_alive=False, head=False))
-        self._close()
+        self.close()
 
-    def _close(self) -> None:
+    def close(self) -> None:
         self._closing = True
         if self._transport is not None:
             self._transport.close()
-
-    def _arm_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        loop = asyncio.get_running_loop()
-        self._idle = loop.call_later(IDLE_TIMEOUT, self._close)
 
 
 class ReferenceServer:
@@ -246,6 +232,7 @@ class ReferenceServer:
             max_sessions=config.max_sessions,
             base_url=self.url,
         )
+        self.store.enable_group_commit(loop.call_soon)
         self.app = App(self.store, app_config, loop.call_later, Faults(config.faults))
         self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
         self.app.resume_pending_jobs()
@@ -255,9 +242,13 @@ class ReferenceServer:
         return self.url
 
     async def _maintain(self) -> None:
-        interval = max(0.5, min(60.0, self.config.job_ttl / 4, self.config.session_timeout / 4))
+        # One periodic sweep instead of a timer per connection re-armed on every read (a hot path).
+        interval = max(0.5, min(5.0, self.config.job_ttl / 4, self.config.session_timeout / 4))
         while True:
             await asyncio.sleep(interval)
+            idle_since = time.monotonic() - IDLE_TIMEOUT
+            for conn in [c for c in self._connections if c.last_active < idle_since]:
+                conn.close()
             if self.app is not None:
                 self.app.maintain()
 
@@ -267,7 +258,7 @@ class ReferenceServer:
         if self._server is not None:
             self._server.close()
             for conn in list(self._connections):
-                conn._close()
+                conn.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
         if self.store is not None:

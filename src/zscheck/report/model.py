@@ -37,6 +37,7 @@ class RunReport:
     failures: list[Failure] = field(default_factory=list)
     harness_errors: list[str] = field(default_factory=list)
     restore_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     requests: int = 0
     probes: int = 0
     exit_code: int = 0
@@ -68,6 +69,7 @@ class RunReport:
         ]
         for check, n in self.by_check().items():
             lines.append(f"zscheck:   {check}: {n} failure(s)")
+        lines.extend(f"zscheck: note: {n}" for n in self.notes)
         lines.extend(f"zscheck: could not run: {e}" for e in self.harness_errors)
         lines.extend(f"zscheck: RESTORE FAILED: {p}" for p in self.restore_problems)
         if self.failures:

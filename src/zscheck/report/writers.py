@@ -27,6 +27,7 @@ def summary(report: RunReport) -> dict[str, Any]:
         "failures": [asdict(f) for f in report.failures],
         "harness_errors": report.harness_errors,
         "restore_problems": report.restore_problems,
+        "notes": report.notes,
         "replay": report.replay_command(),
     }
 

@@ -1,0 +1,136 @@
+"""`zscheck drift`: where a target departs from the published API page, point by point.
+
+The page (`../shared/changeimagestate-api-page.txt`) describes a synchronous `200 {success, error,
+inventory}` answer to `{"params": {"stateEvent"}}`. ZStack's REST server does otherwise. Drift sends the
+page's request and the server's request for a success and a business failure, and reports each aspect
+where what came back is not what the page says, with the evidence to reproduce it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from zscheck import _wire
+from zscheck._models import ApiResult
+from zscheck.checks.response import DOCUMENTED_ERROR, DOCUMENTED_INVENTORY
+from zscheck.client import Client
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    aspect: str
+    page: str  # what the published page says
+    target: str  # what the target did
+    evidence: str  # a curl reproducer (session redacted) and the status it got
+
+
+def _evidence(result: ApiResult, base_url: str) -> str:
+    first = result.exchanges[0]
+    statuses = " -> ".join(str(e.status) for e in result.exchanges)
+    return f"{first.request.curl(base_url)}  # answered {statuses}"
+
+
+def find_drift(client: Client, image: str) -> list[DriftPoint]:
+    """Compare the target with the page on one image it may change (the caller restores it)."""
+    assert client.session is not None
+    session, base = client.session.uuid, client.base_url
+    points: list[DriftPoint] = []
+
+    page = client.call(_wire.change_state(image, "disable", session, dialect="documented"))
+    page_ok = page.final.status == 200 and isinstance(page.data, dict) and "success" in page.data
+    if not page_ok:
+        points.append(
+            DriftPoint(
+                "body key",
+                'the body is {"params": {"stateEvent": ...}}',
+                f"refused: HTTP {page.final.status} {page.final.text(120)}; the server reads the action name "
+                'as the key, {"changeImageState": {"stateEvent": ...}}',
+                _evidence(page, base),
+            )
+        )
+    # From here on, speak the form the target accepts, and compare its answers with the page.
+    dialect: _wire.Dialect = "documented" if page_ok else "rest"
+    success = client.call(_wire.change_state(image, "enable", session, dialect=dialect))
+    failure = client.call(_wire.change_state(image, "Enable", session, dialect=dialect))
+
+    first = success.exchanges[0]
+    if first.status == 202 and _wire.job_location(202, first.json):
+        points.append(
+            DriftPoint(
+                "synchronous vs api-job",
+                "synchronous: the answer to the PUT is 200 with the result",
+                f"202 {{location, apiTimeout}}; the result comes from polling the api-job "
+                f"({len(success.exchanges) - 1} poll(s), final HTTP {success.final.status})",
+                _evidence(success, base),
+            )
+        )
+    body = success.data if isinstance(success.data, dict) else {}
+    if "success" not in body:
+        points.append(
+            DriftPoint(
+                "success field",
+                "every answer carries `success` (true/false) next to `error` and `inventory`",
+                f"no `success` field; the final answer has {sorted(body) or 'no JSON object'}",
+                _evidence(success, base),
+            )
+        )
+    raw_inventory = body.get("inventory")
+    inventory: dict[str, Any] = raw_inventory if isinstance(raw_inventory, dict) else {}
+    absent = [f for f in DOCUMENTED_INVENTORY if f not in inventory]
+    if inventory and (absent or "error" not in body):
+        points.append(
+            DriftPoint(
+                "null fields",
+                "every field is listed as required: `error` is null on success, every inventory field present",
+                "null fields are omitted"
+                + (f": absent {', '.join(absent)}" if absent else "")
+                + ("" if "error" in body else "; no `error` on success"),
+                _evidence(success, base),
+            )
+        )
+    fbody = failure.data if isinstance(failure.data, dict) else {}
+    if failure.final.status != 200 or fbody.get("success") is not False:
+        points.append(
+            DriftPoint(
+                "status of business failures",
+                "a failure is HTTP 200 with success=false and the ErrorCode in `error`",
+                f"HTTP {failure.final.status} {failure.final.text(160)}",
+                _evidence(failure, base),
+            )
+        )
+    raw_error = fbody.get("error")
+    error: dict[str, Any] | None = raw_error if isinstance(raw_error, dict) else None
+    if error is not None:
+        missing = [k for k in DOCUMENTED_ERROR if k not in error]
+        if missing:
+            points.append(
+                DriftPoint(
+                    "ErrorCode fields",
+                    f"ErrorCode has {', '.join(DOCUMENTED_ERROR)} (reserved ones null)",
+                    f"absent: {', '.join(missing)}; present: {', '.join(sorted(error))}",
+                    _evidence(failure, base),
+                )
+            )
+    return points
+
+
+def render(points: list[DriftPoint], target: str) -> str:
+    if not points:
+        return f"{target} answers as the published page says: no drift.\n"
+    lines = [f"{target} departs from the published page in {len(points)} point(s):", ""]
+    for i, point in enumerate(points, 1):
+        lines += [
+            f"{i}. {point.aspect}",
+            f"   page:   {point.page}",
+            f"   target: {point.target}",
+            f"   repro:  {point.evidence}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def to_json(points: list[DriftPoint], target: str) -> str:
+    data: dict[str, Any] = {"target": target, "drift": [asdict(p) for p in points]}
+    return json.dumps(data, indent=2) + "\n"
