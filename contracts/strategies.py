@@ -37,6 +37,10 @@ EVENTS: dict[str, st.SearchStrategy[Any]] = {
     "valid": valid_events,
     "invalid": invalid_events,
     "missing": st.none(),
+    "not-a-string": st.one_of(
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+        st.lists(st.sampled_from(["enable", 1]), max_size=2),
+    ),
 }
 
 unknown_uuids = st.one_of(

@@ -20,19 +20,27 @@ def pick_image(zs: Harness, data: st.DataObject, facet: str) -> str:
     return str(data.draw(st.sampled_from(zs.admin_images), label="image"))
 
 
-def canonical(rule_when: dict[str, frozenset[str]]) -> Facets:
+def canonical(rule_when: dict[str, frozenset[str]]) -> dict[str, str]:
     """The simplest request a rule applies to: its first listed value for each facet it names."""
-    return Facets(**{facet: sorted(values)[0] for facet, values in rule_when.items()})
+    return {facet: sorted(values)[0] for facet, values in rule_when.items()}
+
+
+def rule_examples(zs: Harness) -> list[Facets]:
+    """Each rule alone, then each pair of rules that can hold at once: the earlier rule must win."""
+    singles = [canonical(rule.when) for rule in zs.table.rules]
+    pairs = [{**b, **a} for i, a in enumerate(singles) for b in singles[i + 1 :] if not set(a) & set(b)]
+    return [Facets(**facets) for facets in singles + pairs]
 
 
 @pytest.mark.parametrize("event", ["enable", "disable"])
-def test_each_table_rule_once(zs: Harness, event: str) -> None:
-    """Every rule of the table, deterministically, whatever Hypothesis draws: no rule goes unexercised."""
-    for rule in zs.table.rules:
-        case = canonical(rule.when)
-        if not zs.available(case) or zs.table.rule_for(case) is not rule:
+def test_each_rule_and_its_precedence(zs: Harness, event: str) -> None:
+    """Deterministic, whatever Hypothesis draws: every rule is exercised, and every pair of rules in order."""
+    for case in rule_examples(zs):
+        if not zs.available(case):
             continue
-        value: Any = {"valid": event, "invalid": event.capitalize(), "missing": None}[case.event]
+        value: Any = {"valid": event, "invalid": event.capitalize(), "missing": None, "not-a-string": {"event": event}}[
+            case.event
+        ]
         image = zs.admin_images[0] if case.image != "unknown" else "0" * 32
         require(zs, zs.probe(case, image, value))
 

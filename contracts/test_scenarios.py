@@ -15,6 +15,25 @@ def assert_none(zs: Harness, violations: list[Violation], sent: object) -> None:
         raise ContractViolation(sent, zs.url)  # type: ignore[arg-type]
 
 
+def test_changes_leave_every_other_field_as_it_was_created(zs: Harness) -> None:
+    """Against the snapshot taken before the run's first change: catches a change that corrupts a field the
+    same way every time, which a before/after pair of one change cannot see."""
+    for image in zs.admin_images:
+        require(zs, zs.probe(Facets(), image, "disable"))
+        current = zs.query(image)
+        assert current is not None
+        snapshot = zs.snapshots[image]
+        sent = require(zs, zs.probe(Facets(), image, "enable"))
+        after = zs.query(image)
+        assert after is not None
+        violations = [
+            v
+            for v in check_change(snapshot, after, "Enabled", seconds_since_last_write=0.0)
+            if v.check != "last_op_date"
+        ]
+        assert_none(zs, violations, sent)
+
+
 def test_change_then_query_agrees_and_touches_only_state(zs: Harness) -> None:
     image = zs.admin_images[0]
     for event, state in (("disable", "Disabled"), ("enable", "Enabled"), ("enable", "Enabled")):

@@ -13,11 +13,30 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def quickstart_block() -> list[str]:
-    text = README.read_text()
-    match = re.search(r"<!-- quickstart -->\n```bash\n(.*?)```", text, re.S)
-    assert match, "README lost its quick-start block"
+def block(marker: str) -> list[str]:
+    match = re.search(rf"<!-- {marker} -->\n```bash\n(.*?)```", README.read_text(), re.S)
+    assert match, f"README lost its {marker} block"
     return match.group(1).strip().splitlines()
+
+
+def quickstart_block() -> list[str]:
+    return block("quickstart")
+
+
+@pytest.mark.slow
+def test_main_job_runs_the_contract_against_the_embedded_server(tmp_path: Path) -> None:
+    (line,) = block("main-job")
+    install, _, command = line.rpartition(" && ")
+    assert install == "python3 -m venv .venv && . .venv/bin/activate && pip install -e ."
+    assert command == "zscheck contract"
+    bindir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bindir / "zscheck"), *command.split()[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "CONFORMANT" in result.stdout
+    (report,) = (tmp_path / "reports").iterdir()
+    assert {"junit.xml", "summary.json", "failures.md", "journal.jsonl"} <= {p.name for p in report.iterdir()}
 
 
 @pytest.mark.slow

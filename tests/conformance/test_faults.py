@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,16 +43,37 @@ CAUGHT_BY = {
 }
 
 
-def contract(tmp_path: Path, *args: str) -> tuple[int, dict[str, object], str]:
-    report_dir = tmp_path / "report"
+def contract(report_dir: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     proc = subprocess.run(
         [sys.executable, "-m", "zscheck", "contract", "--quiet", "--report-dir", str(report_dir), *args],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
     summary = json.loads((report_dir / "summary.json").read_text()) if (report_dir / "summary.json").exists() else {}
     return proc.returncode, summary, proc.stdout + proc.stderr
+
+
+Runs = dict[str, tuple[int, dict[str, Any], str]]
+
+
+def run_all(tmp: Path, jobs: dict[str, list[str]]) -> Runs:
+    """Each run is a real `zscheck contract` process; three at a time (they mostly wait on sockets)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(contract, tmp / name, *args) for name, args in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="module")
+def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    tmp = tmp_path_factory.mktemp("faults")
+    return run_all(tmp, {f: ["--fault", f, "--max-examples", "15", "--seed", "7"] for f in FAULTS})
+
+
+@pytest.fixture(scope="module")
+def seed_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    tmp = tmp_path_factory.mktemp("seeds")
+    return run_all(tmp, {str(seed): ["--max-examples", "8", "--seed", str(seed)] for seed in range(20)})
 
 
 def test_every_fault_has_a_named_check() -> None:
@@ -59,20 +82,21 @@ def test_every_fault_has_a_named_check() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first test pays for every run of the module fixture
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_is_caught_by_its_check(tmp_path: Path, fault: str) -> None:
-    code, summary, output = contract(tmp_path, "--fault", fault, "--max-examples", "15", "--seed", "7")
+def test_fault_is_caught_by_its_check(fault_runs: Runs, fault: str) -> None:
+    code, summary, output = fault_runs[fault]
     assert code == 1, output[-3000:]
     by_check = summary["failures_by_check"]
     assert CAUGHT_BY[fault] in by_check, f"{fault}: caught by {by_check}, not {CAUGHT_BY[fault]}"
-    failure = summary["failures"][0]
-    assert "$ZSTACK_SESSION" in failure["curl"] or failure["check"] == "assertion"
+    assert any("$ZSTACK_SESSION" in f["curl"] for f in summary["failures"])
     assert summary["seed"] == 7
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("seed", range(20))
-def test_correct_server_passes(tmp_path: Path, seed: int) -> None:
-    code, summary, output = contract(tmp_path, "--max-examples", "8", "--seed", str(seed))
+def test_correct_server_passes(seed_runs: Runs, seed: int) -> None:
+    code, summary, output = seed_runs[str(seed)]
     assert code == 0, output[-3000:]
     assert summary["verdict"] == "conformant" and summary["failures"] == []

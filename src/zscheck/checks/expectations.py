@@ -18,9 +18,9 @@ from zscheck.errors import ConfigError
 
 # Every facet and its values, in the vocabulary of the table's `when` clauses.
 FACETS: dict[str, tuple[str, ...]] = {
-    "body": ("action", "wrong-key", "empty", "not-json", "not-object"),
+    "body": ("action", "wrong-key", "empty", "not-json", "not-object", "bad-tags"),
     "auth": ("oauth", "missing", "not-oauth"),
-    "event": ("valid", "invalid", "missing"),
+    "event": ("valid", "invalid", "missing", "not-a-string"),
     "image": ("own", "unknown", "foreign"),
     "session": ("valid", "unknown", "expired", "logged-out"),
 }

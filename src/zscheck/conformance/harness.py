@@ -73,6 +73,7 @@ class Harness:
     started: float = field(default_factory=time.time)
     probes: int = 0  # judged requests, for the run's rate
     notes: list[str] = field(default_factory=list)  # things the report should mention
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # each fixture image before any change
     _job_timeouts: int = 0
 
     # ------------------------------------------------------------------------------- lifecycle
@@ -113,11 +114,12 @@ class Harness:
         self.journal = Journal.create(config.report_dir / "journal.jsonl", self.url)
         self.fixtures = FixtureImages(self.client, self.journal)
         for uuid in config.images:
-            self.fixtures.adopt(uuid)
+            self.snapshots[uuid] = self.fixtures.adopt(uuid)
         if config.target is None or not config.images:
             backup = config.backup_storage or self._backup_storage()
             for i in range(config.create_images):
-                self.fixtures.create(f"zscheck-fixture-{i}", config.image_url, backup)
+                created = self.fixtures.create(f"zscheck-fixture-{i}", config.image_url, backup)
+                self.snapshots[created["uuid"]] = created
         self.admin_images = list(self.fixtures.uuids)
         if self._session_timeout is not None:
             for _ in range(2):
@@ -262,6 +264,7 @@ class Harness:
             "empty": b"",
             "not-json": b'{"changeImageState": {"stateEvent": ',
             "not-object": _wire.json_body({key: event if isinstance(event, str) else "enable"}),
+            "bad-tags": _wire.json_body({key: params, "systemTags": "not-a-list"}),
         }
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
 

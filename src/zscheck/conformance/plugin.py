@@ -12,6 +12,7 @@ import os
 import random
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,22 @@ from zscheck.errors import ZscheckError
 from zscheck.report import Failure, RunReport
 
 _HARNESS = pytest.StashKey[Harness]()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    dialect: str = "rest"
+    max_examples: int = 40
+
+
+_options = RunOptions()
+
+
+def run_options() -> RunOptions:
+    """The run's options, for suites that need them at import time (before any fixture exists)."""
+    return _options
+
+
 _REPORT = pytest.StashKey[RunReport]()
 
 
@@ -127,6 +144,8 @@ def pytest_configure(config: pytest.Config) -> None:
         database=None,  # replay comes from the seed, not from a local example database
     )
     settings.load_profile("zscheck")
+    global _options
+    _options = RunOptions(config.getoption("--zs-dialect"), max(1, config.getoption("--zs-max-examples")))
     report_dir = Path(
         config.getoption("--zs-report-dir") or f"reports/contract-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     )
@@ -207,14 +226,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.count(result.outcome)
     if call.excinfo is None:
         return
-    exc = call.excinfo.value
+    for exc in _leaves(call.excinfo.value):
+        _record(report, item.nodeid, exc)
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """Hypothesis reports several distinct bugs as an exception group: each is a failure of its own."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _record(report: RunReport, test: str, exc: BaseException) -> None:
+    notes = "\n".join(getattr(exc, "__notes__", []))
     if isinstance(exc, ContractViolation):
-        notes = "\n".join(getattr(exc, "__notes__", []))
         for violation in exc.sent.violations:
             exchange = violation.exchange or exc.sent.result.final
             report.failures.append(
                 Failure(
-                    test=item.nodeid,
+                    test=test,
                     check=violation.check,
                     message=violation.message,
                     expected=violation.expected,
@@ -230,14 +262,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif isinstance(exc, AssertionError):
         report.failures.append(
             Failure(
-                test=item.nodeid,
+                test=test,
                 check="assertion",
-                message=str(exc).splitlines()[0][:300],
-                steps="\n".join(getattr(exc, "__notes__", [])),
+                message=str(exc).splitlines()[0][:300] if str(exc) else "assertion failed",
+                steps=notes,
             )
         )
     elif not isinstance(exc, pytest.skip.Exception):
-        report.harness_errors.append(f"{item.nodeid}: {type(exc).__name__}: {exc}")
+        report.harness_errors.append(f"{test}: {type(exc).__name__}: {exc}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -43,6 +43,14 @@ IMAGE_ACTIONS = (
     "expungeImage",
     "recoverImage",
 )
+# How each action's map is read into its message fields (Gson's rehash; unknown keys are ignored).
+_UPDATABLE = ("name", "description", "guestOsType", "mediaType", "format", "platform", "architecture")
+ACTION_PARAMS: dict[str, dict[str, str]] = {
+    "changeImageState": {"stateEvent": "string"},
+    "updateImage": dict.fromkeys(_UPDATABLE, "string") | {"system": "bool", "virtio": "bool"},
+    "expungeImage": {"backupStorageUuids": "list"},
+    "setImageBootMode": {"bootMode": "string"},
+}
 _STATE_MARK, _DATE_MARK = "\x00state\x00", "\x00lastOpDate\x00"  # placeholders in cached inventory text
 _ROUTED_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
 
@@ -143,6 +151,7 @@ class App:
         if self.config.dialect == "documented" and "params" in body:
             session_uuid = session_id(req)
             params = action_params(body.get("params"), {"stateEvent": "string"})
+            top_level_tags(body)
             return self._documented_change(image_uuid, session_uuid, params)
         documented = self.config.dialect == "documented"
         if not documented and "params-accepted" in self.faults and "params" in body:
@@ -151,18 +160,8 @@ class App:
         if action is None:
             raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
         session_uuid = session_id(req)
-        shape = {
-            "changeImageState": {"stateEvent": "string"},
-            "updateImage": {
-                f: "string"
-                for f in ("name", "description", "guestOsType", "mediaType", "format", "platform", "architecture")
-            }
-            | {"system": "bool", "virtio": "bool"},
-            "expungeImage": {"backupStorageUuids": "list"},
-            "setImageBootMode": {"bootMode": "string"},
-        }.get(action, {})
+        shape = ACTION_PARAMS.get(action, {})
         params = action_params(body.get(action), shape)
-        top_level_tags(body)
         if "sync-validation" in self.faults and action == "changeImageState":
             event = params.get("stateEvent")
             if event is None or model.java_trim(event) not in model.STATE_EVENTS:
@@ -170,7 +169,7 @@ class App:
                     400, json_bytes({"error": model.invalid_value("stateEvent", ["enable", "disable"], str(event))})
                 )
         request = {"action": action, "image": image_uuid, "session": session_uuid, "params": params}
-        return self._accept_job(req, request)
+        return self._accept_job(req, request, body)
 
     def _documented_change(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Response:
         """The published page, literally: synchronous `200 {success, error, inventory}` (§0)."""
@@ -196,7 +195,8 @@ class App:
 
     # ---------------------------------------------------------------------------------- api-jobs (§1.2)
 
-    def _accept_job(self, req: Request, request: dict[str, Any]) -> Response:
+    def _accept_job(self, req: Request, request: dict[str, Any], body: dict[str, Any] | None = None) -> Response:
+        """RestServer.handleApi from the X-Job-UUID header on: the header, the top-level tags, then 202."""
         job_uuid = req.headers.get("x-job-uuid")
         if job_uuid is not None:
             if len(job_uuid) != 32:
@@ -205,13 +205,15 @@ class App:
                 raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
         else:
             job_uuid = new_uuid()
+        if body is not None:
+            top_level_tags(body)
         job = Job(job_uuid, done=False, request=request, action=request["action"])
         if self.config.job_delay > 0:
             self.store.save_job(job)
             self._schedule(self.config.job_delay, lambda: self._finish_job(job))
         else:
             self._finish_job(job)
-        if "no-location" in self.faults:
+        if "no-location" in self.faults and request["action"] == "changeImageState":
             return Response(202, json_bytes({"apiTimeout": self.config.api_timeout_ms}))
         location = f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}"
         if not job_uuid.isalnum():  # X-Job-UUID is the client's: anything but hex goes through the encoder
@@ -546,8 +548,9 @@ class App:
         params = action_params(
             body.get("params"), shape | {"backupStorageUuids": "list", "system": "bool", "virtio": "bool"}
         )
-        top_level_tags(body)
-        return self._accept_job(req, {"action": "addImage", "image": None, "session": session_uuid, "params": params})
+        return self._accept_job(
+            req, {"action": "addImage", "image": None, "session": session_uuid, "params": params}, body
+        )
 
     def _do_add_image(self, session_uuid: str, params: dict[str, Any]) -> Outcome:
         for name in ("name", "url", "backupStorageUuids"):

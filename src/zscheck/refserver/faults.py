@@ -25,7 +25,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "params-accepted": ("HTTP statuses", "the rest dialect accepts the documented `params` body key"),
     "disable-noop": ("state transitions", "disable answers and leaves the image Enabled"),
     "status-touched": ("state transitions", "a state change resets the image's status to Ready"),
-    "other-field-changes": ("state transitions", "a state change also clears the image's description"),
+    "other-field-changes": ("state transitions", "a state change also resets the image's platform to Other"),
     "lastopdate-frozen": ("state transitions", "lastOpDate is not advanced by a state change"),
     "lost-update": ("persistence", "the job acknowledges the change, but it is never stored"),
     "any-session": ("sessions", "unknown, expired and logged-out sessions are accepted"),
@@ -70,7 +70,7 @@ class Faults:
         if "status-touched" in self.on:
             changed["status"] = "Ready"
         if "other-field-changes" in self.on:
-            changed["description"] = None
+            changed["platform"] = "Other"
         if "lastopdate-frozen" in self.on:
             changed["lastOpDate"] = before["lastOpDate"]
         return changed
