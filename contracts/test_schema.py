@@ -25,7 +25,7 @@ from zscheck._models import Exchange
 from zscheck._wire import WireRequest
 from zscheck.checks import Facets, Probe, Violation, judge
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import ContractViolation, require, run_options
+from zscheck.conformance.plugin import require, run_options
 
 HERE = Path(__file__).parent
 SCHEMATHESIS_CHECKS = [status_code_conformance, response_schema_conformance, response_headers_conformance]
@@ -126,16 +126,9 @@ def test_envelope_and_schema(case: Any, zs: Harness) -> None:
         raw = data.encode() if isinstance(data, str) else (data or b"")
     request = WireRequest("PUT", f"/zstack/v1/images/{image}/actions", headers, raw)
     result = zs.main.call(request)
-    body = json.loads(raw) if raw.strip() and _is_json(raw) else (raw if raw.strip() else None)
+    body = json.loads(raw) if _is_json(raw) else None
     facets = facets_of(body, raw, dialect, image_class)
-    probe = Probe(
-        dialect,
-        image,
-        (body.get("changeImageState" if dialect == "rest" else "params") or {}).get("stateEvent")
-        if isinstance(body, dict) and isinstance(body.get("changeImageState" if dialect == "rest" else "params"), dict)
-        else None,
-        zs.table.expect(facets, dialect),
-    )
+    probe = Probe(dialect, image, _state_event(body, dialect), zs.table.expect(facets, dialect))
     violations = judge(probe, result)
     first = result.exchanges[0]
     if first.error is None:
@@ -152,12 +145,17 @@ def zs_jobs_case(case: Any, job: str) -> Any:
     return operation.Case(path_parameters={"uuid": job})
 
 
+def _state_event(body: Any, dialect: str) -> Any:
+    action = body.get("changeImageState" if dialect == "rest" else "params") if isinstance(body, dict) else None
+    return action.get("stateEvent") if isinstance(action, dict) else None
+
+
 def _is_json(raw: bytes) -> bool:
+    if not raw.strip():
+        return False
     try:
         json.loads(raw)
     except ValueError:
         return False
     return True
 
-
-__all__ = ["ContractViolation"]

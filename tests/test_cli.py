@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PASSWORD, ServeProcess, image_uuids
 from zscheck import Client
 from zscheck.cli import build_parser, main
@@ -81,9 +83,17 @@ def test_serve_help_explains_every_option() -> None:
         "--job-ttl",
         "--tenant",
         "--fsync",
+        "--fault",
     ):
         assert option in text
     assert "examples:" in text
+
+
+@pytest.mark.parametrize("command", ["serve", "contract", "drift", "restore", "faults"])
+def test_every_option_of_every_command_has_help(command: str) -> None:
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:
+        assert action.help, f"{command} {action.option_strings} has no help"
 
 
 def test_no_command_prints_help_and_exits_2(capsys: object) -> None:

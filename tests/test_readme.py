@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -37,6 +38,8 @@ def test_main_job_runs_the_contract_against_the_embedded_server(tmp_path: Path) 
     assert "CONFORMANT" in result.stdout
     (report,) = (tmp_path / "reports").iterdir()
     assert {"junit.xml", "summary.json", "failures.md", "journal.jsonl"} <= {p.name for p in report.iterdir()}
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["requests"] >= 1000, "the nightly profile sends at least 1,000 requests"
 
 
 @pytest.mark.slow

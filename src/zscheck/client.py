@@ -13,7 +13,7 @@ The client never judges correctness; it only follows the protocol.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -95,7 +95,7 @@ class Client:
             return session
         return None if self.session is None else self.session.uuid
 
-    def _with_relogin(self, build: Any, session: Session | str | None) -> ApiResult:
+    def _with_relogin(self, build: Callable[[str | None], WireRequest], session: Session | str | None) -> ApiResult:
         """Run `build(session_uuid)`; on ID.1001 with our own session, log in again and retry once."""
         result = self.call(build(self._session_uuid(session)))
         if (

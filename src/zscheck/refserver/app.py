@@ -508,7 +508,6 @@ class App:
 
     def _query_backup_storage(self, req: Request, path: str, body: dict[str, Any]) -> Response:
         """The one simulated backup storage AddImage accepts (enough for fixtures to find it)."""
-        session_id(req)
         if self._live_session(session_id(req)) is None:
             return Response(503, json_bytes({"error": model.session_expired()}))
         created = model.zstack_time(self.store.created)
