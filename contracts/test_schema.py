@@ -158,4 +158,3 @@ def _is_json(raw: bytes) -> bool:
     except ValueError:
         return False
     return True
-

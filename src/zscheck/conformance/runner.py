@@ -7,13 +7,16 @@ the plugin reads the password from the environment variable or file it is told a
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from zscheck.errors import ConfigError
+from zscheck.conformance.harness import ContractConfig, Harness
+from zscheck.conformance.st_report import run_schemathesis
+from zscheck.errors import ConfigError, ZscheckError
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 NIGHTLY_MAX_EXAMPLES = 100
@@ -85,5 +88,42 @@ class ContractRun:
 
 def run_contract(run: ContractRun) -> int:
     """Run the suites; returns 0 conformant, 1 violations found, 2 could not run."""
-    code = int(pytest.main(run.pytest_args()))
+    args = run.pytest_args()
+    code = int(pytest.main(args))
+    if code in (0, 1):
+        seed = int(next(a for a in args if a.startswith("--hypothesis-seed=")).split("=", 1)[1])
+        _schemathesis_report(run, seed)
     return code if code in (0, 1, 2) else 2
+
+
+def _schemathesis_report(run: ContractRun, seed: int) -> None:
+    """schemathesis' own JUnit and HAR, next to ours; informational, it never changes the exit code."""
+    password = os.environ.get(run.password_env)
+    if run.password_file:
+        password = Path(run.password_file).read_text().strip()
+    harness = Harness(
+        ContractConfig(
+            report_dir=run.report_dir / "schemathesis",
+            target=run.target,
+            dialect=run.dialect,  # type: ignore[arg-type]
+            account=run.account,
+            password=password,
+            create_images=0,
+            faults=run.faults,
+            verify=run.ca_bundle or not run.insecure,
+        )
+    )
+    try:
+        harness.start()
+        report = run_schemathesis(
+            harness.main,
+            CONTRACTS_DIR / f"openapi-{run.dialect}.yaml",
+            run.report_dir,
+            max_examples=min(run.max_examples, 50),
+            seed=seed,
+        )
+        print(f"zscheck: schemathesis' own report in {report.report_dir} ({report.summary})")
+    except ZscheckError as exc:
+        print(f"zscheck: schemathesis' own report skipped: {exc}")
+    finally:
+        harness.stop()
