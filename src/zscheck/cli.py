@@ -18,6 +18,7 @@ from zscheck.client import Client
 from zscheck.conformance.drift import find_drift, render, to_json
 from zscheck.conformance.harness import ContractConfig, Harness
 from zscheck.conformance.runner import ContractRun, run_contract
+from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.fixtures import Journal, restore
 from zscheck.refserver.faults import FAULTS
@@ -410,12 +411,7 @@ def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
-    if args.password_file:
-        try:
-            return Path(args.password_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read --password-file {args.password_file}: {exc.strerror}") from None
-    return os.environ.get(args.password_env)
+    return read_password(args.password_env, args.password_file)
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from zscheck.conformance.harness import ContractConfig, Harness, Sent
+from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
 from zscheck.report import Failure, RunReport
 
@@ -154,13 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _password(config: pytest.Config) -> str | None:
-    path = config.getoption("--zs-password-file")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ZscheckError(f"cannot read --zs-password-file {path}: {exc.strerror}") from None
-    return os.environ.get(config.getoption("--zs-password-env"))
+    return read_password(config.getoption("--zs-password-env"), config.getoption("--zs-password-file"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ the plugin reads the password from the environment variable or file it is told a
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from zscheck.conformance.harness import ContractConfig, Harness
 from zscheck.conformance.st_report import run_schemathesis
+from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
@@ -98,9 +98,7 @@ def run_contract(run: ContractRun) -> int:
 
 def _schemathesis_report(run: ContractRun, seed: int) -> None:
     """schemathesis' own JUnit and HAR, next to ours; informational, it never changes the exit code."""
-    password = os.environ.get(run.password_env)
-    if run.password_file:
-        password = Path(run.password_file).read_text().strip()
+    password = read_password(run.password_env, run.password_file)
     harness = Harness(
         ContractConfig(
             report_dir=run.report_dir / "schemathesis",

@@ -317,12 +317,9 @@ class App:
         event = self.faults.event(model.java_trim(raw))
         if event not in model.STATE_EVENTS:
             return Outcome(model.invalid_value("stateEvent", list(model.STATE_EVENTS), event))
-        image = self.store.images.get(image_uuid)
-        if image is None:
-            return Outcome(model.not_found("uuid", image_uuid, "ImageVO"))
-        denied, _ = self._authorize(session_uuid, image_uuid)
-        if denied is not None:
-            return Outcome(denied)
+        image, error = self._resolve(image_uuid, session_uuid)
+        if error is not None or image is None:
+            return Outcome(error)
         new_state = model.STATE_EVENTS[event]
         if image["state"] == new_state:
             if "same-state-error" in self.faults:
@@ -370,13 +367,18 @@ class App:
         self.store.renew_session(session, now + self.config.session_timeout)
         return session
 
-    def _other_action(self, action: str, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+    def _resolve(self, image_uuid: str, session_uuid: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """PortApiValidator, then AuthorizationManager: the image must exist, then the session may act on it."""
         image = self.store.images.get(image_uuid)
         if image is None:
-            return Outcome(model.not_found("uuid", image_uuid, "ImageVO"))
+            return None, model.not_found("uuid", image_uuid, "ImageVO")
         denied, _ = self._authorize(session_uuid, image_uuid)
-        if denied is not None:
-            return Outcome(denied)
+        return (None, denied) if denied is not None else (image, None)
+
+    def _other_action(self, action: str, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+        image, error = self._resolve(image_uuid, session_uuid)
+        if error is not None or image is None:
+            return Outcome(error)
         owner = self.store.owners[image_uuid]
         deleted = image["status"] == "Deleted"
         if action in ("expungeImage", "recoverImage") and not deleted:
