@@ -271,8 +271,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     _stop(config)
     report = config.stash.get(_REPORT, None)
-    if report is None:
-        return
+    if report is None or config.option.collectonly:
+        return  # nothing ran: no verdict to write
     report.finish()
     if report.failures:
         session.exitstatus = 1
@@ -286,7 +286,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     report = config.stash.get(_REPORT, None)
-    if report is None:
+    if report is None or config.option.collectonly:
         return
     for line in report.summary_lines():
         terminalreporter.write_line(line)

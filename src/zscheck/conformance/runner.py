@@ -8,6 +8,7 @@ the plugin reads the password from the environment variable or file it is told a
 from __future__ import annotations
 
 import random
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,11 +90,21 @@ class ContractRun:
 def run_contract(run: ContractRun) -> int:
     """Run the suites; returns 0 conformant, 1 violations found, 2 could not run."""
     args = run.pytest_args()
-    code = int(pytest.main(args))
+    # SIGTERM (CI cancelling a job) must restore fixture images like Ctrl-C does: pytest tears the session
+    # down, and with it the harness, on KeyboardInterrupt only.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = int(pytest.main(args))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code in (0, 1):
         seed = int(next(a for a in args if a.startswith("--hypothesis-seed=")).split("=", 1)[1])
         _schemathesis_report(run, seed)
     return code if code in (0, 1, 2) else 2
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _schemathesis_report(run: ContractRun, seed: int) -> None:
