@@ -1,0 +1,201 @@
+"""Is a history of state changes and reads linearizable? (Wing & Gong's search with Lowe's memoization.)
+
+Each image is a register holding `Enabled` or `Disabled`. A load run records, per image, every state
+change (a write that reports the state it set) and every read (a query), each with the time it was sent
+and the time its answer arrived. The history is linearizable if each operation can be placed at one
+instant between those two times so that every read returns the last write before it. Images are
+independent, so each is checked on its own (P-compositionality); that is what keeps 100,000 operations
+to seconds.
+
+An operation whose outcome is unknown (a timeout, a dropped connection) is *indeterminate*: it may have
+taken effect at any instant after it was sent, or never. It is recorded with `complete=None`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["write", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    key: str  # the image
+    kind: Kind
+    value: str  # write: the state it set; read: the state it saw
+    invoke: float  # when it was sent
+    complete: float | None  # when its answer arrived; None: indeterminate (may or may not have happened)
+    client: str = ""
+
+    @property
+    def end(self) -> float:
+        return math.inf if self.complete is None else self.complete
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A history that no order explains, cut down to the smallest window of one key that still fails."""
+
+    key: str
+    window: tuple[Operation, ...]
+    initial: str | None
+
+    def describe(self) -> str:
+        t0 = min(op.invoke for op in self.window)
+        lines = [
+            f"image {self.key}: no order of these {len(self.window)} operations explains what was seen"
+            + (f" (starting from {self.initial})" if self.initial else "")
+        ]
+        for op in sorted(self.window, key=lambda o: o.invoke):
+            end = "indeterminate" if op.complete is None else f"{(op.complete - t0) * 1000:8.1f} ms"
+            lines.append(f"  {(op.invoke - t0) * 1000:8.1f} ms .. {end}  {op.client or '-':>8}  {op.kind} {op.value}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Result:
+    ok: bool
+    keys: int
+    operations: int
+    violations: list[Violation] = field(default_factory=list)
+
+
+def check(history: Iterable[Operation], initial: dict[str, str] | None = None) -> Result:
+    """Check every key's history; `initial` gives known starting states (unknown keys may start anywhere)."""
+    by_key: dict[str, list[Operation]] = defaultdict(list)
+    count = 0
+    for op in history:
+        by_key[op.key].append(op)
+        count += 1
+    result = Result(ok=True, keys=len(by_key), operations=count)
+    for key, ops in by_key.items():
+        start = (initial or {}).get(key)
+        if not linearizable(ops, start):
+            result.ok = False
+            result.violations.append(Violation(key, tuple(smallest_window(ops, start)), start))
+    return result
+
+
+def linearizable(ops: Sequence[Operation], initial: str | None = None) -> bool:
+    """One register. `initial=None` lets the search choose the starting state."""
+    n = len(ops)
+    if n == 0:
+        return True
+    # Entries in time order: a call at `invoke`, a return at `end`. On equal times calls come first, so
+    # operations that touch at an instant count as concurrent (never a false alarm).
+    events = sorted([(op.invoke, 0, i) for i, op in enumerate(ops)] + [(op.end, 1, i) for i, op in enumerate(ops)])
+    # A doubly linked list over the events, so linearized calls and their returns can be lifted and put back.
+    size = len(events)
+    nxt = [*range(1, size + 1), -1]
+    prv = [-1, *range(size)]  # index 0 is a head sentinel; events live at 1..size
+    ret_of = [0] * n
+    for pos, (_, is_return, i) in enumerate(events, start=1):
+        if is_return:
+            ret_of[i] = pos
+    kinds = [(op.kind == "write", op.value) for op in ops]
+    indeterminate = sum(1 << i for i, op in enumerate(ops) if op.complete is None)
+    everything = (1 << n) - 1
+
+    def lift(pos: int) -> None:
+        nxt[prv[pos]] = nxt[pos]
+        if nxt[pos] <= size:
+            prv[nxt[pos]] = prv[pos]
+
+    def unlift(pos: int) -> None:
+        nxt[prv[pos]] = pos
+        if nxt[pos] <= size:
+            prv[nxt[pos]] = pos
+
+    nxt[0] = 1
+    prv[1] = 0
+    nxt[size] = size + 1  # past the end
+    state: str | None = initial
+    done = 0
+    seen: set[tuple[int, str | None]] = set()
+    stack: list[tuple[int, str | None]] = []  # (position of the linearized call, state before it)
+    pos = nxt[0]
+    while True:
+        if done | indeterminate == everything:
+            return True  # every determinate operation placed; indeterminate ones may never have happened
+        if pos > size:
+            pos = -1  # ran off the end: nothing more can be placed here
+        else:
+            _, is_return, i = events[pos - 1]
+            if not is_return:
+                is_write, value = kinds[i]
+                if is_write:
+                    new_state: str | None = value
+                    fits = True
+                else:
+                    fits = state is None or state == value
+                    new_state = value
+                if fits and (done | (1 << i), new_state) not in seen:
+                    seen.add((done | (1 << i), new_state))
+                    stack.append((pos, state))
+                    state, done = new_state, done | (1 << i)
+                    lift(pos)
+                    lift(ret_of[i])
+                    pos = nxt[0]
+                    continue
+                pos = nxt[pos]
+                continue
+            pos = -1  # a return whose call is not placed yet: this branch is dead
+        if not stack:
+            return False
+        call, state = stack.pop()
+        i = events[call - 1][2]
+        done &= ~(1 << i)
+        unlift(ret_of[i])
+        unlift(call)
+        pos = nxt[call]
+
+
+def smallest_window(ops: Sequence[Operation], initial: str | None) -> list[Operation]:
+    """The shortest run of operations (in invoke order) that is not linearizable by itself: first the
+    shortest failing prefix, then as many of its earliest operations dropped as still leave it failing."""
+    ordered = sorted(ops, key=lambda o: o.invoke)
+    lo, hi = 1, len(ordered)
+    while lo < hi:  # shortest prefix that fails
+        mid = (lo + hi) // 2
+        if linearizable(ordered[:mid], initial):
+            lo = mid + 1
+        else:
+            hi = mid
+    prefix = ordered[:lo]
+    start_lo, start_hi = 0, len(prefix) - 1
+    while start_lo < start_hi:  # latest start that still fails (dropped history: any starting state)
+        mid = (start_lo + start_hi + 1) // 2
+        if linearizable(prefix[mid:], None if mid else initial):
+            start_hi = mid - 1
+        else:
+            start_lo = mid
+    return prefix[start_lo:]
+
+
+def simulated_history(seed: int, ops: int, clients: int, keys: int) -> tuple[list[Operation], dict[str, str]]:
+    """A history of real registers under concurrent clients, linearizable by construction: each operation
+    takes effect at one instant inside its interval. For tests and benchmarks of the checker."""
+    rng = random.Random(seed)
+    state = {f"image-{k}": "Enabled" for k in range(keys)}
+    initial = dict(state)
+    now = [0.0] * clients
+    planned: list[tuple[float, int, str, Kind, float, float]] = []
+    for n in range(ops):
+        client = n % clients
+        start = now[client] + rng.random()
+        effect = start + rng.random() * 2
+        end = effect + rng.random() * 2
+        now[client] = end
+        kind: Kind = "write" if rng.random() < 0.6 else "read"
+        planned.append((effect, n, f"image-{rng.randrange(keys)}", kind, start, end))
+    history = []
+    for _effect, n, key, kind, start, end in sorted(planned):
+        if kind == "write":
+            state[key] = rng.choice(("Enabled", "Disabled"))
+        history.append(Operation(key, kind, state[key], start, end, client=f"c{n % clients}"))
+    return history, initial
