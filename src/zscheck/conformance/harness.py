@@ -28,6 +28,20 @@ TARGET_POLL_DEADLINE = 10.0
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
 
+_interrupted: list[int] = []  # signals received; checked before every request the harness sends
+
+
+def request_interrupt(signum: int) -> None:
+    """Called from a signal handler. The KeyboardInterrupt raised there can be swallowed (a signal that
+    lands inside a garbage-collector callback is 'unraisable'), so the next request raises it again."""
+    _interrupted.append(signum)
+
+
+def _check_interrupt() -> None:
+    if _interrupted:
+        raise KeyboardInterrupt(f"signal {_interrupted[0]}")
+
+
 @dataclass(frozen=True)
 class ContractConfig:
     report_dir: Path
@@ -185,6 +199,7 @@ class Harness:
 
     def probe(self, facets: Facets, image: str, event: Any, *, job_uuid: str | None = None) -> Sent:
         """Send a ChangeImageState request of the given class and judge the answer against the table."""
+        _check_interrupt()
         dialect = self.config.dialect
         session = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
@@ -269,4 +284,5 @@ class Harness:
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
 
     def query(self, image: str) -> dict[str, Any] | None:
+        _check_interrupt()
         return self.main.get_image(image)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from zscheck.conformance.harness import ContractConfig, Harness
+from zscheck.conformance.harness import ContractConfig, Harness, request_interrupt
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
@@ -91,12 +91,14 @@ def run_contract(run: ContractRun) -> int:
     """Run the suites; returns 0 conformant, 1 violations found, 2 could not run."""
     args = run.pytest_args()
     # SIGTERM (CI cancelling a job) must restore fixture images like Ctrl-C does: pytest tears the session
-    # down, and with it the harness, on KeyboardInterrupt only.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # down, and with it the harness, on KeyboardInterrupt only. Both also set a flag the harness checks
+    # before each request, because a KeyboardInterrupt raised inside a gc callback is silently dropped.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = int(pytest.main(args))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if code in (0, 1):
         seed = int(next(a for a in args if a.startswith("--hypothesis-seed=")).split("=", 1)[1])
         _schemathesis_report(run, seed)
@@ -104,6 +106,7 @@ def run_contract(run: ContractRun) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    request_interrupt(signum)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
