@@ -134,8 +134,8 @@ class CycleUser(FastHttpUser):
             if location is None:
                 resp.failure(f"expected 202 with a location, got {resp.status_code}: {(resp.text or '')[:200]}")
                 return
+        poll = _wire.poll(location)  # the same request for every attempt: built once, outside the loop
         for attempt in range(MAX_POLLS):
-            poll = _wire.poll(location)
             with self.client.request(
                 poll.method, poll.path, headers=dict(poll.headers), name="GET api-job", catch_response=True
             ) as resp:

@@ -117,7 +117,7 @@ def test_envelope_and_schema(case: Any, zs: Harness) -> None:
     case.path_parameters = {"uuid": image}
     kwargs = case.as_transport_kwargs(base_url=zs.url)
     headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if not k.lower().startswith("x-schemathesis")}
-    headers["Authorization"] = f"OAuth {zs._live(zs.main).uuid}"
+    headers["Authorization"] = f"OAuth {zs.live_session(zs.main).uuid}"
     if "json" in kwargs:
         raw = json.dumps(kwargs["json"]).encode()
         headers.setdefault("Content-Type", "application/json")

@@ -137,3 +137,15 @@ def test_query_helpers(client: Client) -> None:
     uuid = image_uuids(client)[0]
     assert client.get_image(uuid)["uuid"] == uuid
     assert client.get_image("f" * 32) is None
+
+
+def test_relogin_and_extra_sessions(server: RunningServer) -> None:
+    with Client(server.url) as zs:
+        with pytest.raises(ConfigError, match="needs an earlier login"):
+            zs.relogin()
+        first = zs.login("admin", PASSWORD)
+        extra = zs.extra_session()
+        assert extra != first.uuid and zs.session == first  # the client's own session is untouched
+        assert zs.session_valid(extra)
+        again = zs.relogin()
+        assert again.uuid not in (first.uuid, extra) and zs.session == again

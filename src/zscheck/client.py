@@ -104,7 +104,7 @@ class Client:
             and self._credentials is not None
             and _wire.session_expired(result.data)
         ):
-            self._login_hashed(*self._credentials)
+            self.relogin()
             retry = self.call(build(self._session_uuid(None)))
             retry.exchanges[:0] = result.exchanges
             return retry
@@ -128,6 +128,22 @@ class Client:
         self.session = Session(inventory["uuid"], account, inventory.get("accountUuid"))
         self._credentials = (account, password_hash)
         return self.session
+
+    def relogin(self) -> Session:
+        """Log in again with the account of the last login (the hash kept in memory, never the password)."""
+        if self._credentials is None:
+            raise ConfigError("relogin() needs an earlier login()")
+        return self._login_hashed(*self._credentials)
+
+    def extra_session(self) -> str:
+        """A second session for the same account, leaving this client's own session as it is."""
+        if self._credentials is None:
+            raise ConfigError("extra_session() needs an earlier login()")
+        account, password_hash = self._credentials
+        result = self.call(_wire.login(account, password_hash))
+        if result.inventory is None or not isinstance(result.inventory.get("uuid"), str):
+            raise TargetError(f"could not open an extra session for {account!r}: {_describe(result)}")
+        return str(result.inventory["uuid"])
 
     def logout(self, session: Session | str | None = None) -> ApiResult:
         uuid = self._session_uuid(session)

@@ -137,7 +137,7 @@ class Harness:
         self.admin_images = list(self.fixtures.uuids)
         if self._session_timeout is not None:
             for _ in range(2):
-                session = self._fresh_session()
+                session = self.main.extra_session()
                 self._expiring.append((time.monotonic(), session))
         return self
 
@@ -223,35 +223,26 @@ class Harness:
         if facets.session == "unknown":
             return uuidlib.uuid4().hex
         if facets.session == "logged-out":
-            session = self._fresh_session()
+            session = self.main.extra_session()
             self.main.logout(session)
             return session
         if facets.session == "expired":
             return self._expired_session()
         if facets.image == "foreign":
             assert self.tenant is not None
-            return self._live(self.tenant).uuid
-        return self._live(self.main).uuid
+            return self.live_session(self.tenant).uuid
+        return self.live_session(self.main).uuid
 
-    def _live(self, client: Client) -> Session:
+    def live_session(self, client: Client) -> Session:
         """The client's session, renewed by logging in again if it may have expired while idle: a probe
         that means to send a valid session must not send a stale one."""
         now = time.monotonic()
         idle = now - self._last_used.get(id(client), 0.0)
         self._last_used[id(client)] = now
         if client.session is None or (self._session_timeout is not None and idle > self._session_timeout / 2):
-            assert client._credentials is not None
-            client._login_hashed(*client._credentials)
+            return client.relogin()
         assert client.session is not None
         return client.session
-
-    def _fresh_session(self) -> str:
-        assert self.main._credentials is not None
-        account, password_hash = self.main._credentials
-        result = self.main.call(_wire.login(account, password_hash))
-        if result.inventory is None:
-            raise TargetError(f"could not open an extra session for {account!r}: {result.error_code}")
-        return str(result.inventory["uuid"])
 
     def _expired_session(self) -> str:
         assert self._session_timeout is not None and self._expiring

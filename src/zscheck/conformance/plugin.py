@@ -154,10 +154,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REPORT] = RunReport(report_dir=report_dir, seed=int(seed) if seed is not None else None)
 
 
-def _password(config: pytest.Config) -> str | None:
-    return read_password(config.getoption("--zs-password-env"), config.getoption("--zs-password-file"))
-
-
 @pytest.fixture(scope="session")
 def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The run's harness: started once, restored and stopped at the end of the session."""
@@ -170,7 +166,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
             target=config.getoption("--zs-target"),
             dialect=config.getoption("--zs-dialect"),
             account=config.getoption("--zs-account"),
-            password=_password(config),
+            password=read_password(config.getoption("--zs-password-env"), config.getoption("--zs-password-file")),
             tenant_account=config.getoption("--zs-tenant"),
             tenant_password=os.environ.get("ZSCHECK_TENANT_PASSWORD"),
             images=tuple(config.getoption("--zs-image")),
