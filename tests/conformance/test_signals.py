@@ -17,14 +17,22 @@ from zscheck import Client
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_run_restores_every_image(make_server: ServerFactory, tmp_path: Path, sig: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "adopt"),
+    [(signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["SIGINT-given-image", "SIGTERM-created-images"],
+)
+def test_signal_mid_run_restores_every_image(
+    make_server: ServerFactory, tmp_path: Path, sig: int, adopt: bool
+) -> None:
     server = make_server()
     with Client(server.url) as zs:
         zs.login("admin", PASSWORD)
         before = {inv["uuid"]: inv for inv in zs.query_images().data["inventories"]}
         given = next(iter(before))
         journal = tmp_path / "r" / "journal.jsonl"
+        # Given an image, the run uses it alone; otherwise it creates three and must delete them again.
+        images = ["--image", given] if adopt else ["--create-images", "3"]
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -34,8 +42,7 @@ def test_signal_mid_run_restores_every_image(make_server: ServerFactory, tmp_pat
                 "--quiet",
                 "--target",
                 server.url,
-                "--image",
-                given,
+                *images,
                 "--max-examples",
                 "2000",
                 "--report-dir",
@@ -47,15 +54,20 @@ def test_signal_mid_run_restores_every_image(make_server: ServerFactory, tmp_pat
             env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
         )
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until the run has created its images and is changing them
-            if journal.exists() and journal.read_text().count('"kind": "image"') >= 4:
-                break
+        ready = False
+        while not ready and time.monotonic() < deadline:  # wait until the run holds its images
+            ready = journal.exists() and journal.read_text().count('"kind": "image"') >= (1 if adopt else 3)
             time.sleep(0.2)
-        time.sleep(1.5)
+        assert ready, "the run never journalled its fixture images"
+        time.sleep(2.0)  # and is changing them
+        assert proc.poll() is None, "the run finished before it could be interrupted"
         proc.send_signal(sig)
+        signalled = time.monotonic()
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 2, out[-2000:] + err[-2000:]
+        assert time.monotonic() - signalled < 30, "the run went on long after the signal"
         assert "Traceback" not in err
+        assert "interrupted by a signal" in out
         after = {inv["uuid"]: inv for inv in zs.query_images().data["inventories"]}
     assert after.keys() == before.keys(), "created fixture images were left behind"
     assert after[given]["state"] == before[given]["state"]

@@ -37,6 +37,10 @@ def request_interrupt(signum: int) -> None:
     _interrupted.append(signum)
 
 
+def interrupted() -> bool:
+    return bool(_interrupted)
+
+
 def _check_interrupt() -> None:
     if _interrupted:
         raise KeyboardInterrupt(f"signal {_interrupted[0]}")

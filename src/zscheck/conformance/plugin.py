@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from zscheck.conformance.harness import ContractConfig, Harness, Sent
+from zscheck.conformance.harness import ContractConfig, Harness, Sent, interrupted
 from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
 from zscheck.report import Failure, RunReport
@@ -270,6 +270,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if report is None or config.option.collectonly:
         return  # nothing ran: no verdict to write
     report.finish()
+    if interrupted():  # violations already found stand; otherwise a cut-short run has no verdict
+        report.harness_errors.append("interrupted by a signal before the run could finish")
     if report.failures:
         session.exitstatus = 1
     elif report.harness_errors or report.restore_problems or exitstatus not in (0, 5):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from zscheck.conformance.harness import ContractConfig, Harness, request_interrupt
+from zscheck.conformance.harness import ContractConfig, Harness, interrupted, request_interrupt
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
@@ -95,19 +95,40 @@ def run_contract(run: ContractRun) -> int:
     # before each request, because a KeyboardInterrupt raised inside a gc callback is silently dropped.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = int(pytest.main(args))
+        code = int(pytest.main(args, plugins=[_SessionWindow()]))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _raise_on_signal.clear()
+    if interrupted():  # cut short: violations found so far stand, anything else is "could not run"
+        return 1 if code == 1 else 2
     if code in (0, 1):
         seed = int(next(a for a in args if a.startswith("--hypothesis-seed=")).split("=", 1)[1])
         _schemathesis_report(run, seed)
     return code if code in (0, 1, 2) else 2
 
 
+_raise_on_signal: list[bool] = []  # non-empty while the tests run; pytest's own summary must not be torn
+
+
+class _SessionWindow:
+    """Raise KeyboardInterrupt on a signal only while tests run. Raised later, inside pytest's final
+    hooks, it crashes pytest's reporting (exit 1 with a traceback); there the flag alone is enough, and
+    the images are restored by the session's teardown all the same."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self) -> None:
+        _raise_on_signal.append(True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        _raise_on_signal.clear()
+
+
 def _interrupt(signum: int, frame: object) -> None:
     request_interrupt(signum)
-    raise KeyboardInterrupt(f"signal {signum}")
+    if _raise_on_signal:
+        raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _schemathesis_report(run: ContractRun, seed: int) -> None:
