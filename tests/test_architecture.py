@@ -17,6 +17,7 @@ ALLOWED = {
     "zscheck.errors": set(),
     "zscheck.slo": {"zscheck.errors"},
     "zscheck.linearizability": set(),
+    "zscheck.metrics": set(),
 }
 
 
@@ -56,7 +57,7 @@ def test_imports_follow_the_table(path: Path) -> None:
 
 
 # Only these start the reference server as a target; nothing that judges answers may import it.
-MAY_START_THE_SERVER = {"zscheck.cli", "zscheck.conformance.harness"}
+MAY_START_THE_SERVER = {"zscheck.cli", "zscheck.conformance.harness", "zscheck.load.runner"}
 
 
 def test_harness_never_imports_the_reference_server() -> None:
@@ -72,3 +73,13 @@ def test_checks_import_only_the_wire_format_and_models() -> None:
     for path in (SRC / "checks").rglob("*.py"):
         imports = zscheck_imports(path)
         assert all(m.startswith(allowed) for m in imports), f"{module_name(path)} imports {imports}"
+
+
+def test_only_the_locust_glue_imports_locust() -> None:
+    """Importing locust monkey-patches the process (gevent): the `zscheck load` process must never do it."""
+    for path in MODULES:
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        uses_locust = any(m.split(".")[0] in ("locust", "gevent") for m in names)
+        assert not uses_locust or module_name(path) == "zscheck.load.users", module_name(path)

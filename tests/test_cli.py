@@ -89,7 +89,7 @@ def test_serve_help_explains_every_option() -> None:
     assert "examples:" in text
 
 
-@pytest.mark.parametrize("command", ["serve", "contract", "drift", "restore", "faults"])
+@pytest.mark.parametrize("command", ["serve", "contract", "drift", "load", "capacity", "restore", "faults"])
 def test_every_option_of_every_command_has_help(command: str) -> None:
     sub = build_parser()._subparsers._group_actions[0].choices[command]
     for action in sub._actions:
@@ -98,3 +98,23 @@ def test_every_option_of_every_command_has_help(command: str) -> None:
 
 def test_no_command_prints_help_and_exits_2(capsys: object) -> None:
     assert main([]) == 2
+
+
+def test_load_options_are_checked_before_anything_runs() -> None:
+    result = run_cli("load", "--duration", "soon")
+    assert result.returncode == 2 and "'soon' is not a duration: write e.g. 30s, 2m, 1h30m or 45" in result.stderr
+    result = run_cli("load", "--slo", "p99<fast")
+    assert result.returncode == 2
+    assert "--slo 'p99<fast' is not a gate" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("load", "--scenario", "nope")
+    assert result.returncode == 2 and "invalid choice: 'nope'" in result.stderr
+    result = run_cli("capacity", "--start", "5", "--stop", "1", "--slo", "p99<1s")
+    assert result.returncode == 2 and "--stop >= --start" in result.stderr
+    result = run_cli("capacity")
+    assert result.returncode == 2 and "capacity needs at least one --slo gate" in result.stderr
+
+
+def test_load_help_lists_scenarios_gates_and_examples() -> None:
+    text = build_parser()._subparsers._group_actions[0].choices["load"].format_help()
+    for needle in ("toggle", "contention", "mixed", "errors", "examples:", "e2e:p99<250ms", "exit codes"):
+        assert needle in text

@@ -42,6 +42,20 @@ class Outcome(StrEnum):
     TRANSPORT_ERROR = "transport-error"  # no usable HTTP answer at all
 
 
+def read_outcome(exchange: Exchange) -> Outcome:
+    """What a final (non-202) answer means on the wire, in either dialect."""
+    status, data = exchange.status, exchange.json
+    if exchange.error is not None:
+        return Outcome.TRANSPORT_ERROR
+    if isinstance(data, dict) and "success" in data:  # the documented envelope
+        return Outcome.SUCCESS if data.get("success") is True and status == 200 else Outcome.FAILURE
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        return Outcome.FAILURE
+    if status is not None and 200 <= status < 300:
+        return Outcome.UNEXPECTED if status == 202 else Outcome.SUCCESS
+    return Outcome.REJECTED
+
+
 @dataclass(slots=True)
 class ApiResult:
     """A call followed to its end: the initial request, every poll, and the final reading."""

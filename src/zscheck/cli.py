@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,9 @@ from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.fixtures import Journal, restore
-from zscheck.refserver.faults import FAULTS
+from zscheck.load.plan import SCENARIOS
+from zscheck.load.runner import LoadRun, run_capacity, run_load
+from zscheck.refserver.faults import ALL_FAULTS, FAULTS, LOAD_FAULTS
 from zscheck.refserver.server import ServeError, ServerConfig, default_db_path, serve
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -124,7 +127,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--fault",
         action="append",
         default=[],
-        choices=sorted(FAULTS),
+        choices=sorted(ALL_FAULTS),
         metavar="NAME",
         help="break the contract on purpose, to prove a check catches it (repeatable); `zscheck faults` lists them",
     )
@@ -440,6 +443,265 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_CANNOT_RUN
 
 
+def _duration(text: str) -> float:
+    """`30s`, `2m`, `1h30m` or plain seconds, as locust writes them."""
+    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 30s, 2m, 1h30m or 45")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 1 <= total <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a run lasts from 1 s to 7 days")
+    return total
+
+
+_LOAD_EPILOG = """\
+scenarios:
+{scenarios}
+
+examples:
+  zscheck load                                        # toggle, 10 users, 30 s, embedded server
+  zscheck load --scenario contention --users 50 --duration 1m
+  zscheck load --rate 200 --users 50 --slo 'e2e:p99<250ms' --slo 'error_rate<0.1%'
+  zscheck load --processes 2 --users 100 --slo 'rps>=500'
+  zscheck load --target http://10.0.0.5:8080 --image UUID --image UUID --users 2
+  zscheck load --fault lost-update-race --scenario contention   # watch the history check catch it
+
+gates (--slo): [operation:]metric comparison value. Metrics: p50 p90 p95 p99 p99.9 max mean (with us, ms
+or s), error_rate (% or fraction), rps. Operations: put, job, e2e, query, invalid, and per event or kind
+(e2e.enable, invalid.bad-event); none means every user-level operation (e2e, query, invalid) together.
+
+exit codes: 0 every check, gate and history passed, 1 violations found, 2 could not run.
+reports: summary.json, locust.html, locust_*.csv, plan.json and journal.jsonl in --report-dir.
+"""
+
+
+def _add_load_options(p: argparse.ArgumentParser, *, capacity: bool) -> None:
+    p.add_argument("--target", default=None, metavar="URL", help="ZStack management node (default: embedded server)")
+    p.add_argument(
+        "--scenario", default="toggle", choices=sorted(SCENARIOS), help="what the users do (default: toggle)"
+    )
+    p.add_argument("--dialect", choices=("rest", "documented"), default="rest", help="(default: %(default)s)")
+    _add_credentials(p)
+    p.add_argument(
+        "--users",
+        type=_bounded(int, 1, 100_000, "whole number"),
+        default=10,
+        metavar="N",
+        help="concurrent users (default: %(default)s)"
+        + ("; with --by rate, the users that carry each rate" if capacity else ""),
+    )
+    p.add_argument(
+        "--spawn-rate",
+        type=_bounded(float, 0.01, 10_000, "number"),
+        default=None,
+        metavar="R",
+        help="users started per second (default: all within a second)",
+    )
+    p.add_argument(
+        "--rate",
+        type=_bounded(float, 0.1, 1_000_000, "number"),
+        default=None,
+        metavar="R",
+        help="arrival-rate mode: R operations per second in total, each timed from its intended start "
+        "(open model; counts late starts) (default: closed loop, as fast as answers come)",
+    )
+    p.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="GATE",
+        help="a gate such as 'p99<250ms', 'error_rate<0.1%%', 'rps>=200', 'job:p99.9<=1s' (repeatable)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_bounded(int, 1, 256, "whole number"),
+        default=1,
+        metavar="N",
+        help="load-generating processes on this machine (locust --processes) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_bounded(int, 0, 2**32 - 1, "whole number"),
+        default=None,
+        metavar="N",
+        help="seed for the users' choices (default: random, reported)",
+    )
+    p.add_argument(
+        "--report-dir", default=None, metavar="DIR", help="where reports go (default: reports/<command>-<UTC time>)"
+    )
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="UUID",
+        help="target only: an existing image the run may change (repeatable); restored at the end",
+    )
+    p.add_argument(
+        "--images-per-user",
+        type=_bounded(int, 1, 100, "whole number"),
+        default=1,
+        metavar="N",
+        help="fixture images each user owns (default: %(default)s)",
+    )
+    p.add_argument(
+        "--hot-images",
+        type=_bounded(int, 1, 100, "whole number"),
+        default=2,
+        metavar="N",
+        help="contention: images everyone fights over (default: %(default)s)",
+    )
+    p.add_argument(
+        "--query-ratio",
+        type=_bounded(float, 0, 1, "number"),
+        default=0.5,
+        metavar="F",
+        help="mixed: share of queries (default: %(default)s)",
+    )
+    p.add_argument(
+        "--error-ratio",
+        type=_bounded(float, 0, 1, "number"),
+        default=0.25,
+        metavar="F",
+        help="errors: share of invalid requests (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(ALL_FAULTS),
+        metavar="NAME",
+        help="embedded server only: start it with this fault mode (repeatable; see `zscheck faults`)",
+    )
+    if not capacity:
+        p.add_argument(
+            "--master",
+            action="store_true",
+            help="run locust's master only; workers join from other machines (see README)",
+        )
+        p.add_argument(
+            "--expect-workers",
+            type=_bounded(int, 1, 1000, "whole number"),
+            default=1,
+            metavar="N",
+            help="with --master: workers to wait for (default: %(default)s)",
+        )
+        p.add_argument(
+            "--master-bind-port",
+            type=_bounded(int, 1, 65535, "port number"),
+            default=5557,
+            metavar="PORT",
+            help="with --master: port the workers connect to (default: %(default)s)",
+        )
+        p.add_argument(
+            "--clock-skew",
+            type=_bounded(float, 0, 10, "number of seconds"),
+            default=0.0,
+            metavar="S",
+            help="with workers on other machines: their clocks' worst disagreement (default: 0)",
+        )
+    _add_tls(p)
+
+
+def _load_run(args: argparse.Namespace, command: str) -> LoadRun:
+    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
+        raise ConfigError(
+            f"no password: the environment variable {args.password_env} is not set. Set it (export "
+            f"{args.password_env}=...) or pass --password-file FILE"
+        )
+    return LoadRun(
+        report_dir=Path(args.report_dir or f"reports/{command}-{_utc_stamp()}"),
+        scenario=args.scenario,
+        target=args.target,
+        dialect=args.dialect,
+        account=args.account,
+        password_env=args.password_env,
+        password_file=args.password_file,
+        users=int(args.users),
+        spawn_rate=args.spawn_rate,
+        duration=float(getattr(args, "duration", 30.0)),
+        rate=args.rate,
+        slo=tuple(args.slo),
+        processes=int(args.processes),
+        seed=None if args.seed is None else int(args.seed),
+        images=tuple(args.image),
+        images_per_user=int(args.images_per_user),
+        hot_images=int(args.hot_images),
+        query_ratio=float(args.query_ratio),
+        error_ratio=float(args.error_ratio),
+        faults=tuple(args.fault),
+        master=bool(getattr(args, "master", False)),
+        expect_workers=int(getattr(args, "expect_workers", 1)),
+        master_bind_port=int(getattr(args, "master_bind_port", 5557)),
+        master_bind_host=str(getattr(args, "master_bind_host", "*")),
+        clock_skew=float(getattr(args, "clock_skew", 0.0)),
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
+    )
+
+
+def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "load",
+        help="load-test state changes with locust; check every answer, the history and the SLO gates",
+        description="Drive ChangeImageState with locust users, judge every answer with the conformance checks, "
+        "check each image's history for linearizability, and hold the --slo gates. Fixture images are "
+        "created (or named with --image) and restored at the end.",
+        epilog=_LOAD_EPILOG.format(scenarios="\n".join(f"  {k:11} {v}" for k, v in SCENARIOS.items())),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_load_options(p, capacity=False)
+    p.add_argument(
+        "--duration",
+        type=_duration,
+        default=30.0,
+        metavar="TIME",
+        help="how long the load runs, e.g. 30s, 2m (default: 30s)",
+    )
+    p.set_defaults(func=lambda args: run_load(_load_run(args, "load")))
+
+
+_CAPACITY_EPILOG = """\
+examples:
+  zscheck capacity --slo 'e2e:p99<100ms' --start 5 --step 5 --stop 50          # users 5, 10, ... 50
+  zscheck capacity --by rate --users 64 --start 100 --step 100 --stop 2000 --slo 'e2e:p99<50ms'
+
+Each step is a locust run of --step-duration; the search stops at the first step that breaks a gate or
+shows a violation. The knee is the highest throughput of a step that met every gate with no violation.
+exit codes: 0 knee found, 1 violations found (or no step met the gates), 2 could not run.
+reports: capacity.json (the table of steps and the knee) and one directory per step in --report-dir.
+"""
+
+
+def _add_capacity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "capacity",
+        help="raise the load in steps until a gate breaks; report the knee",
+        description="Find the saturation point: run the scenario at increasing users (or arrival rates) "
+        "until an --slo gate breaks, and report the highest throughput sustained with every gate met.",
+        epilog=_CAPACITY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_load_options(p, capacity=True)
+    p.add_argument("--by", choices=("users", "rate"), default="users", help="what each step raises (default: users)")
+    p.add_argument("--start", type=_bounded(float, 0.1, 1e6, "number"), default=5, help="first step (default: 5)")
+    p.add_argument("--step", type=_bounded(float, 0.1, 1e6, "number"), default=5, help="increment (default: 5)")
+    p.add_argument("--stop", type=_bounded(float, 0.1, 1e6, "number"), default=50, help="last step (default: 50)")
+    p.add_argument(
+        "--step-duration", type=_duration, default=10.0, metavar="TIME", help="each step's length (default: 10s)"
+    )
+    p.set_defaults(
+        func=lambda args: run_capacity(
+            _load_run(args, "capacity"),
+            start=args.start,
+            step=args.step,
+            stop=args.stop,
+            step_duration=args.step_duration,
+            by_rate=args.by == "rate",
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zscheck",
@@ -457,14 +719,20 @@ def build_parser() -> argparse.ArgumentParser:
     faults.set_defaults(func=_cmd_faults)
     _add_contract(sub)
     _add_drift(sub)
+    _add_load(sub)
+    _add_capacity(sub)
     _add_restore(sub)
     return parser
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
-    width = max(map(len, FAULTS))
+    width = max(map(len, ALL_FAULTS))
+    print("contract faults (caught by `zscheck contract`; one sequential client sees them):")
     for name, (area, what) in FAULTS.items():
-        print(f"{name:<{width}}  {area:<17}  {what}")
+        print(f"  {name:<{width}}  {area:<17}  {what}")
+    print("load faults (caught by `zscheck load`: its gates or its linearizability check; they need concurrency):")
+    for name, (area, what) in LOAD_FAULTS.items():
+        print(f"  {name:<{width}}  {area:<17}  {what}")
     return EXIT_OK
 
 

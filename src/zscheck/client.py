@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from zscheck import _wire
-from zscheck._models import ApiResult, Exchange, Outcome, Session
+from zscheck._models import ApiResult, Exchange, Outcome, Session, read_outcome
 from zscheck._transport import Timeouts, Transport
 from zscheck._wire import Dialect, WireRequest
 from zscheck.errors import ConfigError, LoginError, TargetError
@@ -68,7 +68,7 @@ class Client:
         assert first.status is not None
         location = _wire.job_location(first.status, first.json)
         if location is None or not follow:
-            return ApiResult(_reading(first), exchanges, first.json)
+            return ApiResult(read_outcome(first), exchanges, first.json)
         return self._follow(location, exchanges)
 
     def _follow(self, location: str, exchanges: list[Exchange]) -> ApiResult:
@@ -82,7 +82,7 @@ class Client:
                 return ApiResult(Outcome.TRANSPORT_ERROR, exchanges)
             assert answer.status is not None
             if not _wire.is_job_pending(answer.status):
-                return ApiResult(_reading(answer), exchanges, answer.json)
+                return ApiResult(read_outcome(answer), exchanges, answer.json)
             if time.monotonic() + interval > deadline:
                 return ApiResult(Outcome.TIMEOUT, exchanges, answer.json)
             time.sleep(interval)
@@ -253,18 +253,6 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def _reading(exchange: Exchange) -> Outcome:
-    """What a final (non-202) answer means on the wire, in either dialect."""
-    status, data = exchange.status, exchange.json
-    if isinstance(data, dict) and "success" in data:  # the documented envelope
-        return Outcome.SUCCESS if data.get("success") is True and status == 200 else Outcome.FAILURE
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        return Outcome.FAILURE
-    if status is not None and 200 <= status < 300:
-        return Outcome.UNEXPECTED if status == 202 else Outcome.SUCCESS
-    return Outcome.REJECTED
 
 
 def _describe(result: ApiResult) -> str:

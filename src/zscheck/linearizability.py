@@ -77,7 +77,10 @@ def check(history: Iterable[Operation], initial: dict[str, str] | None = None) -
         start = (initial or {}).get(key)
         if not linearizable(ops, start):
             result.ok = False
-            result.violations.append(Violation(key, tuple(smallest_window(ops, start)), start))
+            window = smallest_window(ops, start)
+            # A window cut from the middle of the history may start in any state: say so, not `start`.
+            from_start = window[0] is min(ops, key=lambda o: o.invoke)
+            result.violations.append(Violation(key, tuple(window), start if from_start else None))
     return result
 
 

@@ -22,9 +22,7 @@ from zscheck import Client
     [(signal.SIGINT, True), (signal.SIGTERM, False)],
     ids=["SIGINT-given-image", "SIGTERM-created-images"],
 )
-def test_signal_mid_run_restores_every_image(
-    make_server: ServerFactory, tmp_path: Path, sig: int, adopt: bool
-) -> None:
+def test_signal_mid_run_restores_every_image(make_server: ServerFactory, tmp_path: Path, sig: int, adopt: bool) -> None:
     server = make_server()
     with Client(server.url) as zs:
         zs.login("admin", PASSWORD)

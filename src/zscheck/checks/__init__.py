@@ -2,7 +2,7 @@
 scenarios alike. Never imports the reference server (see ARCHITECTURE.md)."""
 
 from zscheck.checks.expectations import FACETS, ErrorTable, Facets, default_table
-from zscheck.checks.response import Probe, check_inventory, judge, parse_zstack_time
+from zscheck.checks.response import Probe, check_inventory, judge, judge_read, parse_zstack_time
 from zscheck.checks.transitions import check_change, check_failed_request, check_query_agrees
 from zscheck.checks.violations import Expected, Violation
 
@@ -21,6 +21,8 @@ CHECKS: dict[str, str] = {
     "inventory_identity": "the inventory is the image named in the path",
     "state_matches_event": "after enable/disable the image is Enabled/Disabled",
     "query_agrees": "a query shows the last acknowledged change",
+    "read_answer": "a query of an image by uuid answers 200 with exactly that image",
+    "linearizable": "under load, every image's history of changes and reads is linearizable",
     "failed_request_changes_nothing": "a failed request leaves the image as it was",
     "status_untouched": "a state change never touches the image's status",
     "no_other_field_changes": "a state change writes only state and lastOpDate",
@@ -41,5 +43,6 @@ __all__ = [
     "check_query_agrees",
     "default_table",
     "judge",
+    "judge_read",
     "parse_zstack_time",
 ]

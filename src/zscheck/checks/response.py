@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from zscheck._models import ApiResult, Exchange, Outcome
@@ -88,6 +89,11 @@ def parse_zstack_time(value: Any) -> datetime | None:
     """`Oct 28, 2025 2:09:26 PM` (Java 8), also `Oct 28, 2025, 2:09:26 PM` (Java 9+); None if neither."""
     if not isinstance(value, str):
         return None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=4096)  # under load the same few timestamps come back thousands of times a second
+def _parse_time(value: str) -> datetime | None:
     text = re.sub(r"^([A-Z][a-z]{2} \d{1,2}, \d{4}),", r"\1", value).replace("\u202f", " ")
     try:
         return datetime.strptime(text, "%b %d, %Y %I:%M:%S %p")
@@ -369,7 +375,9 @@ def check_inventory(inventory: dict[str, Any], exchange: Exchange | None, *, doc
             elif name in INVENTORY_REQUIRED:
                 yield bad(f"ImageInventory.{name} is never null", kind, None)
             continue
-        yield from (bad(f"ImageInventory.{name}: {message}", want, value) for message, want in _kind(kind, value))
+        test, want = _KINDS[kind]
+        if not test(value):
+            yield bad(f"ImageInventory.{name}: not {want}", want, value)
         if kind == "refs" and isinstance(value, list):
             for i, ref in enumerate(value):
                 yield from (
@@ -422,3 +430,32 @@ def _kind(kind: str, value: Any) -> Iterator[tuple[str, str]]:
     test, want = _KINDS[kind]
     if not test(value):
         yield f"not {want}", want
+
+
+def judge_read(exchange: Exchange, image_uuid: str, *, documented: bool = False) -> list[Violation]:
+    """`GET /images/{uuid}` of an existing image: 200 with exactly that image's inventory, well formed."""
+    if exchange.error is not None:
+        return [Violation("transport", f"no usable HTTP answer: {exchange.error}", "an HTTP answer", exchange.error)]
+    body = exchange.json
+    inventories = body.get("inventories") if isinstance(body, dict) else None
+    if exchange.status != 200 or not isinstance(inventories, list):
+        return [
+            Violation(
+                "read_answer",
+                "a query of an existing image answers 200 {inventories: [...]}",
+                "200 with inventories",
+                f"{exchange.status} {short(exchange.body, 80)}",
+                exchange,
+            )
+        ]
+    if len(inventories) != 1 or not isinstance(inventories[0], dict) or inventories[0].get("uuid") != image_uuid:
+        return [
+            Violation(
+                "read_answer",
+                "a query by uuid answers exactly that image",
+                f"[{image_uuid}]",
+                short([i.get("uuid") if isinstance(i, dict) else i for i in inventories]),
+                exchange,
+            )
+        ]
+    return list(check_inventory(inventories[0], exchange, documented=documented))

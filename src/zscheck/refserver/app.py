@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 from urllib.parse import parse_qs, unquote_plus
 
 from zscheck.refserver import model
@@ -32,6 +32,8 @@ from zscheck.refserver.rest import (
 from zscheck.refserver.store import Job, Session, Store, new_uuid
 
 Dialect = Literal["rest", "documented"]
+# What `App.handle` gives the server: an answer, or (a load fault's delay) a coroutine that gives one later.
+Answer: TypeAlias = Response | Coroutine[Any, Any, Response]
 
 # §1.1: the seven open-source actions sharing /images/{uuid}/actions, in registration order.
 IMAGE_ACTIONS = (
@@ -94,13 +96,13 @@ class App:
 
     # ---------------------------------------------------------------------------------------- routing
 
-    def handle(self, req: Request) -> Response:
+    def handle(self, req: Request) -> Answer:
         try:
             return self._route(req)
         except RestError as exc:
             return text(exc.status, exc.text)
 
-    def _route(self, req: Request) -> Response:
+    def _route(self, req: Request) -> Answer:
         if not req.path.startswith("/zstack/"):
             return Response(404)  # outside the webapp context: the servlet container's own 404
         if req.method not in _ROUTED_METHODS:
@@ -128,9 +130,7 @@ class App:
                 return self._non_unique(req, path, {"PUT": self._image_action}, image_uuid)
         return text(404, f"no api mapping to {path}")
 
-    def _non_unique(
-        self, req: Request, path: str, handlers: dict[str, Callable[..., Response]], *args: str
-    ) -> Response:
+    def _non_unique(self, req: Request, path: str, handlers: dict[str, Callable[..., Answer]], *args: str) -> Answer:
         """RestServer.handleNonUniqueApi: the body is parsed before the method picks the API (§1.4)."""
         body = parse_body(req.body)
         kinds = {"POST": "creational", "GET": "query", "DELETE": "delete"}
@@ -147,12 +147,13 @@ class App:
 
     # ------------------------------------------------------------------------------- the action PUT
 
-    def _image_action(self, req: Request, path: str, body: dict[str, Any], image_uuid: str) -> Response:
+    def _image_action(self, req: Request, path: str, body: dict[str, Any], image_uuid: str) -> Answer:
         if self.config.dialect == "documented" and "params" in body:
             session_uuid = session_id(req)
             params = action_params(body.get("params"), {"stateEvent": "string"})
             top_level_tags(body)
-            return self._documented_change(image_uuid, session_uuid, params)
+            changed = self._documented_change(image_uuid, session_uuid, params)
+            return self.faults.answer(changed) if self.faults.slow else changed
         documented = self.config.dialect == "documented"
         if not documented and "params-accepted" in self.faults and "params" in body:
             body = {**body, "changeImageState": body["params"]}
@@ -169,7 +170,10 @@ class App:
                     400, json_bytes({"error": model.invalid_value("stateEvent", ["enable", "disable"], str(event))})
                 )
         request = {"action": action, "image": image_uuid, "session": session_uuid, "params": params}
-        return self._accept_job(req, request, body)
+        accepted = self._accept_job(req, request, body)
+        if self.faults.slow and action == "changeImageState":
+            return self.faults.answer(accepted)
+        return accepted
 
     def _documented_change(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Response:
         """The published page, literally: synchronous `200 {success, error, inventory}` (§0)."""
@@ -208,9 +212,12 @@ class App:
         if body is not None:
             top_level_tags(body)
         job = Job(job_uuid, done=False, request=request, action=request["action"])
-        if self.config.job_delay > 0:
+        delay = self.config.job_delay
+        if self.faults.stalling and request["action"] == "changeImageState":
+            delay = self.faults.accepted(job_uuid, delay)
+        if delay > 0:
             self.store.save_job(job)
-            self._schedule(self.config.job_delay, lambda: self._finish_job(job))
+            self._schedule(delay, lambda: self._finish_job(job))
         else:
             self._finish_job(job)
         if "no-location" in self.faults and request["action"] == "changeImageState":
@@ -231,7 +238,14 @@ class App:
     def _finish_job(self, job: Job) -> None:
         request = job.request or {}
         outcome = self._run(request)
-        faulty = bool(self.faults) and request.get("action") == "changeImageState"  # faults break this API only
+        if self.faults.racy and outcome.write is not None and request.get("action") == "changeImageState":
+            self.store.save_job(job)  # processing until the write
+            self.faults.after_read(self._schedule, lambda: self._complete_job(job, request, outcome))
+            return
+        self._complete_job(job, request, outcome)
+
+    def _complete_job(self, job: Job, request: dict[str, Any], outcome: Outcome) -> None:
+        faulty = self.faults.rewrites and request.get("action") == "changeImageState"  # faults break this API only
         if outcome.error is not None:
             job.status, job.payload = 503, json_text({"error": outcome.error})
         elif outcome.image is not None:
@@ -280,12 +294,19 @@ class App:
             return self._do_delete_image(request["image"], session_uuid, params)
         return self._other_action(action, request["image"], session_uuid, params)
 
-    def _poll_job(self, req: Request, job_uuid: str) -> Response:
+    def _poll_job(self, req: Request, job_uuid: str) -> Answer:
         if req.method != "GET":
             raise RestError(405, "only GET method is allowed for querying job status")
         job = self.store.get_job(job_uuid)
         if job is None:
             raise RestError(404, "the job has been expired")
+        answer = self._job_answer(req, job)
+        if self.faults.load and job.action == "changeImageState":
+            return self.faults.polled(job_uuid, answer)
+        return answer
+
+    def _job_answer(self, req: Request, job: Job) -> Response:
+        job_uuid = job.uuid
         if not job.done:
             return Response(202, b"{}")
         if self.faults and job.action == "changeImageState":
@@ -331,6 +352,10 @@ class App:
         if "lost-update" in self.faults:
             return Outcome(image=changed, write=self._record_only)
         owner = self.store.owners[image_uuid]
+        if self.faults.load:
+            return Outcome(
+                image=changed, write=self.faults.state_write(self.store, self._schedule, image, changed, owner)
+            )
         return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
 
     def _record_only(self, job: Job | None) -> None:
@@ -475,6 +500,8 @@ class App:
             for uuid, img in self.store.images.items()
             if account is None or account.type == "SystemAdmin" or self.store.owners.get(uuid) == account.uuid
         ]
+        if self.faults.lagging:
+            images = self.faults.replica(images)
         for name, _op, _value in spec.conditions:
             if name not in model.IMAGE_FIELDS:
                 return Response(

@@ -4,12 +4,22 @@ wrong, so the tests can prove that every check catches the class of fault it cla
 The app consults these at a handful of points (see `App`); all the fault logic lives here so the correct
 path stays readable. Each entry names the area it breaks; the harness's checks are written without
 knowledge of this list.
+
+FAULTS are contract faults: one sequential client sees them. LOAD_FAULTS only show under concurrency
+(or right after a change), for load tests; every delay they add is bounded, and they never block the
+event loop (a delayed answer is a coroutine the server awaits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
+
+from zscheck.refserver.rest import Response
+from zscheck.refserver.store import Job, Store
 
 # name -> (area, what goes wrong)
 FAULTS: dict[str, tuple[str, str]] = {
@@ -39,6 +49,39 @@ FAULTS: dict[str, tuple[str, str]] = {
     "null-fields": ("inventory", "absent fields are sent as null"),
 }
 
+# Load faults: name -> (area, what goes wrong) as in FAULTS, all in area "load"; their numbers are below.
+# Kept out of FAULTS, the contract faults that tests/conformance/test_faults.py proves the checks catch
+# (one sequential client cannot see these). `Faults` accepts names from both (ALL_FAULTS).
+LOAD_FAULTS: dict[str, tuple[str, str]] = {
+    "latency-under-load": (
+        "load",
+        "changeImageState PUTs and their job polls are answered 2 ms late per request in flight (at most 2 s)",
+    ),
+    "lost-update-race": (
+        "load",
+        "a change whose row another change wrote meanwhile is acknowledged, and its stale row written 0.1 s later",
+    ),
+    "stale-read": ("load", "image queries answer from a replica that applies state changes 1 s late"),
+    "stalled-jobs": ("load", "a changeImageState job accepted while more than 8 are in flight stays 202 for 3 s"),
+}
+ALL_FAULTS = FAULTS | LOAD_FAULTS
+
+# latency-under-load: an answer waits LATENCY_PER_REQUEST for each request in flight, itself included.
+LATENCY_PER_REQUEST = 0.002
+LATENCY_MAX = 2.0
+# lost-update-race: a state change reads the row, works RACE_GAP, then writes the row it computed. If
+# another change wrote the row in the gap, the version check fails: the job answers anyway and its
+# stale row is written RACE_RETRY later, over whatever is there by then.
+RACE_GAP = 0.01
+RACE_RETRY = 0.1
+# stale-read: queries see images as they were REPLICA_LAG ago (only state changes lag).
+REPLICA_LAG = 1.0
+# stalled-jobs: a job is in flight from its acceptance until a poll answers its result (or STALL_FORGET
+# has passed: a client that never polls does not stall the server for good).
+STALL_THRESHOLD = 8
+STALL = 3.0
+STALL_FORGET = 10.0
+
 
 class UnknownFault(ValueError):
     pass
@@ -47,11 +90,21 @@ class UnknownFault(ValueError):
 class Faults:
     def __init__(self, names: Iterable[str] = ()) -> None:
         names = tuple(names)
-        unknown = [n for n in names if n not in FAULTS]
+        unknown = [n for n in names if n not in ALL_FAULTS]
         if unknown:
-            raise UnknownFault(f"unknown fault {', '.join(unknown)}; known faults: {', '.join(sorted(FAULTS))}")
+            raise UnknownFault(f"unknown fault {', '.join(unknown)}; known faults: {', '.join(sorted(ALL_FAULTS))}")
         self.on = frozenset(names)
         self._polled: set[str] = set()
+        # Plain flags: the app tests these on hot paths.
+        self.rewrites = bool(self.on - LOAD_FAULTS.keys())  # a contract fault: job results go through job_result
+        self.load = bool(self.on & LOAD_FAULTS.keys())
+        self.slow = "latency-under-load" in self.on
+        self.racy = "lost-update-race" in self.on
+        self.lagging = "stale-read" in self.on
+        self.stalling = "stalled-jobs" in self.on
+        self._in_flight = 0  # latency-under-load: delayed answers not yet sent
+        self._open_jobs: dict[str, float] = {}  # stalled-jobs: job uuid -> accepted at (monotonic), in order
+        self._changes: dict[str, deque[tuple[float, dict[str, Any]]]] = {}  # stale-read: uuid -> (when, before)
 
     def __contains__(self, name: str) -> bool:
         return name in self.on
@@ -114,3 +167,106 @@ class Faults:
             self._polled.add(job_uuid)
             return f'{{"location":"{location}"}}'.encode()
         return None
+
+    # ------------------------------------------------------------------------------ load faults
+
+    async def _late(self, response: Response) -> Response:
+        self._in_flight += 1
+        try:
+            await asyncio.sleep(min(LATENCY_MAX, LATENCY_PER_REQUEST * self._in_flight))
+        finally:
+            self._in_flight -= 1
+        return response
+
+    def answer(self, response: Response) -> Response | Coroutine[Any, Any, Response]:
+        """A changeImageState PUT's answer: latency-under-load sends it late (the server awaits it)."""
+        return self._late(response) if self.slow else response
+
+    def accepted(self, job_uuid: str, delay: float) -> float:
+        """stalled-jobs: how long a new changeImageState job stays processing (`delay` is the configured one)."""
+        if not self.stalling:
+            return delay
+        now = time.monotonic()
+        open_jobs = self._open_jobs
+        while open_jobs:
+            oldest = next(iter(open_jobs))
+            if open_jobs[oldest] > now - STALL_FORGET:
+                break
+            del open_jobs[oldest]
+        stalled = len(open_jobs) >= STALL_THRESHOLD
+        open_jobs[job_uuid] = now
+        return max(delay, STALL) if stalled else delay
+
+    def polled(self, job_uuid: str, response: Response) -> Response | Coroutine[Any, Any, Response]:
+        """A poll's answer for a changeImageState job: its final answer ends its flight (stalled-jobs), and
+        latency-under-load sends it late."""
+        if response.status != 202:
+            self._open_jobs.pop(job_uuid, None)
+        return self._late(response) if self.slow else response
+
+    def after_read(self, schedule: Callable[[float, Callable[[], None]], Any], write: Callable[[], None]) -> None:
+        """lost-update-race: a state change has read its row; it writes it (and finishes) after a gap."""
+        schedule(RACE_GAP, write)
+
+    def state_write(
+        self,
+        store: Store,
+        schedule: Callable[[float, Callable[[], None]], Any],
+        read: dict[str, Any],
+        changed: dict[str, Any],
+        owner: str,
+    ) -> Callable[[Job | None], None]:
+        """The write of a state change computed from `read`, with the load faults that touch it."""
+        image_uuid = read["uuid"]
+
+        def write(job: Job | None) -> None:
+            before = store.images.get(image_uuid)
+            if self.racy and job is not None and before is not read:
+                # Another change wrote the row since it was read (every write stores a new dict): the version
+                # check fails. The job answers with what it computed all the same, and its stale row is
+                # retried RACE_RETRY later without reading again, over changes acknowledged meanwhile.
+                store.save_job(job)
+                schedule(RACE_RETRY, retry)
+                return
+            store.put_image(changed, owner, job)
+            self._changed(image_uuid, before)
+
+        def retry() -> None:
+            before = store.images.get(image_uuid)
+            if before is not None:  # deleted meanwhile: the retry finds no row
+                store.put_image(changed, owner)
+                self._changed(image_uuid, before)
+
+        return write
+
+    def _changed(self, image_uuid: str, before: dict[str, Any] | None) -> None:
+        """stale-read: remember the image as it was before a state change, for REPLICA_LAG."""
+        if not self.lagging or before is None:
+            return
+        now = time.monotonic()
+        horizon = now - REPLICA_LAG
+        log = self._changes.setdefault(image_uuid, deque())
+        while log and log[0][0] <= horizon:  # applied by the replica: one second of changes at most is kept
+            log.popleft()
+        log.append((now, before))
+        if len(self._changes) > 1024:  # forget images whose last change the replica has applied
+            for uuid in [u for u, changes in self._changes.items() if changes[-1][0] <= horizon]:
+                del self._changes[uuid]
+
+    def replica(self, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """stale-read: the images a query sees, each as it was REPLICA_LAG ago."""
+        if not self._changes:
+            return images
+        horizon = time.monotonic() - REPLICA_LAG
+        seen = []
+        for image in images:
+            log = self._changes.get(image["uuid"])
+            if log is not None:
+                while log and log[0][0] <= horizon:
+                    log.popleft()
+                if log:
+                    image = log[0][1]  # before the oldest change the replica has not applied yet
+                else:
+                    del self._changes[image["uuid"]]
+            seen.append(image)
+        return seen

@@ -2,7 +2,9 @@
 
 The application (`app.App`) is synchronous and fast; this layer only parses, dispatches in order
 (pipelined requests are answered in order), and writes. Anything the app raises becomes a 500 with the
-exception's message, the way ZStack's catch-all does, so no input can take the server down.
+exception's message, the way ZStack's catch-all does, so no input can take the server down. The one
+answer that is not immediate is a load fault's delayed one (a coroutine, awaited on a task); answers
+after it on the same connection wait their turn.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, cast
 
 import httptools
 
-from zscheck.refserver.app import App, AppConfig, Dialect
+from zscheck.refserver.app import Answer, App, AppConfig, Dialect
 from zscheck.refserver.faults import Faults, UnknownFault
 from zscheck.refserver.rest import Request, Response
 from zscheck.refserver.store import Store, StoreError
@@ -109,6 +111,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._closing = False
+        self._later: asyncio.Task[None] | None = None  # the last answer still to be sent, if any
         self.last_active = time.monotonic()  # read by the server's idle sweep
 
     # asyncio callbacks
@@ -119,6 +122,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
         self._closing = True
+        if self._later is not None:
+            self._later.cancel()  # each waiting answer awaits the one before: this cancels them all
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -169,15 +174,45 @@ class _Connection(asyncio.Protocol):
         raw = self._url.decode("latin-1")
         path, _, query = raw.partition("?")
         request = Request(method, path, query, self._headers, b"".join(self._body))
+        response: Answer
         try:
             response = self._app.handle(request)
         except Exception as exc:  # the catch-all in RestServer.handle(): a 500 with the message
             log.exception("unhandled error for %s %s", method, path)
             response = Response(500, str(exc).encode())
         keep_alive = self._parser.should_keep_alive()
+        if self._later is not None or not isinstance(response, Response):
+            task = asyncio.ensure_future(self._answer_later(self._later, response, keep_alive, method, path))
+            self._later = task
+            task.add_done_callback(self._sent_later)
+            return
         self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
         if not keep_alive:
             self.close()
+
+    async def _answer_later(
+        self, previous: asyncio.Task[None] | None, answer: Answer, keep_alive: bool, method: str, path: str
+    ) -> None:
+        try:
+            if previous is not None:
+                await previous
+            response = answer if isinstance(answer, Response) else await answer
+        except asyncio.CancelledError:
+            if not isinstance(answer, Response):
+                answer.close()  # never started if cancelled while waiting its turn
+            raise
+        except Exception as exc:
+            log.exception("unhandled error for %s %s", method, path)
+            response = Response(500, str(exc).encode())
+        if self._closing or self._transport is None:
+            return
+        self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
+        if not keep_alive:
+            self.close()
+
+    def _sent_later(self, task: asyncio.Task[None]) -> None:
+        if self._later is task:
+            self._later = None
 
     # helpers
     def _fail(self, status: int, text: bytes) -> None:

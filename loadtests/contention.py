@@ -1,0 +1,17 @@
+"""contention: every user changes and reads the same few images at once (races, lost updates, stale
+reads). Writes follow wall-clock phases (all users enable for 0.4 s, then all disable), so a lost or stale
+write shows in the history check; see ZscheckUser.phased_change."""
+
+from locust import task
+
+from zscheck.load.users import ZscheckUser
+
+
+class Contention(ZscheckUser):
+    @task(3)
+    def change_any(self) -> None:
+        self.paced(self.phased_change)
+
+    @task(1)
+    def query(self) -> None:
+        self.paced(self.read)

@@ -1,0 +1,11 @@
+"""toggle: each user owns its images and alternates enable/disable on them (the state-change hot path)."""
+
+from locust import task
+
+from zscheck.load.users import ZscheckUser
+
+
+class Toggle(ZscheckUser):
+    @task
+    def change(self) -> None:
+        self.paced(self.toggle)

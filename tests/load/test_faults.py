@@ -1,0 +1,82 @@
+"""Each load fault of the reference server is caught by `zscheck load` (its gates or its history check),
+and a correct server passes the very same run. The faults only show under concurrency, which is why the
+conformance suites cannot see them (tests/refserver/test_load_faults.py shows each fault on the wire)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.load.test_runner import zscheck_load
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    # fault: (arguments, what must catch it)
+    "lost-update-race": (
+        ["--scenario", "contention", "--hot-images", "1", "--users", "8", "--duration", "4s"],
+        "history",
+    ),
+    "stale-read": (["--scenario", "contention", "--users", "4", "--duration", "3s"], "history"),
+    "latency-under-load": (["--users", "30", "--duration", "3s", "--slo", "e2e:p50<40ms"], "gate"),
+    "stalled-jobs": (["--users", "20", "--duration", "5s", "--slo", "job:p99<1s"], "gate"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(CASES))
+@pytest.mark.parametrize("faulty", [True, False], ids=["faulty", "correct"])
+def test_each_load_fault_is_caught_and_a_correct_server_passes(tmp_path: Path, fault: str, faulty: bool) -> None:
+    args, catcher = CASES[fault]
+    code, out, summary = zscheck_load(tmp_path, *args, *(["--fault", fault] if faulty else []))
+    result = summary["result"]
+    if not faulty:
+        assert code == 0, out
+        assert result["linearizability"]["ok"] and all(g["passed"] for g in result["gates"])
+        return
+    assert code == 1, out
+    if catcher == "history":
+        lin = result["linearizability"]
+        assert not lin["ok"], out
+        violation = lin["violations"][0]
+        assert violation["window"] and "no order of these" in violation["text"]
+        assert len(violation["window"]) <= 12, "the window should be cut down to what shows the violation"
+        assert "linearizability: VIOLATED" in out
+    else:
+        assert not all(g["passed"] for g in result["gates"]), out
+        assert result["failures"] == [] and result["linearizability"]["ok"]  # slow, but correct
+
+
+@pytest.mark.parametrize("job_delay", [0.3, 0.0], ids=["stalling", "prompt"])
+def test_arrival_rate_mode_does_not_hide_a_stall(make_server: ServerFactory, tmp_path: Path, job_delay: float) -> None:
+    """Coordinated omission: 4 users cannot carry 40/s when each job takes 0.3 s. Latency counted from the
+    intended start grows with the backlog, far past the service time, and the late starts are counted."""
+    server = make_server(job_delay=job_delay)
+    code, out, summary = zscheck_load(
+        tmp_path, "--target", server.url, "--rate", "40", "--users", "4", "--duration", "4s", "--slo", "e2e:p99<1s"
+    )
+    result = summary["result"]
+    arrival, ops = result["arrival"], result["operations"]
+    if job_delay:
+        assert code == 1, out
+        assert arrival["late"] > arrival["scheduled"] // 2
+        assert ops["e2e"]["p99"] > 3 * ops["job"]["p99"]  # queueing behind the stall counts, not just service
+    else:
+        assert code == 0, out
+        assert arrival["late"] <= arrival["scheduled"] // 10
+
+
+@pytest.mark.parametrize("faulty", [True, False], ids=["faulty", "correct"])
+def test_capacity_finds_the_knee_of_a_server_that_slows_with_load(tmp_path: Path, faulty: bool) -> None:
+    code, out, doc = zscheck_load(
+        tmp_path, "--start", "2", "--step", "12", "--stop", "26", "--step-duration", "2s", "--slo", "e2e:p50<40ms",
+        *(["--fault", "latency-under-load"] if faulty else []), command="capacity",
+    )  # fmt: skip
+    assert code == 0, out
+    users = [s["users"] for s in doc["steps"]]
+    if faulty:
+        assert users == [2, 14] and doc["knee"]["users"] == 2  # 14 users broke the gate: the search stopped
+        assert not doc["steps"][-1]["passed"]
+    else:
+        assert users == [2, 14, 26] and all(s["passed"] for s in doc["steps"])

@@ -1,0 +1,210 @@
+"""`zscheck load` end to end: a real locust subprocess against a real reference server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD, ServerFactory
+from zscheck import Client
+from zscheck.load.runner import LOADTESTS_DIR as LOADTESTS
+
+pytestmark = pytest.mark.slow
+
+
+def zscheck_load(
+    tmp_path: Path, *args: str, command: str = "load", timeout: float = 120
+) -> tuple[int, str, dict[str, Any]]:
+    report = tmp_path / "r"
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", command, "--report-dir", str(report), "--seed", "11", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+    )
+    out = proc.stdout + proc.stderr
+    name = "summary.json" if command == "load" else "capacity.json"
+    summary = json.loads((report / name).read_text()) if (report / name).exists() else {}
+    return proc.returncode, out, summary
+
+
+def test_toggle_on_a_correct_server_passes_and_restores_every_image(make_server: ServerFactory, tmp_path: Path) -> None:
+    server = make_server()
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        code, out, summary = zscheck_load(
+            tmp_path, "--target", server.url, "--users", "4", "--duration", "3s", "--slo", "e2e:p99<2s"
+        )
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert code == 0, out
+    assert after == before, "the run left images behind or changed"
+    result = summary["result"]
+    assert summary["verdict"] == "PASS" and result["failures"] == []
+    e2e = result["operations"]["e2e"]
+    assert e2e["count"] > 50 and 0 < e2e["p50"] <= e2e["p99"] <= e2e["p99.9"] <= e2e["max"]
+    assert result["operations"]["put"]["count"] == e2e["count"] == result["operations"]["job"]["count"]
+    assert result["linearizability"]["ok"] and result["linearizability"]["images"] == 4
+    assert result["timeline"] and result["gates"][0]["passed"]
+    report = tmp_path / "r"
+    assert (report / "locust.html").exists()
+    names = {line.split(",")[1] for line in (report / "locust_stats.csv").read_text().splitlines()[1:]}
+    assert {"changeImageState enable", "changeImageState disable", "api-jobs/{uuid}"} <= names
+    types = {line.split(",")[0] for line in (report / "locust_stats.csv").read_text().splitlines()[1:]}
+    assert {"PUT", "GET", "JOB", "E2E"} <= types  # the PUT, the job and the state change end to end, apart
+    journal = [json.loads(line) for line in (report / "journal.jsonl").read_text().splitlines()]
+    assert {e["uuid"] for e in journal if e["kind"] == "image"} == {
+        e["uuid"] for e in journal if e["kind"] == "restored"
+    }
+
+
+def test_a_breached_gate_exits_1_and_shows_the_measured_value(tmp_path: Path) -> None:
+    code, out, summary = zscheck_load(
+        tmp_path, "--users", "2", "--duration", "2s", "--slo", "e2e:p50<1us", "--slo", "rps>=1"
+    )
+    assert code == 1, out
+    gates = {g["gate"]: g for g in summary["result"]["gates"]}
+    assert not gates["e2e:p50<1us"]["passed"] and gates["e2e:p50<1us"]["measured"] > 0
+    assert gates["rps>=1"]["passed"]
+    assert "gate FAIL e2e:p50<1us: measured" in out
+
+
+def test_a_contract_violation_under_load_exits_1_grouped_by_check(tmp_path: Path) -> None:
+    code, out, summary = zscheck_load(
+        tmp_path, "--scenario", "errors", "--users", "3", "--duration", "2s", "--fault", "wrong-error-code"
+    )
+    assert code == 1, out
+    failures = summary["result"]["failures"]
+    assert any(f["check"] == "error_code" and f["code"] == "SYS.1000" for f in failures)
+    assert all(f["count"] >= 1 and 1 <= len(f["examples"]) <= 3 for f in failures)
+    assert "violation error_code" in out
+
+
+def test_arrival_rate_mode_counts_from_the_intended_start(tmp_path: Path) -> None:
+    code, out, summary = zscheck_load(
+        tmp_path, "--rate", "100", "--users", "5", "--duration", "3s", "--slo", "rps>=60", "--slo", "rps<=140"
+    )
+    assert code == 0, out
+    arrival = summary["result"]["arrival"]
+    assert arrival["scheduled"] >= 200 and arrival["late"] <= arrival["scheduled"] // 10
+
+
+def test_two_processes_merge_their_histories_and_stats(tmp_path: Path) -> None:
+    code, out, summary = zscheck_load(tmp_path, "--processes", "2", "--users", "4", "--duration", "3s")
+    assert code == 0, out
+    result = summary["result"]
+    assert summary["processes"] == 2
+    assert result["linearizability"]["images"] == 4 and result["operations"]["e2e"]["count"] > 50
+    assert result["generators"] == {"workers": 2, "users": 4}
+
+
+def test_master_and_two_workers_on_loopback(tmp_path: Path) -> None:
+    """locust's own distributed mode: `zscheck load --master` here, plain `locust --worker`s joining it."""
+    port = _free_port()
+    env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOADTESTS / "toggle.py"),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    try:
+        code, out, summary = zscheck_load(
+            tmp_path, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port),
+            "--users", "4", "--duration", "3s",
+        )  # fmt: skip
+        for worker in workers:
+            worker.wait(timeout=30)
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert code == 0, out
+    result = summary["result"]
+    assert result["generators"] == {"workers": 2, "users": 4}
+    assert result["linearizability"]["ok"] and result["operations"]["e2e"]["count"] > 50
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_capacity_reports_every_step_and_the_knee(tmp_path: Path) -> None:
+    code, out, doc = zscheck_load(
+        tmp_path, "--start", "1", "--step", "2", "--stop", "3", "--step-duration", "2s", "--slo", "e2e:p99<5s",
+        command="capacity",
+    )  # fmt: skip
+    assert code == 0, out
+    assert [s["users"] for s in doc["steps"]] == [1, 3]
+    assert all(s["passed"] for s in doc["steps"])
+    best = max(doc["steps"], key=lambda s: s["throughput"])
+    assert doc["knee"] == {"users": best["users"], "rate": None, "throughput": best["throughput"]}
+    assert "capacity: knee at" in out
+
+
+def test_capacity_below_the_first_step_exits_1(tmp_path: Path) -> None:
+    code, out, doc = zscheck_load(
+        tmp_path, "--start", "1", "--step", "1", "--stop", "3", "--step-duration", "2s", "--slo", "e2e:p50<1us",
+        command="capacity",
+    )  # fmt: skip
+    assert code == 1, out
+    assert doc["knee"] is None and len(doc["steps"]) == 1  # it stops at the first broken step
+    assert "below the first step" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_run_stops_locust_and_restores_every_image(
+    make_server: ServerFactory, tmp_path: Path, sig: int
+) -> None:
+    server = make_server()
+    report = tmp_path / "r"
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "load", "--target", server.url, "--users", "4", "--duration", "60s",
+             "--report-dir", str(report)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (report / "locust_stats_history.csv").exists():
+            time.sleep(0.2)
+        time.sleep(2)  # load is flowing
+        assert proc.poll() is None
+        proc.send_signal(sig)
+        signalled = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        assert time.monotonic() - signalled < 20
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err
+    assert after == before
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"] == "COULD NOT RUN" and "interrupted" in summary["error"]

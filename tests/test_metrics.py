@@ -1,0 +1,54 @@
+"""Full-resolution percentiles, and metrics that survive the trip from a worker to the master."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from zscheck.metrics import Metrics
+
+
+def test_percentiles_come_from_every_sample() -> None:
+    m = Metrics()
+    for ms in range(1, 1001):  # 1..1000 ms, one each
+        m.record("e2e", "enable", ms / 1000, failed=ms > 990, code=None)
+    s = m.measured(10.0)["e2e"]
+    assert s["p50"] == pytest.approx(0.5, rel=0.002)
+    assert s["p99"] == pytest.approx(0.99, rel=0.002)
+    assert s["p99.9"] == pytest.approx(0.999, rel=0.002)
+    assert s["max"] == pytest.approx(1.0, rel=0.002)
+    assert s["error_rate"] == pytest.approx(0.01)
+    assert s["rps"] == pytest.approx(100.0)
+    assert m.measured(10.0)["e2e.enable"]["count"] == 1000
+
+
+def test_the_overall_entry_counts_user_level_operations_only() -> None:
+    m = Metrics()
+    m.record("put", "enable", 0.001, failed=False, code=None)  # part of an e2e: not counted twice
+    m.record("e2e", "enable", 0.002, failed=False, code=None)
+    m.record("query", None, 0.001, failed=True, code=None)
+    overall = m.measured(1.0)[None]
+    assert overall["count"] == 2 and overall["error_rate"] == 0.5
+
+
+def test_drained_metrics_merge_into_the_same_percentiles() -> None:
+    rng = random.Random(3)
+    samples = [rng.expovariate(1 / 0.02) for _ in range(20_000)]
+    whole, parts, master = Metrics(), [Metrics(), Metrics(), Metrics()], Metrics()
+    for i, seconds in enumerate(samples):
+        whole.record("e2e", None, seconds, failed=i % 100 == 0, code="SYS.1007" if i % 50 == 0 else None)
+        parts[i % 3].record("e2e", None, seconds, failed=i % 100 == 0, code="SYS.1007" if i % 50 == 0 else None)
+    for part in parts:
+        master.absorb(json.loads(json.dumps(part.drain())))  # as msgpack/JSON would carry it
+        assert not part.operations  # drained: the next report carries only what is new
+    assert master.measured(1.0)["e2e"] == whole.measured(1.0)["e2e"]
+    assert sum(s.codes["SYS.1007"] for s in master.timeline.values()) == 400
+
+
+def test_arrival_counters_merge() -> None:
+    a, b = Metrics(), Metrics()
+    a.scheduled, a.late, b.scheduled, b.late = 10, 2, 5, 1
+    a.absorb(b.drain())
+    assert (a.scheduled, a.late) == (15, 3)
