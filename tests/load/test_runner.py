@@ -112,25 +112,10 @@ def test_master_and_two_workers_on_loopback(tmp_path: Path) -> None:
     """locust's own distributed mode: `zscheck load --master` here, plain `locust --worker`s joining it."""
     port = _free_port()
     env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    worker = [sys.executable, "-m", "locust", "-f", str(LOADTESTS / "toggle.py"), "--worker"]
+    worker += ["--master-host", "127.0.0.1", "--master-port", str(port)]
     workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(LOADTESTS / "toggle.py"),
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )  # fmt: skip
-        for _ in range(2)
+        subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for _ in range(2)
     ]
     try:
         code, out, summary = zscheck_load(
