@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,6 +59,11 @@ def http_rate(json_file: Path) -> tuple[float, int]:
     start = min(float(e["start_time"]) for e in http)
     end = max(float(e["last_request_timestamp"]) for e in http)
     return requests / max(end - start, 1e-9), requests
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_bare(url: str, users: int, duration: int, out: Path, cpu: int, deadline: Deadline) -> tuple[float, int]:
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20, help="users on each side (default: %(default)s)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3, help="bare/checked pairs (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=6, help="bare/checked pairs (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     args = parser.parse_args(argv)
     if not (1 <= args.users <= 500 and 2 <= args.duration <= 120 and 1 <= args.rounds <= 10):
@@ -129,14 +135,25 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             server, url = start_server(work, cpus[0], max(args.users, 16), deadline)
             for i in range(args.rounds):
-                bare, bare_n = run_bare(url, args.users, args.duration, work, cpus[1], deadline)
-                checked, checked_n = run_checked(
-                    url, args.users, args.duration, work / f"checked-{i}", cpus[1], deadline
-                )
-                rounds.append({"bare_rps": bare, "checked_rps": checked, "ratio": checked / bare,
-                               "bare_requests": bare_n, "checked_requests": checked_n})  # fmt: skip
+                # Alternate which side goes first: drift in the machine's load then favours neither.
+                first, second = ("bare", "checked") if i % 2 == 0 else ("checked", "bare")
+                measured: dict[str, tuple[float, int, float]] = {}
+                for side in (first, second):
+                    cpu0 = children_cpu()
+                    if side == "bare":
+                        rate, n = run_bare(url, args.users, args.duration, work, cpus[1], deadline)
+                    else:
+                        rate, n = run_checked(url, args.users, args.duration, work / f"checked-{i}", cpus[1], deadline)
+                    # CPU per request of the whole process(es): start-up and the checked run's history check included
+                    measured[side] = (rate, n, (children_cpu() - cpu0) / n * 1e6)
+                (bare, bare_n, bare_us), (checked, checked_n, checked_us) = measured["bare"], measured["checked"]
+                rounds.append(
+                    {"bare_rps": bare, "checked_rps": checked, "ratio": checked / bare, "bare_requests": bare_n,
+                     "checked_requests": checked_n, "bare_cpu_us": bare_us, "checked_cpu_us": checked_us}
+                )  # fmt: skip
                 print(
-                    f"round {i + 1}: bare {bare:8.0f} req/s   checked {checked:8.0f} req/s   ratio {checked / bare:.3f}"
+                    f"round {i + 1}: bare {bare:6.0f} req/s, checked {checked:6.0f} req/s, ratio {checked / bare:.3f}; "
+                    f"CPU per request bare {bare_us:.0f} us, checked {checked_us:.0f} us"
                 )
             wrk = run_wrk(url, args.users, args.duration, cpus[1], deadline)
     except (BenchError, subprocess.TimeoutExpired) as exc:
