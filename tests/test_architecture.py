@@ -18,6 +18,8 @@ ALLOWED = {
     "zscheck.slo": {"zscheck.errors"},
     "zscheck.linearizability": set(),
     "zscheck.metrics": set(),
+    "zscheck.config": {"zscheck.errors"},
+    "zscheck.report.html": set(),
 }
 
 

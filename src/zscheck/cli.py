@@ -16,8 +16,9 @@ from pathlib import Path
 
 from zscheck import __version__
 from zscheck.client import Client
-from zscheck.conformance.drift import find_drift, render, to_json
-from zscheck.conformance.harness import ContractConfig, Harness
+from zscheck.config import Setting, resolve
+from zscheck.conformance.drift import render, run_drift
+from zscheck.conformance.harness import ContractConfig
 from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
@@ -26,6 +27,8 @@ from zscheck.load.plan import SCENARIOS
 from zscheck.load.runner import LoadRun, run_capacity, run_load
 from zscheck.refserver.faults import ALL_FAULTS, FAULTS, LOAD_FAULTS
 from zscheck.refserver.server import ServeError, ServerConfig, default_db_path, serve
+from zscheck.run import DEFAULT_GATES, RunAll, run_all
+from zscheck.slo import parse_gate
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -330,6 +333,105 @@ def _cmd_contract(args: argparse.Namespace) -> int:
     return run_contract(run)
 
 
+_RUN_EPILOG = """\
+examples:
+  zscheck run                                          # everything against the embedded reference server
+  ZSCHECK_PASSWORD=... zscheck run --target http://10.0.0.5:8080 --image UUID
+  zscheck run --seed 42 --quiet                        # a nightly CI job: replayable, terse
+  zscheck --profile release run                        # [profiles.release] from zscheck.toml
+
+phases: contract (the nightly profile: 100 examples per property), load (toggle, 10 users, 20 s, gates
+error_rate<1% and e2e:p99<1s unless --slo is given), drift (informational: never a violation).
+exit codes: 0 every phase passed, 1 violations found in any phase, 2 a phase could not run.
+reports: reports/<UTC time>/ with index.html, summary.json and one directory per phase; reports/latest
+points at the newest run.
+"""
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="conformance, a short load run and drift, with one HTML report",
+        description="The one command: run the conformance suites, a short load run with default gates, and the "
+        "drift check against a target (the embedded reference server unless --target is given), write "
+        "everything to reports/<UTC time>/, and print the verdict and the path of index.html.",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--target", default=None, metavar="URL", help="ZStack management node (default: embedded server)")
+    p.add_argument("--dialect", choices=("rest", "documented"), default="rest", help="(default: %(default)s)")
+    _add_credentials(p)
+    p.add_argument(
+        "--image", action="append", default=[], metavar="UUID",
+        help="target only: an existing image the run may change (repeatable); restored at the end",
+    )  # fmt: skip
+    p.add_argument(
+        "--seed", type=_bounded(int, 0, 2**32 - 1, "whole number"), default=None, metavar="N",
+        help="one seed for every phase, to replay a run (default: random, reported)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-examples", type=_bounded(int, 1, 100_000, "whole number"), default=100, metavar="N",
+        help="conformance: Hypothesis examples per property (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--scenario", default="toggle", choices=sorted(SCENARIOS), help="load scenario (default: toggle)")
+    p.add_argument(
+        "--users", type=_bounded(int, 1, 100_000, "whole number"), default=10, metavar="N",
+        help="load: concurrent users (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--duration", type=_duration, default=20.0, metavar="TIME", help="load: how long, e.g. 20s (default: 20s)"
+    )
+    p.add_argument(
+        "--rate", type=_bounded(float, 0.1, 1_000_000, "number"), default=None, metavar="R",
+        help="load: arrival-rate mode, R operations per second (default: closed loop)",
+    )  # fmt: skip
+    p.add_argument(
+        "--slo", action="append", default=[], metavar="GATE",
+        help="load gate, repeatable (default: error_rate<1%% and e2e:p99<1s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--skip", action="append", default=[], choices=("contract", "load", "drift"),
+        help="leave a phase out (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where run directories go (default: reports)")
+    _add_tls(p)
+    p.add_argument("--quiet", action="store_true", help="phase lines and the verdict only")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
+        raise ConfigError(
+            f"no password: the environment variable {args.password_env} is not set. Set it (export "
+            f"{args.password_env}=...) or pass --password-file FILE"
+        )
+    for gate in args.slo:
+        parse_gate(gate)  # a bad gate is a usage error now, not after the conformance phase
+    result = run_all(
+        RunAll(
+            reports=Path(args.reports),
+            target=args.target,
+            dialect=args.dialect,
+            account=args.account,
+            password_env=args.password_env,
+            password_file=args.password_file,
+            images=tuple(args.image),
+            seed=args.seed,
+            max_examples=int(args.max_examples),
+            scenario=args.scenario,
+            users=int(args.users),
+            duration=float(args.duration),
+            rate=args.rate,
+            slo=tuple(args.slo) or DEFAULT_GATES,
+            skip=tuple(args.skip),
+            ca_bundle=args.ca_bundle,
+            insecure=args.insecure,
+            quiet=args.quiet,
+        )
+    )
+    return result.exit_code
+
+
 def _add_drift(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "drift",
@@ -366,10 +468,9 @@ def _add_drift(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    report_dir = Path(args.report_dir or f"reports/drift-{_utc_stamp()}")
-    harness = Harness(
+    result = run_drift(
         ContractConfig(
-            report_dir=report_dir,
+            report_dir=Path(args.report_dir or f"reports/drift-{_utc_stamp()}"),
             target=args.target,
             account=args.account,
             password=_read_password(args),
@@ -378,20 +479,10 @@ def _cmd_drift(args: argparse.Namespace) -> int:
             verify=args.ca_bundle or not args.insecure,
         )
     )
-    try:
-        harness.start()
-        points = find_drift(harness.main, harness.admin_images[0])
-    finally:
-        problems = harness.stop()
-    target = args.target or "the embedded reference server (rest dialect)"
-    print(render(points, target), end="")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "drift.json").write_text(to_json(points, target))
-    for problem in problems:
+    print(render(result.points, result.target), end="")
+    for problem in result.restore_problems:
         print(f"zscheck drift: RESTORE FAILED: {problem}", file=sys.stderr)
-    if problems:
-        return EXIT_CANNOT_RUN
-    return EXIT_VIOLATIONS if points else EXIT_OK
+    return result.exit_code
 
 
 def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -594,6 +685,12 @@ def _add_load_options(p: argparse.ArgumentParser, *, capacity: bool) -> None:
             help="with --master: port the workers connect to (default: %(default)s)",
         )
         p.add_argument(
+            "--master-bind-host",
+            default="*",
+            metavar="ADDR",
+            help="with --master: the interface workers connect to (default: all)",
+        )
+        p.add_argument(
             "--clock-skew",
             type=_bounded(float, 0, 10, "number of seconds"),
             default=0.0,
@@ -709,6 +806,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 conformant, 1 violations found, 2 could not run.",
     )
     parser.add_argument("--version", action="version", version=f"zscheck {__version__}")
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="configuration file (default: ./zscheck.toml, else [tool.zscheck] in ./pyproject.toml)",
+    )
+    parser.add_argument(
+        "--profile", default=None, metavar="NAME", help="apply [profiles.NAME] of the configuration file"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(sub)
     faults = sub.add_parser(
@@ -717,11 +823,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the fault modes of `zscheck serve --fault NAME`.",
     )
     faults.set_defaults(func=_cmd_faults)
+    _add_run(sub)
     _add_contract(sub)
     _add_drift(sub)
     _add_load(sub)
     _add_capacity(sub)
     _add_restore(sub)
+    _add_config(sub)
     return parser
 
 
@@ -736,13 +844,82 @@ def _cmd_faults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _with_configuration(
+    parser: argparse.ArgumentParser, argv: list[str], args: argparse.Namespace
+) -> argparse.Namespace:
+    """Re-read the command's options with the environment and the configuration file filling the gaps."""
+    command = args.command
+    rest = argv[argv.index(command) + 1 :]
+    resolved, _ = resolve(_subparsers(parser)[command], rest, command, config_file=args.config, profile=args.profile)
+    for name in ("command", "config", "profile"):
+        setattr(resolved, name, getattr(args, name))
+    return resolved
+
+
+def _add_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "config",
+        help="print the effective configuration of a command, and where each value comes from",
+        description="Show what a command would run with: each option's value and its source (command line, "
+        "ZSCHECK_* environment variable, zscheck.toml or [tool.zscheck] in pyproject.toml, or the default). "
+        "Secrets are never shown: only which variable or file holds the password, and whether it is set.",
+        epilog="examples:\n  zscheck config run\n  zscheck --profile release config contract\n"
+        "  ZSCHECK_USERS=50 zscheck config load --duration 2m",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("for_command", metavar="COMMAND", nargs="?", default="run", help="the command (default: run)")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="that command's options, as you would give them")
+    p.set_defaults(func=_cmd_config)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    parser = build_parser()
+    commands = _subparsers(parser)
+    if args.for_command not in commands or args.for_command == "config":
+        choices = ", ".join(c for c in commands if c != "config")
+        raise ConfigError(f"zscheck config {args.for_command}: not a command; choose one of {choices}")
+    _, settings = resolve(
+        commands[args.for_command], list(args.options), args.for_command, config_file=args.config, profile=args.profile
+    )
+    width = max(map(len, settings))
+    print(f"zscheck {args.for_command}: effective configuration")
+    for dest, setting in sorted(settings.items()):
+        if dest == "password":
+            continue
+        print(f"  {dest.replace('_', '-'):<{width}}  {_masked(dest, setting.value):<40}  ({setting.source})")
+    env = settings.get("password_env")
+    if env is not None:
+        state = "set" if str(env.value) in os.environ else "not set"
+        print(f"  password: from ${env.value} ({state}; never shown)", end="")
+        print(
+            f", or the file {settings['password_file'].value}"
+            if settings.get("password_file", Setting(None, "")).value
+            else ""
+        )
+    return EXIT_OK
+
+
+def _masked(dest: str, value: object) -> str:
+    """A value as `zscheck config` shows it: user:password@ in URLs is masked."""
+    text = "" if value is None else str(value)
+    return re.sub(r"//[^/@]+@", "//***@", text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_CANNOT_RUN
     try:
+        if args.command != "config":
+            args = _with_configuration(parser, argv, args)
         code: int = args.func(args)
     except ZscheckError as exc:
         print(f"zscheck {args.command}: error: {exc}", file=sys.stderr)

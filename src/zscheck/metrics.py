@@ -172,6 +172,14 @@ class Metrics:
             out[None] = overall.summary(duration)
         return out
 
+    def distribution(self, name: str) -> list[tuple[float, float]]:
+        """(percentile, seconds) from p0 to p100, denser in the tail: the latency distribution's shape."""
+        if name not in self.operations or not self.operations[name].count:
+            return []
+        h = self.operations[name].histogram
+        points = [0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97.5, 99, 99.5, 99.9, 99.95, 99.99, 100]
+        return [(p, h.get_value_at_percentile(p) / 1e6) for p in points]
+
     def timeline_rows(self) -> list[dict[str, Any]]:
         if not self.timeline:
             return []

@@ -16,6 +16,7 @@ from zscheck import _wire
 from zscheck._models import ApiResult
 from zscheck.checks.response import DOCUMENTED_ERROR, DOCUMENTED_INVENTORY
 from zscheck.client import Client
+from zscheck.conformance.harness import ContractConfig, Harness
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,30 @@ def render(points: list[DriftPoint], target: str) -> str:
 def to_json(points: list[DriftPoint], target: str) -> str:
     data: dict[str, Any] = {"target": target, "drift": [asdict(p) for p in points]}
     return json.dumps(data, indent=2) + "\n"
+
+
+@dataclass
+class DriftRun:
+    points: list[DriftPoint]
+    target: str
+    restore_problems: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        """2 could not put images back; 1 drift found; 0 the target answers as the page says."""
+        return 2 if self.restore_problems else (1 if self.points else 0)
+
+
+def run_drift(config: ContractConfig) -> DriftRun:
+    """Drift against `config`'s target (the embedded server if none), one fixture image, restored after;
+    writes drift.json into the report directory."""
+    harness = Harness(config)
+    try:
+        harness.start()
+        points = find_drift(harness.main, harness.admin_images[0])
+    finally:
+        problems = harness.stop()
+    target = config.target or "the embedded reference server (rest dialect)"
+    config.report_dir.mkdir(parents=True, exist_ok=True)
+    (config.report_dir / "drift.json").write_text(to_json(points, target))
+    return DriftRun(points, target, problems)

@@ -108,6 +108,7 @@ class StepResult:
     error_codes: dict[str, int] = field(default_factory=dict)
     history_dropped: int = 0
     generators: dict[str, int] = field(default_factory=dict)  # workers and users whose operations were seen
+    distribution: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # op -> (percentile, s)
 
     @property
     def throughput(self) -> float:
@@ -131,6 +132,7 @@ class StepResult:
             "failures": self.failures,
             "error_codes": self.error_codes,
             "generators": self.generators,
+            "distribution": self.distribution,
             "arrival": {"scheduled": self.scheduled, "late": self.late} if self.rate else None,
             "linearizability": {
                 "ok": self.linearizability.ok,
@@ -358,6 +360,7 @@ def execute(
         timeline=recorder.metrics.timeline_rows(),
         error_codes=dict(codes),
         history_dropped=recorder.history_dropped,
+        distribution={name: recorder.metrics.distribution(name) for name in ("put", "job", "e2e", "query", "invalid")},
         generators={
             "workers": len({op.client.split("u", 1)[0] for op in recorder.history if op.client}),
             "users": len({op.client for op in recorder.history if op.client}),

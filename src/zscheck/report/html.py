@@ -1,0 +1,414 @@
+"""`index.html`: one self-contained page for a `zscheck run` directory, rendered from the phases' JSON.
+
+No scripts, no CDN, no fonts: inline CSS and SVG charts drawn here, so the page opens from disk anywhere,
+in a CI artifact viewer too. Everything shown comes from the files next to it (summary.json of each
+phase, drift.json), and every value is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#a16207", "#be185d")
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111;background:#f7f7f8}
+main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.banner{padding:16px 24px;color:#fff;font-size:20px;font-weight:600}
+.pass{background:#15803d}.fail{background:#b91c1c}.cannot{background:#a16207}
+table{border-collapse:collapse;margin:6px 0;background:#fff}td,th{border:1px solid #ddd;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f0f0f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
+code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}pre{background:#fff;border:1px solid #ddd;
+padding:8px;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+.ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.muted{color:#666}
+.meta td:first-child{color:#555}svg{background:#fff;border:1px solid #ddd;margin:4px 0}
+details{margin:6px 0}summary{cursor:pointer}nav a{margin-right:12px}
+"""
+
+
+def write_index(
+    directory: Path, *, error_table: list[dict[str, Any]] | None = None, checks: dict[str, str] | None = None
+) -> Path:
+    """Render `directory`'s index.html. `checks` (name -> what it catches) and the error-code table come from
+    the oracle, passed in so that the report layer imports nothing but the standard library."""
+    page = render(directory, error_table or [], checks or {})
+    path = directory / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str, str]) -> str:
+    run = _load(directory / "summary.json") or {}
+    contract = _load(directory / "contract" / "summary.json")
+    load = _load(directory / "load" / "summary.json")
+    drift = _load(directory / "drift" / "drift.json")
+    verdict = str(run.get("verdict", "UNKNOWN"))
+    css = {"PASS": "pass", "VIOLATIONS": "fail"}.get(verdict, "cannot")
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        "<meta name=viewport content='width=device-width,initial-scale=1'>",
+        f"<title>zscheck {escape(verdict)} - {escape(str(run.get('target', '')))}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<div class='banner {css}' id=verdict>zscheck: {escape(verdict)} "
+        f"<span style='font-weight:400'>(exit {escape(str(run.get('exit_code', '?')))})</span></div><main>",
+        "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
+        "<a href='#files'>Files</a></nav>",
+        _meta(run),
+        _conformance(contract, error_table, checks),
+        _load_section(load),
+        _drift(drift),
+        _files(directory),
+        "</main></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _meta(run: dict[str, Any]) -> str:
+    rows = [
+        ("target", run.get("target")),
+        ("dialect", run.get("dialect")),
+        ("harness version", run.get("harness_version")),
+        ("seed", run.get("seed")),
+        ("started (UTC)", _utc(run.get("started"))),
+        ("duration", f"{run.get('duration_s', 0)} s"),
+        ("load gates", ", ".join(run.get("gates", [])) or "none"),
+    ]
+    body = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    phases = "".join(
+        f"<tr><td>{escape(p['name'])}</td><td>{_word(p)}</td><td class=num>{p['seconds']:.0f} s</td>"
+        f"<td>{escape(p.get('error') or '')}</td></tr>"
+        for p in run.get("phases", [])
+    )
+    return (
+        f"<h1>ChangeImageState contract and load report</h1><table class=meta>{body}</table>"
+        f"<table><tr><th>phase</th><th>verdict</th><th>time</th><th>note</th></tr>{phases}</table>"
+    )
+
+
+def _word(phase: dict[str, Any]) -> str:
+    code = int(phase.get("exit_code", 2))
+    if phase.get("name") == "drift":
+        text = {0: "no drift", 1: "drift found (informational)", 2: "could not run"}.get(code, "?")
+        return f"<span class={'bad' if code == 2 else 'ok'}>{text}</span>"
+    text = {0: "pass", 1: "violations", 2: "could not run"}.get(code, "?")
+    return f"<span class={'ok' if code == 0 else 'bad'}>{text}</span>"
+
+
+def _utc(value: Any) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(value))) if isinstance(value, int | float) else ""
+
+
+# ---------------------------------------------------------------------------------- conformance
+
+
+def _conformance(contract: dict[str, Any] | None, error_table: list[dict[str, Any]], checks: dict[str, str]) -> str:
+    out = ["<h2 id=conformance>Conformance</h2>"]
+    if contract is None:
+        out.append("<p class=muted>No conformance results: the phase did not run.</p>")
+        return "".join(out)
+    tests = ", ".join(f"{n} {k}" for k, n in contract.get("tests", {}).items())
+    out.append(
+        f"<p>Verdict: <b>{escape(str(contract.get('verdict')))}</b>: {contract.get('cases', 0)} cases, "
+        f"{contract.get('requests', 0)} requests; tests {escape(tests)}. "
+        f"Replay: <code>{escape(str(contract.get('replay', '')))}</code></p>"
+    )
+    for problem in contract.get("harness_errors", []) + contract.get("restore_problems", []):
+        out.append(f"<p class=bad>{escape(str(problem))}</p>")
+    failed = contract.get("failures_by_check", {})
+    cases = int(contract.get("cases", 0))
+    rows = "".join(
+        f"<tr><td><code>{escape(name)}</code></td><td>{escape(what)}</td>"
+        f"<td class=num>{max(cases - failed.get(name, 0), 0) if name not in failed else 0}</td>"
+        f"<td class='num {'bad' if failed.get(name) else ''}'>{failed.get(name, 0)}</td></tr>"
+        for name, what in checks.items()
+    )
+    out.append(
+        "<h3>Checks</h3><p class=muted>passed: cases judged with no failure of that check.</p>"
+        f"<table id=checks><tr><th>check</th><th>what it catches</th><th>passed</th><th>failed</th></tr>{rows}</table>"
+    )
+    failures = contract.get("failures", [])
+    out.append(f"<h3>Failures ({len(failures)})</h3>")
+    for i, f in enumerate(failures, 1):
+        out.append(
+            f"<details {'open' if i <= 3 else ''} class=failure><summary><b>{escape(f.get('check', ''))}</b>: "
+            f"{escape(f.get('message', ''))}</summary><table>"
+            f"<tr><td>test</td><td><code>{escape(f.get('test', ''))}</code></td></tr>"
+            f"<tr><td>rule</td><td>{escape(f.get('rule', ''))}</td></tr>"
+            f"<tr><td>expected</td><td><code>{escape(f.get('expected', ''))}</code></td></tr>"
+            f"<tr><td>actual</td><td><code>{escape(f.get('actual', ''))}</code></td></tr>"
+            f"<tr><td>replay seed</td><td><code>{escape(str(contract.get('seed')))}</code></td></tr></table>"
+            f"<pre>{escape(f.get('curl', ''))}</pre>"
+            + (f"<pre>{escape(f.get('steps', ''))}</pre>" if f.get("steps") else "")
+            + "</details>"
+        )
+    if error_table:
+        rows = "".join(
+            f"<tr><td>{i}</td><td><code>{escape(r['rule'])}</code></td><td>{escape(r['description'])}</td>"
+            f"<td><code>{escape(_when(r['when']))}</code></td>"
+            f"<td><code>{escape(r['answers'].get('rest', ''))}</code></td>"
+            f"<td><code>{escape(r['answers'].get('documented', ''))}</code></td></tr>"
+            for i, r in enumerate(error_table, 1)
+        )
+        out.append(
+            "<h3>Error-code table</h3><p class=muted>First matching rule wins, in ZStack's order of checks.</p>"
+            "<table id=error-table><tr><th>#</th><th>rule</th><th>input class</th><th>when</th><th>rest</th>"
+            f"<th>documented</th></tr>{rows}</table>"
+        )
+    return "".join(out)
+
+
+def _when(when: dict[str, list[str]]) -> str:
+    return "; ".join(f"{k}={'|'.join(v)}" for k, v in when.items()) or "anything else"
+
+
+# ----------------------------------------------------------------------------------------- load
+
+
+def _load_section(load: dict[str, Any] | None) -> str:
+    out = ["<h2 id=load>Load</h2>"]
+    if load is None or load.get("result") is None:
+        error = (load or {}).get("error") or "the phase did not run"
+        out.append(f"<p class=muted>No load results: {escape(str(error))}</p>")
+        return "".join(out)
+    result = load["result"]
+    out.append(
+        f"<p>Verdict: <b>{escape(str(load.get('verdict')))}</b>: scenario <code>{escape(str(load.get('scenario')))}"
+        f"</code>, {load.get('users')} users"
+        + (f" at {load['rate']}/s (open model)" if load.get("rate") else "")
+        + f", {result.get('duration', 0):.1f} s, throughput {result.get('throughput', 0):.1f} operations/s.</p>"
+    )
+    timeline = result.get("timeline", [])
+    out.append("<h3>Throughput and latency over time</h3>")
+    out.append(_line_chart({"operations/s": [(r["t"], r["ops"]) for r in timeline]}, "operations per second", "t (s)"))
+    out.append(
+        _line_chart(
+            {
+                "p50": [(r["t"], r["p50"] * 1000) for r in timeline],
+                "p99": [(r["t"], r["p99"] * 1000) for r in timeline],
+            },
+            "latency (ms), all operations",
+            "t (s)",
+        )
+    )
+    ops = result.get("operations", {})
+    names = [n for n in ("put", "job", "e2e", "query", "invalid", "all") if n in ops]
+    names += sorted(n for n in ops if n not in names)
+    rows = "".join(
+        f"<tr><td><code>{escape(n)}</code></td><td class=num>{int(ops[n]['count'])}</td>"
+        f"<td class=num>{ops[n]['rps']:.1f}</td>"
+        + "".join(f"<td class=num>{ops[n][m] * 1000:.2f}</td>" for m in ("p50", "p90", "p99", "p99.9", "max"))
+        + f"<td class=num>{ops[n]['error_rate'] * 100:.2f}%</td></tr>"
+        for n in names
+    )
+    out.append(
+        "<h3>Latency percentiles per operation (ms)</h3><p class=muted>put: the request; job: 202 until the "
+        "job's final answer; e2e: the state change end to end. From HdrHistograms holding every sample.</p>"
+        "<table id=percentiles><tr><th>operation</th><th>count</th><th>per s</th><th>p50</th><th>p90</th>"
+        f"<th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>{rows}</table>"
+    )
+    dist = result.get("distribution", {})
+    series = {n: [(_tail_x(p), v * 1000) for p, v in dist[n]] for n in ("put", "job", "e2e") if dist.get(n)}
+    if series:
+        out.append("<h3>Latency distribution</h3>")
+        out.append(
+            _line_chart(series, "latency (ms) by percentile", "percentile (log scale of 1/(1-p): 90, 99, 99.9...)")
+        )
+    gates = result.get("gates", [])
+    if gates:
+        rows = "".join(
+            f"<tr><td><code>{escape(g['gate'])}</code></td><td>{escape(g['shown'])}</td>"
+            f"<td class={'ok' if g['passed'] else 'bad'}>{'met' if g['passed'] else 'BREACHED'}</td></tr>"
+            for g in gates
+        )
+        out.append(f"<h3>SLO gates</h3><table id=gates><tr><th>gate</th><th>measured</th><th></th></tr>{rows}</table>")
+    if result.get("arrival"):
+        a = result["arrival"]
+        out.append(f"<p>Arrival-rate mode: {a['late']} of {a['scheduled']} operations started late (over 10 ms).</p>")
+    codes_over_time = {"failed checks": [(r["t"], r.get("failures", 0)) for r in timeline]}
+    codes_over_time |= {
+        code: [(r["t"], r.get("codes", {}).get(code, 0)) for r in timeline] for code in result.get("error_codes", {})
+    }
+    out.append("<h3>Error codes over time</h3>")
+    if not result.get("error_codes"):
+        out.append("<p class=muted>No ErrorCode came back during the run.</p>")
+    out.append(_line_chart(codes_over_time, "error codes and failed checks per second", "t (s)"))
+    failures = result.get("failures", [])
+    out.append(f"<h3>Failures under load ({sum(f['count'] for f in failures)})</h3>")
+    if failures:
+        rows = "".join(
+            f"<tr><td><code>{escape(f['check'])}</code></td><td>{escape(f['operation'])}</td>"
+            f"<td>{escape(f['code'])}</td><td class=num>{f['count']}</td>"
+            f"<td><pre>{escape(f['examples'][0]['message'] if f['examples'] else '')}\n"
+            f"{escape(f['examples'][0]['curl'] if f['examples'] else '')}</pre></td></tr>"
+            for f in failures
+        )
+        out.append(f"<table><tr><th>check</th><th>operation</th><th>code</th><th>count</th><th>example</th></tr>{rows}")
+        out.append("</table>")
+    lin = result.get("linearizability", {})
+    ok = lin.get("ok")
+    out.append(
+        f"<h3>Linearizability</h3><p id=linearizability class={'ok' if ok else 'bad'}>"
+        f"{'linearizable' if ok else 'NOT linearizable'}: {lin.get('operations', 0)} operations on "
+        f"{lin.get('images', 0)} images.</p>"
+    )
+    for violation in lin.get("violations", []):
+        out.append(f"<pre>{escape(violation['text'])}</pre>")
+        out.append(_timeline(violation["window"]))
+    return "".join(out)
+
+
+def _tail_x(percentile: float) -> float:
+    """Percentiles on a scale that opens up the tail: 90 -> 1, 99 -> 2, 99.9 -> 3."""
+    return math.log10(1 / max(1 - percentile / 100, 1e-5))
+
+
+# ---------------------------------------------------------------------------------------- drift
+
+
+def _drift(drift: dict[str, Any] | None) -> str:
+    out = ["<h2 id=drift>Drift from the published page</h2>"]
+    if drift is None:
+        out.append("<p class=muted>No drift results: the phase did not run.</p>")
+        return "".join(out)
+    points = drift.get("drift", [])
+    if not points:
+        out.append(f"<p class=ok>{escape(str(drift.get('target')))} answers as the published page says.</p>")
+        return "".join(out)
+    rows = "".join(
+        f"<tr><td>{escape(p['aspect'])}</td><td>{escape(p['page'])}</td><td>{escape(p['target'])}</td>"
+        f"<td><pre>{escape(p['evidence'])}</pre></td></tr>"
+        for p in points
+    )
+    out.append(
+        f"<p>{escape(str(drift.get('target')))} departs from the published page in {len(points)} points "
+        "(informational: the REST server is what ZStack's own clients speak).</p>"
+        f"<table id=drift-table><tr><th>aspect</th><th>the page says</th><th>the target does</th>"
+        f"<th>evidence</th></tr>{rows}</table>"
+    )
+    return "".join(out)
+
+
+def _files(directory: Path) -> str:
+    candidates = [
+        ("contract/junit.xml", "JUnit XML (conformance)"),
+        ("contract/failures.md", "failures with reproducers"),
+        ("contract/summary.json", "conformance summary"),
+        ("contract/schemathesis", "schemathesis' own report"),
+        ("load/locust.html", "locust's own report"),
+        ("load/locust_stats.csv", "locust's statistics (CSV)"),
+        ("load/summary.json", "load summary"),
+        ("drift/drift.json", "drift (JSON)"),
+        ("summary.json", "this run's summary"),
+    ]
+    items = "".join(
+        f"<li><a href='{escape(rel)}'>{escape(rel)}</a>: {escape(what)}</li>"
+        for rel, what in candidates
+        if (directory / rel).exists()
+    )
+    return f"<h2 id=files>Files</h2><ul>{items}</ul>"
+
+
+# ---------------------------------------------------------------------------------------- charts
+
+
+def _line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label: str) -> str:
+    """An inline SVG line chart: axes with a few ticks, one polyline per series, a legend."""
+    width, height, left, right, top, bottom = 760, 220, 56, 130, 24, 34
+    points = [p for values in series.values() for p in values]
+    if not points:
+        return f"<p class=muted>{escape(title)}: no data.</p>"
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y1 = max(max(p[1] for p in points), 1e-9) * 1.1
+    x1 = x1 if x1 > x0 else x0 + 1
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (width - left - right)
+
+    def sy(y: float) -> float:
+        return height - bottom - y / y1 * (height - top - bottom)
+
+    parts = [
+        f"<svg class=chart role=img aria-label='{escape(title)}' width={width} height={height} "
+        f"viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg'>",
+        f"<text x={left} y=16 font-size=13 font-weight=600>{escape(title)}</text>",
+        f"<line x1={left} y1={height - bottom} x2={width - right} y2={height - bottom} stroke='#999'/>",
+        f"<line x1={left} y1={top} x2={left} y2={height - bottom} stroke='#999'/>",
+        f"<text x={(left + width - right) / 2} y={height - 4} font-size=11 text-anchor=middle>{escape(x_label)}</text>",
+    ]
+    for i in range(5):
+        y = y1 * i / 4
+        parts.append(
+            f"<text x={left - 6} y={sy(y) + 4:.1f} font-size=10 text-anchor=end>{_fmt(y)}</text>"
+            f"<line x1={left} y1={sy(y):.1f} x2={width - right} y2={sy(y):.1f} stroke='#eee'/>"
+        )
+        x = x0 + (x1 - x0) * i / 4
+        parts.append(f"<text x={sx(x):.1f} y={height - bottom + 14} font-size=10 text-anchor=middle>{_fmt(x)}</text>")
+    for n, (name, values) in enumerate(series.items()):
+        color = COLORS[n % len(COLORS)]
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)
+        parts.append(f"<polyline class=series fill=none stroke='{color}' stroke-width=1.8 points='{coords}'/>")
+        if len(values) == 1:
+            x, y = values[0]
+            parts.append(f"<circle cx={sx(x):.1f} cy={sy(y):.1f} r=3 fill='{color}'/>")
+        ly = top + 14 * n + 8
+        parts.append(
+            f"<rect x={width - right + 10} y={ly - 8} width=10 height=10 fill='{color}'/>"
+            f"<text x={width - right + 24} y={ly + 1} font-size=11>{escape(name)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _timeline(window: list[dict[str, Any]]) -> str:
+    """A violating window of one image's history: one bar per operation from send to answer."""
+    if not window:
+        return ""
+    t0 = min(op["invoke"] for op in window)
+    ends = [op["complete"] if op["complete"] is not None else op["invoke"] for op in window]
+    t1 = max(max(ends), max(op["invoke"] for op in window)) + 1e-4
+    width, row, left = 760, 22, 150
+    height = row * len(window) + 40
+    scale = (width - left - 20) / (t1 - t0)
+    parts = [
+        f"<svg class=violation width={width} height={height} viewBox='0 0 {width} {height}' "
+        "xmlns='http://www.w3.org/2000/svg' role=img aria-label='violating window'>",
+        f"<text x=8 y=16 font-size=12 font-weight=600>window of {len(window)} operations "
+        f"({(t1 - t0) * 1000:.1f} ms); open bars: indeterminate</text>",
+    ]
+    for i, op in enumerate(sorted(window, key=lambda o: o["invoke"])):
+        y = 28 + i * row
+        x = left + (op["invoke"] - t0) * scale
+        end = op["complete"] if op["complete"] is not None else t1
+        w = max((end - op["invoke"]) * scale, 2)
+        color = "#2563eb" if op["kind"] == "write" else "#16a34a"
+        fill = color if op["complete"] is not None else "none"
+        parts.append(
+            f"<text x=8 y={y + 13} font-size=11>{escape(str(op.get('client', '')))} {escape(op['kind'])} "
+            f"{escape(op['value'])}</text>"
+            f"<rect x={x:.1f} y={y} width={w:.1f} height={row - 6} fill='{fill}' stroke='{color}'/>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"

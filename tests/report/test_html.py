@@ -1,0 +1,93 @@
+"""index.html in a real headless Chromium (Debian's, driven by Playwright): it loads from file:// with no
+console errors, every section is there, and the charts are drawn. The screenshot is kept as an artifact
+(reports/artifacts/index.png)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from zscheck.checks import CHECKS
+from zscheck.report.html import write_index
+from zscheck.run import _error_table
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "reports" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real `zscheck run`, whose load phase is then replaced by a run against a racy server, so the page
+    also has a linearizability violation to draw."""
+    reports = tmp_path_factory.mktemp("reports")
+    env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    base = [sys.executable, "-m", "zscheck"]
+    run = subprocess.run(
+        [*base, "run", "--reports", str(reports), "--duration", "3s", "--max-examples", "10", "--seed", "3"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    directory = (reports / "latest").resolve()
+    shutil.rmtree(directory / "load")
+    load = subprocess.run(
+        [*base, "load", "--report-dir", str(directory / "load"), "--scenario", "contention", "--hot-images", "1",
+         "--users", "8", "--duration", "4s", "--fault", "lost-update-race", "--slo", "e2e:p99<1s"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert load.returncode == 1, load.stdout[-2000:]
+    write_index(directory, error_table=_error_table(), checks=CHECKS)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (apt-get install chromium; .ci/run does it)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+def test_the_report_opens_from_disk_with_every_section_and_chart(run_dir: Path, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((run_dir / "index.html").as_uri())
+    assert errors == []
+    assert all(url.startswith("file://") for url in requests), "the page must need no network"
+    for section in ("verdict", "conformance", "checks", "error-table", "load", "percentiles", "gates",
+                    "linearizability", "drift", "drift-table", "files"):  # fmt: skip
+        assert page.locator(f"#{section}").count() == 1, section
+    assert "NOT linearizable" in page.locator("#linearizability").inner_text()
+    charts = page.locator("svg.chart")
+    assert charts.count() >= 4  # throughput, latency over time, distribution, error codes over time
+    for i in range(charts.count()):
+        box = charts.nth(i).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100
+    lines = page.locator("svg.chart polyline.series")
+    assert lines.count() >= 5
+    assert all(len((lines.nth(i).get_attribute("points") or "").split()) >= 2 for i in range(lines.count()))
+    assert page.locator("svg.violation rect").count() >= 2  # the violating window, one bar per operation
+    assert page.locator("a[href='load/locust.html']").count() == 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
+    assert (ARTIFACTS / "index.png").stat().st_size > 10_000
+    page.close()
