@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from zscheck import __version__
+from zscheck._transport import Timeouts
 from zscheck.client import Client
 from zscheck.config import Setting, resolve
 from zscheck.conformance.drift import render, run_drift
@@ -198,6 +199,13 @@ def _add_credentials(p: argparse.ArgumentParser) -> None:
 
 
 def _add_tls(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timeout",
+        type=_bounded(float, 0.1, 3600, "number of seconds"),
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds any one request may take to connect or to answer (default: %(default)s)",
+    )
     p.add_argument("--ca-bundle", default=None, metavar="FILE", help="CA bundle that signed an HTTPS target")
     p.add_argument("--insecure", action="store_true", help="do not verify an HTTPS target's certificate")
 
@@ -329,6 +337,7 @@ def _cmd_contract(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         insecure=args.insecure,
         quiet=args.quiet,
+        timeout=float(args.timeout),
     )
     return run_contract(run)
 
@@ -427,6 +436,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             ca_bundle=args.ca_bundle,
             insecure=args.insecure,
             quiet=args.quiet,
+            timeout=float(args.timeout),
         )
     )
     return result.exit_code
@@ -477,6 +487,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
             images=tuple(args.image),
             create_images=0 if args.image else 1,
             verify=args.ca_bundle or not args.insecure,
+            timeout=float(args.timeout),
         )
     )
     print(render(result.points, result.target), end="")
@@ -524,7 +535,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if password is None:
         raise ConfigError(f"no password: set {args.password_env} or pass --password-file FILE")
     verify: bool | str = args.ca_bundle or not args.insecure
-    with Client(journal.target, verify=verify) as client:
+    timeouts = Timeouts(connect=min(5.0, float(args.timeout)), read=float(args.timeout))
+    with Client(journal.target, verify=verify, timeouts=timeouts) as client:
         client.login(args.account, password)
         report = restore(journal, client)
     for uuid in report.restored:
@@ -734,6 +746,7 @@ def _load_run(args: argparse.Namespace, command: str) -> LoadRun:
         clock_skew=float(getattr(args, "clock_skew", 0.0)),
         ca_bundle=args.ca_bundle,
         insecure=args.insecure,
+        timeout=float(args.timeout),
     )
 
 

@@ -51,6 +51,7 @@ class RunAll:
     ca_bundle: str | None = None
     insecure: bool = False
     quiet: bool = False
+    timeout: float = 30.0
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _contract(run: RunAll, seed: int, out: Path) -> int:
             ca_bundle=run.ca_bundle,
             insecure=run.insecure,
             quiet=True,
+            timeout=run.timeout,
         )
     )
 
@@ -178,6 +180,7 @@ def _load(run: RunAll, seed: int, out: Path, progress: Progress) -> int:
             images=run.images,
             ca_bundle=run.ca_bundle,
             insecure=run.insecure,
+            timeout=run.timeout,
         ),
         progress=(lambda line: None) if run.quiet else progress,
     )
@@ -193,6 +196,7 @@ def _drift(run: RunAll, out: Path) -> int:
             images=run.images,
             create_images=0 if run.images else 1,
             verify=run.ca_bundle or not run.insecure,
+            timeout=run.timeout,
         )
     )
     return result.exit_code

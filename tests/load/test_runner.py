@@ -193,3 +193,36 @@ def test_a_signal_mid_run_stops_locust_and_restores_every_image(
     assert after == before
     summary = json.loads((report / "summary.json").read_text())
     assert summary["verdict"] == "COULD NOT RUN" and "interrupted" in summary["error"]
+
+
+def test_kill_9_mid_run_stops_locust_and_restore_finishes_the_job(make_server: ServerFactory, tmp_path: Path) -> None:
+    server = make_server()
+    report = tmp_path / "r"
+    env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "load", "--target", server.url, "--users", "4", "--duration", "60s",
+             "--report-dir", str(report)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (report / "locust_stats_history.csv").exists():
+            time.sleep(0.2)
+        time.sleep(2)
+        proc.kill()
+        proc.wait(timeout=10)
+        time.sleep(3)  # locust, told by the kernel that its parent died, stops
+        first = zs.query_images().data["inventories"]
+        time.sleep(1)
+        assert first == zs.query_images().data["inventories"], "load went on after zscheck load was killed"
+        assert {i["uuid"] for i in first} > before.keys(), "the run's fixture images are still there"
+        restore = [sys.executable, "-m", "zscheck", "restore", str(report / "journal.jsonl")]
+        for _ in range(2):  # restoring twice is harmless
+            done = subprocess.run(restore, capture_output=True, text=True, env=env, timeout=60)
+            assert done.returncode == 0, done.stdout + done.stderr
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert after == before
+    other = subprocess.run([*restore, "--target", "http://127.0.0.1:9"], capture_output=True, text=True, env=env)
+    assert other.returncode == 2 and "refusing to touch another target's images" in other.stderr

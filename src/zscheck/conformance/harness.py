@@ -15,6 +15,7 @@ from typing import Any
 
 from zscheck import _wire
 from zscheck._models import ApiResult, Outcome, Session
+from zscheck._transport import Timeouts
 from zscheck._wire import Dialect, WireRequest
 from zscheck.checks import ErrorTable, Facets, Probe, Violation, default_table, judge
 from zscheck.client import Client
@@ -62,6 +63,7 @@ class ContractConfig:
     faults: tuple[str, ...] = ()  # embedded server only: break it on purpose
     verify: bool | str = True
     poll_deadline: float | None = None  # seconds a job may stay 202; default 10 (1 for the embedded server)
+    timeout: float = 30.0  # seconds any one request may take (connect and each read)
 
 
 @dataclass
@@ -147,7 +149,11 @@ class Harness:
 
     def _login(self, account: str, password: str) -> Client:
         client = Client(
-            self.url, dialect=self.config.dialect, verify=self.config.verify, poll_deadline=self._poll_deadline()
+            self.url,
+            dialect=self.config.dialect,
+            verify=self.config.verify,
+            poll_deadline=self._poll_deadline(),
+            timeouts=Timeouts(connect=min(5.0, self.config.timeout), read=self.config.timeout),
         )
         try:
             client.login(account, password)

@@ -128,6 +128,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="how long an api-job may stay processing (default: 10, or 1 for the embedded server)",
     )
+    group.addoption(
+        "--zs-timeout", type=float, default=30.0, metavar="SECONDS", help="seconds any one request may take"
+    )
     group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
     group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
 
@@ -175,6 +178,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
             image_url=config.getoption("--zs-image-url"),
             faults=tuple(config.getoption("--zs-fault")),
             poll_deadline=config.getoption("--zs-poll-deadline"),
+            timeout=config.getoption("--zs-timeout"),
             verify=verify,
         )
         harness = Harness(contract)

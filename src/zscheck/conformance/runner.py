@@ -40,6 +40,7 @@ class ContractRun:
     seed: int | None = None
     faults: tuple[str, ...] = ()
     poll_deadline: float | None = None
+    timeout: float = 30.0
     ca_bundle: str | None = None
     insecure: bool = False
     quiet: bool = False
@@ -67,6 +68,7 @@ class ContractRun:
             f"--zs-password-env={self.password_env}",
             f"--zs-max-examples={self.max_examples}",
             f"--zs-create-images={self.create_images}",
+            f"--zs-timeout={self.timeout}",
             "-q" if self.quiet else "-v",
             "--no-header",
         ]
@@ -144,6 +146,7 @@ def _schemathesis_report(run: ContractRun, seed: int) -> None:
             create_images=0,
             faults=run.faults,
             verify=run.ca_bundle or not run.insecure,
+            timeout=run.timeout,
         )
     )
     try:

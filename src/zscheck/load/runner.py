@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from zscheck import __version__, linearizability
+from zscheck._transport import Timeouts
 from zscheck.client import Client
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, TargetError, ZscheckError
@@ -68,6 +69,7 @@ class LoadRun:
     clock_skew: float = 0.0  # seconds: histories from several machines are widened by this much
     ca_bundle: str | None = None
     insecure: bool = False
+    timeout: float = 30.0  # seconds any one request may take
 
     def validate(self) -> list[Gate]:
         if self.scenario not in SCENARIOS:
@@ -209,7 +211,12 @@ class Session:
                 f"no password for account {run.account!r}: set {run.password_env}, or pass --password-file FILE"
             )
         verify: bool | str = run.ca_bundle or not run.insecure
-        self.client = Client(self.url, dialect=run.dialect, verify=verify)  # type: ignore[arg-type]
+        self.client = Client(
+            self.url,
+            dialect=run.dialect,  # type: ignore[arg-type]
+            verify=verify,
+            timeouts=Timeouts(connect=min(5.0, run.timeout), read=run.timeout),
+        )
         self.client.login(run.account, password)
         self.journal = Journal.create(run.report_dir / "journal.jsonl", self.url)
         self.fixtures = FixtureImages(self.client, self.journal)
@@ -296,6 +303,7 @@ def execute(
         horizon=duration + 600,
         results=str(results_path.resolve()),
         verify=run.ca_bundle or not run.insecure,
+        request_timeout=run.timeout,
     )
     (out / "plan.json").write_text(json.dumps(asdict(plan), indent=2))
     spawn_rate = run.spawn_rate or float(users)
@@ -326,7 +334,9 @@ def execute(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.monotonic()
     with open(out / "locust.out", "w") as sink:
-        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         with _forward_signals(proc):
             _follow(proc, out / "locust_stats_history.csv", duration, started, progress)
     if not results_path.exists():
@@ -366,6 +376,16 @@ def execute(
             "users": len({op.client for op in recorder.history if op.client}),
         },
     )
+
+
+def _die_with_parent() -> None:
+    """In the locust child, before exec: if `zscheck load` dies (even by kill -9), locust gets SIGTERM and
+    stops, instead of loading the target for the rest of its duration with nobody to restore after it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _widen(op: linearizability.Operation, skew: float) -> linearizability.Operation:

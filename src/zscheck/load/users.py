@@ -28,6 +28,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from zscheck._models import Exchange
+from zscheck._transport import Timeouts
 from zscheck._wire import WireRequest, parse_json
 from zscheck.checks import default_table
 from zscheck.client import Client
@@ -233,7 +234,10 @@ def _test_start(environment: Environment, **_: Any) -> None:
     password = read_password(plan.password_env, plan.password_file)
     if password is None:
         raise ConfigError(f"no password: set {plan.password_env} (or a password file) on every worker machine")
-    client = Client(plan.target, dialect=plan.dialect, verify=plan.verify, auto_relogin=False)
+    timeouts = Timeouts(connect=min(5.0, plan.request_timeout), read=plan.request_timeout)
+    client = Client(plan.target, dialect=plan.dialect, verify=plan.verify, auto_relogin=False, timeouts=timeouts)
+    # Users are created after test_start: they take the plan's timeouts from the class.
+    ZscheckUser.network_timeout = ZscheckUser.connection_timeout = plan.request_timeout
     client.login(plan.account, password)
     assert client.session is not None
     dead = None
