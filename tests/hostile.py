@@ -1,16 +1,21 @@
 """A catalogue of misbehaving HTTP servers on loopback, for proving that every command copes with them.
 
 Each is a plain socket server on a thread (no HTTP library: the point is to say things HTTP libraries
-would never say). `start(kind)` returns its URL; `stop()` closes it.
+would never say). `hostile(kind)` gives its URL for the length of a block;
+`https_proxy` puts TLS with a self-signed certificate in front of any server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 KINDS = {
     "silent": "accepts, reads, never answers",
@@ -95,3 +100,65 @@ def hostile(kind: str) -> Iterator[str]:
         thread.join(timeout=5)
         listener.close()
         time.sleep(0.05)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by nobody (openssl, from Debian's packages), and its key."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@contextmanager
+def https_proxy(backend: str, cert: Path, key: Path) -> Iterator[str]:
+    """TLS in front of a plain HTTP server (the reference server speaks no TLS): bytes are relayed as is."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    host, port = backend.split("//", 1)[1].split(":")
+    loop = asyncio.new_event_loop()
+    ready: list[int] = []
+    started = threading.Event()
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection(host, int(port))
+        except OSError:
+            client_w.close()
+            return
+        await asyncio.gather(pump(client_r, up_w), pump(up_r, client_w))
+
+    async def main() -> None:
+        server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+        ready.append(server.sockets[0].getsockname()[1])
+        started.set()
+        async with server:
+            await server.serve_forever()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        with suppress(asyncio.CancelledError, RuntimeError):
+            loop.run_until_complete(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield f"https://127.0.0.1:{ready[0]}"
+    finally:
+        for task in asyncio.all_tasks(loop):
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=5)

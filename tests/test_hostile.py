@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory
-from tests.hostile import KINDS, hostile
+from tests.hostile import KINDS, hostile, https_proxy, self_signed
 from zscheck import Client
 
 pytestmark = pytest.mark.slow
@@ -37,11 +37,11 @@ CAUSES = {
 }
 
 
-def run(tmp_path: Path, command: str, target: str) -> tuple[int, str, str, float]:
+def run(tmp_path: Path, command: str, target: str, *flags: str) -> tuple[int, str, str, float]:
     where = ["--reports", str(tmp_path / "r")] if command == "run" else ["--report-dir", str(tmp_path / "r")]
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "zscheck", *COMMANDS[command], *where, "--target", target, "--timeout", "2"],
+        [sys.executable, "-m", "zscheck", *COMMANDS[command], *where, "--target", target, "--timeout", "2", *flags],
         capture_output=True, text=True, timeout=BUDGET * 2, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
     )  # fmt: skip
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
@@ -78,3 +78,18 @@ def test_jobs_stuck_at_202_are_a_violation_and_images_come_back(make_server: Ser
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "job_completes" in proc.stdout and time.monotonic() - started < 240
     assert after == before
+
+
+def test_https_with_a_self_signed_certificate(make_server: ServerFactory, tmp_path: Path) -> None:
+    """Refused by default with the cause; accepted with --ca-bundle, and with an explicit --insecure."""
+    cert, key = self_signed(tmp_path)
+    server = make_server()
+    with https_proxy(server.url, cert, key) as url:
+        code, out, err, _ = run(tmp_path / "a", "drift", url)
+        assert code == 2 and "certificate" in (out + err).lower() and "Traceback" not in err
+        for flags in (["--ca-bundle", str(cert)], ["--insecure"]):
+            for command in ("drift", "load"):
+                code, out, err, _ = run(tmp_path / f"{command}{len(flags)}", command, url, *flags)
+                assert code in (0, 1), out[-1500:] + err[-1500:]  # drift always finds the REST drift: 1
+                if command == "load":
+                    assert "zscheck: PASS" in out, out[-1500:]

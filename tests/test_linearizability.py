@@ -88,3 +88,26 @@ def test_simulated_registers_are_linearizable_and_a_corrupted_read_is_not(seed: 
         return  # some order could still explain it: not a guaranteed violation
     corrupted = [*history[:i], Operation(op.key, "read", flipped, op.invoke, op.complete), *history[i + 1 :]]
     assert not check(corrupted, initial).ok
+
+
+def test_a_run_full_of_timeouts_is_checked_quickly_and_soundly() -> None:
+    """Thousands of indeterminate writes (a target that times out) must neither hang the search nor hide a
+    violation: only the earliest-sent ones that some read could need are kept."""
+    import time as _time
+
+    flood = [Operation("k", "write", ("Enabled", "Disabled")[i % 2], float(i), None, f"c{i}") for i in range(5000)]
+    started = _time.monotonic()
+    assert check([*flood, Operation("k", "read", "Disabled", 6000.0, 6001.0)], {"k": "Enabled"}).ok
+    assert _time.monotonic() - started < 2.0
+    only_enabled = [op for op in flood if op.value == "Enabled"]
+    bad = check([*only_enabled, Operation("k", "read", "Disabled", 6000.0, 6001.0)], {"k": "Enabled"})
+    assert not bad.ok and bad.violations  # nothing could have written Disabled
+    late = [Operation("k", "write", "Disabled", 7000.0, None), Operation("k", "read", "Disabled", 6000.0, 6001.0)]
+    assert not check(late, {"k": "Enabled"}).ok  # a write sent after the read cannot explain it
+
+
+def test_a_search_that_runs_out_of_budget_says_so() -> None:
+    history, initial = simulated_history(seed=5, ops=400, clients=40, keys=1)
+    result = check(history, initial, budget=10)
+    assert result.ok and result.undecided == ["image-0"]
+    assert check(history, initial).undecided == []

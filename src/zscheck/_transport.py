@@ -7,6 +7,7 @@ size, and timings.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ _USER_AGENT = "zscheck/0.1"
 @dataclass(frozen=True)
 class Timeouts:
     connect: float = 5.0
-    read: float = 30.0
+    read: float = 30.0  # between two reads, and for the whole answer: a server that drip-feeds bytes is cut off
 
 
 class Transport:
@@ -35,19 +36,35 @@ class Transport:
         max_connections: int = 10,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        timeouts = timeouts or Timeouts()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            verify=verify,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"User-Agent": _USER_AGENT},
-        )
+        self._timeouts = timeouts = timeouts or Timeouts()
+
+        def client() -> httpx.Client:
+            return httpx.Client(
+                timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+                verify=verify,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                headers={"User-Agent": _USER_AGENT},
+            )
+
+        self._new_client = client
+        self._client = client()
+        self._cut_off = False
+
+    def _cut(self, client: httpx.Client) -> None:
+        """The watchdog: httpx's read timeout is per read, so a byte a second would never trip it. Closing
+        the connections ends the request at once; the next request gets a fresh client."""
+        self._cut_off = True
+        client.close()
 
     def send(self, request: WireRequest) -> Exchange:
         started = time.time()
         t0 = time.perf_counter()
         exchange = Exchange(request=request, started=started, elapsed=0.0)
+        total = self._timeouts.connect + self._timeouts.read
+        watchdog = threading.Timer(total, self._cut, args=(self._client,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             with self._client.stream(
                 request.method,
@@ -71,8 +88,14 @@ class Transport:
                     exchange.json = parse_json(exchange.body)
         except httpx.TimeoutException as exc:
             exchange.error = f"timed out ({type(exc).__name__})"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the watchdog closed the client
             exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        finally:
+            watchdog.cancel()
+        if self._cut_off:
+            self._cut_off = False
+            self._client = self._new_client()
+            exchange.error = f"timed out: no complete answer within {total:g} s (the server drip-feeds it)"
         exchange.elapsed = time.perf_counter() - t0
         return exchange
 

@@ -7,6 +7,7 @@ Nothing below this module prints or exits; it raises `ZscheckError`s that become
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -924,6 +925,8 @@ def _masked(dest: str, value: object) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # httpx logs request URLs at INFO, and a logout's URL holds the session id: keep it out of any log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

@@ -63,9 +63,10 @@ class Result:
     keys: int
     operations: int
     violations: list[Violation] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # keys whose search ran out of budget: no verdict
 
 
-def check(history: Iterable[Operation], initial: dict[str, str] | None = None) -> Result:
+def check(history: Iterable[Operation], initial: dict[str, str] | None = None, *, budget: int = 5_000_000) -> Result:
     """Check every key's history; `initial` gives known starting states (unknown keys may start anywhere)."""
     by_key: dict[str, list[Operation]] = defaultdict(list)
     count = 0
@@ -73,9 +74,14 @@ def check(history: Iterable[Operation], initial: dict[str, str] | None = None) -
         by_key[op.key].append(op)
         count += 1
     result = Result(ok=True, keys=len(by_key), operations=count)
-    for key, ops in by_key.items():
+    for key, all_ops in by_key.items():
         start = (initial or {}).get(key)
-        if not linearizable(ops, start):
+        ops = prune_indeterminate(all_ops)
+        verdict = linearizable(ops, start, budget=budget)
+        if verdict is None:
+            result.undecided.append(key)
+            continue
+        if not verdict:
             result.ok = False
             window = smallest_window(ops, start)
             # A window cut from the middle of the history may start in any state: say so, not `start`.
@@ -84,8 +90,33 @@ def check(history: Iterable[Operation], initial: dict[str, str] | None = None) -
     return result
 
 
-def linearizable(ops: Sequence[Operation], initial: str | None = None) -> bool:
-    """One register. `initial=None` lets the search choose the starting state."""
+def prune_indeterminate(ops: Sequence[Operation]) -> list[Operation]:
+    """Drop indeterminate writes that cannot matter, so a run full of timeouts stays quick to check.
+
+    An indeterminate write of V may take effect at any instant after it was sent, or never. Only a write
+    that some read of V observes is ever needed, so at most as many V-writes as there are determinate
+    reads of V; and a write sent earlier can stand in for one sent later (it may be placed anywhere the
+    later one may). So keeping, per value, the earliest-sent ones up to that count loses no explanation.
+    """
+    reads: dict[str, int] = defaultdict(int)
+    pending: dict[str, list[Operation]] = defaultdict(list)
+    kept: list[Operation] = []
+    for op in ops:
+        if op.complete is None and op.kind == "write":
+            pending[op.value].append(op)
+        else:
+            kept.append(op)
+            if op.kind == "read" and op.complete is not None:
+                reads[op.value] += 1
+    for value, writes in pending.items():
+        writes.sort(key=lambda o: o.invoke)
+        kept.extend(writes[: reads[value]])
+    return kept
+
+
+def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget: int | None = None) -> bool | None:
+    """One register. `initial=None` lets the search choose the starting state. With a `budget` (search
+    steps), None means the search gave up before an answer."""
     n = len(ops)
     if n == 0:
         return True
@@ -122,7 +153,11 @@ def linearizable(ops: Sequence[Operation], initial: str | None = None) -> bool:
     seen: set[tuple[int, str | None]] = set()
     stack: list[tuple[int, str | None]] = []  # (position of the linearized call, state before it)
     pos = nxt[0]
+    steps = 0
     while True:
+        steps += 1
+        if budget is not None and steps > budget:
+            return None
         if done | indeterminate == everything:
             return True  # every determinate operation placed; indeterminate ones may never have happened
         if pos > size:

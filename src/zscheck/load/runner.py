@@ -141,6 +141,7 @@ class StepResult:
                 "images": self.linearizability.keys,
                 "operations": self.linearizability.operations,
                 "history_dropped": self.history_dropped,
+                "undecided": self.linearizability.undecided,
                 "violations": [
                     {
                         "image": v.key,
@@ -451,7 +452,8 @@ def _progress_line(history_csv: Path, elapsed: float, duration: float) -> str:
 def verdict_code(step: StepResult, restore_problems: list[str]) -> int:
     if not step.passed:
         return 1
-    return 2 if restore_problems else 0
+    # A history the checker could not decide is no verdict either way: the run could not finish its job.
+    return 2 if restore_problems or step.linearizability.undecided else 0
 
 
 def run_load(run: LoadRun, progress: Progress = print) -> int:
@@ -559,6 +561,8 @@ def _verdict_lines(summary: dict[str, Any], step: StepResult | None, report_dir:
             f"zscheck: linearizability: {'ok' if lin.ok else 'VIOLATED'} "
             f"({lin.operations} operations on {lin.keys} images)"
         )
+        if lin.undecided:
+            lines.append(f"zscheck: linearizability: undecided for {len(lin.undecided)} images (search budget spent)")
         for violation in lin.violations[:3]:
             lines.extend("zscheck:   " + text for text in violation.describe().splitlines())
     for problem in summary["restore_problems"]:

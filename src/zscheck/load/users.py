@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import logging
 import math
 import random
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.ssl
 from locust import FastHttpUser, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -41,6 +43,10 @@ from zscheck.load.recorder import Recorder, RunResults
 PHASES = (0.02, 1.0)  # contention: phase lengths, log-uniform between these (seconds)
 LATE = 0.01  # seconds behind its intended start before a scheduled operation counts as late
 ALL_STATUSES = frozenset(range(100, 600))  # every status is an answer to judge, not an error to raise
+
+
+# httpx logs every request's URL at INFO, and a logout's URL holds the session id: never in locust.log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass
@@ -236,8 +242,13 @@ def _test_start(environment: Environment, **_: Any) -> None:
         raise ConfigError(f"no password: set {plan.password_env} (or a password file) on every worker machine")
     timeouts = Timeouts(connect=min(5.0, plan.request_timeout), read=plan.request_timeout)
     client = Client(plan.target, dialect=plan.dialect, verify=plan.verify, auto_relogin=False, timeouts=timeouts)
-    # Users are created after test_start: they take the plan's timeouts from the class.
+    # Users are created after test_start: they take the plan's timeouts and TLS settings from the class.
     ZscheckUser.network_timeout = ZscheckUser.connection_timeout = plan.request_timeout
+    ZscheckUser.insecure = plan.verify is False  # locust's default is not to verify: zscheck verifies
+    if isinstance(plan.verify, str):
+        cafile = plan.verify
+        # A class attribute: locust calls it as a method, so it takes (and ignores) the user.
+        ZscheckUser.ssl_context_factory = lambda *_: gevent.ssl.create_default_context(cafile=cafile)
     client.login(plan.account, password)
     assert client.session is not None
     dead = None
