@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory
+from zscheck import Client
 
 pytestmark = pytest.mark.slow
 
@@ -56,3 +59,29 @@ def test_a_bad_gate_is_refused_before_anything_runs(tmp_path: Path) -> None:
     proc = zscheck_run(tmp_path, "--slo", "p99 < soon", timeout=30)
     assert proc.returncode == 2 and "is not a gate" in proc.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_run_restores_and_stops(make_server: ServerFactory, tmp_path: Path, sig: int) -> None:
+    server = make_server()
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "run", "--reports", str(tmp_path), "--target", server.url,
+             "--duration", "60s", *QUICK[2:]],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob("*/load/locust_stats_history.csv")):
+            time.sleep(0.2)
+        time.sleep(2)  # the load phase is under way
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert proc.returncode == 2, out[-2000:] + err[-2000:]
+    assert "Traceback" not in err and "remaining phases were not run" in out
+    assert after == before
+    summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
+    assert [p["name"] for p in summary["phases"]] == ["contract", "load"]

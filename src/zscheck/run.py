@@ -21,10 +21,12 @@ from zscheck import __version__
 from zscheck.checks import CHECKS, ErrorTable
 from zscheck.conformance.drift import run_drift
 from zscheck.conformance.harness import ContractConfig
+from zscheck.conformance.harness import interrupted as contract_interrupted
 from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
 from zscheck.load.runner import LoadRun, run_load
+from zscheck.load.runner import interrupted as load_interrupted
 from zscheck.report.html import write_index
 
 DEFAULT_GATES = ("error_rate<1%", "e2e:p99<1s")
@@ -105,6 +107,10 @@ def run_all(run: RunAll, progress: Progress = print) -> RunAllResult:
         phase = Phase(name, code, time.monotonic() - t0, name, error)
         result.phases.append(phase)
         progress(f"run: [{number}/{len(todo)}] {name}: {_word(name, code)} in {phase.seconds:.0f} s")
+        if contract_interrupted() or load_interrupted():  # Ctrl-C or SIGTERM: the phase restored; stop here
+            phase.exit_code, phase.error = 2, "interrupted by a signal"
+            progress("run: interrupted: the remaining phases were not run")
+            break
     summary = {
         "command": "run",
         "verdict": {0: "PASS", 1: "VIOLATIONS", 2: "COULD NOT RUN"}[result.exit_code],

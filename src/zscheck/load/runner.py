@@ -395,6 +395,13 @@ def _widen(op: linearizability.Operation, skew: float) -> linearizability.Operat
     return replace(op, invoke=op.invoke - skew, complete=None if op.complete is None else op.complete + skew)
 
 
+_signals_received: list[int] = []  # every Ctrl-C or SIGTERM a load run was stopped by, in this process
+
+
+def interrupted() -> bool:
+    return bool(_signals_received)
+
+
 @contextmanager
 def _forward_signals(proc: subprocess.Popen[Any]) -> Iterator[None]:
     """Ctrl-C or SIGTERM: locust is told to stop (it writes its results), then the caller restores."""
@@ -402,6 +409,7 @@ def _forward_signals(proc: subprocess.Popen[Any]) -> Iterator[None]:
 
     def forward(signum: int, frame: object) -> None:
         received.append(signum)
+        _signals_received.append(signum)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
 
