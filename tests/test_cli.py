@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import signal
 import socket
 import subprocess
@@ -118,3 +120,34 @@ def test_load_help_lists_scenarios_gates_and_examples() -> None:
     text = build_parser()._subparsers._group_actions[0].choices["load"].format_help()
     for needle in ("toggle", "contention", "mixed", "errors", "examples:", "e2e:p99<250ms", "exit codes"):
         assert needle in text
+
+
+@pytest.mark.slow
+def test_progress_is_redrawn_on_a_terminal_and_plain_lines_elsewhere(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "zscheck", "load", "--duration", "7s", "--users", "2"]
+    piped = subprocess.run([*args, "--report-dir", str(tmp_path / "a")], capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "\r" not in piped.stdout
+    assert any(line.startswith("load:   5/7 s") for line in piped.stdout.splitlines()), piped.stdout
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen([*args, "--report-dir", str(tmp_path / "b")], stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:
+            break  # the child closed the terminal
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(main_fd)
+    assert b"\r\x1b[Kload:   5/7 s" in seen  # redrawn in place
+    assert b"zscheck: PASS" in seen
+
+
+@pytest.mark.slow
+def test_quiet_load_prints_the_verdict_only(tmp_path: Path) -> None:
+    out = run_cli("load", "--duration", "2s", "--users", "1", "--quiet", "--report-dir", str(tmp_path), timeout=120)
+    assert out.returncode == 0
+    assert all(line.startswith("zscheck:") for line in out.stdout.splitlines()), out.stdout

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from zscheck import __version__
 from zscheck._transport import Timeouts
@@ -438,7 +439,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             insecure=args.insecure,
             quiet=args.quiet,
             timeout=float(args.timeout),
-        )
+        ),
+        progress=progress_printer(),
     )
     return result.exit_code
 
@@ -503,6 +505,10 @@ def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="finish an interrupted run's restore from its journal",
         description="Put every image a run changed back as it was, from the run's journal.jsonl. Safe to run "
         "twice. Created images are deleted and expunged; given images get their original state back.",
+        epilog="examples:\n  zscheck restore reports/load-20261128T120000Z/journal.jsonl\n"
+        "  ZSCHECK_PASSWORD=... zscheck restore reports/latest/contract/journal.jsonl --target http://10.0.0.5:8080\n\n"
+        "exit codes: 0 everything restored (or nothing to do), 2 something could not be restored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("journal", metavar="JOURNAL", help="the run's journal.jsonl")
     p.add_argument(
@@ -769,7 +775,8 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="TIME",
         help="how long the load runs, e.g. 30s, 2m (default: 30s)",
     )
-    p.set_defaults(func=lambda args: run_load(_load_run(args, "load")))
+    p.add_argument("--quiet", action="store_true", help="no progress lines: the verdict only")
+    p.set_defaults(func=lambda args: run_load(_load_run(args, "load"), progress=_quiet_or_live(args.quiet)))
 
 
 _CAPACITY_EPILOG = """\
@@ -804,6 +811,7 @@ def _add_capacity(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(
         func=lambda args: run_capacity(
             _load_run(args, "capacity"),
+            progress=progress_printer(),
             start=args.start,
             step=args.step,
             stop=args.stop,
@@ -834,7 +842,11 @@ def build_parser() -> argparse.ArgumentParser:
     faults = sub.add_parser(
         "faults",
         help="list the reference server's deliberate fault modes",
-        description="List the fault modes of `zscheck serve --fault NAME`.",
+        description="List the fault modes of `zscheck serve --fault NAME` (and of contract, load and run's "
+        "embedded server with --fault NAME).",
+        epilog="examples:\n  zscheck faults\n  zscheck contract --fault disable-noop\n"
+        "  zscheck load --scenario contention --fault lost-update-race",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     faults.set_defaults(func=_cmd_faults)
     _add_run(sub)
@@ -922,6 +934,35 @@ def _masked(dest: str, value: object) -> str:
     """A value as `zscheck config` shows it: user:password@ in URLs is masked."""
     text = "" if value is None else str(value)
     return re.sub(r"//[^/@]+@", "//***@", text)
+
+
+_TICK = re.compile(r"^load: +\d+/\d+ s")  # the load run's once-every-5-seconds progress line
+
+
+def _quiet_or_live(quiet: bool) -> Callable[[str], None]:
+    printer = progress_printer()
+    return (lambda line: printer(line) if line.startswith("zscheck:") else None) if quiet else printer
+
+
+def progress_printer(stream: TextIO | None = None) -> Callable[[str], None]:
+    """Progress lines: on a terminal the ticking load line is redrawn in place; elsewhere (CI logs, pipes)
+    every line is a plain line of its own."""
+    out = stream or sys.stdout
+    if not out.isatty():
+        return lambda line: print(line, file=out, flush=True)
+    live = [False]
+
+    def show(line: str) -> None:
+        if _TICK.match(line):
+            print("\r\033[K" + line, end="", file=out, flush=True)
+            live[0] = True
+            return
+        if live[0]:
+            print(file=out)
+            live[0] = False
+        print(line, file=out, flush=True)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
