@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import TextIO
 
 from zscheck import __version__
-from zscheck._transport import Timeouts
-from zscheck.client import Client
 from zscheck.config import Setting, resolve
 from zscheck.conformance.drift import render, run_drift
 from zscheck.conformance.harness import ContractConfig
 from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.fixtures import Journal, restore
+from zscheck.fixtures import Journal, restore_from
 from zscheck.load.plan import SCENARIOS
 from zscheck.load.runner import LoadRun, run_capacity, run_load
 from zscheck.refserver.faults import ALL_FAULTS, FAULTS, LOAD_FAULTS
@@ -542,10 +540,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if password is None:
         raise ConfigError(f"no password: set {args.password_env} or pass --password-file FILE")
     verify: bool | str = args.ca_bundle or not args.insecure
-    timeouts = Timeouts(connect=min(5.0, float(args.timeout)), read=float(args.timeout))
-    with Client(journal.target, verify=verify, timeouts=timeouts) as client:
-        client.login(args.account, password)
-        report = restore(journal, client)
+    report = restore_from(Path(args.journal), args.account, password, verify=verify, timeout=float(args.timeout))
     for uuid in report.restored:
         print(f"restored {uuid}")
     for uuid, why in report.failed.items():

@@ -172,3 +172,18 @@ class FixtureImages:
 
     def owns(self, uuid: str) -> bool:
         return uuid in self.uuids
+
+
+def restore_from(
+    path: Path, account: str, password: str, *, verify: bool | str = True, timeout: float = 30.0
+) -> RestoreReport:
+    """Restore a journal on disk with a client of its own (`zscheck restore`, and the last resort of an
+    interrupted run whose own teardown did not finish in time)."""
+    from zscheck._transport import Timeouts
+
+    journal = Journal.load(path)
+    if not journal.pending() or journal.target is None:
+        return RestoreReport()
+    with Client(journal.target, verify=verify, timeouts=Timeouts(min(5.0, timeout), timeout)) as client:
+        client.login(account, password)
+        return restore(journal, client)

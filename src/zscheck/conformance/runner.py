@@ -7,8 +7,12 @@ the plugin reads the password from the environment variable or file it is told a
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from zscheck.conformance.harness import ContractConfig, Harness, interrupted, re
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.fixtures import restore_from
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 NIGHTLY_MAX_EXAMPLES = 100
@@ -95,6 +100,8 @@ def run_contract(run: ContractRun) -> int:
     # SIGTERM (CI cancelling a job) must restore fixture images like Ctrl-C does: pytest tears the session
     # down, and with it the harness, on KeyboardInterrupt only. Both also set a flag the harness checks
     # before each request, because a KeyboardInterrupt raised inside a gc callback is silently dropped.
+    _last_resort.clear()
+    _last_resort.append(lambda: _restore_or_exit(run))
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = int(pytest.main(args, plugins=[_SessionWindow()]))
@@ -102,6 +109,8 @@ def run_contract(run: ContractRun) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _raise_on_signal.clear()
+        for timer in _timers:  # the teardown finished: the last resort is not needed
+            timer.cancel()
     if interrupted():  # cut short: violations found so far stand, anything else is "could not run"
         return 1 if code == 1 else 2
     if code in (0, 1):
@@ -127,10 +136,39 @@ class _SessionWindow:
         _raise_on_signal.clear()
 
 
+GRACE = 30.0  # seconds an interrupted run has to tear itself down before the last resort takes over
+_last_resort: list[Callable[[], None]] = []
+_timers: list[threading.Timer] = []
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    if not interrupted() and _last_resort:
+        # Teardown restores the images. Should a KeyboardInterrupt be swallowed somewhere in the stack and
+        # the run go on, this timer restores them from the journal and ends the process: a signal always
+        # ends the run within GRACE seconds, with every image put back.
+        timer = threading.Timer(GRACE, _last_resort[0])
+        timer.daemon = True
+        timer.start()
+        _timers.append(timer)
     request_interrupt(signum)
     if _raise_on_signal:
         raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _restore_or_exit(run: ContractRun) -> None:
+    password = read_password(run.password_env, run.password_file) or ("password" if run.target is None else None)
+    journal = run.report_dir / "journal.jsonl"
+    message = "zscheck: the interrupted run did not stop in time"
+    try:
+        if password is not None and journal.exists():
+            report = restore_from(journal, run.account, password, verify=run.ca_bundle or not run.insecure)
+            message += f"; restored {len(report.restored)} images from {journal}"
+            if report.failed:
+                message += f"; could NOT restore {', '.join(report.failed)}: run `zscheck restore {journal}`"
+    except ZscheckError as exc:
+        message += f"; restore failed ({exc}): run `zscheck restore {journal}`"
+    print(message, file=sys.stderr, flush=True)
+    os._exit(2)
 
 
 def _schemathesis_report(run: ContractRun, seed: int) -> None:
