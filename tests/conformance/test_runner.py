@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -124,3 +125,17 @@ def test_rest_contract_against_a_documented_server_finds_violations(make_server:
     server = make_server(dialect="documented")
     result = contract(tmp_path, "--target", server.url, "--max-examples", "5", env={"ZSCHECK_PASSWORD": PASSWORD})
     assert result.returncode == 1
+
+
+@pytest.mark.slow
+def test_progress_lines_name_suites_requests_failures_and_time_left(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "contract", "--quiet", "--max-examples", "3", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("contract: ")]
+    pattern = re.compile(r"^contract: (\d+)/(\d+) suites, \d+ requests, 0 failures, \d+ s elapsed, about \d+ s left$")
+    assert lines and all(pattern.match(line) for line in lines), lines
+    last = pattern.match(lines[-1])
+    assert last is not None and last.group(1) == last.group(2)

@@ -137,6 +137,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG["config"] = config
     # A seed is always chosen up front and reported, so any run can be replayed exactly.
     if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
         config.option.hypothesis_seed = random.randrange(2**32)
@@ -223,6 +224,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     for exc in _leaves(call.excinfo.value):
         _record(report, item.nodeid, exc)
+
+
+_PROGRESS = pytest.StashKey[dict[str, float]]()
+_CONFIG: dict[str, pytest.Config] = {}  # logreport hooks get no config: the running session's, kept here
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_PROGRESS] = {"total": len(session.items), "done": 0, "started": time.monotonic()}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A progress line after each suite: tests done, requests sent, failures so far, an estimate of the time
+    left (plain lines: they read the same in a terminal and in a CI log)."""
+    if report.when != "teardown":
+        return
+    config = _CONFIG.get("config")
+    if config is None or _PROGRESS not in config.stash or _REPORT not in config.stash:
+        return
+    progress, run = config.stash[_PROGRESS], config.stash[_REPORT]
+    progress["done"] += 1
+    harness = config.stash.get(_HARNESS, None)
+    sent = harness.client.requests_sent if harness is not None and harness.client is not None else 0
+    elapsed = time.monotonic() - progress["started"]
+    done, total = int(progress["done"]), int(progress["total"])
+    left = elapsed / done * (total - done) if done else 0.0
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is not None and total:
+        if config.option.verbose < 0:
+            writer.write("\n")  # -q leaves the cursor after a progress dot
+        else:
+            writer.ensure_newline()
+        writer.write_line(
+            f"contract: {done}/{total} suites, {sent} requests, {len(run.failures)} failures, "
+            f"{elapsed:.0f} s elapsed, about {left:.0f} s left"
+        )
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
