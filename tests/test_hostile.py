@@ -50,7 +50,7 @@ def run(tmp_path: Path, command: str, target: str, *flags: str) -> tuple[int, st
 # Every target against contract and load (the two ways in: pytest's harness, and the load orchestrator);
 # drift shares contract's harness and `run` is its phases, so a few targets show they compose them.
 PAIRS = [(k, c) for k in sorted(KINDS) for c in ("contract", "load")]
-PAIRS += [(k, "drift") for k in ("drip", "not-json", "reset")] + [("silent", "run")]
+PAIRS += [(k, "drift") for k in ("garbage", "not-json", "reset")] + [("silent", "run")]
 
 
 @pytest.mark.parametrize(("kind", "command"), PAIRS)
