@@ -198,6 +198,15 @@ def _add_credentials(p: argparse.ArgumentParser) -> None:
     p.add_argument("--password-file", default=None, metavar="FILE", help="file holding the password")
 
 
+def _require_password(args: argparse.Namespace) -> None:
+    """A real target needs a password: say so before anything runs (the embedded server needs none)."""
+    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
+        raise ConfigError(
+            f"no password: the environment variable {args.password_env} is not set. Set it (export "
+            f"{args.password_env}=...) or pass --password-file FILE"
+        )
+
+
 def _add_tls(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
@@ -313,11 +322,7 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _cmd_contract(args: argparse.Namespace) -> int:
-    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
-        raise ConfigError(
-            f"no password: the environment variable {args.password_env} is not set. Set it (export "
-            f"{args.password_env}=...) or pass --password-file FILE"
-        )
+    _require_password(args)
     run = ContractRun(
         report_dir=Path(args.report_dir or f"reports/contract-{_utc_stamp()}"),
         target=args.target,
@@ -409,11 +414,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
-        raise ConfigError(
-            f"no password: the environment variable {args.password_env} is not set. Set it (export "
-            f"{args.password_env}=...) or pass --password-file FILE"
-        )
+    _require_password(args)
     for gate in args.slo:
         parse_gate(gate)  # a bad gate is a usage error now, not after the conformance phase
     result = run_all(
@@ -715,11 +716,7 @@ def _add_load_options(p: argparse.ArgumentParser, *, capacity: bool) -> None:
 
 
 def _load_run(args: argparse.Namespace, command: str) -> LoadRun:
-    if args.password_file is None and args.target is not None and args.password_env not in os.environ:
-        raise ConfigError(
-            f"no password: the environment variable {args.password_env} is not set. Set it (export "
-            f"{args.password_env}=...) or pass --password-file FILE"
-        )
+    _require_password(args)
     return LoadRun(
         report_dir=Path(args.report_dir or f"reports/{command}-{_utc_stamp()}"),
         scenario=args.scenario,

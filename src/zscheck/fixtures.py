@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zscheck._models import ApiResult
+from zscheck._transport import Timeouts
 from zscheck.client import Client
 from zscheck.errors import ConfigError, TargetError
 
@@ -179,8 +180,6 @@ def restore_from(
 ) -> RestoreReport:
     """Restore a journal on disk with a client of its own (`zscheck restore`, and the last resort of an
     interrupted run whose own teardown did not finish in time)."""
-    from zscheck._transport import Timeouts
-
     journal = Journal.load(path)
     if not journal.pending() or journal.target is None:
         return RestoreReport()

@@ -61,10 +61,7 @@ class OperationStats:
         return int(self.histogram.get_total_count())
 
     def record(self, seconds: float, failed: bool) -> None:
-        us = int(seconds * 1e6)
-        self.pending[
-            _floor(us if _LOWEST_US <= us <= _HIGHEST_US else min(max(us, _LOWEST_US), _HIGHEST_US), _HDR_BITS)
-        ] += 1
+        self.pending[_floor(min(max(int(seconds * 1e6), _LOWEST_US), _HIGHEST_US), _HDR_BITS)] += 1
         if failed:
             self.failures += 1
 

@@ -60,8 +60,7 @@ class RunAll:
 class Phase:
     name: str
     exit_code: int
-    seconds: float
-    directory: str
+    seconds: float  # its report directory is the run's directory / name
     error: str | None = None
 
 
@@ -104,7 +103,7 @@ def run_all(run: RunAll, progress: Progress = print) -> RunAllResult:
         except ZscheckError as exc:
             code, error = 2, str(exc)
             progress(f"run: {name} could not run: {exc}")
-        phase = Phase(name, code, time.monotonic() - t0, name, error)
+        phase = Phase(name, code, time.monotonic() - t0, error)
         result.phases.append(phase)
         progress(f"run: [{number}/{len(todo)}] {name}: {_word(name, code)} in {phase.seconds:.0f} s")
         if contract_interrupted() or load_interrupted():  # Ctrl-C or SIGTERM: the phase restored; stop here

@@ -163,6 +163,20 @@ def test_capacity_below_the_first_step_exits_1(tmp_path: Path) -> None:
     assert "below the first step" in out
 
 
+def start_long_load(url: str, report: Path, *, stdout: int) -> subprocess.Popen[str]:
+    """`zscheck load` for a minute against `url`, returned once locust is sending load."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zscheck", "load", "--target", url, "--users", "4", "--duration", "60s",
+         "--report-dir", str(report)],
+        stdout=stdout, stderr=stdout, text=True, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (report / "locust_stats_history.csv").exists():
+        time.sleep(0.2)
+    time.sleep(2)  # load is flowing
+    return proc
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_run_stops_locust_and_restores_every_image(
     make_server: ServerFactory, tmp_path: Path, sig: int
@@ -172,16 +186,7 @@ def test_a_signal_mid_run_stops_locust_and_restores_every_image(
     with Client(server.url) as zs:
         zs.login("admin", PASSWORD)
         before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "zscheck", "load", "--target", server.url, "--users", "4", "--duration", "60s",
-             "--report-dir", str(report)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (report / "locust_stats_history.csv").exists():
-            time.sleep(0.2)
-        time.sleep(2)  # load is flowing
+        proc = start_long_load(server.url, report, stdout=subprocess.PIPE)
         assert proc.poll() is None
         proc.send_signal(sig)
         signalled = time.monotonic()
@@ -202,15 +207,7 @@ def test_kill_9_mid_run_stops_locust_and_restore_finishes_the_job(make_server: S
     with Client(server.url) as zs:
         zs.login("admin", PASSWORD)
         before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "zscheck", "load", "--target", server.url, "--users", "4", "--duration", "60s",
-             "--report-dir", str(report)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (report / "locust_stats_history.csv").exists():
-            time.sleep(0.2)
-        time.sleep(2)
+        proc = start_long_load(server.url, report, stdout=subprocess.DEVNULL)
         proc.kill()
         proc.wait(timeout=10)
         time.sleep(3)  # locust, told by the kernel that its parent died, stops

@@ -12,7 +12,6 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,8 +99,7 @@ def run_contract(run: ContractRun) -> int:
     # SIGTERM (CI cancelling a job) must restore fixture images like Ctrl-C does: pytest tears the session
     # down, and with it the harness, on KeyboardInterrupt only. Both also set a flag the harness checks
     # before each request, because a KeyboardInterrupt raised inside a gc callback is silently dropped.
-    _last_resort.clear()
-    _last_resort.append(lambda: _restore_or_exit(run))
+    _running[:] = [run]
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = int(pytest.main(args, plugins=[_SessionWindow()]))
@@ -137,16 +135,16 @@ class _SessionWindow:
 
 
 GRACE = 30.0  # seconds an interrupted run has to tear itself down before the last resort takes over
-_last_resort: list[Callable[[], None]] = []
+_running: list[ContractRun] = []  # the run a signal's last resort would restore
 _timers: list[threading.Timer] = []
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    if not interrupted() and _last_resort:
+    if not interrupted() and _running:
         # Teardown restores the images. Should a KeyboardInterrupt be swallowed somewhere in the stack and
         # the run go on, this timer restores them from the journal and ends the process: a signal always
         # ends the run within GRACE seconds, with every image put back.
-        timer = threading.Timer(GRACE, _last_resort[0])
+        timer = threading.Timer(GRACE, _restore_or_exit, args=(_running[0],))
         timer.daemon = True
         timer.start()
         _timers.append(timer)

@@ -81,7 +81,8 @@ class Driver:
         request = _wire.change_state(image, event, self.sessions.live, dialect=self.plan.dialect)
         name = f"changeImageState {event}"
         invoked = time.time()
-        origin = intended if intended is not None else time.perf_counter()
+        sent = time.perf_counter()
+        origin = intended if intended is not None else sent
         result: ApiResult | None = None
         try:
             result = self._call(request, name)
@@ -97,7 +98,7 @@ class Driver:
         put_seconds = first.elapsed
         self.recorder.metrics.record("put", event, put_seconds, failed=failure is not None, code=None)
         if len(result.exchanges) > 1:
-            job_seconds = done - self._put_answered
+            job_seconds = done - sent - put_seconds  # from the 202's arrival to the job's final answer
             self.recorder.metrics.record("job", event, job_seconds, failed=failure is not None, code=None)
             self.wire.measure("JOB", name, job_seconds, failure)
         e2e = done - origin
@@ -154,7 +155,6 @@ class Driver:
     def _call(self, request: _wire.WireRequest, name: str) -> ApiResult:
         """Send, and follow a 202 to the job's final answer (like `Client.call`, over the `Wire` seam)."""
         first = self.wire.send(request, name)
-        self._put_answered = time.perf_counter()
         exchanges = [first]
         if first.error is not None:
             return ApiResult(Outcome.TRANSPORT_ERROR, exchanges)

@@ -8,8 +8,8 @@ never travels in it: each process reads it from the environment variable or file
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 from zscheck._wire import Dialect
 from zscheck.errors import ConfigError
@@ -47,7 +47,6 @@ class LoadPlan:
     history_limit: int = 2_000_000  # operations kept per process for the linearizability check
     results: str = ""  # where the master (or the only process) writes the raw results
     verify: bool | str = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

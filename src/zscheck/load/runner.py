@@ -405,10 +405,9 @@ def interrupted() -> bool:
 @contextmanager
 def _forward_signals(proc: subprocess.Popen[Any]) -> Iterator[None]:
     """Ctrl-C or SIGTERM: locust is told to stop (it writes its results), then the caller restores."""
-    received: list[int] = []
+    before = len(_signals_received)
 
     def forward(signum: int, frame: object) -> None:
-        received.append(signum)
         _signals_received.append(signum)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -419,8 +418,8 @@ def _forward_signals(proc: subprocess.Popen[Any]) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt(f"signal {received[0]}")
+    if len(_signals_received) > before:
+        raise KeyboardInterrupt(f"signal {_signals_received[before]}")
 
 
 def _follow(

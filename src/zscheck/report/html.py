@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,6 @@ def _word(phase: dict[str, Any]) -> str:
 
 
 def _utc(value: Any) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(value))) if isinstance(value, int | float) else ""
 
 
