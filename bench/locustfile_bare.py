@@ -4,6 +4,9 @@ no checks, no history and no histograms (the least a locust user can do for the 
 Like `loadtests/toggle.py` it logs in once per process (its users share the session), gives each user
 an image of its own, and alternates enable/disable: PUT actions, then GET the api-job until it is done.
 Requests are built by `zscheck._wire`, so both sides send byte-identical requests.
+
+`--no-cookies` turns locust's cookie jar off, as zscheck's users do (like ZStack's SDK): the bench uses it
+to tell the cost of the checks alone from what the checked user saves by keeping no cookies.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from zscheck import _wire
 
 _session: dict[str, Any] = {}
 _numbers = itertools.count()
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--no-cookies", action="store_true", help="no cookie jar (as zscheck's users)")
 
 
 @events.test_start.add_listener
@@ -42,6 +50,9 @@ class BareToggle(FastHttpUser):
         images = _session["images"]
         self.image = images[next(_numbers) % len(images)]
         self.toggles = 0
+        options = self.environment.parsed_options
+        if options is not None and options.no_cookies:
+            self.client.client.cookiejar = None
 
     @task
     def toggle(self) -> None:

@@ -24,6 +24,22 @@ def test_percentiles_come_from_every_sample() -> None:
     assert m.measured(10.0)["e2e.enable"]["count"] == 1000
 
 
+def test_an_operation_is_the_sum_of_its_details_recorded_once() -> None:
+    m = Metrics()
+    for ms in range(1, 101):
+        m.record("e2e", "enable" if ms % 2 else "disable", ms / 1000, failed=ms == 100, code=None)
+    m.record("query", None, 0.004, failed=False, code=None)
+    assert sorted(m.operations) == ["e2e.disable", "e2e.enable", "query"]  # each sample under one name
+    assert m.names() == ["e2e", "e2e.disable", "e2e.enable", "query"]
+    measured = m.measured(1.0)
+    assert measured["e2e"]["count"] == 100 and measured["e2e"]["failures"] == 1
+    assert measured["e2e.disable"]["count"] == measured["e2e.enable"]["count"] == 50
+    assert measured["e2e"]["max"] == pytest.approx(0.1, rel=0.002)
+    assert measured["e2e.enable"]["max"] == pytest.approx(0.099, rel=0.002)
+    assert m.distribution("e2e")[-1][1] == pytest.approx(0.1, rel=0.002)
+    assert m.stats("invalid").count == 0 and m.distribution("invalid") == []
+
+
 def test_the_overall_entry_counts_user_level_operations_only() -> None:
     m = Metrics()
     m.record("put", "enable", 0.001, failed=False, code=None)  # part of an e2e: not counted twice

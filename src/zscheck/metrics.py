@@ -61,7 +61,11 @@ class OperationStats:
         return int(self.histogram.get_total_count())
 
     def record(self, seconds: float, failed: bool) -> None:
-        self.pending[_floor(min(max(int(seconds * 1e6), _LOWEST_US), _HIGHEST_US), _HDR_BITS)] += 1
+        us = int(seconds * 1e6)
+        if not _LOWEST_US <= us <= _HIGHEST_US:
+            us = min(max(us, _LOWEST_US), _HIGHEST_US)
+        shift = us.bit_length() - _HDR_BITS  # _floor, inlined: this runs several times per state change
+        self.pending[us if shift <= 0 else (us >> shift) << shift] += 1
         if failed:
             self.failures += 1
 
@@ -98,24 +102,46 @@ class Second:
 
 
 class Metrics:
+    """Samples are recorded once, under their most detailed name (`e2e.enable`, or `query`); an operation
+    with details (`e2e`) is the sum of them, merged when read. Recording is on the load generator's hot
+    path, reading happens once a run."""
+
     def __init__(self) -> None:
         self.operations: dict[str, OperationStats] = defaultdict(OperationStats)
         self.timeline: dict[int, Second] = defaultdict(Second)
         self.scheduled = 0  # arrival-rate mode: state changes given an intended start time
         self.late = 0  # ...of which started late (the generator or the server could not keep up)
+        self._now, self._second = -1, Second()  # the timeline's current second, without a lookup each time
 
     def record(self, operation: str, detail: str | None, seconds: float, *, failed: bool, code: str | None) -> None:
-        """One finished operation; `detail` (the event or invalid kind) adds a `operation.detail` entry."""
-        self.operations[operation].record(seconds, failed)
-        if detail:
-            self.operations[f"{operation}.{detail}"].record(seconds, failed)
+        """One finished operation; `detail` (the event or invalid kind) names it `operation.detail`."""
+        self.operations[f"{operation}.{detail}" if detail else operation].record(seconds, failed)
         if operation in TOP_LEVEL:
-            second = self.timeline[int(time.time())]
+            now = int(time.time())
+            if now != self._now:
+                self._now, self._second = now, self.timeline[now]
+            second = self._second
             second.count += 1
             second.failures += failed
             if code:
                 second.codes[code] += 1
             second.buckets[_floor(max(int(seconds * 1e6), 1), _TIMELINE_BITS)] += 1
+
+    def names(self) -> list[str]:
+        """Every operation with samples: the recorded names and the operations they are details of."""
+        recorded = [name for name, stats in self.operations.items() if stats.count]
+        return sorted(set(recorded) | {name.split(".", 1)[0] for name in recorded})
+
+    def stats(self, name: str) -> OperationStats:
+        """The samples of `name`: recorded under it, or under its details (`e2e` is `e2e.enable` + ...)."""
+        parts = [s for n, s in self.operations.items() if n == name or n.startswith(name + ".")]
+        if len(parts) == 1:
+            return parts[0]
+        merged = OperationStats()
+        for part in parts:
+            merged.histogram.add(part.histogram)
+            merged.failures += part.failures
+        return merged
 
     # ------------------------------------------------------------------ moving between processes
 
@@ -136,6 +162,7 @@ class Metrics:
         }
         self.operations.clear()
         self.timeline.clear()
+        self._now = -1
         self.scheduled = self.late = 0
         return data
 
@@ -157,23 +184,21 @@ class Metrics:
 
     def measured(self, duration: float) -> dict[str | None, dict[str, float]]:
         """`measured[operation][metric]` for the SLO gates; key None is every user-level operation."""
-        out: dict[str | None, dict[str, float]] = {
-            name: stats.summary(duration) for name, stats in sorted(self.operations.items())
-        }
+        out: dict[str | None, dict[str, float]] = {name: self.stats(name).summary(duration) for name in self.names()}
         overall = OperationStats()
         for name in TOP_LEVEL:
-            if name in self.operations:
-                overall.histogram.add(self.operations[name].histogram)
-                overall.failures += self.operations[name].failures
+            stats = self.stats(name)
+            overall.histogram.add(stats.histogram)
+            overall.failures += stats.failures
         if overall.count:
             out[None] = overall.summary(duration)
         return out
 
     def distribution(self, name: str) -> list[tuple[float, float]]:
         """(percentile, seconds) from p0 to p100, denser in the tail: the latency distribution's shape."""
-        if name not in self.operations or not self.operations[name].count:
+        h = self.stats(name).histogram
+        if not h.get_total_count():
             return []
-        h = self.operations[name].histogram
         points = [0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97.5, 99, 99.5, 99.9, 99.95, 99.99, 100]
         return [(p, h.get_value_at_percentile(p) / 1e6) for p in points]
 

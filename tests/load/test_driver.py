@@ -75,8 +75,10 @@ def test_a_state_change_is_timed_three_ways_and_written_to_the_history(rig: Rig)
     assert rig.recorder.failures == {}
     assert [kind for kind, _, _ in rig.wire.measured] == ["JOB", "E2E"]
     assert all(failure is None for _, failure in rig.wire.settled)
-    counts = {name: s.count for name, s in rig.recorder.metrics.operations.items()}
-    assert counts == {"put": 1, "put.disable": 1, "job": 1, "job.disable": 1, "e2e": 1, "e2e.disable": 1}
+    metrics = rig.recorder.metrics
+    assert {name: metrics.stats(name).count for name in metrics.names()} == {
+        "put": 1, "put.disable": 1, "job": 1, "job.disable": 1, "e2e": 1, "e2e.disable": 1
+    }  # fmt: skip
     [op] = rig.recorder.history
     assert (op.key, op.kind, op.value) == (rig.images[0], "write", "Disabled")
     assert op.complete is not None and op.complete >= op.invoke
@@ -108,7 +110,7 @@ def test_a_contract_violation_is_a_failure_named_after_its_check(rig: Rig) -> No
     example = group.examples[0]
     assert example["curl"].startswith("curl ") and "$ZSTACK_SESSION" in example["curl"]
     assert ("E2E", "changeImageState disable", "state_matches_event") in rig.wire.measured
-    assert rig.recorder.metrics.operations["e2e"].failures == 2
+    assert rig.recorder.metrics.stats("e2e").failures == 2
 
 
 @pytest.mark.parametrize("rig", [("wrong-error-code",)], indirect=True)

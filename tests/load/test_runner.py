@@ -62,6 +62,10 @@ def test_toggle_on_a_correct_server_passes_and_restores_every_image(make_server:
     assert {"changeImageState enable", "changeImageState disable", "api-jobs/{uuid}"} <= names
     types = {line.split(",")[0] for line in (report / "locust_stats.csv").read_text().splitlines()[1:]}
     assert {"PUT", "GET", "JOB", "E2E"} <= types  # the PUT, the job and the state change end to end, apart
+    rows = [line.split(",") for line in (report / "locust_stats.csv").read_text().splitlines()[1:]]
+    http = sum(int(r[2]) for r in rows if r[0] in ("PUT", "GET"))
+    [aggregated] = [int(r[2]) for r in rows if r[1] == "Aggregated"]
+    assert aggregated == http  # JOB and E2E are timings, not requests: locust's total counts requests only
     journal = [json.loads(line) for line in (report / "journal.jsonl").read_text().splitlines()]
     assert {e["uuid"] for e in journal if e["kind"] == "image"} == {
         e["uuid"] for e in journal if e["kind"] == "restored"

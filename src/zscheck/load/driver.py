@@ -92,17 +92,16 @@ class Driver:
                 self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
         done = time.perf_counter()
         probe = Probe(self.plan.dialect, image, event, self._valid, request.headers.get("X-Job-UUID"))
-        violations = judge(probe, result)
-        failure = self._settle(result, name, violations, request)
-        first = result.exchanges[0]
-        put_seconds = first.elapsed
-        self.recorder.metrics.record("put", event, put_seconds, failed=failure is not None, code=None)
+        failure = self._settle(result, name, judge(probe, result), request)
+        failed, metrics = failure is not None, self.recorder.metrics
+        put_seconds = result.exchanges[0].elapsed
+        metrics.record("put", event, put_seconds, failed=failed, code=None)
         if len(result.exchanges) > 1:
             job_seconds = done - sent - put_seconds  # from the 202's arrival to the job's final answer
-            self.recorder.metrics.record("job", event, job_seconds, failed=failure is not None, code=None)
+            metrics.record("job", event, job_seconds, failed=failed, code=None)
             self.wire.measure("JOB", name, job_seconds, failure)
         e2e = done - origin
-        self.recorder.metrics.record("e2e", event, e2e, failed=failure is not None, code=result.error_code)
+        metrics.record("e2e", event, e2e, failed=failed, code=result.error_code)
         self.wire.measure("E2E", name, e2e, failure)
         if result.outcome is Outcome.SUCCESS:
             self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, time.time(), self.client))
@@ -182,9 +181,11 @@ class Driver:
     ) -> str | None:
         """Give every request its verdict, group the failures; returns the first failed check's name."""
         final = result.exchanges[-1]
-        for exchange in result.exchanges:
-            own = next((v.check for v in violations if (v.exchange or final) is exchange), None)
-            self.wire.settle(exchange, name if exchange is result.exchanges[0] else "api-jobs/{uuid}", own)
+        for i, exchange in enumerate(result.exchanges):
+            own = None
+            if violations:  # the usual case has none: no search per exchange
+                own = next((v.check for v in violations if (v.exchange or final) is exchange), None)
+            self.wire.settle(exchange, "api-jobs/{uuid}" if i else name, own)
         if not violations:
             return None
         code = result.error_code
