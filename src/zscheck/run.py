@@ -55,6 +55,20 @@ class RunAll:
     quiet: bool = False
     timeout: float = 30.0
 
+    def target_options(self) -> dict[str, Any]:
+        """What the contract and load phases share, under the same names: where and how to connect."""
+        return {
+            "target": self.target,
+            "dialect": self.dialect,
+            "account": self.account,
+            "password_env": self.password_env,
+            "password_file": self.password_file,
+            "images": self.images,
+            "ca_bundle": self.ca_bundle,
+            "insecure": self.insecure,
+            "timeout": self.timeout,
+        }
+
 
 @dataclass
 class Phase:
@@ -149,21 +163,7 @@ def _point_latest(reports: Path, directory: Path) -> None:
 
 def _contract(run: RunAll, seed: int, out: Path) -> int:
     return run_contract(
-        ContractRun(
-            report_dir=out,
-            target=run.target,
-            dialect=run.dialect,
-            account=run.account,
-            password_env=run.password_env,
-            password_file=run.password_file,
-            images=run.images,
-            max_examples=run.max_examples,
-            seed=seed,
-            ca_bundle=run.ca_bundle,
-            insecure=run.insecure,
-            quiet=True,
-            timeout=run.timeout,
-        )
+        ContractRun(report_dir=out, max_examples=run.max_examples, seed=seed, quiet=True, **run.target_options())
     )
 
 
@@ -172,20 +172,12 @@ def _load(run: RunAll, seed: int, out: Path, progress: Progress) -> int:
         LoadRun(
             report_dir=out,
             scenario=run.scenario,
-            target=run.target,
-            dialect=run.dialect,
-            account=run.account,
-            password_env=run.password_env,
-            password_file=run.password_file,
             users=run.users,
             duration=run.duration,
             rate=run.rate,
             slo=run.slo,
             seed=seed,
-            images=run.images,
-            ca_bundle=run.ca_bundle,
-            insecure=run.insecure,
-            timeout=run.timeout,
+            **run.target_options(),
         ),
         progress=(lambda line: None) if run.quiet else progress,
     )
