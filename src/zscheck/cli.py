@@ -316,6 +316,12 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how long an api-job may stay processing before that counts as a violation (default: 10; 1 for the "
         "embedded server)",
     )
+    p.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report each failing example as found instead of searching for the shortest one: a faster verdict "
+        "against a broken build, with longer reproducers",
+    )
     _add_tls(p)
     p.add_argument("--quiet", action="store_true", help="one line per failure and the verdict, nothing else")
     p.set_defaults(func=_cmd_contract)
@@ -342,6 +348,7 @@ def _cmd_contract(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         insecure=args.insecure,
         quiet=args.quiet,
+        shrink=not args.no_shrink,
         timeout=float(args.timeout),
     )
     return run_contract(run)

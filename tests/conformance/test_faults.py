@@ -1,5 +1,8 @@
 """Proof that the checks catch what they claim: each fault mode of the reference server makes
-`zscheck contract` exit 1 and name the right check, and the correct server passes under 5 seeds."""
+`zscheck contract` exit 1 and name the right check, and the correct server passes under 5 seeds.
+
+The fault runs use --no-shrink: catching is what is proven here, and shrinking a failure (finding its
+shortest form) is most of a faulty run's time. One fault also runs with shrinking, to prove the flag."""
 
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ CAUGHT_BY = {
 }
 
 
+SHRUNK = "disable-noop:shrunk"  # also run with shrinking
 SEEDS = 5  # never flaky: the correct server passes under this many seeds, every CI run
 
 
@@ -70,7 +74,9 @@ def run_all(tmp: Path, jobs: dict[str, list[str]]) -> Runs:
 @pytest.fixture(scope="module")
 def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     tmp = tmp_path_factory.mktemp("faults")
-    return run_all(tmp, {f: ["--fault", f, "--max-examples", "15", "--seed", "7"] for f in FAULTS})
+    jobs = {f: ["--fault", f, "--max-examples", "15", "--seed", "7", "--no-shrink"] for f in FAULTS}
+    jobs[SHRUNK] = ["--fault", SHRUNK.split(":")[0], "--max-examples", "15", "--seed", "7"]
+    return run_all(tmp, jobs)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +100,16 @@ def test_fault_is_caught_by_its_check(fault_runs: Runs, fault: str) -> None:
     assert CAUGHT_BY[fault] in by_check, f"{fault}: caught by {by_check}, not {CAUGHT_BY[fault]}"
     assert any("$ZSTACK_SESSION" in f["curl"] for f in summary["failures"])
     assert summary["seed"] == 7
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_no_shrink_reaches_the_same_verdict_with_fewer_cases(fault_runs: Runs) -> None:
+    (code, shrunk, _), (code_as_found, as_found, _) = fault_runs[SHRUNK], fault_runs[SHRUNK.split(":")[0]]
+    assert code == code_as_found == 1
+    assert shrunk["failures_by_check"].keys() == as_found["failures_by_check"].keys()
+    # Shrinking replays the failure in ever shorter forms: Hypothesis runs more cases with it than without.
+    assert as_found["cases"] < shrunk["cases"], (as_found["cases"], shrunk["cases"])
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from zscheck.conformance.harness import ContractConfig, Harness, Sent, interrupted
 from zscheck.credentials import read_password
@@ -131,6 +131,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--zs-timeout", type=float, default=30.0, metavar="SECONDS", help="seconds any one request may take"
     )
+    group.addoption(
+        "--zs-no-shrink",
+        action="store_true",
+        help="report each failing example as found, without searching for the shortest one (a faster verdict)",
+    )
     group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
     group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
 
@@ -147,6 +152,9 @@ def pytest_configure(config: pytest.Config) -> None:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
         database=None,  # replay comes from the seed, not from a local example database
+        # Shrinking replays a failure many times over to find its shortest form: against a broken server
+        # it is most of the run (a state machine's shortest sequence of steps costs thousands of requests).
+        phases=[p for p in Phase if p is not Phase.shrink or not config.getoption("--zs-no-shrink")],
     )
     settings.load_profile("zscheck")
     global _options

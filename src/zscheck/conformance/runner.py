@@ -48,6 +48,7 @@ class ContractRun:
     ca_bundle: str | None = None
     insecure: bool = False
     quiet: bool = False
+    shrink: bool = True  # search for the shortest failing example (Hypothesis' shrink phase)
     extra: tuple[str, ...] = field(default_factory=tuple)
 
     def pytest_args(self) -> list[str]:
@@ -90,6 +91,8 @@ class ContractRun:
         args += [f"--zs-fault={fault}" for fault in self.faults]
         if self.insecure:
             args.append("--zs-insecure")
+        if not self.shrink:
+            args.append("--zs-no-shrink")
         return args + list(self.extra)
 
 
