@@ -106,3 +106,31 @@ def test_the_last_resort_restores_from_the_journal_and_ends_the_process(
     assert proc.returncode == 2, proc.stderr
     assert "restored 2 images" in proc.stderr
     assert created["uuid"] not in after and after == before
+
+
+DROPPED = """
+import sys
+from zscheck.conformance import harness, runner
+
+class Dropped:
+    def __del__(self):  # where a signal can land: Python cannot raise here, so the exception is dropped
+        raise KeyboardInterrupt("signal 2")
+
+sys.unraisablehook = runner._unraisable
+if sys.argv[1] == "interrupted":
+    harness.request_interrupt(2)
+Dropped()
+print("still running")
+"""
+
+
+@pytest.mark.parametrize("state", ["interrupted", "not-interrupted"])
+def test_our_own_interrupt_dropped_in_a_callback_prints_no_traceback(state: str) -> None:
+    """A signal that lands in a gc or weakref callback: Python drops the KeyboardInterrupt and prints its
+    traceback. The run stops through the flag anyway, so that traceback is noise; any other is not."""
+    proc = subprocess.run([sys.executable, "-c", DROPPED, state], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "still running" in proc.stdout
+    if state == "interrupted":
+        assert proc.stderr == ""
+    else:
+        assert "Traceback" in proc.stderr and "KeyboardInterrupt" in proc.stderr

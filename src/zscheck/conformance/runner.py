@@ -104,9 +104,12 @@ def run_contract(run: ContractRun) -> int:
     # before each request, because a KeyboardInterrupt raised inside a gc callback is silently dropped.
     _running[:] = [run]
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     try:
-        code = int(pytest.main(args, plugins=[_SessionWindow()]))
+        # pytest's own unraisable-exception plugin would print our interrupt's traceback as a warning.
+        code = int(pytest.main([*args, "-p", "no:unraisableexception"], plugins=[_SessionWindow()]))
     finally:
+        sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _raise_on_signal.clear()
@@ -154,6 +157,15 @@ def _interrupt(signum: int, frame: object) -> None:
     request_interrupt(signum)
     if _raise_on_signal:
         raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _unraisable(info: sys.UnraisableHookArgs) -> None:
+    """A signal that lands in a gc or weakref callback raises KeyboardInterrupt where Python cannot raise:
+    it is dropped, and Python prints its traceback. The flag set with it already stops the run, so our own
+    interrupt is not news; anything else goes to the usual hook."""
+    if isinstance(info.exc_value, KeyboardInterrupt) and interrupted():
+        return
+    sys.__unraisablehook__(info)
 
 
 def _restore_or_exit(run: ContractRun) -> None:
