@@ -7,6 +7,7 @@ size, and timings.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from zscheck._wire import WireRequest, parse_json
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _USER_AGENT = "zscheck/0.1"
+
+# httpx logs every request's URL at INFO, and a logout's URL holds the session id: in whatever process
+# uses this transport (a command, a locust worker), it never reaches a log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

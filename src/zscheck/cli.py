@@ -7,7 +7,6 @@ Nothing below this module prints or exits; it raises `ZscheckError`s that become
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import sys
@@ -965,8 +964,6 @@ def progress_printer(stream: TextIO | None = None) -> Callable[[str], None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # httpx logs request URLs at INFO, and a logout's URL holds the session id: keep it out of any log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

@@ -61,11 +61,7 @@ class OperationStats:
         return int(self.histogram.get_total_count())
 
     def record(self, seconds: float, failed: bool) -> None:
-        us = int(seconds * 1e6)
-        if not _LOWEST_US <= us <= _HIGHEST_US:
-            us = min(max(us, _LOWEST_US), _HIGHEST_US)
-        shift = us.bit_length() - _HDR_BITS  # _floor, inlined: this runs several times per state change
-        self.pending[us if shift <= 0 else (us >> shift) << shift] += 1
+        self.pending[_floor(min(max(int(seconds * 1e6), _LOWEST_US), _HIGHEST_US), _HDR_BITS)] += 1
         if failed:
             self.failures += 1
 
@@ -111,16 +107,12 @@ class Metrics:
         self.timeline: dict[int, Second] = defaultdict(Second)
         self.scheduled = 0  # arrival-rate mode: state changes given an intended start time
         self.late = 0  # ...of which started late (the generator or the server could not keep up)
-        self._now, self._second = -1, Second()  # the timeline's current second, without a lookup each time
 
     def record(self, operation: str, detail: str | None, seconds: float, *, failed: bool, code: str | None) -> None:
         """One finished operation; `detail` (the event or invalid kind) names it `operation.detail`."""
         self.operations[f"{operation}.{detail}" if detail else operation].record(seconds, failed)
         if operation in TOP_LEVEL:
-            now = int(time.time())
-            if now != self._now:
-                self._now, self._second = now, self.timeline[now]
-            second = self._second
+            second = self.timeline[int(time.time())]
             second.count += 1
             second.failures += failed
             if code:
@@ -162,7 +154,6 @@ class Metrics:
         }
         self.operations.clear()
         self.timeline.clear()
-        self._now = -1
         self.scheduled = self.late = 0
         return data
 

@@ -174,7 +174,9 @@ def _restore_or_exit(run: ContractRun) -> None:
     message = "zscheck: the interrupted run did not stop in time"
     try:
         if password is not None and journal.exists():
-            report = restore_from(journal, run.account, password, verify=run.ca_bundle or not run.insecure)
+            report = restore_from(
+                journal, run.account, password, verify=run.ca_bundle or not run.insecure, timeout=run.timeout
+            )
             message += f"; restored {len(report.restored)} images from {journal}"
             if report.failed:
                 message += f"; could NOT restore {', '.join(report.failed)}: run `zscheck restore {journal}`"

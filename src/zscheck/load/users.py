@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import logging
 import math
 import random
 import time
@@ -43,10 +42,6 @@ from zscheck.load.recorder import Recorder, RunResults
 PHASES = (0.02, 1.0)  # contention: phase lengths, log-uniform between these (seconds)
 LATE = 0.01  # seconds behind its intended start before a scheduled operation counts as late
 ALL_STATUSES = frozenset(range(100, 600))  # every status is an answer to judge, not an error to raise
-
-
-# httpx logs every request's URL at INFO, and a logout's URL holds the session id: never in locust.log.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass
