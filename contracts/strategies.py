@@ -62,3 +62,13 @@ facets = st.one_of(
     *[one_facet_off(f) for f in FACETS],
     st.builds(Facets, **{f: st.sampled_from(values) for f, values in FACETS.items()}),
 )
+
+
+# Image names and descriptions as ZStack's users write them: Chinese and ASCII mixed. No leading or trailing
+# character <= U+0020 (ZStack trims string fields before storing them) and no lone surrogates (not text).
+_TEXT_ALPHABET = st.one_of(
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK unified ideographs
+    st.sampled_from(string.ascii_letters + string.digits + " -_.()（）：，。"),
+)
+_texts = st.text(_TEXT_ALPHABET, min_size=1, max_size=40).map(lambda s: s.strip(JAVA_WHITESPACE)).filter(bool)
+image_texts = st.fixed_dictionaries({"name": _texts}, optional={"description": _texts})

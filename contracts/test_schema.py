@@ -68,9 +68,11 @@ def facets_of(body: Any, raw: bytes, dialect: str, image: str) -> Facets:
     if action is not None and not isinstance(action, dict):
         return Facets(body="not-object", image=image)
     action = action or {}
-    tags = [body.get("systemTags"), body.get("userTags"), action.get("systemTags"), action.get("userTags")]
-    if any(t is not None and not isinstance(t, list) for t in tags):
+    top = [body.get("systemTags"), body.get("userTags")]
+    inner = [action.get("systemTags"), action.get("userTags")]
+    if any(t is not None and not isinstance(t, list) for t in top + inner):
         return Facets(body="bad-tags", image=image)
+    tags = tags_facet([t for t in top if t], [t for t in inner if t])
     event = action.get("stateEvent")
     if event is None:
         kind = "missing"
@@ -78,7 +80,20 @@ def facets_of(body: Any, raw: bytes, dialect: str, image: str) -> Facets:
         kind = "not-a-string"
     else:
         kind = "valid" if is_valid_event(event) else "invalid"
-    return Facets(event=kind, image=image)
+    return Facets(event=kind, tags=tags, image=image)
+
+
+def tags_facet(top: list[list[Any]], inner: list[list[Any]]) -> str:
+    """The tags class (facts §10): Gson reads the action map's tags as List<String>, so an object or an
+    array inside them is a 500 (a number or a boolean reads as its text); a null anywhere is SYS.1007 from
+    the validator; the top-level lists are an unchecked cast, so their other elements pass."""
+    if any(isinstance(e, dict | list) for tags in inner for e in tags):
+        return "not-string-in-action"
+    if any(e is None for tags in top + inner for e in tags):
+        return "null-element"
+    if any(not isinstance(e, str) for tags in top for e in tags):
+        return "not-string-top"
+    return "strings"
 
 
 def labelled(exchange: Exchange, url: str) -> schemathesis.Response:

@@ -14,8 +14,18 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from contracts.strategies import invalid_events, valid_events
-from zscheck.checks import Facets, Violation, check_change, check_failed_request, check_inventory, check_query_agrees
+from contracts.strategies import image_texts, invalid_events, valid_events
+from zscheck import _wire
+from zscheck.checks import (
+    Facets,
+    Violation,
+    check_change,
+    check_echo_matches_query,
+    check_failed_request,
+    check_inventory,
+    check_query_agrees,
+    check_strings_round_trip,
+)
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import ContractViolation, require
 
@@ -31,12 +41,14 @@ def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             self.model: dict[str, dict[str, Any]] = {}
-            self.last_write: dict[str, float] = {}
+            # Per image, when its last write was known to be done (wall clock, the clock Exchange.started
+            # uses). Every write counts, whoever made it: a change, a delete, a recover, an update, a reset.
+            self.written: dict[str, float] = {}
             for uuid in images:
                 self._reset(uuid)
                 self.model[uuid] = self._query(uuid, None)
-                # The image may have been written within the last second by whatever ran before.
-                self.last_write[uuid] = time.monotonic()
+                # Written just now by the reset, or within the last second by whatever ran before.
+                self.written[uuid] = time.time()
 
         def _reset(self, uuid: str) -> None:
             """Every example starts from the same world (Enabled, Ready), so a failure replays exactly."""
@@ -67,10 +79,16 @@ def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
             sent = require(zs, zs.probe(Facets(), uuid, event))
             target = STATES[event.strip()]
             after = self._query(uuid, sent)
-            since = time.monotonic() - self.last_write[uuid]
-            self._fail(list(check_change(before, after, target, seconds_since_last_write=since)), sent)
+            # The least time between the previous write and this one: from when the previous one was known
+            # done to when this request left. A real node's job runs after the PUT, so this is a lower bound.
+            since = sent.result.exchanges[0].started - self.written[uuid]
+            violations = list(check_change(before, after, target, seconds_since_last_write=since))
+            echoed = sent.result.inventory
+            if echoed is not None:
+                violations += check_echo_matches_query("changeImageState", dict(echoed), after)
+            self._fail(violations, sent)
             if before["state"] != target:
-                self.last_write[uuid] = time.monotonic()
+                self.written[uuid] = time.time()
             self.model[uuid] = after
 
         @rule(uuid=st.sampled_from(images), event=invalid_events)
@@ -95,13 +113,56 @@ def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
             uuid = data.draw(st.sampled_from(deletable))
             deleted = self.model[uuid]["status"] == "Deleted"
             result = zs.main.recover_image(uuid) if deleted else zs.main.delete_image(uuid)
+            self.written[uuid] = time.time()
             assert result.ok, f"{'recover' if deleted else 'delete'} of fixture image failed: {result.final.text()}"
             after = self._query(uuid, None)
             assert after["status"] == ("Ready" if deleted else "Deleted"), after["status"]
             assert after["state"] == self.model[uuid]["state"], "delete/recover changed the state"
+            if deleted and result.inventory is not None:
+                self._fail_write("recoverImage", result, after)
             self.model[uuid] = after
 
+        @precondition(lambda self: bool(deletable))
+        @rule(data=st.data(), texts=image_texts)
+        def update(self, data: st.DataObject, texts: dict[str, str]) -> None:
+            """UpdateImage with names as ZStack's users write them: the echo is the stored image, the text
+            comes back exactly, and the image's state is untouched (the SDK found a stale echo here)."""
+            uuid = data.draw(st.sampled_from(deletable))
+            session = zs.live_session(zs.main).uuid
+            result = zs.main.call(_wire.image_action(uuid, "updateImage", texts, session))
+            self.written[uuid] = time.time()
+            assert result.ok, f"updateImage of fixture image failed: {result.final.text()}"
+            after = self._query(uuid, None)
+            problems = list(check_strings_round_trip(texts, after, "a query after updateImage"))
+            if result.inventory is not None:
+                problems += check_strings_round_trip(texts, dict(result.inventory), "updateImage's answer")
+            if after["state"] != self.model[uuid]["state"]:
+                problems.append(Violation("no_other_field_changes", "updateImage changed the state"))
+            self._fail_write("updateImage", result, after, problems)
+            # Put the created names back: the scenarios compare fixture images with their creation snapshot.
+            original = {k: zs.snapshots[uuid][k] for k in texts if k in zs.snapshots[uuid]}
+            if original:
+                zs.main.call(_wire.image_action(uuid, "updateImage", original, zs.live_session(zs.main).uuid))
+                self.written[uuid] = time.time()
+            self.model[uuid] = self._query(uuid, None)
+
+        def _fail_write(
+            self, action: str, result: Any, after: dict[str, Any], problems: list[Violation] | None = None
+        ) -> None:
+            """A fixture write (not a judged probe) whose answer disagrees with the query after it."""
+            violations = list(problems or [])
+            if result.inventory is not None:
+                violations += check_echo_matches_query(action, dict(result.inventory), after, result.final)
+            if violations:
+                request = result.exchanges[0].request
+                sent = Sent(zs.success_probe(uuid_of(request.path)), result, violations, Facets())
+                raise ContractViolation(sent, zs.url)
+
     return ImageStates
+
+
+def uuid_of(path: str) -> str:
+    return path.rstrip("/").split("/")[-2]  # /zstack/v1/images/{uuid}/actions
 
 
 def test_image_state_model(zs: Harness) -> None:

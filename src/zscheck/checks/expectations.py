@@ -7,7 +7,7 @@ loads it, validates it in one place, and answers `expect(facets, dialect)`.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -21,7 +21,8 @@ FACETS: dict[str, tuple[str, ...]] = {
     "body": ("action", "wrong-key", "empty", "not-json", "not-object", "bad-tags"),
     "auth": ("oauth", "missing", "not-oauth"),
     "event": ("valid", "invalid", "missing", "not-a-string"),
-    "image": ("own", "unknown", "foreign"),
+    "tags": ("strings", "null-element", "not-string-in-action", "not-string-top"),
+    "image": ("own", "unknown", "foreign", "tenants-own", "admin-on-tenants"),
     "session": ("valid", "unknown", "expired", "logged-out"),
 }
 
@@ -33,6 +34,7 @@ class Facets:
     body: str = "action"
     auth: str = "oauth"
     event: str = "valid"
+    tags: str = "strings"
     image: str = "own"
     session: str = "valid"
 
@@ -57,10 +59,30 @@ class Rule:
 DEFAULT_TABLE = Path(__file__).resolve().parents[3] / "contracts" / "error_codes.toml"
 
 
+@dataclass(frozen=True, slots=True)
+class ProtocolRule:
+    """A synchronous plain-text answer to protocol misuse (the table's [[protocol]] entries)."""
+
+    name: str
+    description: str
+    check: str  # the violation a wrong answer is reported as
+    status: int
+    text: str | None
+
+
 class ErrorTable:
-    def __init__(self, rules: list[Rule], source: str) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        source: str,
+        descriptions: dict[str, str] | None = None,
+        protocol: dict[str, ProtocolRule] | None = None,
+    ) -> None:
         self.rules = rules
         self.source = source
+        self.protocol = protocol or {}
+        # code -> the one description ZStack gives it (the table's [descriptions]); unknown codes are not judged
+        self.descriptions = descriptions or {}
 
     def rule_for(self, facets: Facets) -> Rule:
         for rule in self.rules:
@@ -82,7 +104,28 @@ class ErrorTable:
         rules = [_rule(raw, f"{path}: rule #{i + 1}") for i, raw in enumerate(data.get("rule", []))]
         if not rules:
             raise ConfigError(f"{path} has no [[rule]] entries")
-        return cls(rules, str(path))
+        descriptions = data.get("descriptions", {})
+        if not isinstance(descriptions, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in descriptions.items()
+        ):
+            raise ConfigError(f'{path}: [descriptions] maps codes to non-empty strings, e.g. "SYS.1003" = "..."')
+        table = dict(descriptions)
+        rules = [
+            Rule(r.name, r.description, r.when, {d: replace(e, descriptions=table) for d, e in r.answers.items()})
+            for r in rules
+        ]
+        protocol = {}
+        for i, raw in enumerate(data.get("protocol", [])):
+            entry = _protocol(raw, f"{path}: protocol #{i + 1}")
+            protocol[entry.name] = entry
+        return cls(rules, str(path), table, protocol)
+
+    def protocol_rule(self, name: str) -> ProtocolRule:
+        try:
+            return self.protocol[name]
+        except KeyError:
+            known = ", ".join(self.protocol) or "none"
+            raise ConfigError(f"{self.source} has no [[protocol]] entry {name!r}; it has {known}") from None
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:
@@ -126,6 +169,17 @@ def _expected(rule: str, answer: dict[str, Any], where: str) -> Expected:
         text=answer.get("text"),
         success=bool(answer.get("success", False)),
     )
+
+
+def _protocol(raw: dict[str, Any], where: str) -> ProtocolRule:
+    name, check, status, text = raw.get("name"), raw.get("check"), raw.get("status"), raw.get("text")
+    if not isinstance(name, str) or not isinstance(check, str):
+        raise ConfigError(f"{where} needs a name and a check (the violation's name), both strings")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ConfigError(f"{where} ({name}): status {status!r} must be an HTTP status code")
+    if text is not None and not isinstance(text, str):
+        raise ConfigError(f"{where} ({name}): text {text!r} must be the start of the answer, a string")
+    return ProtocolRule(name, str(raw.get("description", "")), check, status, text)
 
 
 @cache

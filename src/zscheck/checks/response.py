@@ -8,7 +8,7 @@ report groups failures by what went wrong rather than by which request hit it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -16,6 +16,7 @@ from typing import Any
 
 from zscheck._models import ApiResult, Exchange, Outcome
 from zscheck._wire import JOB_PATH, Dialect
+from zscheck.checks.expectations import ProtocolRule
 from zscheck.checks.violations import Expected, Violation, short
 
 STATE_OF_EVENT = {"enable": "Enabled", "disable": "Disabled"}
@@ -157,9 +158,11 @@ def _judge(probe: Probe, result: ApiResult) -> Iterator[Violation]:
         yield from _documented_envelope(body, final)
     else:
         yield from _rest_envelope(body, final)
+    if probe.dialect == "rest" and expected.stage == "job" and final.status == 200:
+        yield from _schema_presence(body, final)
     error, inventory = body.get("error"), body.get("inventory")
     if isinstance(error, dict):
-        yield from _error_shape(error, final, probe.dialect)
+        yield from _error_shape(error, final, probe.dialect, expected.descriptions)
     yield from _outcome(expected, error, inventory, final)
     if isinstance(inventory, dict):
         yield from _check_inventory_once(inventory, final, documented=probe.dialect == "documented")
@@ -229,7 +232,8 @@ def _accepted(exchange: Exchange, probe: Probe) -> Iterator[Violation]:
             "accepted_body", "the job uuid must be the X-Job-UUID the client sent", probe.job_uuid, job, exchange
         )
     timeout = body.get("apiTimeout") if isinstance(body, dict) else None
-    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+    # ZStack has reported apiTimeout in every 202 since 2021-03 (§1.2): a missing one is a fault too.
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         yield Violation(
             "accepted_body",
             "apiTimeout must be a positive number of milliseconds",
@@ -307,8 +311,42 @@ def _documented_envelope(body: dict[str, Any], exchange: Exchange) -> Iterator[V
         yield Violation("envelope", "a failure carries no inventory", "null", "an inventory", exchange)
 
 
-def _error_shape(error: dict[str, Any], exchange: Exchange, dialect: Dialect) -> Iterator[Violation]:
+def _schema_presence(body: dict[str, Any], exchange: Exchange) -> Iterator[Violation]:
+    """RestServer.writeResponse adds `schema` to a job's result exactly when the poll sent X-JSON-Schema
+    (any value; §1.5, §10), `{}` for a result without an inventory. The Java SDK needs it to read the result."""
+    asked = any(name.lower() == "x-json-schema" for name in exchange.request.headers)
+    schema = body.get("schema")
+    if asked and not isinstance(schema, dict):
+        yield Violation(
+            "schema_presence",
+            "a job result polled with X-JSON-Schema carries a `schema` object",
+            '"schema": {...}',
+            "absent" if "schema" not in body else short(schema),
+            exchange,
+        )
+    elif not asked and "schema" in body:
+        yield Violation(
+            "schema_presence",
+            "a job result polled without X-JSON-Schema carries no `schema`",
+            "no schema",
+            short(schema, 80),
+            exchange,
+        )
+
+
+def _error_shape(
+    error: dict[str, Any], exchange: Exchange, dialect: Dialect, descriptions: Mapping[str, str] | None = None
+) -> Iterator[Violation]:
     code = error.get("code")
+    canonical = descriptions.get(code) if descriptions is not None and isinstance(code, str) else None
+    if canonical is not None and isinstance(error.get("description"), str) and error["description"] != canonical:
+        yield Violation(
+            "error_code_shape",
+            f"ZStack takes an ErrorCode's description from its code's table entry ({code})",
+            repr(canonical),
+            short(error["description"]),
+            exchange,
+        )
     if not isinstance(code, str) or not ERROR_CODE_RE.match(code):
         yield Violation(
             "error_code_shape",
@@ -479,3 +517,24 @@ def judge_read(exchange: Exchange, image_uuid: str, *, documented: bool = False)
             )
         ]
     return list(check_inventory(inventories[0], exchange, documented=documented))
+
+
+def judge_protocol(rule: ProtocolRule, exchange: Exchange) -> list[Violation]:
+    """A synchronous plain-text answer to protocol misuse (a reused or malformed X-Job-UUID, a poll of an
+    unknown job, another method on the job or actions path): the status and the start of the text."""
+    if exchange.error is not None:
+        return [Violation("transport", f"no usable HTTP answer: {exchange.error}", "an HTTP answer", exchange.error)]
+    if exchange.status != rule.status:
+        return [
+            Violation(
+                rule.check,
+                f"wrong answer to {rule.name}: {rule.description}",
+                f"{rule.status} {rule.text or ''}".strip(),
+                f"{exchange.status} {short(exchange.body, 80)}",
+                exchange,
+            )
+        ]
+    body = exchange.body.decode("utf-8", errors="replace")
+    if rule.text is not None and not body.startswith(rule.text):
+        return [Violation(rule.check, f"wrong message for {rule.name}", repr(rule.text), short(body), exchange)]
+    return []

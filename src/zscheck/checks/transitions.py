@@ -15,6 +15,9 @@ from zscheck.checks.violations import Violation, short
 
 # Fields a state change is allowed to write; everything else must come back as it was.
 CHANGED_BY_STATE = frozenset({"state", "lastOpDate"})
+# Seconds that must separate two writes before their one-second lastOpDates must differ (1 s plus margin
+# for the two clocks' rates and the rounding MySQL applies to fractional seconds).
+MIN_SEPARATION = 1.5
 
 
 def check_failed_request(
@@ -50,7 +53,13 @@ def check_change(
     exchange: Exchange | None = None,
 ) -> Iterator[Violation]:
     """After a successful enable/disable: the state is the target, status and every other field kept,
-    lastOpDate never goes backwards and moves forward on a real change (at ZStack's 1 s resolution)."""
+    lastOpDate never goes backwards, moves forward on a real change and stays on a same-state one.
+
+    lastOpDate has one-second resolution (MySQL `timestamp`), and on a real node a job takes tens to
+    hundreds of milliseconds, so two writes in the same second carry the same value. The caller passes the
+    least time that can have separated the previous write to this image from this one: from the moment
+    the previous write was known to be done (its job's final answer) to the moment this request was sent.
+    Only when that is at least 1.5 s must the value have moved."""
     if after.get("state") != target:
         yield Violation(
             "query_agrees",
@@ -89,7 +98,15 @@ def check_change(
             str(after.get("lastOpDate")),
             exchange,
         )
-    elif before.get("state") != target and new == old and seconds_since_last_write >= 1.5:
+    elif before.get("state") == target and new != old:
+        yield Violation(
+            "last_op_date",
+            "lastOpDate moved on a same-state change, which writes nothing",
+            str(before.get("lastOpDate")),
+            str(after.get("lastOpDate")),
+            exchange,
+        )
+    elif before.get("state") != target and new == old and seconds_since_last_write >= MIN_SEPARATION:
         yield Violation(
             "last_op_date",
             "lastOpDate did not advance on a real state change",

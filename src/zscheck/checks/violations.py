@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +27,8 @@ class Expected:
     code: str | None = None  # the ErrorCode's code, for business failures
     text: str | None = None  # the start of a plain-text body
     success: bool = False  # documented dialect: the envelope's `success`
+    # The table's code -> description, for judging any ErrorCode in the answer (not part of the rule's identity).
+    descriptions: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,27 +7,36 @@ The suites in `contracts/` stay thin: they decide *what* to send (Hypothesis), t
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections import Counter
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zscheck import _wire
-from zscheck._models import ApiResult, Outcome, Session
+from zscheck._models import ApiResult, Exchange, Outcome, Session
 from zscheck._transport import Timeouts
 from zscheck._wire import Dialect, WireRequest
-from zscheck.checks import ErrorTable, Facets, Probe, Violation, default_table, judge
+from zscheck.checks import FACETS, ErrorTable, Facets, Probe, Violation, default_table, judge
 from zscheck.client import Client
 from zscheck.errors import ConfigError, LoginError, TargetError
 from zscheck.fixtures import FixtureImages, Journal, restore
 
 EMBEDDED_SESSION_TIMEOUT = 1.0  # short, so the "expired session" class can be exercised in seconds
 EMBEDDED_PASSWORD = "password"
-EMBEDDED_POLL_DEADLINE = 1.0  # the reference server finishes jobs at once: a job still running is a fault
+# How long an api-job may stay processing. The instant reference server finishes jobs at once, so a job
+# still running after a second is a fault; a real node (and the realistic profile) takes tens to hundreds
+# of milliseconds, with a tail.
+EMBEDDED_POLL_DEADLINE = {"instant": 1.0, "realistic": 10.0}
 TARGET_POLL_DEADLINE = 10.0
+TIMINGS = ("instant", "realistic")
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
+
+# Request classes that go to the normal account's own fixture image.
+TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
 
 _interrupted: list[int] = []  # signals received; checked before every request the harness sends
 
@@ -62,8 +71,11 @@ class ContractConfig:
     backup_storage: str | None = None
     faults: tuple[str, ...] = ()  # embedded server only: break it on purpose
     verify: bool | str = True
-    poll_deadline: float | None = None  # seconds a job may stay 202; default 10 (1 for the embedded server)
+    poll_deadline: float | None = None  # seconds a job may stay 202; default 10 (1 for the instant embedded server)
     timeout: float = 30.0  # seconds any one request may take (connect and each read)
+    workers: int = 4  # independent probes in flight at once (each image's own sequence stays in order)
+    timing: str = "instant"  # embedded server only: how fast its jobs finish (`realistic`: like a real node)
+    timing_seed: int = 0
 
 
 @dataclass
@@ -86,6 +98,7 @@ class Harness:
     fixtures: FixtureImages | None = None
     journal: Journal | None = None
     admin_images: list[str] = field(default_factory=list)  # fixture images the main account owns
+    tenant_images: list[str] = field(default_factory=list)  # fixture images the normal account owns
     _server: Any = None
     _expiring: list[tuple[float, str]] = field(default_factory=list)
     _session_timeout: float | None = None
@@ -95,6 +108,9 @@ class Harness:
     notes: list[str] = field(default_factory=list)  # things the report should mention
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # each fixture image before any change
     _job_timeouts: int = 0
+    coverage: Counter[str] = field(default_factory=Counter)  # judged requests per rule of the table
+    raised: list[Any] = field(default_factory=list)  # the current test's ContractViolations, as raised
+    first_failure: float | None = None  # monotonic time of the current test's first violation (shrink budget)
 
     # ------------------------------------------------------------------------------- lifecycle
 
@@ -105,16 +121,19 @@ class Harness:
         if config.target is None:
             from zscheck.refserver import ServerConfig, start_in_thread
 
-            self._server = start_in_thread(
-                ServerConfig(
-                    port=0,
-                    db=":memory:",
-                    dialect=config.dialect,
-                    faults=config.faults,
-                    session_timeout=EMBEDDED_SESSION_TIMEOUT,
-                    seed_images=4,
-                )
+            if config.timing not in TIMINGS:
+                raise ConfigError(f"--timing {config.timing!r}: it must be one of {', '.join(TIMINGS)}")
+            server_config = ServerConfig(
+                port=0,
+                db=":memory:",
+                dialect=config.dialect,
+                faults=config.faults,
+                session_timeout=EMBEDDED_SESSION_TIMEOUT,
+                seed_images=4,
             )
+            if config.timing != "instant":  # the realistic profile is the reference server's (facts §10)
+                server_config = dataclasses.replace(server_config, timing=config.timing, timing_seed=config.timing_seed)
+            self._server = start_in_thread(server_config)
             self.url = self._server.url
             self._session_timeout = EMBEDDED_SESSION_TIMEOUT
             password = password or EMBEDDED_PASSWORD
@@ -141,6 +160,13 @@ class Harness:
                 created = self.fixtures.create(f"zscheck-fixture-{i}", config.image_url, backup)
                 self.snapshots[created["uuid"]] = created
         self.admin_images = list(self.fixtures.uuids)
+        if self.tenant is not None and (config.target is None or not config.images):
+            # The normal account's own image: the ownership rules are exercised from both sides.
+            backup = config.backup_storage or self._backup_storage()
+            tenant_fixtures = FixtureImages(self.tenant, self.journal)
+            created = tenant_fixtures.create("zscheck-tenant-fixture", config.image_url, backup)
+            self.snapshots[created["uuid"]] = created
+            self.tenant_images = list(tenant_fixtures.uuids)
         if self._session_timeout is not None:
             for _ in range(2):
                 session = self.main.extra_session()
@@ -166,7 +192,9 @@ class Harness:
     def _poll_deadline(self) -> float:
         if self.config.poll_deadline is not None:
             return self.config.poll_deadline
-        return EMBEDDED_POLL_DEADLINE if self.config.target is None else TARGET_POLL_DEADLINE
+        if self.config.target is None:
+            return EMBEDDED_POLL_DEADLINE.get(self.config.timing, TARGET_POLL_DEADLINE)
+        return TARGET_POLL_DEADLINE
 
     def _backup_storage(self) -> str:
         assert self.client is not None
@@ -205,12 +233,40 @@ class Harness:
         """Whether this target can produce a request of this class (no tenant: no foreign images...)."""
         if facets.image == "foreign" and (self.tenant is None or not self.admin_images):
             return False
+        if facets.image in TENANT_IMAGE_FACETS and (self.tenant is None or not self.tenant_images):
+            return False
         return not (facets.session == "expired" and self._session_timeout is None)
+
+    def not_covered(self) -> dict[str, str]:
+        """Each input class this target could not be sent, and each rule of the table (or protocol entry)
+        no request exercised, with why: a class that could not be tried is never a silent pass."""
+        reasons = {
+            ("session", "expired"): "the target's session timeout is unknown, so no session can be let expire",
+            ("image", "foreign"): "no normal account with a session (see the run's notes)",
+            ("image", "tenants-own"): "the normal account has no image of its own (see the run's notes)",
+            ("image", "admin-on-tenants"): "the normal account has no image of its own (see the run's notes)",
+        }
+        out = {
+            f"{facet}={value}": reasons.get((facet, value), "not available on this target")
+            for facet, values in FACETS.items()
+            for value in values
+            if not self.available(Facets(**{facet: value}))
+        }
+        names = [rule.name for rule in self.table.rules] + list(self.table.protocol)
+        out.update({name: "no request of this class was sent" for name in names if not self.coverage[name]})
+        return out
+
+    def image_for(self, facets: Facets, image: str) -> str:
+        """The image a request of this class goes to: `image`, unless the class needs the normal account's."""
+        if facets.image in TENANT_IMAGE_FACETS and image not in self.tenant_images:
+            return self.tenant_images[sum(map(ord, image)) % len(self.tenant_images)]
+        return image
 
     def probe(self, facets: Facets, image: str, event: Any, *, job_uuid: str | None = None) -> Sent:
         """Send a ChangeImageState request of the given class and judge the answer against the table."""
         _check_interrupt()
         dialect = self.config.dialect
+        image = self.image_for(facets, image)
         session = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
         result = self.main.call(request)
@@ -238,7 +294,7 @@ class Harness:
             return session
         if facets.session == "expired":
             return self._expired_session()
-        if facets.image == "foreign":
+        if facets.image in ("foreign", "tenants-own"):
             assert self.tenant is not None
             return self.live_session(self.tenant).uuid
         return self.live_session(self.main).uuid
@@ -274,8 +330,18 @@ class Harness:
             headers["Authorization"] = "Bearer zscheck"
         key = "changeImageState" if dialect == "rest" else "params"
         params: dict[str, Any] = {} if facets.event == "missing" else {"stateEvent": event}
+        top: dict[str, Any] = {}
+        # Tags as the Java SDK sends them (inside the action map) in the rest dialect, at the top level in
+        # the documented one; `not-string-top` is the one placement ZStack does not read element by element.
+        tagged = params if dialect == "rest" else top
+        if facets.tags == "null-element":
+            tagged["systemTags"] = ["zscheck::probe", None]
+        elif facets.tags == "not-string-in-action":
+            params["userTags"] = [{"zscheck": "probe"}]
+        elif facets.tags == "not-string-top":
+            top["userTags"] = [{"zscheck": "probe"}]
         bodies: dict[str, bytes] = {
-            "action": _wire.json_body({key: params}),
+            "action": _wire.json_body({key: params, **top}),
             "wrong-key": _wire.json_body({"params" if dialect == "rest" else "changeImageState": params}),
             "empty": b"",
             "not-json": b'{"changeImageState": {"stateEvent": ',
@@ -283,6 +349,16 @@ class Harness:
             "bad-tags": _wire.json_body({key: params, "systemTags": "not-a-list"}),
         }
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
+
+    def success_probe(self, image: str, event: Any = None) -> Probe:
+        """What a correct request to `image` expects (for writes the suites make other than probes)."""
+        return Probe(self.config.dialect, image, event, self.table.expect(Facets(), self.config.dialect))
+
+    def send_raw(self, request: WireRequest) -> Exchange:
+        """One request as given, not followed (the protocol suite's own requests)."""
+        _check_interrupt()
+        self.probes += 1
+        return self.main.send(request)
 
     def query(self, image: str) -> dict[str, Any] | None:
         _check_interrupt()

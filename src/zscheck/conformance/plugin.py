@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Flaky
+from hypothesis.internal.conjecture import engine
 
 from zscheck.conformance.harness import ContractConfig, Harness, Sent, interrupted
 from zscheck.credentials import read_password
@@ -25,6 +27,7 @@ from zscheck.errors import ZscheckError
 from zscheck.report import Failure, RunReport
 
 _HARNESS = pytest.StashKey[Harness]()
+DEFAULT_SHRINK_BUDGET = 30.0  # seconds; a failure is found well before, shrinking only shortens it
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,13 @@ class ContractViolation(AssertionError):
 def require(zs: Harness, sent: Sent) -> Sent:
     """Fail the test (and let Hypothesis shrink) if the answer broke the contract."""
     zs.probes += 1
+    zs.coverage[sent.probe.expected.rule] += 1
     if sent.violations:
-        raise ContractViolation(sent, zs.url)
+        if zs.first_failure is None:
+            zs.first_failure = time.monotonic()
+        violation = ContractViolation(sent, zs.url)
+        zs.raised.append(violation)
+        raise violation
     return sent
 
 
@@ -136,6 +144,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="report each failing example as found, without searching for the shortest one (a faster verdict)",
     )
+    group.addoption(
+        "--zs-shrink-budget",
+        type=float,
+        default=DEFAULT_SHRINK_BUDGET,
+        metavar="SECONDS",
+        help="time a failing test may spend searching for its shortest form (default: %(default)s)",
+    )
+    group.addoption(
+        "--zs-workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="independent probes in flight at once (default: %(default)s)",
+    )
+    group.addoption(
+        "--zs-timing",
+        default="instant",
+        choices=("instant", "realistic"),
+        help="embedded server only: its jobs finish at once, or after delays like a real node's",
+    )
+    group.addoption("--zs-timing-seed", type=int, default=0, metavar="N", help="seed of the realistic delays")
     group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
     group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
 
@@ -157,6 +186,10 @@ def pytest_configure(config: pytest.Config) -> None:
         phases=[p for p in Phase if p is not Phase.shrink or not config.getoption("--zs-no-shrink")],
     )
     settings.load_profile("zscheck")
+    # Hypothesis has no setting for how long shrinking may take (its engine stops after 300 s). Against a
+    # broken build a slow shrink is most of the run, so the budget is ours: the constant is read when
+    # shrinking starts, and a run that hit it says so (see `require`).
+    engine.MAX_SHRINKING_SECONDS = max(1, int(config.getoption("--zs-shrink-budget")))
     global _options
     _options = RunOptions(config.getoption("--zs-dialect"), max(1, config.getoption("--zs-max-examples")))
     report_dir = Path(
@@ -189,6 +222,9 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
             poll_deadline=config.getoption("--zs-poll-deadline"),
             timeout=config.getoption("--zs-timeout"),
             verify=verify,
+            workers=max(1, config.getoption("--zs-workers")),
+            timing=config.getoption("--zs-timing"),
+            timing_seed=config.getoption("--zs-timing-seed"),
         )
         harness = Harness(contract)
         config.stash[_HARNESS] = harness
@@ -216,6 +252,8 @@ def _stop(config: pytest.Config) -> None:
     report.restore_problems.extend(problems)
     report.requests = harness.client.requests_sent if harness.client else 0
     report.probes = harness.probes
+    report.coverage = dict(harness.coverage)
+    report.not_covered = harness.not_covered()
     report.notes.extend(harness.notes)
 
 
@@ -228,8 +266,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     if result.when == "call":
         report.count(result.outcome)
+        harness = item.config.stash.get(_HARNESS, None)
+        if harness is not None and harness.first_failure is not None:
+            budget = item.config.getoption("--zs-shrink-budget")
+            searched = time.monotonic() - harness.first_failure
+            if result.failed and searched >= budget:
+                report.notes.append(
+                    f"{item.nodeid}: the search for the shortest failing example stopped at the "
+                    f"{budget:g} s shrink budget; the failure shown may be longer than it needs to be"
+                )
+            harness.first_failure = None
+    harness = item.config.stash.get(_HARNESS, None)
+    seen = list(harness.raised) if harness is not None else []
+    if harness is not None and result.when == "call":
+        harness.raised.clear()
     if call.excinfo is None:
         return
+    if isinstance(call.excinfo.value, Flaky) and not isinstance(call.excinfo.value, BaseExceptionGroup):
+        # Hypothesis replayed a failing example and the target answered differently: what it saw the first
+        # time is still a violation of the contract (a correct server is deterministic here), not a harness
+        # error. Each distinct violation seen is reported, with a note that it did not replay.
+        unique = {str(v): v for v in seen}
+        if unique:
+            report.notes.append(f"{item.nodeid}: a failure did not reproduce when Hypothesis replayed it")
+            for exc in unique.values():
+                _record(report, item.nodeid, exc)
+            return
     for exc in _leaves(call.excinfo.value):
         _record(report, item.nodeid, exc)
 

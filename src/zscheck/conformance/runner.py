@@ -49,6 +49,10 @@ class ContractRun:
     insecure: bool = False
     quiet: bool = False
     shrink: bool = True  # search for the shortest failing example (Hypothesis' shrink phase)
+    shrink_budget: float = 30.0  # seconds a failing test may spend on that search
+    workers: int = 4  # independent probes in flight at once
+    timing: str = "instant"  # embedded server only: instant, or realistic (delays like a real node's)
+    timing_seed: int | None = None  # default: the run's seed, so a replay gets the same delays
     extra: tuple[str, ...] = field(default_factory=tuple)
 
     def pytest_args(self) -> list[str]:
@@ -74,6 +78,10 @@ class ContractRun:
             f"--zs-max-examples={self.max_examples}",
             f"--zs-create-images={self.create_images}",
             f"--zs-timeout={self.timeout}",
+            f"--zs-shrink-budget={self.shrink_budget}",
+            f"--zs-workers={self.workers}",
+            f"--zs-timing={self.timing}",
+            f"--zs-timing-seed={self.timing_seed if self.timing_seed is not None else seed}",
             "-q" if self.quiet else "-v",
             "--no-header",
         ]

@@ -40,6 +40,8 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     requests: int = 0
     probes: int = 0
+    coverage: dict[str, int] = field(default_factory=dict)  # judged requests per rule of the error-code table
+    not_covered: dict[str, str] = field(default_factory=dict)  # class or rule -> why it was not exercised
     exit_code: int = 0
     version: str = __version__
 
@@ -69,6 +71,13 @@ class RunReport:
         ]
         for check, n in self.by_check().items():
             lines.append(f"zscheck:   {check}: {n} failure(s)")
+        if self.coverage:
+            exercised = sum(1 for n in self.coverage.values() if n)
+            lines.append(
+                f"zscheck: coverage: {exercised} rules exercised "
+                + ", ".join(f"{rule} {n}" for rule, n in sorted(self.coverage.items()))
+            )
+        lines.extend(f"zscheck: NOT exercised: {name}: {why}" for name, why in self.not_covered.items())
         lines.extend(f"zscheck: note: {n}" for n in self.notes)
         lines.extend(f"zscheck: could not run: {e}" for e in self.harness_errors)
         lines.extend(f"zscheck: RESTORE FAILED: {p}" for p in self.restore_problems)

@@ -24,6 +24,8 @@ def summary(report: RunReport) -> dict[str, Any]:
         "requests": report.requests,
         "requests_per_s": round(report.requests / report.duration, 1) if report.duration else 0.0,
         "failures_by_check": report.by_check(),
+        "coverage": report.coverage,
+        "not_covered": report.not_covered,
         "failures": [asdict(f) for f in report.failures],
         "harness_errors": report.harness_errors,
         "restore_problems": report.restore_problems,
