@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 
 import pytest
@@ -149,3 +151,206 @@ def test_relogin_and_extra_sessions(server: RunningServer) -> None:
         assert zs.session_valid(extra)
         again = zs.relogin()
         assert again.uuid not in (first.uuid, extra) and zs.session == again
+
+
+# ------------------------------------------------------------------------------------------ new wire builders
+
+
+def test_account_and_session_requests_match_the_java_sdk() -> None:
+    """CreateAccountAction, DeleteAccountAction, RenewSessionAction, GetVersionAction (`getRestInfo()`):
+    method, path, body key, and the headers ZSClient adds."""
+    create = _wire.create_account("zs-t", "ab" * 64, "s3ss10n", resource_uuid="c" * 32)
+    assert (create.method, create.path) == ("POST", "/zstack/v1/accounts")
+    assert json.loads(create.body or b"") == {
+        "params": {"name": "zs-t", "password": "ab" * 64, "type": "Normal", "resourceUuid": "c" * 32}
+    }
+    assert create.headers["Authorization"] == "OAuth s3ss10n" and len(create.headers["X-Job-UUID"]) == 32
+    delete = _wire.delete_account("d" * 32, "s3ss10n")
+    assert (delete.method, delete.path, delete.body) == (
+        "DELETE",
+        f"/zstack/v1/accounts/{'d' * 32}?deleteMode=Permissive",
+        None,
+    )
+    renew = _wire.renew_session("e" * 32, "s3ss10n", duration=600)
+    assert (renew.method, renew.path) == ("PUT", f"/zstack/v1/accounts/sessions/{'e' * 32}/renew")
+    assert renew.body == b'{"renewSession":{"duration":600}}'
+    assert _wire.renew_session("e" * 32, "s").body == b'{"renewSession":{}}'
+    version = _wire.get_version()
+    assert (version.method, version.path, version.body) == (
+        "PUT",
+        "/zstack/v1/management-nodes/actions",
+        b'{"getVersion":{}}',
+    )
+    assert "Authorization" not in version.headers  # @SuppressCredentialCheck; the SDK sends no session
+    update = _wire.update_image("f" * 32, {"name": "镜像"}, "s")
+    assert (update.method, update.path) == ("PUT", f"/zstack/v1/images/{'f' * 32}/actions")
+    assert json.loads(update.body or b"") == {"updateImage": {"name": "镜像"}}
+
+
+def test_password_hashes_are_never_shown() -> None:
+    """ZStack compares the hash verbatim, so the hash is a password: a reproducer must not carry it."""
+    hashed = _wire.hash_password("s3cret-Pa55")
+    for request in (_wire.login("admin", hashed), _wire.create_account("zs-t", hashed, "s")):
+        assert request.body is not None and hashed.encode() in request.body  # it is sent...
+        assert hashed not in request.curl("http://127.0.0.1:8080")  # ...and never shown
+        assert hashed.encode() not in (request.redacted_body() or b"")
+        assert _wire.REDACTED in request.curl("http://127.0.0.1:8080")
+
+
+def test_zstack_timestamps_and_the_session_timeout_they_imply() -> None:
+    assert _wire.zstack_seconds("Oct 28, 2025 2:09:26 PM") == _wire.zstack_seconds("Oct 28, 2025, 2:09:26\u202fPM")
+    assert _wire.zstack_seconds("Oct 28, 2025 2:09:26 PM") == 1761660566.0
+    assert _wire.zstack_seconds("28/10/2025") is None and _wire.zstack_seconds(None) is None
+    login = {"createDate": "Oct 28, 2025 11:59:26 PM", "expiredDate": "Oct 29, 2025 1:59:26 AM"}
+    assert _wire.session_timeout(login) == 7200
+    assert _wire.session_timeout({"createDate": "Oct 28, 2025 11:59:26 PM"}) is None
+
+
+def test_update_image_echoes_the_write(client: Client) -> None:
+    image = image_uuids(client)[0]
+    result = client.update_image(image, name="zscheck-镜像-更新", description="测试 update")
+    assert result.ok and result.inventory is not None
+    assert result.inventory["name"] == "zscheck-镜像-更新" and result.inventory["description"] == "测试 update"
+    assert (client.get_image(image) or {}).get("name") == "zscheck-镜像-更新"
+
+
+# ------------------------------------------------------------------------------------------ nothing hidden
+
+
+def test_the_session_records_when_it_was_issued_and_its_timeout(client: Client) -> None:
+    session = client.session
+    assert session is not None and session.issued is not None
+    assert session.timeout is not None and abs(session.timeout - 7200) <= 1  # from the login answer
+    age = client.session_age()
+    assert age is not None and 0 <= age < 5
+
+
+def test_relogin_after_expiry_is_recorded(make_server: ServerFactory) -> None:
+    with Client(make_server(session_timeout=0.3).url, session_timeout=0.3) as zs:
+        zs.login("admin", PASSWORD)
+        image = image_uuids(zs)[0]
+        time.sleep(0.6)
+        result = zs.change_state(image, "disable")
+        assert result.ok and result.retried
+        [action] = result.actions
+        assert action.kind == "relogin" and action.session_timeout == 0.3
+        assert action.seconds_left is not None and action.seconds_left < 0  # it had expired: no fault
+        assert "after its expiry" in action.detail and "issued" in action.detail
+
+
+def test_a_valid_session_rejected_is_recorded_with_its_time_left(server: RunningServer, client: Client) -> None:
+    """The target forgets a live session (here: someone logs it out). The client's re-login keeps the run
+    going, but the action says the session had about two hours left: the judge can flag it."""
+    assert client.session is not None
+    image = image_uuids(client)[0]  # an accepted request: the session was renewed now
+    with Client(server.url) as other:
+        assert other.logout(client.session.uuid).ok
+    result = client.change_state(image, "disable")
+    assert result.ok
+    [action] = [a for a in result.actions if a.kind == "relogin"]
+    assert action.session_renewed is not None and action.session_issued is not None
+    assert action.seconds_left is not None and 7190 < action.seconds_left <= 7201
+    assert "before its expiry" in action.detail
+    assert [e.json.get("error", {}).get("code") for e in result.exchanges if e.json and "error" in e.json] == [
+        "ID.1001"
+    ]
+    assert client.session is not None and client.session.uuid not in action.detail  # never a session id
+
+
+def test_no_action_when_a_call_goes_straight_through(client: Client) -> None:
+    result = client.change_state(image_uuids(client)[0], "disable")
+    assert result.ok and result.actions == [] and not result.retried
+    assert all(e.sends == 1 for e in result.exchanges)
+    assert [e.connection for e in result.exchanges] == ["reused", "reused"]  # the login's connection
+
+
+class _RawServer:
+    """A loopback HTTP/1.1 server scripted per connection: for each accepted connection, a list of
+    actions per request ("answer" keeps the connection alive, "drop" closes it after reading the request
+    without answering), then "close" closes it at once when the script is done."""
+
+    def __init__(self, *scripts: list[str]) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(1.0)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._scripts = list(scripts)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        for script in self._scripts:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                buffer = b""
+                for step in script:
+                    while b"\r\n\r\n" not in buffer:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buffer += chunk
+                    head, _, buffer = buffer.partition(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            length = int(value)
+                    while len(buffer) < length:
+                        buffer += conn.recv(65536)
+                    buffer = buffer[length:]
+                    self.requests.append(head.split(b"\r\n")[0])
+                    if step == "drop":
+                        break
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        # Anything after the scripts (a re-sent request) would be accepted here and counted.
+        try:
+            conn, _ = self.sock.accept()
+            self.connections += 1
+            conn.settimeout(1.0)
+            with conn:
+                if conn.recv(65536):
+                    self.requests.append(b"unexpected")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+def test_a_request_that_gets_no_answer_is_a_transport_error_never_resent() -> None:
+    """The server reads the second PUT on a kept-alive connection and closes it without answering (the
+    `drop-connections` load fault). httpx must not re-send it on a new connection; the exchange says so."""
+    raw = _RawServer(["answer", "drop"])
+    with Client(raw.url, timeouts=Timeouts(connect=1, read=2)) as zs:
+        first = zs.send(_wire.raw("PUT", "/zstack/v1/images/x/actions", body=b"{}"))
+        second = zs.send(_wire.raw("PUT", "/zstack/v1/images/x/actions", body=b"{}"))
+    raw.close()
+    assert first.ok and first.connection == "new" and first.sends == 1
+    assert second.status is None and second.error is not None and "not re-sent" in second.error
+    assert second.connection == "reused" and second.sends == 1
+    assert raw.requests == [b"PUT /zstack/v1/images/x/actions HTTP/1.1"] * 2  # and nothing more
+    assert raw.connections == 1
+
+
+def test_a_kept_alive_connection_closed_while_idle_is_a_recorded_reconnect() -> None:
+    """The server closes the connection right after answering; the next call goes over a new connection,
+    sent once, and the result records the reconnect."""
+    raw = _RawServer(["answer"], ["answer"])
+    with Client(raw.url, timeouts=Timeouts(connect=1, read=2)) as zs:
+        assert zs.send(_wire.raw("GET", "/zstack/v1/images")).ok
+        time.sleep(0.2)  # the FIN arrives; httpcore sees the idle connection readable and drops it
+        result = zs.call(_wire.raw("GET", "/zstack/v1/images"))
+    raw.close()
+    assert result.ok and result.final.connection == "new" and result.final.sends == 1
+    assert result.final.reconnect is not None and "closed by the target while idle" in result.final.reconnect
+    [action] = result.actions
+    assert action.kind == "reconnect" and "GET" in action.detail
+    assert len(raw.requests) == 2 and raw.connections == 2

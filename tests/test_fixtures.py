@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import PASSWORD, ServerFactory, image_uuids
 from zscheck import Client
 from zscheck.errors import ConfigError
-from zscheck.fixtures import FixtureImages, Journal, restore
+from zscheck.fixtures import FixtureImages, Journal, fixture_names, restore
 from zscheck.refserver import RunningServer
 
 
@@ -81,3 +81,21 @@ def test_damaged_journal_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"kind": "target", "url": "x"}) + "\nnot json\n" + json.dumps({"kind": "x"}) + "\n")
     with pytest.raises(ConfigError, match="line 2, is not JSON"):
         Journal.load(path)
+
+
+# ------------------------------------------------------------------------------------------ names
+
+
+def test_fixture_names_mix_chinese_and_ascii_and_round_trip(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    names = list(fixture_names(4, prefix="zs"))
+    assert names[0] == ("zs-镜像-0", "测试镜像 zs fixture 0") and len(set(names)) == 4
+    assert all(any(ord(c) > 127 for c in n + d) and any(c.isascii() and c.isalpha() for c in n) for n, d in names)
+    fixtures = FixtureImages(client, Journal.create(tmp_path / "j.jsonl", server.url))
+    for name, description in names[:2]:
+        created = fixtures.create(name, "http://127.0.0.1/fx.qcow2", bs(server), description=description)
+        assert (created["name"], created["description"]) == (name, description)
+        queried = client.get_image(created["uuid"]) or {}
+        assert (queried.get("name"), queried.get("description")) == (name, description)
+    assert fixtures.restore().ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,13 @@ class Exchange:
     body: bytes = b""
     json: Any | None = None  # the body parsed, when it is JSON
     error: str | None = None  # transport failure: connection refused, timeout, oversized body...
+    # How the request reached the target: "new" (a connection opened for it) or "reused" (a kept-alive one);
+    # None when it never got that far.
+    connection: str | None = None
+    # Set when a kept-alive connection the previous answer left open was gone and another was opened before
+    # this request was sent: why, in one line. The request itself was still sent once.
+    reconnect: str | None = None
+    sends: int = 0  # times the request's headers went out: 1, or 0 if it never got sent (never more)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +64,33 @@ def read_outcome(exchange: Exchange) -> Outcome:
     return Outcome.REJECTED
 
 
+@dataclass(frozen=True, slots=True)
+class HarnessAction:
+    """Something the harness (or a library under it) did that the call alone would not have: a re-login
+    and the retry after it, a reconnect. Recorded so that no fault of the target is hidden by it."""
+
+    kind: str  # "relogin" (and the retry that follows) or "reconnect"
+    detail: str  # one line for a report; never a secret
+    at: float  # wall clock: when the answer that caused it was in
+    # For "relogin": what was known of the rejected session, all wall clock (see `seconds_left`).
+    session_issued: float | None = None  # the login request that opened it was sent then
+    session_renewed: float | None = None  # the latest request the target accepted with it was sent then
+    session_timeout: float | None = None  # seconds, from the login answer (+-1 s) or as configured
+
+    @property
+    def seconds_left(self) -> float | None:
+        """At least how long the rejected session still had to live when it was rejected: ZStack's expiry
+        slides to now + timeout on every accepted request, so it was valid until at least the latest
+        accepted request's sending plus the timeout. Positive: a valid session was rejected before its
+        expiry (allow 1 s for the timeout's resolution). None when the timeout is unknown."""
+        if self.session_timeout is None:
+            return None
+        renewed = self.session_renewed if self.session_renewed is not None else self.session_issued
+        if renewed is None:
+            return None
+        return renewed + self.session_timeout - self.at
+
+
 @dataclass(slots=True)
 class ApiResult:
     """A call followed to its end: the initial request, every poll, and the final reading."""
@@ -63,10 +98,17 @@ class ApiResult:
     outcome: Outcome
     exchanges: list[Exchange]
     data: Any | None = None  # the final JSON body (job result or sync answer)
+    # Every re-login, retry and reconnect done for this call, in order; empty when it went straight through.
+    actions: list[HarnessAction] = field(default_factory=list)
 
     @property
     def final(self) -> Exchange:
         return self.exchanges[-1]
+
+    @property
+    def retried(self) -> bool:
+        """The harness re-sent the call (after a re-login): the exchanges hold both attempts."""
+        return any(a.kind == "relogin" for a in self.actions)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +150,12 @@ class Session:
     uuid: str
     account: str
     account_uuid: str | None = None
+    issued: float | None = None  # wall clock: the login request that opened it was sent then
+    timeout: float | None = None  # seconds of idleness it survives, if known (login answer, or configured)
+
+    def age(self, now: float | None = None) -> float | None:
+        """Seconds since the login that issued it was sent."""
+        return None if self.issued is None else (time.time() if now is None else now) - self.issued
 
     def __repr__(self) -> str:  # never print a session id
         return f"Session(account={self.account!r}, uuid=<redacted>)"

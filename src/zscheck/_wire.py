@@ -7,9 +7,11 @@ the same `WireRequest`s through locust's own HTTP client. Facts: `../shared/zsta
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import shlex
+import time
 import uuid as uuidlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,9 @@ class WireRequest:
     body: bytes | None = None
     # Header values that must never be shown in clear (session ids); see `curl`.
     secret_headers: tuple[str, ...] = ("Authorization",)
+    # JSON body fields, at any depth, whose values must never be shown (password hashes: ZStack compares
+    # the hash verbatim, so the hash is as good as the password).
+    secret_fields: tuple[str, ...] = ()
 
     def redacted_headers(self) -> dict[str, str]:
         out = dict(self.headers)
@@ -47,8 +52,19 @@ class WireRequest:
                 out[name] = f"{scheme} {REDACTED}".strip()
         return out
 
+    def redacted_body(self) -> bytes | None:
+        """The body with every secret field's value replaced by `<redacted>`."""
+        if self.body is None or not self.secret_fields:
+            return self.body
+        try:
+            data = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return REDACTED.encode()  # cannot tell the secret apart: show nothing of it
+        return json_body(_redact(data, self.secret_fields))
+
     def curl(self, base_url: str) -> str:
-        """A copy-paste reproducer; the session is replaced by `$ZSTACK_SESSION`, never shown."""
+        """A copy-paste reproducer; the session is replaced by `$ZSTACK_SESSION` and secret body fields
+        by `<redacted>`: neither is ever shown."""
         parts = ["curl", "-i", "-X", self.method, shlex.quote(base_url.rstrip("/") + self.path)]
         for name, value in self.headers.items():
             if name in self.secret_headers:
@@ -56,9 +72,18 @@ class WireRequest:
                 parts += ["-H", f'"{name}: {scheme} $ZSTACK_SESSION"']
             else:
                 parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.body is not None:
-            parts += ["--data-binary", shlex.quote(self.body.decode("utf-8", errors="replace"))]
+        body = self.redacted_body()
+        if body is not None:
+            parts += ["--data-binary", shlex.quote(body.decode("utf-8", errors="replace"))]
         return " ".join(parts)
+
+
+def _redact(value: Any, names: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if k in names else _redact(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, names) for v in value]
+    return value
 
 
 def new_job_uuid() -> str:
@@ -120,13 +145,21 @@ def image_action(
     image_uuid: str, action: str, params: dict[str, Any], session: str | None, *, job_uuid: str | None = None
 ) -> WireRequest:
     """Any other action on /images/{uuid}/actions (expungeImage, recoverImage, updateImage...)."""
-    headers = {
-        "Content-Type": _JSON,
-        **_auth(session),
-        "X-Job-UUID": job_uuid or new_job_uuid(),
-        "X-JSON-Schema": "true",
-    }
-    return WireRequest("PUT", f"{API_PREFIX}/images/{image_uuid}/actions", headers, json_body({action: params}))
+    return WireRequest(
+        "PUT",
+        f"{API_PREFIX}/images/{image_uuid}/actions",
+        _job_headers(session, job_uuid),
+        json_body({action: params}),
+    )
+
+
+def update_image(
+    image_uuid: str, fields: Mapping[str, Any], session: str | None, *, job_uuid: str | None = None
+) -> WireRequest:
+    """UpdateImage (`APIUpdateImageMsg`, an action, async): `{"updateImage": {"name": ..., ...}}` with any of
+    name, description, guestOsType, mediaType, format, system, platform, architecture, virtio. The values
+    go as given, so negative cases use the same path. Job result `{"inventory": ImageInventory}`."""
+    return image_action(image_uuid, "updateImage", dict(fields), session, job_uuid=job_uuid)
 
 
 def raw(
@@ -142,6 +175,12 @@ def raw(
     return WireRequest(method, path, merged, body)
 
 
+def _job_headers(session: str | None, job_uuid: str | None, *, body: bool = True) -> dict[str, str]:
+    """What ZSClient sends on every call (§7.1): a job uuid of its choosing and X-JSON-Schema."""
+    headers = {"Content-Type": _JSON} if body else {}
+    return {**headers, **_auth(session), "X-Job-UUID": job_uuid or new_job_uuid(), "X-JSON-Schema": "true"}
+
+
 def login(account: str, password_hash: str) -> WireRequest:
     body = {"logInByAccount": {"accountName": account, "password": password_hash}}
     return WireRequest(
@@ -150,6 +189,70 @@ def login(account: str, password_hash: str) -> WireRequest:
         {"Content-Type": _JSON},
         json_body(body),
         secret_headers=("Authorization",),
+        secret_fields=("password",),
+    )
+
+
+def renew_session(
+    session_uuid: str, session: str | None, *, duration: int | None = None, job_uuid: str | None = None
+) -> WireRequest:
+    """RenewSession (`APIRenewSessionMsg`, an action, async): pushes the session's expiry to now + `duration`
+    seconds (60 to 31536000), or the node's session timeout. Job result `{"inventory": SessionInventory}`."""
+    params: dict[str, Any] = {} if duration is None else {"duration": duration}
+    return WireRequest(
+        "PUT",
+        f"{API_PREFIX}/accounts/sessions/{session_uuid}/renew",
+        _job_headers(session, job_uuid),
+        json_body({"renewSession": params}),
+    )
+
+
+def create_account(
+    name: str,
+    password_hash: str,
+    session: str | None,
+    *,
+    account_type: str = "Normal",
+    resource_uuid: str | None = None,
+    description: str | None = None,
+    job_uuid: str | None = None,
+) -> WireRequest:
+    """CreateAccount (`APICreateAccountMsg`, a creation API: key `params`, async, admin only). ZStack stores
+    the password as sent and login compares verbatim, so the SHA-512 hex goes here as it does at login.
+    `resource_uuid` (32 hex) is honoured (`AccountManagerImpl.handle(APICreateAccountMsg)`): the caller may
+    journal the account before it exists. Job result `{"inventory": AccountInventory}`."""
+    params: dict[str, Any] = {"name": name, "password": password_hash, "type": account_type}
+    if description is not None:
+        params["description"] = description
+    if resource_uuid is not None:
+        params["resourceUuid"] = resource_uuid
+    return WireRequest(
+        "POST",
+        f"{API_PREFIX}/accounts",
+        _job_headers(session, job_uuid),
+        json_body({"params": params}),
+        secret_fields=("password",),
+    )
+
+
+def delete_account(
+    account_uuid: str, session: str | None, *, mode: str = "Permissive", job_uuid: str | None = None
+) -> WireRequest:
+    """DeleteAccount (`APIDeleteAccountMsg`, async, admin only; the SDK sends `deleteMode` as a query
+    parameter, Permissive by default). A well-formed unknown uuid succeeds (`successIfResourceNotExisting`);
+    the account's resources are deleted with it (cascade). Job result `{}`."""
+    return WireRequest(
+        "DELETE",
+        f"{API_PREFIX}/accounts/{account_uuid}?deleteMode={mode}",
+        _job_headers(session, job_uuid, body=False),
+    )
+
+
+def get_version() -> WireRequest:
+    """GetVersion (`APIGetVersionMsg`: `@SuppressCredentialCheck`, sync; the SDK sends no session):
+    `200 {"version": "..."}`."""
+    return WireRequest(
+        "PUT", f"{API_PREFIX}/management-nodes/actions", {"Content-Type": _JSON}, json_body({"getVersion": {}})
     )
 
 
@@ -214,13 +317,7 @@ def get_image(image_uuid: str, session: str | None) -> WireRequest:
 
 
 def add_image(params: dict[str, Any], session: str | None, *, job_uuid: str | None = None) -> WireRequest:
-    headers = {
-        "Content-Type": _JSON,
-        **_auth(session),
-        "X-Job-UUID": job_uuid or new_job_uuid(),
-        "X-JSON-Schema": "true",
-    }
-    return WireRequest("POST", f"{API_PREFIX}/images", headers, json_body({"params": params}))
+    return WireRequest("POST", f"{API_PREFIX}/images", _job_headers(session, job_uuid), json_body({"params": params}))
 
 
 def delete_image(
@@ -258,3 +355,38 @@ def session_expired(data: Any) -> bool:
     """ID.1001 (invalid or expired session) in either dialect's error envelope."""
     error = data.get("error") if isinstance(data, dict) else None
     return isinstance(error, dict) and error.get("code") == "ID.1001"
+
+
+# Gson's default `java.sql.Timestamp` format, US locale (§1.5): Java 8 `Oct 28, 2025 2:09:26 PM`, Java 9+
+# `Oct 28, 2025, 2:09:26 PM` (Java 20+ puts a narrow no-break space before PM).
+_TIME_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def zstack_seconds(value: Any) -> float | None:
+    """A ZStack timestamp as seconds on the node's own clock, or None if it is not one. The node prints its
+    local time without a zone, so only differences between two of its timestamps are meaningful."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())  # str.split() also splits on no-break spaces
+    month = text[:3]
+    if month not in _MONTHS:  # %b follows the process locale; the node's output is always English
+        return None
+    text = f"{_MONTHS.index(month) + 1:02d}{text[3:]}"
+    for fmt in _TIME_FORMATS:
+        try:
+            parsed = time.strptime(text, fmt.replace("%b", "%m"))
+        except ValueError:
+            continue
+        return float(calendar.timegm(parsed))
+    return None
+
+
+def session_timeout(inventory: Mapping[str, Any]) -> float | None:
+    """The session timeout a login inventory implies (`expiredDate - createDate`), to the second (both are
+    truncated to whole seconds, so it is known to +-1 s); None when the inventory does not say. Not for a
+    RenewSession inventory: its createDate is the login's, its expiredDate the renewal's."""
+    created, expires = zstack_seconds(inventory.get("createDate")), zstack_seconds(inventory.get("expiredDate"))
+    if created is None or expires is None or expires < created:
+        return None
+    return expires - created

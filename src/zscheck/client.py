@@ -12,13 +12,14 @@ The client never judges correctness; it only follows the protocol.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from zscheck import _wire
-from zscheck._models import ApiResult, Exchange, Outcome, Session, read_outcome
+from zscheck._models import ApiResult, Exchange, HarnessAction, Outcome, Session, read_outcome
 from zscheck._transport import Timeouts, Transport
 from zscheck._wire import Dialect, WireRequest
 from zscheck.errors import ConfigError, LoginError, TargetError
@@ -36,19 +37,28 @@ class Client:
         poll_deadline: float = 30.0,
         verify: bool | str = True,
         auto_relogin: bool = True,
+        session_timeout: float | None = None,
     ) -> None:
+        """`session_timeout`: the target's session timeout in seconds, if known (ZStack's
+        `identity.session.timeout`); by default it is read from each login answer (to +-1 s)."""
         if dialect not in _wire.DIALECTS:
             raise ConfigError(f"dialect {dialect!r} is not one of {', '.join(_wire.DIALECTS)}")
         if poll_interval <= 0 or poll_deadline <= 0:
             raise ConfigError(f"poll_interval ({poll_interval}) and poll_deadline ({poll_deadline}) must be positive")
+        if session_timeout is not None and session_timeout <= 0:
+            raise ConfigError(f"session_timeout ({session_timeout}) must be positive, or None to read it from login")
         self.base_url = base_url.rstrip("/")
         self.dialect = dialect
         self.poll_interval = poll_interval
         self.poll_max_interval = max(poll_interval, poll_max_interval)
         self.poll_deadline = poll_deadline
         self.auto_relogin = auto_relogin
+        self.session_timeout = session_timeout
         self.session: Session | None = None
         self.requests_sent = 0  # every HTTP request this client made, for rates in reports
+        # When the latest request the target accepted with our own session was sent: ZStack's expiry slides
+        # from there (§4.2), so a rejection before it + timeout rejected a valid session.
+        self._renewed: float | None = None
         self._credentials: tuple[str, str] | None = None  # (account, SHA-512 hex); never the clear text
         self._transport = Transport(self.base_url, timeouts=timeouts or Timeouts(), verify=verify)
 
@@ -60,7 +70,18 @@ class Client:
         return self._transport.send(request)
 
     def call(self, request: WireRequest, *, follow: bool = True) -> ApiResult:
-        """Send `request`; if the answer is a 202 with a job location, poll it to its end."""
+        """Send `request`; if the answer is a 202 with a job location, poll it to its end. Each request is
+        sent once; a reconnect under one of them is in `actions`."""
+        result = self._call(request, follow=follow)
+        for exchange in result.exchanges:
+            if exchange.reconnect is not None:
+                at = exchange.started + exchange.elapsed
+                result.actions.append(
+                    HarnessAction("reconnect", f"{exchange.request.method}: {exchange.reconnect}", at)
+                )
+        return result
+
+    def _call(self, request: WireRequest, *, follow: bool) -> ApiResult:
         first = self.send(request)
         exchanges = [first]
         if first.error is not None:
@@ -96,19 +117,46 @@ class Client:
         return None if self.session is None else self.session.uuid
 
     def _with_relogin(self, build: Callable[[str | None], WireRequest], session: Session | str | None) -> ApiResult:
-        """Run `build(session_uuid)`; on ID.1001 with our own session, log in again and retry once."""
+        """Run `build(session_uuid)`; on ID.1001 with our own session, log in again and retry once. The
+        re-login is recorded in the result's `actions` with what was known of the rejected session, and
+        the exchanges hold both attempts: a retry never hides the rejection."""
         result = self.call(build(self._session_uuid(session)))
-        if (
-            session is None
-            and self.auto_relogin
-            and self._credentials is not None
-            and _wire.session_expired(result.data)
-        ):
+        own = session is None and self.session is not None
+        if own and result.ok:
+            self._renewed = result.started
+        if own and self.auto_relogin and self._credentials is not None and _wire.session_expired(result.data):
+            action = self._relogin_action(result)
             self.relogin()
             retry = self.call(build(self._session_uuid(None)))
+            if retry.ok:
+                self._renewed = retry.started
             retry.exchanges[:0] = result.exchanges
+            retry.actions[:0] = [*result.actions, action]
             return retry
         return result
+
+    def _relogin_action(self, rejected: ApiResult) -> HarnessAction:
+        assert self.session is not None
+        at = rejected.finished
+        action = HarnessAction(
+            "relogin",
+            "",
+            at,
+            session_issued=self.session.issued,
+            session_renewed=self._renewed,
+            session_timeout=self.session.timeout,
+        )
+        parts = [f"re-login and retry after ID.1001 on a session issued {_ago(self.session.issued, at)}"]
+        if self._renewed is not None:
+            parts.append(f"last accepted {_ago(self._renewed, at)}")
+        if self.session.timeout is None:
+            parts.append("timeout unknown")
+        else:
+            left = action.seconds_left
+            assert left is not None
+            state = f"{left:.1f} s before its expiry" if left > 0 else f"{-left:.1f} s after its expiry"
+            parts.append(f"timeout {self.session.timeout:g} s: rejected {state}")
+        return dataclasses.replace(action, detail=", ".join(parts))
 
     # ------------------------------------------------------------------------------- sessions
 
@@ -125,9 +173,17 @@ class Client:
             reason = result.error_code or f"HTTP {result.final.status}"
             details = (result.error or {}).get("details") or result.final.text(200)
             raise LoginError(f"login as {account!r} at {self.base_url} failed: {reason}: {details}")
-        self.session = Session(inventory["uuid"], account, inventory.get("accountUuid"))
+        timeout = self.session_timeout if self.session_timeout is not None else _wire.session_timeout(inventory)
+        self.session = Session(
+            inventory["uuid"], account, inventory.get("accountUuid"), issued=result.started, timeout=timeout
+        )
         self._credentials = (account, password_hash)
+        self._renewed = None  # the login itself is the first renewal: `issued`
         return self.session
+
+    def session_age(self) -> float | None:
+        """Seconds since this client's own session was issued (None when logged out)."""
+        return None if self.session is None else self.session.age()
 
     def relogin(self) -> Session:
         """Log in again with the account of the last login (the hash kept in memory, never the password)."""
@@ -154,6 +210,25 @@ class Client:
             self.session = None
             self._credentials = None
         return result
+
+    def renew_session(
+        self, session_uuid: str | None = None, *, duration: int | None = None, session: Session | str | None = None
+    ) -> ApiResult:
+        """RenewSession for `session_uuid` (default: this client's own session), authorised by `session`
+        (default: the same). Async; the job answers `{"inventory": SessionInventory}`. No re-login: renewing
+        a session the target rejects is the point of the call."""
+        target = session_uuid or self._session_uuid(None)
+        auth = self._session_uuid(session) if session is not None else target
+        if target is None:
+            raise ConfigError("renew_session() needs a session: log in first or pass one")
+        result = self.call(_wire.renew_session(target, auth, duration=duration))
+        if result.ok and self.session is not None and target == self.session.uuid:
+            self._renewed = result.started
+        return result
+
+    def get_version(self) -> ApiResult:
+        """GetVersion: sync, no session (`@SuppressCredentialCheck`); `200 {"version": "..."}`."""
+        return self.call(_wire.get_version())
 
     def session_valid(self, session: Session | str | None = None) -> bool:
         uuid = self._session_uuid(session)
@@ -241,6 +316,44 @@ class Client:
     def recover_image(self, image_uuid: str, *, session: Session | str | None = None) -> ApiResult:
         return self._with_relogin(lambda uuid: _wire.image_action(image_uuid, "recoverImage", {}, uuid), session)
 
+    def update_image(self, image_uuid: str, *, session: Session | str | None = None, **fields: Any) -> ApiResult:
+        """UpdateImage with `fields` as given (name, description, platform...): the echoed inventory is the
+        job result's `inventory`."""
+        return self._with_relogin(lambda uuid: _wire.update_image(image_uuid, fields, uuid), session)
+
+    # ------------------------------------------------------------------------------- accounts
+
+    def create_account(
+        self,
+        name: str,
+        password: str,
+        *,
+        account_type: str = "Normal",
+        resource_uuid: str | None = None,
+        description: str | None = None,
+        session: Session | str | None = None,
+    ) -> ApiResult:
+        """CreateAccount (admin only). The password is hashed here, as at login; neither the password nor
+        its hash is kept, and `curl()` of the request redacts the hash."""
+        password_hash = _wire.hash_password(password)
+
+        def build(uuid: str | None) -> WireRequest:
+            return _wire.create_account(
+                name,
+                password_hash,
+                uuid,
+                account_type=account_type,
+                resource_uuid=resource_uuid,
+                description=description,
+            )
+
+        return self._with_relogin(build, session)
+
+    def delete_account(self, account_uuid: str, *, session: Session | str | None = None) -> ApiResult:
+        """DeleteAccount (admin only; the account's resources go with it). A well-formed unknown uuid is a
+        success on ZStack, so deleting twice is harmless."""
+        return self._with_relogin(lambda uuid: _wire.delete_account(account_uuid, uuid), session)
+
     # ------------------------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
@@ -253,6 +366,10 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _ago(then: float | None, now: float) -> str:
+    return "at an unknown time" if then is None else f"{now - then:.1f} s ago"
 
 
 def _describe(result: ApiResult) -> str:

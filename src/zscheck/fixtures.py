@@ -1,25 +1,40 @@
-"""Fixture images and the restore journal: the harness leaves every image as it found it.
+"""Fixture images and accounts, and the restore journal: the harness leaves the target as it found it.
 
 Before the first change to an image its original state goes into an append-only journal (one JSON
 object per line, flushed and fsynced), so that a run killed at any point can be undone by
 `zscheck restore JOURNAL`. Images the harness created are deleted and expunged; images it was given are
-put back in their original state. Restoring is idempotent: it reads the journal's `restored` lines.
+put back in their original state. Accounts the harness created (its own normal account, for the ownership
+rules) are journalled before CreateAccount is sent, by the uuid the harness chose for them, and deleted
+after the images. Restoring is idempotent: it reads the journal's `restored` lines. Passwords never reach
+the journal: an account's password lives in memory only, for the run that created it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 import uuid as uuidlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zscheck._models import ApiResult
 from zscheck._transport import Timeouts
 from zscheck.client import Client
 from zscheck.errors import ConfigError, TargetError
+
+
+class SetupError(TargetError):
+    """Creating a fixture failed. `result` is the call as it went (None if it never got an answer to judge),
+    so that a caller can judge whether the target broke the contract (exit 1) or could not be used (exit 2)."""
+
+    def __init__(self, message: str, result: ApiResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -28,6 +43,25 @@ class JournalEntry:
     state: str
     created: bool
     restored: bool = False
+    owner: str | None = None  # the account uuid that created it, when not the run's main account
+
+
+@dataclass
+class AccountEntry:
+    uuid: str
+    name: str
+    restored: bool = False
+
+
+class FixtureAccount(NamedTuple):
+    """An account the harness created: `uuid, name, password = account`. The password is in memory only."""
+
+    uuid: str
+    name: str
+    password: str
+
+    def __repr__(self) -> str:  # never print a password
+        return f"FixtureAccount(uuid={self.uuid!r}, name={self.name!r}, password=<redacted>)"
 
 
 @dataclass
@@ -35,6 +69,7 @@ class Journal:
     path: Path
     target: str | None = None
     images: dict[str, JournalEntry] = field(default_factory=dict)
+    accounts: dict[str, AccountEntry] = field(default_factory=dict)
 
     @classmethod
     def create(cls, path: Path, target: str) -> Journal:
@@ -63,25 +98,49 @@ class Journal:
             if kind == "target":
                 journal.target = entry["url"]
             elif kind == "image":
-                journal.images[entry["uuid"]] = JournalEntry(entry["uuid"], entry["state"], entry["created"])
+                journal.images[entry["uuid"]] = JournalEntry(
+                    entry["uuid"], entry["state"], entry["created"], owner=entry.get("owner")
+                )
+            elif kind == "account":
+                journal.accounts.setdefault(entry["uuid"], AccountEntry(entry["uuid"], entry["name"]))
             elif kind == "restored" and entry["uuid"] in journal.images:
                 journal.images[entry["uuid"]].restored = True
+            elif kind == "restored" and entry["uuid"] in journal.accounts:
+                journal.accounts[entry["uuid"]].restored = True
         if journal.target is None:
             raise ConfigError(f"journal {path} names no target; it is not a zscheck journal")
         return journal
 
-    def record(self, uuid: str, state: str, *, created: bool) -> None:
+    def record(self, uuid: str, state: str, *, created: bool, owner: str | None = None) -> None:
         if uuid in self.images:
             return
-        self.images[uuid] = JournalEntry(uuid, state, created)
-        self._append({"kind": "image", "uuid": uuid, "state": state, "created": created})
+        self.images[uuid] = JournalEntry(uuid, state, created, owner=owner)
+        line: dict[str, Any] = {"kind": "image", "uuid": uuid, "state": state, "created": created}
+        if owner is not None:
+            line["owner"] = owner
+        self._append(line)
+
+    def record_account(self, uuid: str, name: str) -> None:
+        """An account about to be created: written (and fsynced) before CreateAccount goes out."""
+        if uuid in self.accounts:
+            return
+        self.accounts[uuid] = AccountEntry(uuid, name)
+        self._append({"kind": "account", "uuid": uuid, "name": name})
 
     def mark_restored(self, uuid: str) -> None:
-        self.images[uuid].restored = True
+        entry = self.images.get(uuid) or self.accounts[uuid]
+        entry.restored = True
         self._append({"kind": "restored", "uuid": uuid})
 
-    def pending(self) -> list[JournalEntry]:
+    def pending(self) -> list[JournalEntry | AccountEntry]:
+        """Everything not yet restored: images, then accounts."""
+        return [*self.pending_images(), *self.pending_accounts()]
+
+    def pending_images(self) -> list[JournalEntry]:
         return [e for e in self.images.values() if not e.restored]
+
+    def pending_accounts(self) -> list[AccountEntry]:
+        return [e for e in self.accounts.values() if not e.restored]
 
     def _append(self, entry: dict[str, Any]) -> None:
         # One write per line plus fsync: a `kill -9` right after a change still finds its original here.
@@ -101,23 +160,51 @@ class RestoreReport:
         return not self.failed
 
 
-def restore(journal: Journal, client: Client, *, target: str | None = None) -> RestoreReport:
-    """Put every journalled image back. Safe to call again: restored images are skipped."""
+def restore(
+    journal: Journal, client: Client, *, target: str | None = None, owners: Mapping[str, Client] | None = None
+) -> RestoreReport:
+    """Put every journalled image back, then delete every journalled account. Safe to call again: what is
+    restored is skipped. `client` is the admin; `owners` maps an account uuid to a client logged in as that
+    account, which then removes the images it created (after a crash there are none: the admin does it).
+    An image that could not be removed before its account was deleted is tried again after: DeleteAccount
+    takes the account's images with it and the admin adopts what is left."""
     if target is not None and journal.target is not None and target.rstrip("/") != journal.target.rstrip("/"):
         raise ConfigError(
             f"journal {journal.path} belongs to {journal.target}, not {target}: refusing to touch another target's "
             f"images (run `zscheck restore {journal.path}` without --target to use the journal's own)"
         )
     report = RestoreReport()
-    for entry in journal.pending():
-        try:
-            _restore_one(client, entry)
-        except TargetError as exc:
-            report.failed[entry.uuid] = str(exc)
-            continue
-        journal.mark_restored(entry.uuid)
-        report.restored.append(entry.uuid)
+    owners = owners or {}
+    for entry in journal.pending_images():
+        by = owners.get(entry.owner, client) if entry.owner is not None else client
+        _attempt(journal, report, entry.uuid, partial(_restore_one, by, entry))
+    deleted = False
+    for account in journal.pending_accounts():
+        deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))
+    if deleted:
+        for entry in journal.pending_images():
+            if entry.uuid in report.failed and entry.owner is not None:
+                del report.failed[entry.uuid]
+                _attempt(journal, report, entry.uuid, partial(_restore_one, client, entry))
     return report
+
+
+def _attempt(journal: Journal, report: RestoreReport, uuid: str, undo: Callable[[], None]) -> bool:
+    try:
+        undo()
+    except TargetError as exc:
+        report.failed[uuid] = str(exc)
+        return False
+    journal.mark_restored(uuid)
+    report.restored.append(uuid)
+    return True
+
+
+def _delete_account(client: Client, account: AccountEntry) -> None:
+    result = client.delete_account(account.uuid)
+    # ZStack answers success for a well-formed unknown uuid; a target that says SYS.1003 means the same here.
+    if not result.ok and result.error_code != "SYS.1003":
+        _require(result, f"delete account {account.name!r} ({account.uuid})")
 
 
 def _restore_one(client: Client, entry: JournalEntry) -> None:
@@ -142,13 +229,26 @@ def _require(result: ApiResult, what: str) -> None:
         raise TargetError(f"could not {what}: {detail}")
 
 
+def fixture_names(count: int, *, prefix: str = "zscheck") -> Iterator[tuple[str, str]]:
+    """`count` (name, description) pairs mixing Chinese and ASCII, as ZStack's users name images:
+    `zscheck-镜像-0` / `测试镜像 zscheck fixture 0`, and every other one with full-width punctuation
+    (`zscheck-测试（1）` / `zscheck 的测试镜像：fixture 1`). Strings that must round-trip exactly."""
+    for i in range(count):
+        if i % 2 == 0:
+            yield f"{prefix}-镜像-{i}", f"测试镜像 {prefix} fixture {i}"
+        else:
+            yield f"{prefix}-测试（{i}）", f"{prefix} 的测试镜像：fixture {i}"
+
+
 class FixtureImages:
-    """The images a run may touch: the ones it creates, and the ones the user names. Nothing else."""
+    """The images and accounts a run may touch: the ones it creates, and the images the user names.
+    Nothing else."""
 
     def __init__(self, client: Client, journal: Journal) -> None:
         self.client = client
         self.journal = journal
         self.uuids: list[str] = []
+        self.accounts: list[FixtureAccount] = []
 
     def adopt(self, uuid: str) -> dict[str, Any]:
         """Take a user-named image into the run, journalling its original state first."""
@@ -159,20 +259,69 @@ class FixtureImages:
         self.uuids.append(uuid)
         return image
 
-    def create(self, name: str, url: str, backup_storage: str) -> dict[str, Any]:
+    def create(
+        self,
+        name: str,
+        url: str,
+        backup_storage: str,
+        *,
+        description: str | None = None,
+        client: Client | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """AddImage a fixture image named `name` (any string: see `fixture_names`). `client`: who creates it,
+        when not the run's main client (a normal account's client makes the image that account's own).
+        `fields` go into AddImage as given (`format` defaults to qcow2). Raises `SetupError`."""
+        creator = client or self.client
+        owner = None if creator is self.client or creator.session is None else creator.session.account_uuid
         # The uuid is chosen here and journalled before AddImage, so a crash in between leaves no orphan.
         uuid = uuidlib.uuid4().hex
-        self.journal.record(uuid, "Enabled", created=True)
-        result = self.client.add_image(name, url, [backup_storage], format="qcow2", resourceUuid=uuid)
+        self.journal.record(uuid, "Enabled", created=True, owner=owner)
+        params: dict[str, Any] = {"format": "qcow2", **fields, "resourceUuid": uuid}
+        if description is not None:
+            params["description"] = description
+        result = creator.add_image(name, url, [backup_storage], **params)
         inventory = result.inventory
-        if not result.ok or inventory is None:
-            detail = result.error_code or result.final.error or f"HTTP {result.final.status}"
-            raise TargetError(f"could not create a fixture image with AddImage: {detail}")
+        if not result.ok or inventory is None or not isinstance(inventory.get("uuid"), str):
+            raise SetupError(f"could not create a fixture image with AddImage: {_detail(result)}", result)
+        if inventory["uuid"] != uuid:  # resourceUuid ignored: journal the image the target really made
+            self.journal.record(inventory["uuid"], "Enabled", created=True, owner=owner)
         self.uuids.append(inventory["uuid"])
         return dict(inventory)
 
+    def create_account(
+        self, *, name: str | None = None, password: str | None = None, account_type: str = "Normal"
+    ) -> FixtureAccount:
+        """CreateAccount as the run's (admin) client: a name like `zscheck-1f2e3d4c` and a random password
+        unless given. The account is journalled (uuid chosen here, sent as `resourceUuid`; name; never the
+        password) before CreateAccount goes out, so `zscheck restore` deletes it after a crash. Raises
+        `SetupError`."""
+        name = name or f"zscheck-{secrets.token_hex(4)}"
+        password = password or secrets.token_urlsafe(18)
+        uuid = uuidlib.uuid4().hex
+        self.journal.record_account(uuid, name)
+        result = self.client.create_account(name, password, account_type=account_type, resource_uuid=uuid)
+        inventory = result.inventory
+        if not result.ok or inventory is None or not isinstance(inventory.get("uuid"), str):
+            raise SetupError(f"could not create account {name!r} with CreateAccount: {_detail(result)}", result)
+        if inventory["uuid"] != uuid:  # resourceUuid ignored: journal the account the target really made
+            self.journal.record_account(inventory["uuid"], name)
+        account = FixtureAccount(inventory["uuid"], name, password)
+        self.accounts.append(account)
+        return account
+
+    def restore(self, owners: Mapping[str, Client] | None = None) -> RestoreReport:
+        """`restore()` of this run's journal with its own client (images first, then accounts)."""
+        return restore(self.journal, self.client, owners=owners)
+
     def owns(self, uuid: str) -> bool:
         return uuid in self.uuids
+
+
+def _detail(result: ApiResult) -> str:
+    if result.error_code is not None:
+        return f"{result.error_code}: {(result.error or {}).get('details', '')}".rstrip(": ")
+    return result.final.error or f"HTTP {result.final.status}: {result.final.text(200)}"
 
 
 def restore_from(
