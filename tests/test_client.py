@@ -6,11 +6,13 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory, image_uuids
-from zscheck import Client, ConfigError, LoginError, Outcome, TargetError, Timeouts, _wire
+from zscheck import Client, ConfigError, Exchange, LoginError, Outcome, TargetError, Timeouts, _wire
 from zscheck.refserver import RunningServer
 
 
@@ -354,3 +356,72 @@ def test_a_kept_alive_connection_closed_while_idle_is_a_recorded_reconnect() -> 
     [action] = result.actions
     assert action.kind == "reconnect" and "GET" in action.detail
     assert len(raw.requests) == 2 and raw.connections == 2
+
+
+@contextmanager
+def _drip_or_answer() -> Iterator[str]:
+    """A loopback server that drip-feeds `/drip` one byte every 0.5 s and answers anything else at once,
+    a thread per connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            while not stop.is_set():
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    try:
+                        chunk = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    data += chunk
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+                if data.startswith(b"GET /drip"):
+                    for byte in answer:
+                        if stop.wait(0.5):
+                            return
+                        try:
+                            conn.sendall(bytes([byte]))
+                        except OSError:
+                            return
+                else:
+                    conn.sendall(answer)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_drip_fed_answer_is_cut_off_without_touching_another_threads_request() -> None:
+    """The watchdog ends a drip-fed answer by closing connections: only its own thread's, so requests
+    another thread has in flight on the same Client still get their answers."""
+    with _drip_or_answer() as url, Client(url, timeouts=Timeouts(connect=0.5, read=1.0)) as zs:
+        answers: list[Exchange] = []
+        slow = threading.Thread(target=lambda: answers.append(zs.send(_wire.raw("GET", "/drip"))))
+        slow.start()
+        healthy: list[Exchange] = []
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:  # spans the watchdog's cut at 1.5 s
+            healthy.append(zs.send(_wire.raw("GET", "/ok")))
+            time.sleep(0.05)
+        slow.join(timeout=5)
+    assert len(answers) == 1 and "drip-feeds" in (answers[0].error or ""), answers
+    assert len(healthy) > 10 and all(e.ok for e in healthy), [e.error for e in healthy if e.error]

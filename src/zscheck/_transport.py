@@ -44,7 +44,20 @@ class Timeouts:
     read: float = 30.0  # between two reads, and for the whole answer: a server that drip-feeds bytes is cut off
 
 
+@dataclass
+class _Line:
+    """One thread's own httpx client and what its previous answers left open. Per thread, so that the
+    watchdog cutting one request off never touches another thread's, and a reconnect is told exactly."""
+
+    client: httpx.Client
+    cut_off: bool = False
+    kept_alive: int = 0  # connections the previous answers left open
+    idle_since: float = 0.0  # monotonic: when the latest of them went idle
+
+
 class Transport:
+    """Safe to share between threads: each thread gets its own httpx client (and connection pool)."""
+
     def __init__(
         self,
         base_url: str,
@@ -73,26 +86,36 @@ class Transport:
             )
 
         self._new_client = client
-        self._client = client()
-        self._cut_off = False
-        # Connections the previous answers left open (kept alive), and since when: a request that finds none
-        # of them usable had its connection dropped under it (a reconnect). Exact for one caller at a time.
+        self._local = threading.local()
         self._lock = threading.Lock()
-        self._kept_alive = 0
-        self._idle_since = 0.0
+        self._clients: list[httpx.Client] = []  # every thread's, for close()
+        self._line()  # the creating thread's, at once: a bad `verify` fails here, not on the first request
 
-    def _cut(self, client: httpx.Client) -> None:
+    def _line(self) -> _Line:
+        line: _Line | None = getattr(self._local, "line", None)
+        if line is None:
+            line = self._local.line = _Line(self._register(self._new_client()))
+        return line
+
+    def _register(self, client: httpx.Client) -> httpx.Client:
+        with self._lock:
+            self._clients.append(client)
+        return client
+
+    @staticmethod
+    def _cut(line: _Line) -> None:
         """The watchdog: httpx's read timeout is per read, so a byte a second would never trip it. Closing
-        the connections ends the request at once; the next request gets a fresh client."""
-        self._cut_off = True
-        client.close()
+        the thread's connections ends the request at once; its next request gets a fresh client."""
+        line.cut_off = True
+        line.client.close()
 
     def send(self, request: WireRequest) -> Exchange:
+        line = self._line()
         started = time.time()
         t0 = time.perf_counter()
         exchange = Exchange(request=request, started=started, elapsed=0.0)
         total = self._timeouts.connect + self._timeouts.read
-        watchdog = threading.Timer(total, self._cut, args=(self._client,))
+        watchdog = threading.Timer(total, self._cut, args=(line,))
         watchdog.daemon = True
         events: list[str] = []
 
@@ -105,7 +128,7 @@ class Transport:
         kept_alive = False
         watchdog.start()
         try:
-            with self._client.stream(
+            with line.client.stream(
                 request.method,
                 self.base_url + request.path,
                 headers=dict(request.headers),
@@ -139,39 +162,42 @@ class Transport:
         exchange.sends = events.count("send")
         if exchange.sends:
             exchange.connection = "new" if "connect" in events else "reused"
-        if self._cut_off:
-            self._cut_off = False
-            self._client = self._new_client()
+        if line.cut_off:
+            line.cut_off = False
+            line.client = self._register(self._new_client())
+            line.kept_alive = 0  # the old client's connections went with it
             exchange.error = f"timed out: no complete answer within {total:g} s (the server drip-feeds it)"
-            with self._lock:
-                self._kept_alive = 0  # the old client's connections went with it
             return exchange
         if exchange.error is not None and exchange.connection == "reused":
             exchange.error += " (on a kept-alive connection reused from an earlier request; not re-sent)"
-        self._account(exchange, kept_alive)
+        _account(line, exchange, kept_alive)
         return exchange
 
-    def _account(self, exchange: Exchange, kept_alive: bool) -> None:
-        """Book-keeping of kept-alive connections, to tell a reconnect from a first connection."""
-        now = time.monotonic()
-        with self._lock:
-            if exchange.connection == "reused":
-                self._kept_alive = max(0, self._kept_alive - 1)
-            elif exchange.connection == "new" and self._kept_alive > 0:
-                self._kept_alive -= 1
-                idle = now - exchange.elapsed - self._idle_since
-                why = (
-                    f"httpx's own keep-alive expiry ({KEEPALIVE_EXPIRY:g} s)"
-                    if idle > KEEPALIVE_EXPIRY
-                    else "closed by the target while idle"
-                )
-                exchange.reconnect = (
-                    f"the kept-alive connection was gone after {idle:.2f} s idle ({why}); a new one was opened "
-                    "before the request was sent"
-                )
-            if kept_alive:
-                self._kept_alive += 1
-                self._idle_since = now
-
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+
+def _account(line: _Line, exchange: Exchange, kept_alive: bool) -> None:
+    """Book-keeping of kept-alive connections, to tell a reconnect from a first connection: a request that
+    opened a new connection while an earlier answer had left one open found that one gone."""
+    now = time.monotonic()
+    if exchange.connection == "reused":
+        line.kept_alive = max(0, line.kept_alive - 1)
+    elif exchange.connection == "new" and line.kept_alive > 0:
+        line.kept_alive -= 1
+        idle = now - exchange.elapsed - line.idle_since
+        why = (
+            f"httpx's own keep-alive expiry ({KEEPALIVE_EXPIRY:g} s)"
+            if idle > KEEPALIVE_EXPIRY
+            else "closed by the target while idle"
+        )
+        exchange.reconnect = (
+            f"the kept-alive connection was gone after {idle:.2f} s idle ({why}); a new one was opened before "
+            "the request was sent"
+        )
+    if kept_alive:
+        line.kept_alive += 1
+        line.idle_since = now
