@@ -121,6 +121,22 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="how long finished job results are kept before polls answer 404 (default: %(default)s)",
     )
     p.add_argument(
+        "--timing",
+        choices=("instant", "realistic"),
+        default="instant",
+        help="instant: api-jobs finish at once; realistic: like a real node, each api-job takes a seeded "
+        "log-normal delay (median 60 ms, 90th percentile 200 ms, at most 1.5 s) and synchronous answers "
+        "1-5 ms; --job-delay adds to it (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timing-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the realistic profile's delays: the same seed and requests replay the same run "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--tenant",
         default="tenant",
         metavar="NAME",
@@ -155,11 +171,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         tenant_password=os.environ.get("ZSCHECK_REFSERVER_TENANT_PASSWORD", "password"),
         durable_fsync=args.fsync,
         faults=tuple(args.fault),
+        timing=args.timing,
+        timing_seed=args.timing_seed,
     )
 
     def ready(url: str) -> None:
         faults = f", faults: {', '.join(config.faults)}" if config.faults else ""
-        print(f"zscheck reference server ({config.dialect} dialect{faults}) listening on {url}", flush=True)
+        timing = f", realistic timing (seed {config.timing_seed})" if config.timing == "realistic" else ""
+        print(f"zscheck reference server ({config.dialect} dialect{timing}{faults}) listening on {url}", flush=True)
         print(f"  api: {url}/zstack/v1   data: {config.db}   stop: Ctrl-C", flush=True)
 
     try:

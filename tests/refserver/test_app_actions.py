@@ -308,7 +308,7 @@ def test_missing_state_event_is_sys_1007_mandatory(client: Client, params: objec
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [("foo", "foo"), ("Enable", "Enable"), (" DISABLE ", "DISABLE"), (1, "1.0"), (True, "true"), ("", "")],
+    [("foo", "foo"), ("Enable", "Enable"), (" DISABLE ", "DISABLE"), (1, "1"), (1.5, "1.5"), (True, "true"), ("", "")],
 )
 def test_invalid_state_event_is_sys_1007(client: Client, value: object, shown: str) -> None:
     error = job_error(client, image_uuids(client)[0], {"stateEvent": value})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def test_sessions_survive_a_restart(make_server: ServerFactory, db_path: str) ->
         assert zs.session_valid(session)
 
 
-def test_job_accepted_before_a_crash_is_finished_on_start(make_server: ServerFactory, db_path: str) -> None:
+def test_job_pending_at_a_restart_is_not_run_again(make_server: ServerFactory, db_path: str) -> None:
+    """ZStack's AsyncRestVO row stays `processing` across a restart (§10): polls answer 202 until it expires."""
     from zscheck import _wire
 
     first = make_server(db=db_path, job_delay=30.0)
@@ -71,8 +73,16 @@ def test_job_accepted_before_a_crash_is_finished_on_start(make_server: ServerFac
     first.stop()  # the job was still processing
     second = make_server(db=db_path)
     with Client(second.url) as zs:
-        done = zs.send(_wire.poll(accepted.json["location"]))
-        assert done.status == 200 and done.json["inventory"]["state"] == "Disabled"
+        zs.login("admin", PASSWORD)
+        pending = zs.send(_wire.poll(accepted.json["location"]))
+        assert (pending.status, pending.body) == (202, b"{}")
+        assert zs.get_image(image)["state"] == "Enabled"  # the change was never made
+    second.stop()
+    third = make_server(db=db_path, job_ttl=1.0)
+    time.sleep(1.1)
+    third.call(third.server.app.maintain)
+    with Client(third.url) as zs:
+        assert zs.send(_wire.poll(accepted.json["location"])).status == 404  # expiry counts from creation
 
 
 def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:

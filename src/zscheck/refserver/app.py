@@ -7,7 +7,10 @@ exactly as RestServer does; everything after the 202 runs as an api-job whose fa
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -26,12 +29,14 @@ from zscheck.refserver.rest import (
     json_text,
     parse_body,
     session_id,
+    tag_lists,
     text,
     top_level_tags,
 )
-from zscheck.refserver.store import Job, Session, Store, new_uuid
+from zscheck.refserver.store import Account, Job, Session, Store, new_uuid
 
 Dialect = Literal["rest", "documented"]
+Timing = Literal["instant", "realistic"]
 # What `App.handle` gives the server: an answer, or (a load fault's delay) a coroutine that gives one later.
 Answer: TypeAlias = Response | Coroutine[Any, Any, Response]
 
@@ -47,12 +52,36 @@ IMAGE_ACTIONS = (
 )
 # How each action's map is read into its message fields (Gson's rehash; unknown keys are ignored).
 _UPDATABLE = ("name", "description", "guestOsType", "mediaType", "format", "platform", "architecture")
+# ImageApiInterceptor's URL message, verbatim (its full-width comma included).
+_URL_RULE = "url must starts with 'file:///', 'http://', 'https://'\uff0c 'ftp://', 'sftp://' or '/'"
+_UPDATABLE_FIELDS = frozenset((*_UPDATABLE, "system", "virtio"))
+# Each map also has its message's resource field (uuid or imageUuid): overridden by the URL, but read.
 ACTION_PARAMS: dict[str, dict[str, str]] = {
-    "changeImageState": {"stateEvent": "string"},
-    "updateImage": dict.fromkeys(_UPDATABLE, "string") | {"system": "bool", "virtio": "bool"},
-    "expungeImage": {"backupStorageUuids": "list"},
-    "setImageBootMode": {"bootMode": "string"},
+    "changeImageState": {"uuid": "string", "stateEvent": "string"},
+    "updateImage": {"uuid": "string"} | dict.fromkeys(_UPDATABLE, "string") | {"system": "bool", "virtio": "bool"},
+    "syncImageSize": {"uuid": "string"},
+    "setImageBootMode": {"uuid": "string", "bootMode": "string"},
+    "calculateImageHash": {"uuid": "string", "algorithm": "string"},
+    "expungeImage": {"imageUuid": "string", "backupStorageUuids": "list"},
+    "recoverImage": {"imageUuid": "string", "backupStorageUuids": "list"},
 }
+# UpdateImage's value checks (APIUpdateImageMsg.java:28-38); AddImage has the same lists.
+_UPDATE_VALID = {
+    "mediaType": model.MEDIA_TYPES,
+    "format": model.FORMATS,
+    "platform": model.PLATFORMS,
+    "architecture": model.ARCHITECTURES,
+}
+
+
+def _java_long(value: str) -> int:
+    """Long.parseLong: an optional sign and ASCII digits, in range; else NumberFormatException (a 500)."""
+    digits = value[1:] if value[:1] in "+-" else value
+    if not digits or not digits.isascii() or not digits.isdigit() or not -(2**63) <= int(value) < 2**63:
+        raise RestError(500, f'For input string: "{value}"')
+    return int(value)
+
+
 _STATE_MARK, _DATE_MARK = "\x00state\x00", "\x00lastOpDate\x00"  # placeholders in cached inventory text
 _ROUTED_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
 
@@ -66,15 +95,34 @@ class AppConfig:
     job_ttl: float = 10800.0  # rest.completedApi.expiredPeriod
     api_timeout_ms: int = 1_800_000  # the default 30m API timeout
     base_url: str = "http://127.0.0.1:8080"
+    timing: Timing = "instant"
+    timing_seed: int = 0
+
+
+# The realistic timing profile (facts §10, "Timing on a real node"): an api-job finishes after a log-normal
+# delay with a median of 60 ms and a 90th percentile of 200 ms, capped at 1.5 s; synchronous answers
+# (queries, login, the 202 itself) take 1-5 ms. Job polls are answered at once, as a real node does.
+JOB_DELAY_MEDIAN = 0.060
+JOB_DELAY_P90 = 0.200
+JOB_DELAY_CAP = 1.5
+_JOB_MU = math.log(JOB_DELAY_MEDIAN)
+_JOB_SIGMA = math.log(JOB_DELAY_P90 / JOB_DELAY_MEDIAN) / 1.2815515655446004  # z of the 90th percentile
+SYNC_DELAY = (0.001, 0.005)
+VERSION = "5.2.1"  # GetVersion: the newest schema_version of the source snapshot (conf/db/upgrade/V5.2.1)
 
 
 @dataclass(slots=True)
 class Outcome:
-    """What an API did: an error, or success with an optional inventory, plus the write to commit."""
+    """What an API did: an error, or success with an optional inventory (or other result), plus the write
+    to commit. `splice` says the inventory differs from the stored image in state and lastOpDate at most,
+    so its cached text can be reused."""
 
     error: dict[str, Any] | None = None
     image: dict[str, Any] | None = None
     write: Callable[[Job | None], None] | None = None
+    splice: bool = False
+    result: dict[str, Any] | None = None  # a result that is not an image: {"inventory", "class"}
+    handler: bool = False  # the error comes from the handler, which a validationOnly request never reaches
 
 
 class App:
@@ -93,14 +141,35 @@ class App:
         self.backup_storage = store.meta("backup_storage") or new_uuid()
         store.set_meta("backup_storage", self.backup_storage)
         self.admin = store.ensure_admin()  # replaced by seed() when a password is configured
+        # One generator per server, seeded: a run under the realistic profile can be replayed.
+        self._rng = random.Random(config.timing_seed)
+        self._realistic = config.timing == "realistic"
+
+    def job_delay(self) -> float:
+        """How long a new api-job stays processing: --job-delay, plus a draw under the realistic profile."""
+        delay = self.config.job_delay
+        if self._realistic:
+            delay += min(JOB_DELAY_CAP, self._rng.lognormvariate(_JOB_MU, _JOB_SIGMA))
+        return delay
 
     # ---------------------------------------------------------------------------------------- routing
 
     def handle(self, req: Request) -> Answer:
+        if self._realistic and "/api-jobs/" not in req.path:
+            return self._handle_later(req, self._rng.uniform(*SYNC_DELAY))
+        return self._handle_now(req)
+
+    def _handle_now(self, req: Request) -> Answer:
         try:
             return self._route(req)
         except RestError as exc:
             return text(exc.status, exc.text)
+
+    async def _handle_later(self, req: Request, delay: float) -> Response:
+        """The realistic profile's synchronous answer: handled after `delay`, as a real node's is."""
+        await asyncio.sleep(delay)
+        answer = self._handle_now(req)
+        return answer if isinstance(answer, Response) else await answer
 
     def _route(self, req: Request) -> Answer:
         if not req.path.startswith("/zstack/"):
@@ -114,10 +183,18 @@ class App:
         match parts:
             case ["v1", "accounts", "login"]:
                 return self._login(req)
+            case ["v1", "accounts"]:
+                return self._non_unique(req, path, {"POST": self._create_account})
             case ["v1", "accounts", "sessions", session_uuid] if session_uuid:
                 return self._logout(session_uuid)
             case ["v1", "accounts", "sessions", session_uuid, "valid"] if session_uuid:
                 return self._validate_session(session_uuid)
+            case ["v1", "accounts", "sessions", session_uuid, "renew"] if session_uuid:
+                return self._renew_session(req, session_uuid)
+            case ["v1", "accounts", account_uuid] if account_uuid:
+                return self._non_unique(req, path, {"DELETE": self._delete_account}, account_uuid)
+            case ["v1", "management-nodes", "actions"]:
+                return self._non_unique(req, path, {"PUT": self._management_action})
             case ["v1", "backup-storage"]:
                 return self._non_unique(req, path, {"GET": self._query_backup_storage})
             case ["v1", "images"]:
@@ -209,10 +286,14 @@ class App:
                 raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
         else:
             job_uuid = new_uuid()
+        api_timeout = self.config.api_timeout_ms
+        if "x-api-timeout" in req.headers:
+            api_timeout = _java_long(req.headers["x-api-timeout"]) * 1000  # seconds; msg.setTimeout(ms)
         if body is not None:
             top_level_tags(body)
-        job = Job(job_uuid, done=False, request=request, action=request["action"])
-        delay = self.config.job_delay
+        request["tags"] = tag_lists(body, request.get("params"))
+        job = Job(job_uuid, done=False, request=request, action=request["action"], created=time.time())
+        delay = self.job_delay()
         if self.faults.stalling and request["action"] == "changeImageState":
             delay = self.faults.accepted(job_uuid, delay)
         if delay > 0:
@@ -221,19 +302,17 @@ class App:
         else:
             self._finish_job(job)
         if "no-location" in self.faults and request["action"] == "changeImageState":
-            return Response(202, json_bytes({"apiTimeout": self.config.api_timeout_ms}))
+            return Response(202, json_bytes({"apiTimeout": api_timeout}))
         location = f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}"
         if not job_uuid.isalnum():  # X-Job-UUID is the client's: anything but hex goes through the encoder
-            return Response(202, json_bytes({"location": location, "apiTimeout": self.config.api_timeout_ms}))
+            return Response(202, json_bytes({"location": location, "apiTimeout": api_timeout}))
         # Formatted by hand: this answer is on the hot path and its shape never varies.
-        return Response(202, f'{{"location":"{location}","apiTimeout":{self.config.api_timeout_ms}}}'.encode())
+        return Response(202, f'{{"location":"{location}","apiTimeout":{api_timeout}}}'.encode())
 
-    def resume_pending_jobs(self) -> int:
-        """Jobs accepted before a crash are run on start: an accepted request is never dropped."""
-        pending = self.store.pending_jobs()
-        for job in pending:
-            self._finish_job(job)
-        return len(pending)
+    def pending_after_restart(self) -> int:
+        """Jobs accepted before a restart are not run again: ZStack's AsyncRestVO row stays `processing`
+        (a poll answers 202) until it expires. Returns how many there are."""
+        return len(self.store.pending_jobs())
 
     def _finish_job(self, job: Job) -> None:
         request = job.request or {}
@@ -249,10 +328,16 @@ class App:
         if outcome.error is not None:
             job.status, job.payload = 503, json_text({"error": outcome.error})
         elif outcome.image is not None:
-            job.status, job.payload = 200, '{"inventory":' + self._inventory_json(outcome.image) + "}"
+            inventory = self._inventory_json(outcome.image) if outcome.splice else self._render(outcome.image)
+            job.status, job.payload = 200, '{"inventory":' + inventory + "}"
             # Pollers that send X-JSON-Schema (the Java SDK always does) get this; spliced, not re-encoded.
             schema = json_text(model.image_schema("inventory", outcome.image))
             job.with_schema = f'{job.payload[:-1]},"schema":{schema}}}'.encode()
+        elif outcome.result is not None:
+            job.status, job.payload = 200, json_text({"inventory": outcome.result["inventory"]})
+            job.with_schema = json_bytes(
+                {"inventory": outcome.result["inventory"], "schema": {"inventory": outcome.result["class"]}}
+            )
         else:
             job.status, job.payload = 200, "{}"
         if faulty:
@@ -267,9 +352,15 @@ class App:
         else:
             self.store.save_job(job)
 
+    @staticmethod
+    def _render(image: dict[str, Any]) -> str:
+        return json_text(model.render_image(image, keep_nulls=False))
+
     def _inventory_json(self, image: dict[str, Any]) -> str:
-        """The inventory as `rest` JSON. A state change alters only state and lastOpDate, so the rest of
-        the text is kept per image (until any other write) and the two values are spliced in."""
+        """The inventory of a state change as `rest` JSON. It differs from the stored image in state and
+        lastOpDate only, so the rest of the text is kept per image and stored version (every write but a
+        state change bumps the version) and the two values are spliced in. Only for Outcome.splice: any
+        other write renders in full, since its inventory is not the stored version's."""
         version = self.store.versions.get(image["uuid"], 0)
         cached = self._inventory_text.get(image["uuid"])
         if cached is None or cached[0] != version:
@@ -286,13 +377,25 @@ class App:
         action = request["action"]
         session_uuid = request["session"]
         params = request["params"]
+        tags: dict[str, Any] = request.get("tags") or {}
         if action == "changeImageState":
-            return self._change_state(request["image"], session_uuid, params)
-        if action == "addImage":
-            return self._do_add_image(session_uuid, params)
-        if action == "deleteImage":
-            return self._do_delete_image(request["image"], session_uuid, params)
-        return self._other_action(action, request["image"], session_uuid, params)
+            outcome = self._change_state(request["image"], session_uuid, params, tags)
+        elif action == "addImage":
+            outcome = self._do_add_image(session_uuid, params, tags)
+        elif action == "deleteImage":
+            outcome = self._do_delete_image(request["image"], session_uuid, params)
+        elif action == "createAccount":
+            outcome = self._do_create_account(session_uuid, params, tags)
+        elif action == "deleteAccount":
+            outcome = self._do_delete_account(request["image"], session_uuid)
+        elif action == "renewSession":
+            outcome = self._do_renew_session(request["image"], session_uuid, params, tags)
+        else:
+            outcome = self._other_action(action, request["image"], session_uuid, params, tags)
+        if model.VALIDATION_ONLY in (tags.get("systemTags") or ()) and (outcome.error is None or outcome.handler):
+            # ApiMediatorImpl: every validator and interceptor ran; the handler does not: a bare event (§10).
+            return Outcome()
+        return outcome
 
     def _poll_job(self, req: Request, job_uuid: str) -> Answer:
         if req.method != "GET":
@@ -314,20 +417,30 @@ class App:
             if pending is not None:
                 return Response(202, pending)
         payload = job.payload or "{}"
-        if job.status == 200 and "x-json-schema" in req.headers and payload != "{}":
+        if job.status == 200 and "x-json-schema" in req.headers:
+            # writeResponse adds `schema` whenever the poll asks, an empty result's being {} (§10).
             if job.with_schema is None:  # a job read back from disk: add the schema to what was stored
                 data = json.loads(payload)
-                if "inventory" in data:
-                    data["schema"] = model.image_schema("inventory", data["inventory"])
+                inventory = data.get("inventory")
+                schema: dict[str, str] = {}
+                if isinstance(inventory, dict) and "state" in inventory:
+                    schema = model.image_schema("inventory", inventory)
+                elif isinstance(inventory, dict):
+                    schema = {"inventory": model.ACCOUNT_INVENTORY_CLASS}
+                    if "accountUuid" in inventory:
+                        schema = {"inventory": model.SESSION_INVENTORY_CLASS}
+                data["schema"] = schema
                 job.with_schema = json_bytes(data)
             return Response(job.status, job.with_schema)
         return Response(job.status or 200, payload.encode())
 
     # ----------------------------------------------------------------------- job bodies (§1.4, §2.4)
 
-    def _change_state(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
-        # ApiParamValidator (SYSTEM) runs before AuthorizationManager (FRONT): arguments, then the
-        # resource, then the session, then ownership (§1.4 notes).
+    def _change_state(
+        self, image_uuid: str, session_uuid: str, params: dict[str, Any], tags: dict[str, Any] | None = None
+    ) -> Outcome:
+        # ApiParamValidator (SYSTEM) runs before AuthorizationManager (FRONT): arguments (stateEvent, the
+        # tags, then uuid's existence), then the session, then ownership (§1.4 notes, §10).
         if "session-before-arguments" in self.faults:
             denied, _ = self._authorize(session_uuid, None)
             if denied is not None:
@@ -338,6 +451,9 @@ class App:
         event = self.faults.event(model.java_trim(raw))
         if event not in model.STATE_EVENTS:
             return Outcome(model.invalid_value("stateEvent", list(model.STATE_EVENTS), event))
+        tag_error = self._tags_error(tags)
+        if tag_error is not None:
+            return Outcome(tag_error)
         image, error = self._resolve(image_uuid, session_uuid)
         if error is not None or image is None:
             return Outcome(error)
@@ -345,10 +461,10 @@ class App:
         if image["state"] == new_state:
             if "same-state-error" in self.faults:
                 return Outcome(model.error("SYS.1006", f"image[uuid:{image_uuid}] is already {new_state}"))
-            return Outcome(image=image)  # idempotent: same state succeeds, nothing written (§2.4)
-        changed = self.faults.change(image, dict(image, state=new_state, lastOpDate=time.time()))
+            return Outcome(image=image, splice=True)  # idempotent: same state succeeds, nothing written (§2.4)
+        changed = self.faults.change(image, dict(image, state=new_state, lastOpDate=model.now()))
         if not self.faults:
-            return Outcome(image=changed, write=lambda job: self.store.set_state(changed, job))
+            return Outcome(image=changed, write=lambda job: self.store.set_state(changed, job), splice=True)
         if "lost-update" in self.faults:
             return Outcome(image=changed, write=self._record_only)
         owner = self.store.owners[image_uuid]
@@ -358,26 +474,35 @@ class App:
             )
         return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
 
+    def _tags_error(self, tags: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The default @APIParam of systemTags and userTags: no null element (nullElements=false, §10)."""
+        if "null-tag-accepted" in self.faults:
+            return None
+        for name in ("systemTags", "userTags"):
+            values = (tags or {}).get(name)
+            if values is not None and any(v is None for v in values):
+                return model.error("SYS.1007", f"field[{name}] cannot contain a NULL element")
+        return None
+
     def _record_only(self, job: Job | None) -> None:
         """The lost-update fault's write: the job result is recorded, the image is not."""
         if job is not None:
             self.store.save_job(job)
 
     def _authorize(self, session_uuid: str, image_uuid: str | None) -> tuple[dict[str, Any] | None, Session]:
+        """The session, then ownership: only the initial admin is exempt (OperationTargetAPIRequestChecker)."""
         session = self._live_session(session_uuid)
         if session is None and "any-session" in self.faults:
             session = Session(session_uuid, self.admin.uuid, 0, 0, 0)
         if session is None:
             return model.session_expired(), Session("", "", 0, 0, 0)
-        account = self.store.accounts.get(session.account)
         if (
             "no-ownership" not in self.faults
             and image_uuid is not None
-            and account is not None
-            and account.type != "SystemAdmin"
-            and self.store.owners.get(image_uuid) != account.uuid
+            and session.account != model.ADMIN_UUID
+            and self.store.owners.get(image_uuid) != session.account
         ):
-            return model.not_owner(account.uuid, image_uuid), session
+            return model.not_owner(session.account, image_uuid), session
         return None, session
 
     def _live_session(self, session_uuid: str) -> Session | None:
@@ -400,32 +525,42 @@ class App:
         denied, _ = self._authorize(session_uuid, image_uuid)
         return (None, denied) if denied is not None else (image, None)
 
-    def _other_action(self, action: str, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
+    def _other_action(
+        self, action: str, image_uuid: str, session_uuid: str, params: dict[str, Any], tags: dict[str, Any]
+    ) -> Outcome:
+        if action == "updateImage":
+            for name, valid in _UPDATE_VALID.items():
+                if params.get(name) is not None and params[name] not in valid:
+                    return Outcome(model.invalid_value(name, valid, params[name]))
+        tag_error = self._tags_error(tags)
+        if tag_error is not None:
+            return Outcome(tag_error)
         image, error = self._resolve(image_uuid, session_uuid)
         if error is not None or image is None:
             return Outcome(error)
         owner = self.store.owners[image_uuid]
         deleted = image["status"] == "Deleted"
         if action in ("expungeImage", "recoverImage") and not deleted:
-            return Outcome(
-                model.error(
-                    "SYS.1006",
-                    f"the image[uuid:{image_uuid}, name:{image['name']}] is not deleted on any backup storage",
-                )
+            error = model.error(
+                "SYS.1006", f"the image[uuid:{image_uuid}, name:{image['name']}] is not deleted on any backup storage"
             )
+            return Outcome(error, handler=True)
+        now = model.now()
         if action == "expungeImage":
             return Outcome(write=lambda job: self.store.remove_image(image_uuid, job))
         if action == "recoverImage":
-            refs = [dict(ref, status="Ready", lastOpDate=time.time()) for ref in image["backupStorageRefs"]]
-            changed = dict(image, status="Ready", backupStorageRefs=refs, lastOpDate=time.time())
-            return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
-        if action == "updateImage":
-            updates = {k: v for k, v in params.items() if v is not None}
-            changed = dict(image, **updates, lastOpDate=time.time())
-            return Outcome(image=changed, write=lambda job: self.store.put_image(changed, owner, job))
-        if action == "syncImageSize":
-            return Outcome(image=image)  # the simulated backup storage never drifts from the recorded size
-        return Outcome(model.error("SYS.1014", f"the reference server does not model {action}"))
+            refs = [dict(ref, status="Ready", lastOpDate=now) for ref in image["backupStorageRefs"]]
+            changed = dict(image, status="Ready", backupStorageRefs=refs, lastOpDate=now)
+        elif action == "updateImage":
+            updates = {k: v for k, v in params.items() if v is not None and k in _UPDATABLE_FIELDS}
+            changed = dict(image, **updates, lastOpDate=now)
+        elif action == "syncImageSize":
+            return Outcome(image=image, splice=True)  # the simulated backup storage never drifts from the size
+        else:
+            return Outcome(model.error("SYS.1014", f"the reference server does not model {action}"), handler=True)
+        # getSelfInventory() after the write: the echo is what a query returns next (§10).
+        echo = self.faults.echo(action, image, changed)
+        return Outcome(image=echo, write=lambda job: self.store.put_image(changed, owner, job))
 
     # ------------------------------------------------------------------------------ login (§4)
 
@@ -465,13 +600,7 @@ class App:
                 ),
             )
         session = self.store.add_session(account.uuid, self.config.session_timeout)
-        inventory = {
-            "uuid": session.uuid,
-            "accountUuid": account.uuid,
-            "userUuid": account.uuid,
-            "expiredDate": model.zstack_time(session.expires),
-            "createDate": model.zstack_time(session.created),
-        }
+        inventory = model.session_inventory(session, session.expires)
         reply: dict[str, Any] = {"inventory": inventory}
         if "x-json-schema" in req.headers:
             reply["schema"] = {"inventory": model.SESSION_INVENTORY_CLASS}
@@ -580,7 +709,9 @@ class App:
             req, {"action": "addImage", "image": None, "session": session_uuid, "params": params}, body
         )
 
-    def _do_add_image(self, session_uuid: str, params: dict[str, Any]) -> Outcome:
+    def _do_add_image(self, session_uuid: str, params: dict[str, Any], tags: dict[str, Any]) -> Outcome:
+        # ApiMessageParamValidator and PortApiValidator (fields, then backupStorageUuids' existence), the
+        # session, ImageApiInterceptor (format, the URL), then TagManager (END): the system tags.
         for name in ("name", "url", "backupStorageUuids"):
             if params.get(name) is None:
                 return Outcome(model.mandatory(name))
@@ -593,36 +724,40 @@ class App:
                 return Outcome(model.invalid_value(name, valid, params[name]))
         for name, limit in (("name", 255), ("url", 1024), ("description", 2048)):
             if params.get(name) is not None and len(params[name]) > limit:
-                return Outcome(
-                    model.error(
-                        "SYS.1007",
-                        f"field[{name}] of message[APIAddImageMsg] exceeds "
-                        f"max length of string. expected was <= {limit}, "
-                        f"actual was {len(params[name])}",
-                    )
+                return Outcome(model.too_long(name, limit, len(params[name])))
+        if not params["backupStorageUuids"]:
+            return Outcome(model.error("SYS.1007", "field[backupStorageUuids] must be a nonempty list"))
+        tag_error = self._tags_error(tags)
+        if tag_error is not None:
+            return Outcome(tag_error)
+        missing = [str(bs) for bs in params["backupStorageUuids"] if bs != self.backup_storage]
+        if missing:
+            return Outcome(
+                model.error(
+                    "SYS.1003",
+                    f"invalid field[backupStorageUuids], resource[uuids:[{', '.join(missing)}], "
+                    "type:BackupStorageVO] not found",
                 )
-        for bs in params["backupStorageUuids"] or [None]:
-            if bs != self.backup_storage:
-                return Outcome(model.not_found("backupStorageUuids", str(bs), "BackupStorageVO"))
+            )
         denied, session = self._authorize(session_uuid, None)
         if denied is not None:
             return Outcome(denied)
+        fmt = "iso" if params.get("mediaType") == "ISO" else params.get("format")
+        if params.get("system") and fmt == "iso":
+            return Outcome(model.error("SYS.1007", "ISO cannot be used as system image"))
+        if fmt not in model.FORMATS:
+            return Outcome(model.error("SYS.1007", f"unknown format[{'null' if fmt is None else fmt}]"))
         url = params["url"]
         if not url.startswith(model.URL_SCHEMES):
-            return Outcome(
-                model.error(
-                    "SYS.1007",
-                    f"url must starts with http://, https://, ftp://, sftp://, "
-                    f"file:///, / or upload://, but found {url}",
-                )
-            )
-        if params.get("format") is not None and params["format"] not in model.FORMATS:
-            return Outcome(model.error("SYS.1007", f"unknown format[{params['format']}]"))
-        image = self.new_image(params, owner=session.account)
+            return Outcome(model.error("SYS.1007", _URL_RULE))
+        unknown = model.unknown_system_tag(tags.get("systemTags"))
+        if unknown is not None:
+            return Outcome(model.error("SYS.1007", f"no system tag matches {unknown}"))
+        image = self.new_image({**params, "format": fmt}, owner=session.account)
         return Outcome(image=image, write=lambda job: self.store.put_image(image, session.account, job))
 
     def new_image(self, params: dict[str, Any], owner: str) -> dict[str, Any]:
-        now = time.time()
+        now = model.now()
         image_uuid = params.get("resourceUuid") or new_uuid()
         media = params.get("mediaType") or "RootVolumeTemplate"
         fmt = params.get("format") or ("iso" if media == "ISO" else "qcow2")
@@ -669,9 +804,6 @@ class App:
         )
 
     def _do_delete_image(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Outcome:
-        mode = params.get("deleteMode")
-        if mode is not None and mode not in ("Permissive", "Enforcing"):
-            return Outcome(model.invalid_value("deleteMode", ("Permissive", "Enforcing"), mode))
         if not model.UUID_RE.match(image_uuid):
             return Outcome(model.error("SYS.1003", f"invalid value[{image_uuid}] of field [uuid]"))
         image = self.store.images.get(image_uuid)
@@ -680,13 +812,162 @@ class App:
         denied, _ = self._authorize(session_uuid, image_uuid)
         if denied is not None:
             return Outcome(denied)
+        mode = params.get("deleteMode")
+        if mode is not None and mode not in ("Permissive", "Enforcing"):
+            # DeletionMode.valueOf in the handler, after the session and ownership checks (§10): SYS.1000.
+            error = model.error(
+                "SYS.1000",
+                f"java.lang.IllegalArgumentException: No enum constant "
+                f"org.zstack.header.message.APIDeleteMessage.DeletionMode.{mode}",
+            )
+            return Outcome(error, handler=True)
         if image["status"] == "Deleted":
             return Outcome()
-        now = time.time()
+        return Outcome(write=self._deletion(image))
+
+    def _deletion(self, image: dict[str, Any]) -> Callable[[Job | None], None]:
+        """The Delay deletion policy: the row stays, with status Deleted (§5.3)."""
+        now = model.now()
         refs = [dict(ref, status="Deleted", lastOpDate=now) for ref in image["backupStorageRefs"]]
         changed = dict(image, status="Deleted", backupStorageRefs=refs, lastOpDate=now)
-        owner = self.store.owners[image_uuid]
-        return Outcome(write=lambda job: self.store.put_image(changed, owner, job))
+        owner = self.store.owners[image["uuid"]]
+        return lambda job: self.store.put_image(changed, owner, job)
+
+    # ------------------------------------------------------------------- accounts and sessions (§10)
+
+    def _create_account(self, req: Request, path: str, body: dict[str, Any]) -> Response:
+        session_uuid = session_id(req)
+        shape = dict.fromkeys(("name", "password", "type", "description", "resourceUuid"), "string")
+        params = action_params(body.get("params"), shape)
+        request = {"action": "createAccount", "image": None, "session": session_uuid, "params": params}
+        return self._accept_job(req, request, body)
+
+    def _do_create_account(self, session_uuid: str, params: dict[str, Any], tags: dict[str, Any]) -> Outcome:
+        # The validator (name, password, type, description), the session, RBAC (CreateAccount is an
+        # admin-only API: ID.1002), AccountManagerImpl's interceptor (a taken name), TagManager (END).
+        for name in ("name", "password"):
+            if params.get(name) is None:
+                return Outcome(model.mandatory(name))
+        for name, limit in (("name", 255), ("password", 255), ("description", 2048)):
+            if params.get(name) is not None and len(params[name]) > limit:
+                return Outcome(model.too_long(name, limit, len(params[name])))
+        account_type = params.get("type")
+        if account_type is not None and account_type not in model.ACCOUNT_TYPES:
+            return Outcome(model.invalid_value("type", model.ACCOUNT_TYPES, account_type))
+        tag_error = self._tags_error(tags)
+        if tag_error is not None:
+            return Outcome(tag_error)
+        denied, session = self._authorize(session_uuid, None)
+        if denied is not None:
+            return Outcome(denied)
+        if not self._is_admin(session):
+            return Outcome(model.admin_only("org.zstack.header.identity.APICreateAccountMsg"))
+        name = params["name"]
+        if any(a.name == name for a in self.store.accounts.values()):
+            return Outcome(model.error("SYS.1007", f"unable to create an account. An account already called {name}"))
+        unknown = model.unknown_system_tag(tags.get("systemTags"))
+        if unknown is not None:
+            return Outcome(model.error("SYS.1007", f"no system tag matches {unknown}"))
+        account = Account(params.get("resourceUuid") or new_uuid(), name, params["password"], account_type or "Normal")
+        account.created = model.now()
+
+        def write(job: Job | None) -> None:
+            # The password is stored as sent: clients send the SHA-512 hex, as for login (§10).
+            self.store.add_account(account.name, account.password, account.type, account.uuid, account.created)
+            if job is not None:
+                self.store.save_job(job)
+
+        inventory = model.account_inventory(account, params.get("description"))
+        return Outcome(result={"inventory": inventory, "class": model.ACCOUNT_INVENTORY_CLASS}, write=write)
+
+    def _delete_account(self, req: Request, path: str, body: dict[str, Any], account_uuid: str) -> Response:
+        session_uuid = session_id(req)
+        request = {"action": "deleteAccount", "image": account_uuid, "session": session_uuid, "params": {}}
+        return self._accept_job(req, request)
+
+    def _do_delete_account(self, account_uuid: str, session_uuid: str) -> Outcome:
+        # uuid: successIfResourceNotExisting (an unknown well-formed uuid succeeds before the session is
+        # read), the session, then AccountManagerImpl.validate(APIDeleteAccountMsg).
+        if not model.UUID_RE.match(account_uuid) and account_uuid not in self.store.accounts:
+            return Outcome(model.error("SYS.1003", f"invalid value[{account_uuid}] of field [uuid]"))
+        account = self.store.accounts.get(account_uuid)
+        if account is None:
+            return Outcome()
+        denied, session = self._authorize(session_uuid, None)
+        if denied is not None:
+            return Outcome(denied)
+        if account.type == "SystemAdmin":
+            if account_uuid == session.account:
+                return Outcome(model.error("SYS.1007", "account cannot delete itself"))
+            if account_uuid == model.ADMIN_UUID:
+                return Outcome(model.error("SYS.1007", "cannot delete builtin admin account."))
+        if not self._is_admin(session):
+            return Outcome(model.error("SYS.1007", "Only admin can delete account."))
+
+        def write(job: Job | None) -> None:
+            # AccountBase.deleteAccount: the cascade deletes the account's images (Delay policy: they stay,
+            # Deleted), then the admin adopts what the account owned; its sessions go with it.
+            for image_uuid, owner in list(self.store.owners.items()):
+                if owner == account_uuid:
+                    image = self.store.images[image_uuid]
+                    if image["status"] != "Deleted":
+                        self._deletion(image)(None)
+                    self.store.put_image(self.store.images[image_uuid], model.ADMIN_UUID)
+            self.store.remove_account(account_uuid)
+            if job is not None:
+                self.store.save_job(job)
+
+        return Outcome(write=write)
+
+    def _is_admin(self, session: Session) -> bool:
+        """AccountConstant.isAdminPermission: an account of type SystemAdmin."""
+        account = self.store.accounts.get(session.account)
+        return account is not None and account.type == "SystemAdmin"
+
+    def _renew_session(self, req: Request, session_uuid: str) -> Response:
+        caller = session_id(req)
+        body = parse_body(req.body)
+        params = action_params((body or {}).get("renewSession"), {"sessionUuid": "string", "duration": "long"})
+        request = {"action": "renewSession", "image": session_uuid, "session": caller, "params": params}
+        return self._accept_job(req, request, body)
+
+    def _do_renew_session(
+        self, session_uuid: str, caller: str, params: dict[str, Any], tags: dict[str, Any]
+    ) -> Outcome:
+        duration = params.get("duration")
+        if duration is not None and not 60 <= duration <= 31_536_000:
+            return Outcome(model.error("SYS.1007", "field[duration] must be in range of [60, 31536000]"))
+        tag_error = self._tags_error(tags)
+        if tag_error is not None:
+            return Outcome(tag_error)
+        if session_uuid not in self.store.sessions:
+            return Outcome(model.not_found("sessionUuid", session_uuid, "SessionVO"))
+        denied, _ = self._authorize(caller, None)
+        if denied is not None:
+            return Outcome(denied)
+        target = self.store.sessions.get(session_uuid)
+        if target is None or target.expires <= time.time():  # Session.renewSession: errorOnTimeout first
+            return Outcome(model.session_expired(), handler=True)
+        renewed = target
+        expires = time.time() + (self.config.session_timeout if duration is None else duration)
+
+        def write(job: Job | None) -> None:
+            self.store.renew_session(renewed, expires)
+            if job is not None:
+                self.store.save_job(job)
+
+        inventory = model.session_inventory(renewed, expires)
+        return Outcome(result={"inventory": inventory, "class": model.SESSION_INVENTORY_CLASS}, write=write)
+
+    def _management_action(self, req: Request, path: str, body: dict[str, Any]) -> Response:
+        """PUT /v1/management-nodes/actions: GetVersion only (sync, @SuppressCredentialCheck)."""
+        if "getVersion" not in body:
+            raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
+        action_params(body.get("getVersion"), {})
+        reply: dict[str, Any] = {"version": VERSION}
+        if "x-json-schema" in req.headers:
+            reply["schema"] = {}
+        return Response(200, json_bytes(reply))
 
     # ------------------------------------------------------------------------------ housekeeping
 

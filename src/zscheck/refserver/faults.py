@@ -128,6 +128,10 @@ class Faults:
             changed["lastOpDate"] = before["lastOpDate"]
         return changed
 
+    def echo(self, action: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """The inventory an updateImage or recoverImage replies with (the image after its write)."""
+        return before if "stale-echo" in self.on and action in ("updateImage", "recoverImage") else after
+
     def job_result(
         self, status: int, payload: dict[str, Any], other_image: dict[str, Any] | None
     ) -> tuple[int, dict[str, Any]]:

@@ -82,11 +82,18 @@ def _parse_condition(cond: str) -> tuple[str, str, str | None]:
 
 def _like(value: str, pattern: str) -> bool:
     regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    return re.fullmatch(regex, value, re.DOTALL | re.IGNORECASE) is not None
+
+
+def collate(value: str) -> str:
+    """utf8_general_ci, the collation of ZStack's tables on a stock install: case does not count (§10)."""
+    return value.casefold()
 
 
 def matches(field_value: Any, op: str, wanted: str | None) -> bool:
     actual = model.query_value(field_value)
+    if actual is not None and wanted is not None and op in ("=", "!=", "?=", "!?="):
+        actual, wanted = collate(actual), collate(wanted)
     if op == "is null":
         return actual is None
     if op == "not null":

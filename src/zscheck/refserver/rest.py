@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from zscheck.refserver import model
+from zscheck.refserver import lenient, model
 
-_JAVA_TYPES = {str: "java.lang.String", list: "java.util.ArrayList", bool: "java.lang.Boolean"}
 _GSON_TOKENS = {dict: "BEGIN_OBJECT", list: "BEGIN_ARRAY", str: "STRING", bool: "BOOLEAN"}
 
 
@@ -62,7 +61,8 @@ def text(status: int, text: str) -> Response:
 
 def parse_body(raw: bytes) -> dict[str, Any] | None:
     """JSONObjectUtil.toObject(body, LinkedHashMap.class): None for an empty body or `null`; a duplicate
-    key is Gson's error, not Python's last-one-wins."""
+    key is Gson's error, not Python's last-one-wins. Gson reads leniently (single quotes, unquoted names
+    and values, comments: §10): strict JSON takes the fast C parser, anything else the lenient one."""
     text = raw.decode("utf-8", errors="replace").strip()
     if not text:
         return None
@@ -71,12 +71,13 @@ def parse_body(raw: bytes) -> dict[str, Any] | None:
         # The duplicate-key hook is slow; it is only needed when the body has more keys than the result.
         if _KEY_RE.subn("", text)[1] != _count_keys(value):
             value = json.loads(text, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise RestError(
-            500,
-            "com.google.gson.JsonSyntaxException: com.google.gson.stream.MalformedJsonException: "
-            f"{exc.msg} at line {exc.lineno} column {exc.colno} path $",
-        ) from None
+    except json.JSONDecodeError:
+        try:
+            value = lenient.parse(text)
+        except lenient.LenientError as exc:
+            raise RestError(500, str(exc)) from None
+    except RecursionError:
+        raise RestError(500, "java.lang.StackOverflowError") from None
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -120,54 +121,177 @@ def session_id(req: Request) -> str:
     return model.java_trim(auth.replace("OAuth", "", 1))
 
 
+# Fields every message inherits (Message, NeedReplyMessage, APIMessage): read by the rehash like any other,
+# so a value of the wrong kind inside the action map fails there too (§10). They are not "declared", so
+# TypeVerifier does not look at them.
+INHERITED: dict[str, str] = {
+    "id": "string",
+    "serviceId": "string",
+    "timeout": "long",
+    "createdTime": "long",
+    "systemTags": "strings",
+    "userTags": "strings",
+}
+_TAGS = ("systemTags", "userTags")
+
+
 def action_params(parameter: Any, shape: dict[str, str]) -> dict[str, Any]:
-    """Gson's rehash of the action map into the message class: unknown keys are ignored, a value of the
-    wrong JSON kind is a 500 with Gson's message (§1.4)."""
+    """The action map read into the message class, as RestServer does it (§1.4, §10):
+
+    1. TypeVerifier over the declared fields (`shape`): a boolean or integer field whose value's
+       toString() is not one is a 400 text;
+    2. Gson's rehash (the map written as JSON, then read into the class): a value of the wrong JSON kind
+       for its field, declared or inherited, is a 500 with Gson's message. Unknown keys are ignored.
+
+    Kinds: string, strings (a List<String>), list (of strings, declared), bool, long. The result holds the
+    values read, tags included when the map has them (None elements kept: the validator judges those)."""
     if parameter is None:
         return {}
     if not isinstance(parameter, dict):
-        java = _JAVA_TYPES.get(type(parameter), "java.lang.Double")
-        raise RestError(500, f"{java} cannot be cast to java.util.Map")
-    params: dict[str, Any] = {}
+        raise RestError(500, f"{model.java_class(parameter)} cannot be cast to java.util.Map")
     for name, kind in shape.items():
         value = parameter.get(name)
         if value is None:
             continue
+        source = model.java_to_string(value)
+        if kind == "bool" and source.lower() not in ("true", "false"):
+            raise RestError(
+                400,
+                f"Invalid value for boolean field [{name}], [{source}] is not a valid boolean string[true, false].",
+            )
+        if kind == "long" and not _integral(source):
+            raise RestError(400, f"[{name}] field is excepted an int or long, but was [{source}].")
+    fields = {**INHERITED, **shape}
+    params: dict[str, Any] = {}
+    for index, (name, value) in enumerate(parameter.items()):
+        field_kind = fields.get(name)
+        if field_kind is None or value is None:
+            continue
+        kind = field_kind
+        at = _Location(parameter, index)
         if kind == "string":
-            text = model.gson_string(value)
-            if text is None:
-                token = _GSON_TOKENS[type(value)]
-                raise RestError(
-                    500,
-                    "com.google.gson.JsonSyntaxException: java.lang.IllegalStateException: "
-                    f"Expected a string but was {token} at line 1 column 2 path $.{name}",
-                )
-            params[name] = text
-        elif kind == "list":
+            params[name] = _read_string(value, at, f"$.{name}")
+        elif kind in ("strings", "list"):
             if not isinstance(value, list):
-                raise RestError(
-                    500,
-                    f"com.google.gson.JsonSyntaxException: Expected BEGIN_ARRAY but was "
-                    f"{_GSON_TOKENS.get(type(value), 'NUMBER')} path $.{name}",
-                )
-            params[name] = [model.gson_string(v) for v in value]
+                raise RestError(500, _unexpected("BEGIN_ARRAY", value, at, f"$.{name}"))
+            params[name] = [
+                None if v is None else _read_string(v, at.element(value, i), f"$.{name}[{i}]")
+                for i, v in enumerate(value)
+            ]
         elif kind == "bool":
             params[name] = value if isinstance(value, bool) else str(value).lower() == "true"
-    for tags in ("systemTags", "userTags"):
-        if parameter.get(tags) is not None and not isinstance(parameter[tags], list):
-            raise RestError(
-                500,
-                f"com.google.gson.JsonSyntaxException: Expected BEGIN_ARRAY but was "
-                f"{_GSON_TOKENS.get(type(parameter[tags]), 'NUMBER')} path $.{tags}",
-            )
+        elif kind == "long":
+            params[name] = _read_long(value, at, f"$.{name}")
     return params
 
 
+def _integral(source: str) -> bool:
+    """TypeVerifier's integer test: Double.parseDouble(source) is a whole number."""
+    try:
+        number = float(source)
+    except ValueError:
+        return False
+    return number == number and number == int(number) if abs(number) != float("inf") else True
+
+
+class _Location:
+    """Where a value sits in the JSON text Gson's rehash reads: the map written compactly, in order."""
+
+    def __init__(self, parameter: dict[str, Any], index: int, within: tuple[list[Any], int] | None = None) -> None:
+        self._parameter, self._index, self._within = parameter, index, within  # measured only on an error
+
+    @property
+    def start(self) -> int:
+        items = list(self._parameter.items())
+        before = ",".join(f"{json_text(k)}:{json_text(v)}" for k, v in items[: self._index])
+        start = len("{" + before + ("," if before else "") + json_text(items[self._index][0]) + ":")
+        if self._within is not None:
+            elements, position = self._within
+            preceding = ",".join(json_text(v) for v in elements[:position])
+            start += 1 + len(preceding) + (1 if preceding else 0)
+        return start
+
+    def column(self, consumed: int = 1) -> int:
+        """Gson's column once the token is peeked: a bracket or quote is consumed, a number is not."""
+        return self.start + consumed + 1
+
+    def element(self, items: list[Any], index: int) -> _Location:
+        return _Location(self._parameter, self._index, (items, index))
+
+
+def _token(value: Any) -> tuple[str, int]:
+    """Gson's token for a value, and how many characters peeking it consumes."""
+    if isinstance(value, bool):
+        return "BOOLEAN", len("true" if value else "false")
+    if isinstance(value, int | float):
+        return "NUMBER", 0
+    return _GSON_TOKENS[type(value)], 1
+
+
+def _unexpected(expected: str, value: Any, at: _Location, path: str) -> str:
+    token, consumed = _token(value)
+    return (
+        f"java.lang.IllegalStateException: Expected {expected} but was {token} at line 1 "
+        f"column {at.column(consumed)} path {path}"
+    )
+
+
+def _read_string(value: Any, at: _Location, path: str) -> str:
+    text = model.gson_string(value)
+    if text is None:
+        token, consumed = _token(value)
+        raise RestError(
+            500,
+            f"java.lang.IllegalStateException: Expected a string but was {token} at line 1 "
+            f"column {at.column(consumed)} path {path}",
+        )
+    return text
+
+
+def _read_long(value: Any, at: _Location, path: str) -> int:
+    """Gson's long adapter: a number or a numeric string; anything else fails as JsonReader.nextLong does."""
+    if model.is_long(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and model.LONG_MIN <= value <= model.LONG_MAX:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        try:
+            number = float(value)
+        except ValueError:
+            raise RestError(500, f'java.lang.NumberFormatException: For input string: "{value}"') from None
+        if number.is_integer():
+            return int(number)
+    if isinstance(value, int | float | str):
+        raise RestError(
+            500,
+            f"java.lang.NumberFormatException: Expected a long but was {model.gson_string(value)} at line 1 "
+            f"column {at.column(0)} path {path}",
+        )
+    token, consumed = _token(value)
+    raise RestError(
+        500,
+        f"java.lang.IllegalStateException: Expected a long but was {token} at line 1 "
+        f"column {at.column(consumed)} path {path}",
+    )
+
+
 def top_level_tags(body: dict[str, Any]) -> None:
-    for tags in ("systemTags", "userTags"):
+    """`msg.setSystemTags((List<String>) body.get("systemTags"))`: an unchecked cast, so only a value that
+    is not a list fails (a ClassCastException, 500); `[{}]` passes (§10)."""
+    for tags in _TAGS:
         value = body.get(tags)
         if value is not None and not isinstance(value, list):
-            java = _JAVA_TYPES.get(type(value), "java.lang.Double")
-            if isinstance(value, dict):
-                java = "com.google.gson.internal.LinkedTreeMap"
-            raise RestError(500, f"{java} cannot be cast to java.util.List")
+            raise RestError(500, f"{model.java_class(value)} cannot be cast to java.util.List")
+
+
+def tag_lists(body: dict[str, Any] | None, params: dict[str, Any] | None) -> dict[str, list[Any] | None]:
+    """The tags the message ends up with: the top-level lists replace the action map's when present."""
+    out: dict[str, list[Any] | None] = {}
+    for tags in _TAGS:
+        top = None if body is None else body.get(tags)
+        out[tags] = top if isinstance(top, list) else (params or {}).get(tags)
+    return out

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import httptools
 
-from zscheck.refserver.app import Answer, App, AppConfig, Dialect
+from zscheck.refserver.app import Answer, App, AppConfig, Dialect, Timing
 from zscheck.refserver.faults import Faults, UnknownFault
 from zscheck.refserver.rest import Request, Response
 from zscheck.refserver.store import Store, StoreError
@@ -56,6 +56,8 @@ class ServerConfig:
     tenant_password: str = "password"
     durable_fsync: bool = False
     faults: tuple[str, ...] = field(default_factory=tuple)
+    timing: Timing = "instant"  # "realistic": api-jobs take tens to hundreds of ms, seeded (app.JOB_DELAY_*)
+    timing_seed: int = 0
 
 
 def _status_line(status: int) -> bytes:
@@ -244,6 +246,8 @@ class ReferenceServer:
             Faults(config.faults)
         except UnknownFault as exc:
             raise ServeError(str(exc)) from None
+        if config.timing not in ("instant", "realistic"):
+            raise ServeError(f"unknown timing profile {config.timing!r}: use 'instant' or 'realistic'")
         loop = asyncio.get_running_loop()
         try:
             sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -266,11 +270,15 @@ class ReferenceServer:
             job_ttl=config.job_ttl,
             max_sessions=config.max_sessions,
             base_url=self.url,
+            timing=config.timing,
+            timing_seed=config.timing_seed,
         )
         self.store.enable_group_commit(loop.call_soon)
         self.app = App(self.store, app_config, loop.call_later, Faults(config.faults))
         self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
-        self.app.resume_pending_jobs()
+        pending = self.app.pending_after_restart()
+        if pending:
+            log.info("%d api-jobs accepted before the restart stay processing (ZStack does not re-run them)", pending)
         app = self.app
         self._server = await loop.create_server(lambda: _Connection(app, self._connections), sock=sock, backlog=1024)
         self._maintenance = asyncio.create_task(self._maintain())

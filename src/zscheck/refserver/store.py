@@ -28,15 +28,18 @@ from zscheck.refserver.model import ADMIN_UUID, sha512_hex
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
-    uuid TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, password TEXT NOT NULL, type TEXT NOT NULL);
+    uuid TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, password TEXT NOT NULL, type TEXT NOT NULL,
+    created REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (
     uuid TEXT PRIMARY KEY, account TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     uuid TEXT PRIMARY KEY, owner TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_jobs (
     uuid TEXT PRIMARY KEY, action TEXT, done INTEGER NOT NULL, status INTEGER, payload TEXT,
-    request TEXT, finished REAL);
+    request TEXT, finished REAL, created REAL);
 """
+# Columns added since the first release: (table, column, declaration), added to older databases on open.
+_MIGRATIONS = (("accounts", "created", "REAL NOT NULL DEFAULT 0"), ("api_jobs", "created", "REAL"))
 
 
 class StoreError(Exception):
@@ -49,6 +52,7 @@ class Account:
     name: str
     password: str  # SHA-512 hex, as ZStack stores it
     type: str  # "SystemAdmin" or "Normal"
+    created: float = 0.0
 
 
 @dataclass(slots=True)
@@ -69,6 +73,7 @@ class Job:
     request: dict[str, Any] | None = None  # what to run, while not done
     action: str | None = None
     with_schema: bytes | None = None  # the payload with `schema` added, built on the first poll that asks
+    created: float = 0.0  # when the job was accepted: its expiry counts from here (MysqlAsyncRestStore)
 
 
 RECENT_JOBS = 2000  # RestGlobalProperty.MAX_CACHED_API_RESULTS: polls of recent jobs never touch the disk
@@ -98,6 +103,10 @@ class Store:
             # Job rows are appended at the end of the table; the uuid index must stay in memory to be cheap.
             self._db.execute("PRAGMA cache_size=-32768")
             self._db.executescript(_SCHEMA)
+            for table, column, declaration in _MIGRATIONS:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from None
         self.accounts: dict[str, Account] = {}
@@ -123,7 +132,7 @@ class Store:
 
     def _load(self) -> None:
         db = self._db
-        for row in db.execute("SELECT uuid, name, password, type FROM accounts"):
+        for row in db.execute("SELECT uuid, name, password, type, created FROM accounts"):
             self.accounts[row[0]] = Account(*row)
         for row in db.execute("SELECT uuid, account, created, expires FROM sessions"):
             self.sessions[row[0]] = Session(row[0], row[1], row[2], row[3], row[3])
@@ -145,14 +154,31 @@ class Store:
         for account in self.accounts.values():
             if account.name == name:
                 return account
-        account = Account(uuid or new_uuid(), name, sha512_hex(password), type_)
+        return self.add_account(name, sha512_hex(password), type_, uuid)
+
+    def add_account(
+        self, name: str, password_hash: str, type_: str, uuid: str | None = None, created: float | None = None
+    ) -> Account:
+        """A new account; the password is stored as given (CreateAccount stores what the client sent)."""
+        when = float(int(time.time())) if created is None else created
+        account = Account(uuid or new_uuid(), name, password_hash, type_, when)
         with self._transaction():
             self._db.execute(
-                "INSERT INTO accounts VALUES (?, ?, ?, ?)",
-                (account.uuid, account.name, account.password, account.type),
+                "INSERT INTO accounts VALUES (?, ?, ?, ?, ?)",
+                (account.uuid, account.name, account.password, account.type, account.created),
             )
         self.accounts[account.uuid] = account
         return account
+
+    def remove_account(self, account_uuid: str) -> None:
+        """The account and its sessions (its images are the caller's: see App._do_delete_account)."""
+        if self.accounts.pop(account_uuid, None) is None:
+            return
+        for session_uuid in [s.uuid for s in self.sessions.values() if s.account == account_uuid]:
+            del self.sessions[session_uuid]
+        with self._transaction():
+            self._db.execute("DELETE FROM accounts WHERE uuid = ?", (account_uuid,))
+            self._db.execute("DELETE FROM sessions WHERE account = ?", (account_uuid,))
 
     def set_password(self, account_uuid: str, password: str) -> None:
         account = self.accounts[account_uuid]
@@ -248,12 +274,12 @@ class Store:
         if job_uuid not in self._job_ids:
             return None
         row = self._db.execute(
-            "SELECT done, status, payload, request, action FROM api_jobs WHERE uuid = ?", (job_uuid,)
+            "SELECT done, status, payload, request, action, created FROM api_jobs WHERE uuid = ?", (job_uuid,)
         ).fetchone()
         if row is None:
             return None
         request = None if row[3] is None else json.loads(row[3])
-        return Job(job_uuid, bool(row[0]), row[1], row[2], request, row[4])
+        return Job(job_uuid, bool(row[0]), row[1], row[2], request, row[4], created=row[5] or 0.0)
 
     def save_job(self, job: Job) -> None:
         with self._transaction(deferred=True):
@@ -264,12 +290,12 @@ class Store:
         return [Job(uuid, False, request=json.loads(request), action=action) for uuid, request, action in rows]
 
     def expire_jobs(self, older_than: float) -> int:
+        """Forget the jobs accepted before `older_than`, finished or not (the cleanup reads createDate).
+        Rows from before the `created` column fall back to their finish time."""
+        where = "COALESCE(created, finished) < ?"
         with self._transaction():
-            expired = [
-                row[0]
-                for row in self._db.execute("SELECT uuid FROM api_jobs WHERE done = 1 AND finished < ?", (older_than,))
-            ]
-            self._db.execute("DELETE FROM api_jobs WHERE done = 1 AND finished < ?", (older_than,))
+            expired = [row[0] for row in self._db.execute(f"SELECT uuid FROM api_jobs WHERE {where}", (older_than,))]
+            self._db.execute(f"DELETE FROM api_jobs WHERE {where}", (older_than,))
         for job_uuid in expired:
             self._job_ids.discard(job_uuid)
             self._recent.pop(job_uuid, None)
@@ -279,8 +305,17 @@ class Store:
         # The request is kept only while the job is pending: it is what a restart must run.
         request = None if job.done or job.request is None else json.dumps(job.request)
         self._db.execute(
-            "INSERT OR REPLACE INTO api_jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (job.uuid, job.action, int(job.done), job.status, job.payload, request, time.time() if job.done else None),
+            "INSERT OR REPLACE INTO api_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.uuid,
+                job.action,
+                int(job.done),
+                job.status,
+                job.payload,
+                request,
+                time.time() if job.done else None,
+                job.created or time.time(),
+            ),
         )
         self._job_ids.add(job.uuid)
         if job.done:
