@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import uuid4
 
 import pytest
 
@@ -425,3 +426,50 @@ def test_a_drip_fed_answer_is_cut_off_without_touching_another_threads_request()
         slow.join(timeout=5)
     assert len(answers) == 1 and "drip-feeds" in (answers[0].error or ""), answers
     assert len(healthy) > 10 and all(e.ok for e in healthy), [e.error for e in healthy if e.error]
+
+
+# ------------------------------------------------------------------------------------------ accounts on the server
+
+
+def test_create_log_in_and_delete_an_account(server: RunningServer, client: Client) -> None:
+    chosen = uuid4().hex
+    created = client.create_account("zscheck-帐户-t", "t-Pa55", resource_uuid=chosen)
+    assert created.ok and created.inventory is not None
+    assert created.inventory["uuid"] == chosen and created.inventory["type"] == "Normal"
+    assert created.inventory["name"] == "zscheck-帐户-t" and "password" not in created.inventory
+    assert created.exchanges[0].request.method == "POST" and len(created.exchanges) >= 2  # async
+    with Client(server.url) as tenant:
+        assert tenant.login("zscheck-帐户-t", "t-Pa55").account_uuid == chosen
+    assert client.delete_account(chosen).ok
+    with Client(server.url) as tenant, pytest.raises(LoginError):
+        tenant.login("zscheck-帐户-t", "t-Pa55")
+    assert client.delete_account(chosen).ok  # already gone: success, as on ZStack
+
+
+def test_renew_session(client: Client) -> None:
+    assert client.session is not None
+    result = client.renew_session()
+    assert result.ok and result.inventory is not None and result.inventory["uuid"] == client.session.uuid
+    assert len(result.exchanges) >= 2  # async: a 202, then the job
+    assert not client.renew_session("f" * 32).ok  # not a session the target knows
+
+
+def test_get_version_needs_no_session(client: Client) -> None:
+    result = client.get_version()
+    assert result.ok and isinstance(result.data, dict) and isinstance(result.data.get("version"), str)
+    assert "Authorization" not in result.exchanges[0].request.headers and len(result.exchanges) == 1  # sync
+
+
+def test_a_relogin_the_target_refuses_is_recorded_not_raised(server: RunningServer, client: Client) -> None:
+    """The account is deleted under a logged-in client: its session is rejected and the re-login refused.
+    The call answers with the rejection and a `relogin-failed` action, for the judge; nothing is raised."""
+    assert client.create_account("zscheck-gone", "g-Pa55", resource_uuid=(chosen := uuid4().hex)).ok
+    with Client(server.url) as tenant:
+        tenant.login("zscheck-gone", "g-Pa55")
+        assert tenant.query_images().ok
+        assert client.delete_account(chosen).ok
+        result = tenant.query_images()
+        assert result.error_code == "ID.1001" and not result.retried
+        [action] = result.actions
+        assert action.kind == "relogin-failed" and "zscheck-gone" in action.detail and "g-Pa55" not in action.detail
+        assert tenant.actions == [action]

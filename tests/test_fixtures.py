@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory, image_uuids
-from zscheck import Client
+from zscheck import Client, LoginError
+from zscheck._wire import hash_password
 from zscheck.errors import ConfigError
-from zscheck.fixtures import FixtureImages, Journal, fixture_names, restore
+from zscheck.fixtures import FixtureImages, Journal, SetupError, fixture_names, restore
 from zscheck.refserver import RunningServer
 
 
@@ -99,3 +101,88 @@ def test_fixture_names_mix_chinese_and_ascii_and_round_trip(
         queried = client.get_image(created["uuid"]) or {}
         assert (queried.get("name"), queried.get("description")) == (name, description)
     assert fixtures.restore().ok
+
+
+# ------------------------------------------------------------------------------------------ accounts
+
+
+def journal_text(journal: Journal) -> str:
+    return journal.path.read_text()
+
+
+def test_an_account_is_journalled_before_it_exists_and_deleted_after_its_images(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    journal = Journal.create(tmp_path / "j.jsonl", server.url)
+    fixtures = FixtureImages(client, journal)
+    account = fixtures.create_account()
+    uuid, name, password = account
+    assert name.startswith("zscheck-") and len(name) == len("zscheck-") + 8
+    lines = [json.loads(line) for line in journal_text(journal).splitlines()]
+    assert {"kind": "account", "uuid": uuid, "name": name} in lines
+    assert password not in journal_text(journal) and hash_password(password) not in journal_text(journal)
+    assert password not in repr(account) and password not in str(account)
+    with Client(server.url) as tenant:
+        tenant.login(name, password)
+        assert tenant.session is not None and tenant.session.account_uuid == uuid
+        image = fixtures.create("zscheck-租户-0", "http://127.0.0.1/t.qcow2", bs(server), client=tenant)["uuid"]
+        assert journal.images[image].owner == uuid
+        assert tenant.change_state(image, "disable").ok
+        report = fixtures.restore(owners={uuid: tenant})
+    assert report.ok and report.restored == [image, uuid]  # images first, then their account
+    assert client.get_image(image) is None
+    with Client(server.url) as gone, pytest.raises(LoginError):
+        gone.login(name, password)
+    assert fixtures.restore().restored == []  # twice is harmless
+
+
+def test_restore_after_a_crash_deletes_the_account(
+    server: RunningServer, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run died after CreateAccount: `zscheck restore JOURNAL` (as admin) deletes the account; an account
+    journalled but never created (a crash before CreateAccount went out) is no failure."""
+    from zscheck.cli import main
+
+    path = tmp_path / "j.jsonl"
+    journal = Journal.create(path, server.url)
+    _, name, password = FixtureImages(client, journal).create_account()
+    journal.record_account(uuid4().hex, "zscheck-neverborn")
+    assert len(Journal.load(path).pending_accounts()) == 2
+    monkeypatch.setenv("ZSCHECK_PASSWORD", PASSWORD)
+    assert main(["restore", str(path)]) == 0
+    with Client(server.url) as gone, pytest.raises(LoginError):
+        gone.login(name, password)
+    assert Journal.load(path).pending() == []
+    assert main(["restore", str(path)]) == 0  # nothing left to do
+
+
+def test_an_account_already_gone_is_restored(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "j.jsonl", server.url)
+    uuid, _, _ = FixtureImages(client, journal).create_account()
+    assert client.delete_account(uuid).ok  # someone else deleted it first
+    report = restore(journal, client)
+    assert report.ok and report.restored == [uuid]
+
+
+def test_a_failed_create_account_is_a_setup_error_with_the_answer(
+    server: RunningServer, client: Client, tmp_path: Path
+) -> None:
+    journal = Journal.create(tmp_path / "j.jsonl", server.url)
+    fixtures = FixtureImages(client, journal)
+    first = fixtures.create_account()
+    with pytest.raises(SetupError, match=f"could not create account '{first.name}'") as info:
+        fixtures.create_account(name=first.name)  # duplicate name: SYS.1007 (AccountManagerImpl.validate)
+    assert info.value.result is not None and info.value.result.error_code == "SYS.1007"
+    assert restore(journal, client).ok  # the journalled uuid that never existed is no failure
+
+
+def test_a_normal_account_cannot_create_accounts(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    """CreateAccount is admin only: a normal account gets ID.1002, and the journal still cleans up."""
+    journal = Journal.create(tmp_path / "j.jsonl", server.url)
+    _, name, password = FixtureImages(client, journal).create_account()
+    with Client(server.url) as tenant:
+        tenant.login(name, password)
+        with pytest.raises(SetupError) as info:
+            FixtureImages(tenant, journal).create_account()
+    assert info.value.result is not None and info.value.result.error_code == "ID.1002"
+    assert restore(journal, client).ok

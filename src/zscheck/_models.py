@@ -69,10 +69,12 @@ class HarnessAction:
     """Something the harness (or a library under it) did that the call alone would not have: a re-login
     and the retry after it, a reconnect. Recorded so that no fault of the target is hidden by it."""
 
-    kind: str  # "relogin" (and the retry that follows) or "reconnect"
+    # "relogin" (and the retry that follows), "relogin-failed" (no retry: the result is the rejection), or
+    # "reconnect" (a kept-alive connection found gone before a request was sent; nothing re-sent)
+    kind: str
     detail: str  # one line for a report; never a secret
     at: float  # wall clock: when the answer that caused it was in
-    # For "relogin": what was known of the rejected session, all wall clock (see `seconds_left`).
+    # For "relogin"/"relogin-failed": what was known of the rejected session, wall clock (see `seconds_left`).
     session_issued: float | None = None  # the login request that opened it was sent then
     session_renewed: float | None = None  # the latest request the target accepted with it was sent then
     session_timeout: float | None = None  # seconds, from the login answer (+-1 s) or as configured

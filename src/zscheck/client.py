@@ -59,6 +59,8 @@ class Client:
         # When the latest request the target accepted with our own session was sent: ZStack's expiry slides
         # from there (§4.2), so a rejection before it + timeout rejected a valid session.
         self._renewed: float | None = None
+        # Every re-login and reconnect this client did, in order, for the run's record (each result has its own).
+        self.actions: list[HarnessAction] = []
         self._credentials: tuple[str, str] | None = None  # (account, SHA-512 hex); never the clear text
         self._transport = Transport(self.base_url, timeouts=timeouts or Timeouts(), verify=verify)
 
@@ -76,9 +78,9 @@ class Client:
         for exchange in result.exchanges:
             if exchange.reconnect is not None:
                 at = exchange.started + exchange.elapsed
-                result.actions.append(
-                    HarnessAction("reconnect", f"{exchange.request.method}: {exchange.reconnect}", at)
-                )
+                action = HarnessAction("reconnect", f"{exchange.request.method}: {exchange.reconnect}", at)
+                result.actions.append(action)
+                self.actions.append(action)
         return result
 
     def _call(self, request: WireRequest, *, follow: bool) -> ApiResult:
@@ -120,42 +122,46 @@ class Client:
         """Run `build(session_uuid)`; on ID.1001 with our own session, log in again and retry once. The
         re-login is recorded in the result's `actions` with what was known of the rejected session, and
         the exchanges hold both attempts: a retry never hides the rejection."""
+        used = self.session if session is None else None  # our own session, as this request carries it
         result = self.call(build(self._session_uuid(session)))
-        own = session is None and self.session is not None
-        if own and result.ok:
+        if used is not None and result.ok and self.session is used:
             self._renewed = result.started
-        if own and self.auto_relogin and self._credentials is not None and _wire.session_expired(result.data):
-            action = self._relogin_action(result)
-            self.relogin()
-            retry = self.call(build(self._session_uuid(None)))
-            if retry.ok:
-                self._renewed = retry.started
-            retry.exchanges[:0] = result.exchanges
-            retry.actions[:0] = [*result.actions, action]
-            return retry
-        return result
+        if used is None or not self.auto_relogin or not _wire.session_expired(result.data):
+            return result
+        action = self._relogin_action(result, used)
+        if self.session is used:  # not already replaced by another thread's re-login
+            try:
+                self.relogin()
+            except (LoginError, TargetError, ConfigError) as exc:
+                # The credentials logged in before: a target that now refuses them is judged, not a crash.
+                failed = dataclasses.replace(action, kind="relogin-failed", detail=f"{action.detail}; failed: {exc}")
+                result.actions.append(failed)
+                self.actions.append(failed)
+                return result
+        self.actions.append(action)
+        retry = self.call(build(self._session_uuid(None)))
+        if retry.ok:
+            self._renewed = retry.started
+        retry.exchanges[:0] = result.exchanges
+        retry.actions[:0] = [*result.actions, action]
+        return retry
 
-    def _relogin_action(self, rejected: ApiResult) -> HarnessAction:
-        assert self.session is not None
+    def _relogin_action(self, rejected: ApiResult, used: Session) -> HarnessAction:
         at = rejected.finished
+        renewed = self._renewed if self.session is used else None  # ours is about `used` only while it is current
         action = HarnessAction(
-            "relogin",
-            "",
-            at,
-            session_issued=self.session.issued,
-            session_renewed=self._renewed,
-            session_timeout=self.session.timeout,
+            "relogin", "", at, session_issued=used.issued, session_renewed=renewed, session_timeout=used.timeout
         )
-        parts = [f"re-login and retry after ID.1001 on a session issued {_ago(self.session.issued, at)}"]
-        if self._renewed is not None:
-            parts.append(f"last accepted {_ago(self._renewed, at)}")
-        if self.session.timeout is None:
+        parts = [f"re-login and retry after ID.1001 on a session issued {_ago(used.issued, at)}"]
+        if renewed is not None:
+            parts.append(f"last accepted {_ago(renewed, at)}")
+        if used.timeout is None:
             parts.append("timeout unknown")
         else:
             left = action.seconds_left
             assert left is not None
             state = f"{left:.1f} s before its expiry" if left > 0 else f"{-left:.1f} s after its expiry"
-            parts.append(f"timeout {self.session.timeout:g} s: rejected {state}")
+            parts.append(f"timeout {used.timeout:g} s: rejected {state}")
         return dataclasses.replace(action, detail=", ".join(parts))
 
     # ------------------------------------------------------------------------------- sessions
