@@ -186,3 +186,17 @@ def test_a_normal_account_cannot_create_accounts(server: RunningServer, client: 
             FixtureImages(tenant, journal).create_account()
     assert info.value.result is not None and info.value.result.error_code == "ID.1002"
     assert restore(journal, client).ok
+
+
+def test_an_owners_image_falls_back_to_the_admin(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    """The owner's client can no longer act (here: closed): the admin removes its image, then the account."""
+    journal = Journal.create(tmp_path / "j.jsonl", server.url)
+    fixtures = FixtureImages(client, journal)
+    uuid, name, password = fixtures.create_account()
+    tenant = Client(server.url)
+    tenant.login(name, password)
+    image = fixtures.create("zscheck-租户-1", "http://127.0.0.1/t.qcow2", bs(server), client=tenant)["uuid"]
+    tenant.close()
+    report = fixtures.restore(owners={uuid: tenant})
+    assert report.ok and report.restored == [image, uuid]
+    assert client.get_image(image) is None

@@ -176,8 +176,9 @@ def restore(
     report = RestoreReport()
     owners = owners or {}
     for entry in journal.pending_images():
-        by = owners.get(entry.owner, client) if entry.owner is not None else client
-        _attempt(journal, report, entry.uuid, partial(_restore_one, by, entry))
+        owner = owners.get(entry.owner) if entry.owner is not None else None
+        by = [owner, client] if owner is not None else [client]  # the owner first; the admin if it cannot
+        _attempt(journal, report, entry.uuid, partial(_restore_by, by, entry))
     deleted = False
     for account in journal.pending_accounts():
         deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))
@@ -198,6 +199,16 @@ def _attempt(journal: Journal, report: RestoreReport, uuid: str, undo: Callable[
     journal.mark_restored(uuid)
     report.restored.append(uuid)
     return True
+
+
+def _restore_by(clients: list[Client], entry: JournalEntry) -> None:
+    for client in clients[:-1]:
+        try:
+            _restore_one(client, entry)
+            return
+        except TargetError:
+            continue
+    _restore_one(clients[-1], entry)
 
 
 def _delete_account(client: Client, account: AccountEntry) -> None:
