@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory, image_uuids
-from zscheck import Client
+from zscheck import Client, _wire
 from zscheck._models import Exchange
 from zscheck._wire import WireRequest
 from zscheck.checks import default_table
@@ -25,8 +25,14 @@ class RecordingWire:
     client: Client
     settled: list[tuple[str, str | None]] = field(default_factory=list)
     measured: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # Session drop: the next request sent with `live` goes with `dead` instead, so the server answers
+    # ID.1001 while the live session stays valid (a server that rejects a live session, seen from the client).
+    swap: tuple[str, str] | None = None
 
     def send(self, request: WireRequest, name: str) -> Exchange:
+        if self.swap is not None and request.headers.get("Authorization") == f"OAuth {self.swap[0]}":
+            request = replace(request, headers={**request.headers, "Authorization": f"OAuth {self.swap[1]}"})
+            self.swap = None
         return self.client.send(request)
 
     def settle(self, exchange: Exchange, name: str, failure: str | None) -> None:
@@ -42,6 +48,9 @@ class Rig:
     wire: RecordingWire
     recorder: Recorder
     images: list[str]
+    client: Client
+    dead: str
+    relogins: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -57,16 +66,25 @@ def rig(make_server: ServerFactory, request: pytest.FixtureRequest) -> Iterator[
         plan = LoadPlan(target=server.url, scenario="errors", images={u: "Enabled" for u in images}, poll_deadline=0.5)
         recorder = Recorder()
         wire = RecordingWire(zs)
+        sessions = Sessions(zs.session.uuid, dead, timeout=7200.0)
+        relogins: list[str] = []
+
+        def relogin(failed: str) -> bool:
+            relogins.append(failed)
+            sessions.live = zs.relogin().uuid
+            return True
+
         driver = Driver(
             wire,
             recorder,
             plan,
-            Sessions(zs.session.uuid, dead),
+            sessions,
             client="t",
             rng=random.Random(7),
             table=default_table(),
+            relogin=relogin,
         )
-        yield Rig(driver, wire, recorder, images)
+        yield Rig(driver, wire, recorder, images, zs, dead, relogins)
 
 
 def test_a_state_change_is_timed_three_ways_and_written_to_the_history(rig: Rig) -> None:
@@ -126,3 +144,76 @@ def test_a_job_that_never_finishes_is_an_indeterminate_write(rig: Rig) -> None:
     [op] = rig.recorder.history
     assert op.complete is None  # it may or may not have happened: the checker must allow both
     assert any(g.check == "job_completes" for g in rig.recorder.failures.values())
+
+
+def checks_failed(rig: Rig) -> set[str]:
+    return {g.check for g in rig.recorder.failures.values()}
+
+
+def test_a_live_session_answered_id1001_is_session_rejected_and_the_run_carries_on(rig: Rig) -> None:
+    live = rig.driver.sessions.live
+    rig.wire.swap = (live, rig.dead)
+    result = rig.driver.change(rig.images[0], "disable")
+    assert result is not None and result.error_code == "ID.1001"
+    assert "session_rejected" in checks_failed(rig)
+    assert rig.recorder.harness["session_checks"] == 1
+    assert rig.relogins == [] and rig.driver.sessions.live == live  # ValidateSession: still valid, kept
+    rig.recorder.failures.clear()
+    assert rig.driver.read(rig.images[0]) == "Enabled"  # the refused change changed nothing
+    rig.wire.swap = (live, rig.dead)
+    rig.driver.read(rig.images[1])  # a read with a live session rejected: the same violation
+    assert checks_failed(rig) >= {"session_rejected"}
+
+
+def test_a_session_the_target_ended_is_replaced_by_a_recorded_relogin_and_still_judged(rig: Rig) -> None:
+    ended = rig.driver.sessions.live
+    rig.client.send(_wire.logout(ended))  # gone long before its expiry (7200 s after its last use)
+    rig.driver.change(rig.images[0], "disable")
+    assert rig.relogins == [ended] and rig.driver.sessions.live != ended
+    assert rig.recorder.harness["relogins"] == 1 and "logged in again" in rig.recorder.actions[0]
+    assert "session_rejected" in checks_failed(rig)
+    rig.recorder.failures.clear()
+    assert rig.driver.change(rig.images[0], "disable") is not None
+    assert rig.recorder.failures == {}  # carried on with the new session
+
+
+def test_a_session_past_its_timeout_is_replaced_without_a_violation(rig: Rig) -> None:
+    rig.driver.sessions.timeout = 0.5
+    rig.driver.sessions.accepted -= 10  # last accepted 10 s ago: it may well have expired
+    rig.client.send(_wire.logout(rig.driver.sessions.live))
+    rig.driver.change(rig.images[0], "disable")
+    assert rig.recorder.harness["relogins"] == 1
+    assert "session_rejected" not in checks_failed(rig)
+
+
+def test_an_owned_image_is_judged_in_sequence_and_read_back(rig: Rig) -> None:
+    image = rig.images[0]
+    assert rig.driver.adopt(image)
+    rig.driver.plan = replace(rig.driver.plan, read_after_write=1.0)
+    for _ in range(6):
+        state = rig.driver.current(image)
+        assert state is not None
+        rig.driver.change(image, "disable" if state == "Enabled" else "enable")
+    assert rig.recorder.failures == {}
+    assert rig.recorder.harness["read_after_write"] == 6
+    assert [op.kind for op in rig.recorder.history] == ["read"] + ["write", "read"] * 6
+
+
+@pytest.mark.parametrize("rig", [("other-field-changes",)], indirect=True)
+def test_a_change_that_touches_other_fields_of_an_owned_image_is_caught(rig: Rig) -> None:
+    image = rig.images[0]  # Linux: the fault resets the platform to Other
+    assert rig.driver.adopt(image)
+    rig.driver.change(image, "disable")
+    rig.driver.change(image, "enable")
+    assert "no_other_field_changes" in checks_failed(rig)
+
+
+def test_an_owned_image_changed_behind_the_users_back_fails_read_your_writes(rig: Rig) -> None:
+    image = rig.images[0]
+    assert rig.driver.adopt(image)
+    rig.driver.plan = replace(rig.driver.plan, read_after_write=0.0)
+    rig.driver.change(image, "disable")
+    assert rig.recorder.failures == {}
+    assert rig.client.change_state(image, "enable").ok  # someone reverts the acknowledged change
+    rig.driver.read(image)
+    assert checks_failed(rig) == {"query_agrees"}

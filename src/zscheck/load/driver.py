@@ -3,6 +3,11 @@ request; each one judged by the same checks as the conformance suites, timed, an
 
 The one I/O seam is `Wire`: locust's FastHttpUser in a load run (see `users.py`), the wire client's
 transport in tests. Requests come from `zscheck._wire`, so there is no second copy of the wire format.
+
+Images one user owns alone are also judged in sequence (`Track`): every answer against the image as first
+seen and as last acknowledged (`check_change`), and a share of changes (`read_after_write`) is followed by
+a read of the image by the same user, so an acknowledged change that is lost, late or reverted is a
+violation of its own, not only a history the linearizability check may or may not be able to refute.
 """
 
 from __future__ import annotations
@@ -11,12 +16,21 @@ import random
 import time
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from zscheck import _wire
 from zscheck._models import ApiResult, Exchange, Outcome, read_outcome
-from zscheck.checks import ErrorTable, Facets, Probe, Violation, judge, judge_read
+from zscheck.checks import (
+    ErrorTable,
+    Facets,
+    Probe,
+    Violation,
+    check_change,
+    check_failed_request,
+    judge,
+    judge_read,
+)
 from zscheck.linearizability import Operation
 from zscheck.load.plan import INVALID_KINDS, LoadPlan
 from zscheck.load.recorder import Recorder
@@ -31,6 +45,9 @@ INVALID_FACETS = {
     "dead-session": Facets(session="logged-out"),
 }
 POLL_FIRST, POLL_MAX = 0.005, 0.5  # seconds between polls: quick at first, backing off for slow jobs
+SESSION_EXPIRED = "ID.1001"
+# A session rejected this long before it could have expired was live (the timeout's 1 s resolution).
+EXPIRY_MARGIN = 1.0
 
 
 class Wire(Protocol):
@@ -47,12 +64,31 @@ class Wire(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class Sessions:
-    """The process's sessions: one live (shared by its users), one logged out (for the errors scenario)."""
+    """The process's sessions: one live (shared by its users, replaced by a re-login), one logged out (for
+    the errors scenario). ZStack's expiry slides to now + timeout on every request it accepts, so the live
+    session is valid until at least `accepted + timeout`."""
 
     live: str
     dead: str | None = None
+    timeout: float | None = None  # seconds, from the login answer (expiredDate - createDate); None: unknown
+    accepted: float = field(default_factory=time.time)  # wall clock: the latest accepted request was sent
+
+
+@dataclass
+class Track:
+    """An image one user owns alone: as first seen, as last acknowledged, and when that write was done."""
+
+    first: dict[str, Any]
+    last: dict[str, Any]
+    done: float  # perf_counter: the last write's job answered (or the read that resynced it completed)
+    known: bool = True  # False after a change whose outcome is unknown (timeout, no answer) or refused
+    refused: bool = False  # the unknown came from a refusal: the image must be exactly as it was
+
+    @property
+    def state(self) -> str:
+        return str(self.last.get("state"))
 
 
 class Driver:
@@ -67,18 +103,40 @@ class Driver:
         rng: random.Random,
         table: ErrorTable,
         sleep: Callable[[float], None] = time.sleep,
+        relogin: Callable[[str], bool] | None = None,
     ) -> None:
         self.wire, self.recorder, self.plan, self.sessions = wire, recorder, plan, sessions
-        self.client, self.rng, self.sleep = client, rng, sleep
+        self.client, self.rng, self.sleep, self.relogin = client, rng, sleep, relogin
         self._valid = table.expect(Facets(), plan.dialect)
         self._invalid = {kind: table.expect(facets, plan.dialect) for kind, facets in INVALID_FACETS.items()}
+        self.tracks: dict[str, Track] = {}
 
     # ------------------------------------------------------------------ operations
+
+    def adopt(self, image: str) -> bool:
+        """This user owns `image` alone: read it once (a checked read), and judge every later answer about
+        it in sequence. False if the read failed (the image is then judged like a shared one)."""
+        inventory = self._query(image)[0]
+        if inventory is None:
+            return False
+        self.tracks[image] = Track(first=inventory, last=inventory, done=time.perf_counter())
+        return True
+
+    def current(self, image: str) -> str | None:
+        """The state of an owned image as last acknowledged (read first when a change left it unknown);
+        None for an image this user does not own alone."""
+        track = self.tracks.get(image)
+        if track is None:
+            return None
+        if not track.known:
+            self.read(image)
+        return track.state if track.known else None
 
     def change(self, image: str, event: str, *, intended: float | None = None) -> ApiResult | None:
         """enable/disable `image`. In arrival-rate mode `intended` (perf_counter) is when it was due:
         end-to-end latency counts from then, so time spent waiting for a free user is not hidden."""
-        request = _wire.change_state(image, event, self.sessions.live, dialect=self.plan.dialect)
+        session = self.sessions.live
+        request = _wire.change_state(image, event, session, dialect=self.plan.dialect)
         name = f"changeImageState {event}"
         invoked = time.time()
         sent = time.perf_counter()
@@ -92,7 +150,12 @@ class Driver:
                 self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
         done = time.perf_counter()
         probe = Probe(self.plan.dialect, image, event, self._valid, request.headers.get("X-Job-UUID"))
-        failure = self._settle(result, name, judge(probe, result), request)
+        violations = self._session_verdict(result.error_code, result.final, session, invoked)
+        violations += judge(probe, result)
+        track = self.tracks.get(image)
+        if track is not None:
+            violations += self._sequential(track, result, STATE_OF[event], sent, done)
+        failure = self._settle(result, name, violations, request)
         failed, metrics = failure is not None, self.recorder.metrics
         put_seconds = result.exchanges[0].elapsed
         metrics.record("put", event, put_seconds, failed=failed, code=None)
@@ -107,24 +170,42 @@ class Driver:
             self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, time.time(), self.client))
         elif result.outcome in (Outcome.TIMEOUT, Outcome.TRANSPORT_ERROR, Outcome.UNEXPECTED):
             self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
+        if track is not None and track.known and result.ok and self.rng.random() < self.plan.read_after_write:
+            self.recorder.count("read_after_write")
+            self.read(image)  # read-your-writes: the same user, right after the acknowledgement
         return result
 
     def read(self, image: str) -> str | None:
-        """Query one image; its state goes into the history as a read. Returns the state seen."""
-        request = _wire.get_image(image, self.sessions.live)
+        """Query one image; its state goes into the history as a read. Returns the state seen. An owned
+        image's answer is also judged against the last acknowledged change (or, when a change left it
+        unknown, against the image as first seen), and resynchronises the track."""
+        inventory, _ = self._query(image)
+        return None if inventory is None else str(inventory.get("state"))
+
+    def _query(self, image: str) -> tuple[dict[str, Any] | None, list[Violation]]:
+        session = self.sessions.live
+        request = _wire.get_image(image, session)
         invoked = time.time()
         exchange = self.wire.send(request, "images/{uuid}")
         completed = time.time()
-        violations = judge_read(exchange, image, documented=False)
+        data = exchange.json
+        error = data.get("error") if isinstance(data, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        violations = self._session_verdict(code if isinstance(code, str) else None, exchange, session, invoked)
+        violations += judge_read(exchange, image, documented=False)
+        inventory = None
+        if not violations and isinstance(data, dict):
+            inventory = data["inventories"][0]
+            track = self.tracks.get(image)
+            if track is not None:
+                violations += self._agrees(track, inventory, exchange)
         failure = self._settle(
-            ApiResult(read_outcome(exchange), [exchange], exchange.json), "images/{uuid}", violations, request
+            ApiResult(read_outcome(exchange), [exchange], data), "images/{uuid}", violations, request
         )
         self.recorder.metrics.record("query", None, exchange.elapsed, failed=failure is not None, code=None)
-        if violations or not isinstance(exchange.json, dict):
-            return None
-        state = str(exchange.json["inventories"][0]["state"])
-        self.recorder.operation(Operation(image, "read", state, invoked, completed, self.client))
-        return state
+        if inventory is not None:
+            self.recorder.operation(Operation(image, "read", str(inventory["state"]), invoked, completed, self.client))
+        return inventory, violations
 
     def invalid(self, image: str, kind: str | None = None) -> ApiResult:
         """A request a correct server refuses, of one of INVALID_KINDS; its error code is checked."""
@@ -139,15 +220,99 @@ class Driver:
             session = self.sessions.dead
         request = _wire.change_state(image, event, session, dialect=self.plan.dialect)
         name = f"changeImageState invalid:{kind}"
-        started = time.perf_counter()
+        invoked, started = time.time(), time.perf_counter()
         result = self._call(request, name)
         probe = Probe(self.plan.dialect, image, event, self._invalid[kind], request.headers.get("X-Job-UUID"))
         violations = judge(probe, result)
+        if session == self.sessions.live:
+            violations[:0] = self._session_verdict(result.error_code, result.final, session, invoked)
         failure = self._settle(result, name, violations, request)
         seconds = time.perf_counter() - started
         self.recorder.metrics.record("invalid", kind, seconds, failed=failure is not None, code=result.error_code)
         self.wire.measure("E2E", name, seconds, failure)
         return result
+
+    # ------------------------------------------------------------------ judged in sequence
+
+    def _sequential(self, track: Track, result: ApiResult, target: str, sent: float, done: float) -> list[Violation]:
+        """A change of an owned image: its answer against the image as first seen (status and every field
+        but state and lastOpDate untouched) and as last acknowledged (lastOpDate never backwards, forward on
+        a real change once 1.5 s separate the last write's job answer from this PUT, still on a same-state
+        one). Whether the echo shows the target state is `state_matches_event`'s, so not repeated here."""
+        inventory = result.inventory
+        if not result.ok or inventory is None:
+            # The image is unknown until read again; after a refusal it must be exactly as it was.
+            track.known, track.refused = False, result.outcome in (Outcome.FAILURE, Outcome.REJECTED)
+            return []
+        before = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
+        found = [
+            v
+            for v in check_change(
+                before, inventory, target, seconds_since_last_write=sent - track.done, exchange=result.final
+            )
+            if v.check != "query_agrees"
+        ]
+        track.last, track.done = inventory, done
+        if inventory.get("state") != target:
+            track.known, track.refused = False, False
+        return found
+
+    def _agrees(self, track: Track, inventory: dict[str, Any], exchange: Exchange) -> list[Violation]:
+        """A read of an owned image. Known: it shows the last acknowledged change (lost, late or reverted is
+        `query_agrees`) with every other field as first seen. Unknown after a refusal: exactly as before it.
+        Unknown after a change of unknown outcome: either state, every other field as first seen."""
+        state = inventory.get("state")
+        if track.known:
+            before = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
+            found = list(check_change(before, inventory, track.state, seconds_since_last_write=0.0, exchange=exchange))
+        elif track.refused:
+            found = list(check_failed_request(track.last, inventory, exchange))
+        else:
+            before = {**track.first, "state": state, "lastOpDate": inventory.get("lastOpDate")}
+            found = list(check_change(before, inventory, str(state), seconds_since_last_write=0.0, exchange=exchange))
+        if not track.known:
+            self.recorder.count("resyncs")
+            track.last, track.known, track.refused, track.done = inventory, True, False, time.perf_counter()
+        return found
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session_verdict(self, code: str | None, exchange: Exchange, session: str, sent: float) -> list[Violation]:
+        """ID.1001 for the process's live session. The target is asked (ValidateSession, which does not
+        renew); a session it still calls valid, or one rejected before `accepted + timeout`, was live: a
+        `session_rejected` violation. A session that ended is replaced by a re-login (recorded) so the run
+        carries on; a session some other user already replaced is not judged again."""
+        if code != SESSION_EXPIRED:
+            if exchange.error is None and session == self.sessions.live:
+                self.sessions.accepted = max(self.sessions.accepted, sent)
+            return []
+        if session != self.sessions.live:
+            return []  # another user of this process met the end of this session first and logged in again
+        self.recorder.count("session_checks")
+        answer = self.wire.send(_wire.validate_session(session), "accounts/sessions/{uuid}/valid")
+        valid = isinstance(answer.json, dict) and answer.json.get("valid") is True
+        self.wire.settle(answer, "accounts/sessions/{uuid}/valid", None)
+        timeout = self.sessions.timeout
+        left = None if timeout is None else self.sessions.accepted + timeout - sent
+        found = []
+        if valid or (left is not None and left > EXPIRY_MARGIN):
+            why = "ValidateSession says it is still valid" if valid else f"it had at least {left:.0f} s to live"
+            found.append(
+                Violation(
+                    "session_rejected",
+                    f"the process's live session was answered {SESSION_EXPIRED} before its expiry ({why})",
+                    "the request accepted",
+                    SESSION_EXPIRED,
+                    exchange,
+                )
+            )
+        if not valid and self.relogin is not None and self.relogin(session):
+            self.recorder.count(
+                "relogins",
+                f"{time.time():.3f} {self.client}: the session ended ({SESSION_EXPIRED}, ValidateSession: not valid"
+                f"{'' if left is None else f', {left:.0f} s before its expiry'}); logged in again to carry on",
+            )
+        return found
 
     # ------------------------------------------------------------------ plumbing
 

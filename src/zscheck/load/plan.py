@@ -39,6 +39,7 @@ class LoadPlan:
     hot_images: int = 2  # contention: how many images everyone fights over
     query_ratio: float = 0.5  # mixed: share of operations that are queries
     error_ratio: float = 0.25  # errors: share of operations that are invalid requests
+    read_after_write: float = 0.25  # share of acknowledged changes of an owned image read back at once
     poll_deadline: float = 30.0  # a job still at 202 after this is a timeout (indeterminate)
     request_timeout: float = 30.0
     seed: int = 0

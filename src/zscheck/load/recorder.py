@@ -7,6 +7,7 @@ the only process) writes the total as the run's raw results. `RunResults` reads 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ from zscheck.linearizability import Operation
 from zscheck.metrics import Metrics
 
 MAX_EXAMPLES = 3  # reproducers kept per failure group: a flood of one failure stays one line
+MAX_ACTIONS = 20  # one-line accounts kept of what the harness did on its own (re-logins, refused re-sends)
+# What the harness and its libraries did besides the operations themselves; counted, so none is hidden.
+HARNESS_ACTIONS = {
+    "connections": "TCP connections opened by the load users (one per user is expected)",
+    "reconnects": "connections opened after a user's first one: a closed idle connection or one closed on a request",
+    "resends_refused": "re-sends the HTTP library attempted after a connection closed without an answer (refused)",
+    "session_checks": "ValidateSession requests sent after a live session was answered ID.1001",
+    "relogins": "logins to carry on after the target ended the process's session",
+    "resyncs": "reads of an owned image whose state an indeterminate or refused change left unknown",
+    "read_after_write": "reads of an owned image right after its change was acknowledged (read-your-writes)",
+}
 
 
 @dataclass
@@ -34,6 +46,14 @@ class Recorder:
         self.history_limit = history_limit
         self.history_dropped = 0
         self.failures: dict[tuple[str, str, str], FailureGroup] = {}
+        self.harness: Counter[str] = Counter()
+        self.actions: list[str] = []
+
+    def count(self, action: str, detail: str | None = None) -> None:
+        """The harness did something on its own (see HARNESS_ACTIONS); `detail` keeps a line of it."""
+        self.harness[action] += 1
+        if detail is not None and len(self.actions) < MAX_ACTIONS:
+            self.actions.append(detail)
 
     def operation(self, op: Operation) -> None:
         if len(self.history) < self.history_limit:
@@ -58,10 +78,14 @@ class Recorder:
             "history": [[o.key, o.kind, o.value, o.invoke, o.complete, o.client] for o in self.history],
             "history_dropped": self.history_dropped,
             "failures": [[g.operation, g.check, g.code, g.count, g.examples] for g in self.failures.values()],
+            "harness": dict(self.harness),
+            "actions": self.actions,
         }
         self.history = []
         self.history_dropped = 0
         self.failures = {}
+        self.harness = Counter()
+        self.actions = []
         return data
 
     def absorb(self, data: dict[str, Any]) -> None:
@@ -75,6 +99,8 @@ class Recorder:
                 group = self.failures[(operation, check, code)] = FailureGroup(operation, check, code)
             group.count += count
             group.examples.extend(examples[: MAX_EXAMPLES - len(group.examples)])
+        self.harness.update(data.get("harness", {}))
+        self.actions.extend(data.get("actions", [])[: MAX_ACTIONS - len(self.actions)])
 
 
 @dataclass

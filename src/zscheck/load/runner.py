@@ -31,12 +31,13 @@ from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, TargetError, ZscheckError
 from zscheck.fixtures import FixtureImages, Journal, restore
 from zscheck.load.plan import SCENARIOS, LoadPlan
-from zscheck.load.recorder import RunResults
+from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
 from zscheck.slo import Gate, GateResult, evaluate, parse_gate
 
 LOADTESTS_DIR = Path(__file__).resolve().parents[3] / "loadtests"
 EMBEDDED_PASSWORD = "password"
 GRACE = 45.0  # seconds past the duration before a locust that will not stop is killed
+TIMINGS = ("instant", "realistic")  # the embedded server's job timing profiles
 Progress = Callable[[str], None]
 
 
@@ -61,7 +62,9 @@ class LoadRun:
     hot_images: int = 2
     query_ratio: float = 0.5
     error_ratio: float = 0.25
+    read_after_write: float = 0.25  # share of acknowledged changes of an owned image read back at once
     faults: tuple[str, ...] = ()
+    timing: str = "instant"  # the embedded server's job timing: "instant" or "realistic" (like a real node)
     master: bool = False  # run locust's master only; workers join from other machines
     expect_workers: int = 1
     master_bind_port: int = 5557
@@ -81,7 +84,17 @@ class LoadRun:
             raise ConfigError("--fault applies to the embedded reference server only; drop --target or --fault")
         if self.images and self.target is None:
             raise ConfigError("--image names images on a --target; the embedded server's run creates its own")
-        for name, value in (("--query-ratio", self.query_ratio), ("--error-ratio", self.error_ratio)):
+        if self.timing not in TIMINGS:
+            raise ConfigError(f"--timing {self.timing!r} is not a profile; choose one of {', '.join(TIMINGS)}")
+        if self.timing != "instant" and self.target is not None:
+            raise ConfigError(
+                "--timing applies to the embedded reference server only (a --target has its own); drop one of them"
+            )
+        for name, value in (
+            ("--query-ratio", self.query_ratio),
+            ("--error-ratio", self.error_ratio),
+            ("--read-after-write", self.read_after_write),
+        ):
             if not 0 <= value <= 1:
                 raise ConfigError(f"{name} {value} is not a share: give a number from 0 to 1, e.g. 0.25")
         if not (LOADTESTS_DIR / f"{self.scenario}.py").exists():
@@ -109,6 +122,8 @@ class StepResult:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     error_codes: dict[str, int] = field(default_factory=dict)
     history_dropped: int = 0
+    harness: dict[str, int] = field(default_factory=dict)  # what the harness did on its own (HARNESS_ACTIONS)
+    actions: list[str] = field(default_factory=list)  # a line for some of them (re-logins)
     generators: dict[str, int] = field(default_factory=dict)  # workers and users whose operations were seen
     distribution: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # op -> (percentile, s)
 
@@ -133,6 +148,8 @@ class StepResult:
             ],
             "failures": self.failures,
             "error_codes": self.error_codes,
+            "harness": {name: self.harness.get(name, 0) for name in HARNESS_ACTIONS},
+            "harness_actions": self.actions,
             "generators": self.generators,
             "distribution": self.distribution,
             "arrival": {"scheduled": self.scheduled, "late": self.late} if self.rate else None,
@@ -179,7 +196,8 @@ class Session:
         self.fixtures: FixtureImages | None = None
         self.journal: Journal | None = None
         self.images_needed = images_needed
-        self.initial: dict[str, str] = {}
+        self.initial: dict[str, str] = {}  # each image's state before the command
+        self.states: dict[str, str] = {}  # each image's state before the next locust run (capacity steps)
         self.url = ""
 
     def __enter__(self) -> Session:
@@ -199,9 +217,23 @@ class Session:
         if run.target is None:
             from zscheck.refserver import ServerConfig, start_in_thread
 
-            self._server = start_in_thread(
-                ServerConfig(port=0, db=":memory:", dialect=run.dialect, faults=run.faults, seed_images=0)  # type: ignore[arg-type]
-            )
+            # The realistic profile (jobs take tens to hundreds of ms, seeded) is asked for only when chosen,
+            # so an instant run works with a server that predates the profile.
+            timing: dict[str, Any] = {}
+            if run.timing != "instant":
+                timing = {"timing": run.timing, "timing_seed": run.seed or 0}
+            try:
+                config = ServerConfig(
+                    port=0,
+                    db=":memory:",
+                    dialect=run.dialect,  # type: ignore[arg-type]
+                    faults=run.faults,
+                    seed_images=0,
+                    **timing,
+                )
+            except TypeError as exc:
+                raise ConfigError(f"this reference server has no --timing {run.timing} profile ({exc})") from None
+            self._server = start_in_thread(config)
             self.url = self._server.url
             password = password or EMBEDDED_PASSWORD
             os.environ.setdefault(run.password_env, password)  # the locust processes read it from here
@@ -263,6 +295,7 @@ class Session:
                 reads.append(
                     linearizability.Operation(uuid, "read", str(image["state"]), invoked, time.time(), "final")
                 )
+                self.states[uuid] = str(image["state"])  # where the next step starts from
         return reads
 
 
@@ -288,7 +321,7 @@ def execute(
     plan = LoadPlan(
         target=session.url,
         scenario=run.scenario,  # type: ignore[arg-type]
-        images=dict(session.initial),
+        images=dict(session.states or session.initial),
         dialect=run.dialect,  # type: ignore[arg-type]
         account=run.account,
         password_env=run.password_env,
@@ -299,6 +332,7 @@ def execute(
         hot_images=run.hot_images,
         query_ratio=run.query_ratio,
         error_ratio=run.error_ratio,
+        read_after_write=run.read_after_write,
         seed=run.seed or 0,
         origin=time.time(),
         horizon=duration + 600,
@@ -348,8 +382,9 @@ def execute(
         )
     results = RunResults.read(results_path)
     recorder = results.recorder
+    initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
     history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
-    checked = linearizability.check(history, initial={k: v for k, v in session.initial.items()})
+    checked = linearizability.check(history, initial=initial)
     measured = recorder.metrics.measured(results.duration)
     codes: Counter[str] = Counter()
     for second in recorder.metrics.timeline.values():
@@ -371,6 +406,8 @@ def execute(
         timeline=recorder.metrics.timeline_rows(),
         error_codes=dict(codes),
         history_dropped=recorder.history_dropped,
+        harness=dict(recorder.harness),
+        actions=list(recorder.actions),
         distribution={name: recorder.metrics.distribution(name) for name in ("put", "job", "e2e", "query", "invalid")},
         generators={
             "workers": len({op.client.split("u", 1)[0] for op in recorder.history if op.client}),
@@ -519,6 +556,8 @@ def _summary(
         "target": run.target or f"embedded reference server ({url})",
         "dialect": run.dialect,
         "scenario": run.scenario,
+        "timing": run.timing if run.target is None else None,
+        "read_after_write": run.read_after_write,
         "users": run.users,
         "rate": run.rate,
         "processes": run.workers,
@@ -558,6 +597,11 @@ def _verdict_lines(summary: dict[str, Any], step: StepResult | None, report_dir:
             )
         for gate in step.gates:
             lines.append(f"zscheck: gate {gate.line()}")
+        done = {k: v for k, v in step.harness.items() if v and k not in ("connections", "read_after_write")}
+        lines.append(
+            f"zscheck: harness: {step.harness.get('read_after_write', 0)} reads after writes, "
+            + (", ".join(f"{v} {k}" for k, v in sorted(done.items())) or "no reconnects, re-sends or re-logins")
+        )
         for failure in step.failures[:10]:
             lines.append(
                 f"zscheck: violation {failure['check']} on {failure['operation']} (code {failure['code']}): "

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.lock
 import gevent.ssl
+from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -39,7 +41,11 @@ from zscheck.load.driver import EVENT_FOR, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder, RunResults
 
-PHASES = (0.02, 1.0)  # contention: phase lengths, log-uniform between these (seconds)
+PHASES = (0.02, 1.0)  # contention: race phase lengths, log-uniform between these (seconds)
+SOLO_PHASES = (0.1, 0.6)  # contention: solo phases are long enough for reads to follow their one write
+SOLO_SHARE = 0.3  # contention: share of phases in which one user writes once and everyone else reads
+LEADER = "w0u0"  # contention: the user that writes in solo phases (worker 0's first user always exists)
+SOLO_READ_PAUSE = 0.005  # contention: seconds between a user's reads in a solo phase (enough to see, no flood)
 LATE = 0.01  # seconds behind its intended start before a scheduled operation counts as late
 ALL_STATUSES = frozenset(range(100, 600))  # every status is an answer to judge, not an error to raise
 
@@ -59,15 +65,29 @@ class Pacer:
 
 
 class Phases:
-    """Wall-clock phases shared by every process: the boundaries follow from the plan's seed and origin."""
+    """Wall-clock phases shared by every process: the boundaries follow from the plan's seed and origin.
+
+    Phase i writes Enabled when i is even and Disabled when odd. A race phase has every user write its
+    value (races, lost updates). A solo phase has one user (LEADER) write each hot image once while every
+    other user reads: in a race phase the next write of the same value hides a write that was acknowledged
+    but never stored, in a solo phase nothing does, and the reads after it show the state it did not set."""
 
     def __init__(self, seed: int, origin: float, horizon: float) -> None:
         rng = random.Random(f"phases:{seed}")
-        low, high = math.log(PHASES[0]), math.log(PHASES[1])
-        self.bounds, t = [], origin
+        self.bounds: list[float] = []
+        self.solo: list[bool] = []
+        t = origin
         while t < origin + horizon:
-            t += math.exp(rng.uniform(low, high))
+            solo = rng.random() < SOLO_SHARE
+            low, high = SOLO_PHASES if solo else PHASES
+            t += math.exp(rng.uniform(math.log(low), math.log(high)))
             self.bounds.append(t)
+            self.solo.append(solo)
+
+    def at(self, now: float) -> tuple[int, bool]:
+        """The phase `now` falls in, and whether it is a solo phase."""
+        index = bisect.bisect(self.bounds, now)
+        return index, index < len(self.solo) and self.solo[index]
 
     def parity(self, now: float) -> int:
         return bisect.bisect(self.bounds, now) % 2
@@ -86,6 +106,16 @@ class ProcessState:
     client: Client
     phases: Phases
     users: itertools.count[int] = field(default_factory=itertools.count)
+    login_lock: gevent.lock.Semaphore = field(default_factory=gevent.lock.Semaphore)
+
+    def relogin(self, failed: str) -> bool:
+        """The target ended the process's session: log in again, once for all its users."""
+        with self.login_lock:
+            if self.sessions.live != failed:
+                return False  # another user already did
+            session = self.client.relogin()
+            self.sessions.live, self.sessions.accepted = session.uuid, time.time()
+            return True
 
 
 _state: ProcessState | None = None
@@ -93,12 +123,56 @@ _master = Recorder()  # the master's (or the only process's) total
 _clock = {"started": 0.0, "stopped": 0.0}
 
 
+class NotResent(ConnectionError):
+    """The connection closed after the request went out and before an answer: the HTTP library would send
+    it again on a new connection, and that is refused here (a re-sent PUT is a second request)."""
+
+
+class OneSendPerRequest:
+    """Guards a geventhttpclient connection pool so that each request is sent at most once, and counts the
+    connections it opens.
+
+    geventhttpclient's `HTTPClient.request` re-sends an idempotent request (GET, PUT, DELETE) on another
+    connection when the one it used is closed without an answer, up to the pool's size + 1 times, whatever
+    the user agent's `max_retries` says: a server dropping connections would pass with nothing recorded.
+    Every (re-)send takes a socket from the pool first, so refusing a request its second socket stops it,
+    whichever retry path the library version takes. A kept-alive socket found dead before the send is
+    replaced inside the first `get_socket`: a reconnect, counted, but not a re-send."""
+
+    def __init__(self, pool: Any, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.taken = 0
+        self.opened = 0
+        self._get, self._create = pool.get_socket, pool._create_socket
+        pool.get_socket, pool._create_socket = self._get_socket, self._create_socket
+
+    def _get_socket(self) -> Any:
+        self.taken += 1
+        if self.taken > 1:
+            self.recorder.count("resends_refused")
+            raise NotResent(
+                "the connection was closed after the request was sent, without an answer "
+                "(the HTTP library's re-send was refused: zscheck sends each request once)"
+            )
+        return self._get()
+
+    def _create_socket(self) -> Any:
+        self.opened += 1
+        self.recorder.count("connections")
+        if self.opened > 1:
+            self.recorder.count("reconnects")
+        return self._create()
+
+
 class LocustWire:
     """The `Wire` seam over FastHttpUser: requests go through locust's HTTP client, and each one's stats
-    entry is fired only once the checks have judged it, so a contract violation is a locust failure."""
+    entry is fired only once the checks have judged it, so a contract violation is a locust failure.
+    Each request is sent once: no retry by locust (`max_retries` 0) or by geventhttpclient (see
+    OneSendPerRequest); an answer that never came is an exchange with an error (`transport`)."""
 
-    def __init__(self, user: FastHttpUser) -> None:
+    def __init__(self, user: FastHttpUser, recorder: Recorder) -> None:
         self.agent = user.client.client  # geventhttpclient's user agent, without locust's own verdicts
+        self.agent.max_retries = 0
         # Every status is an answer to judge, and a redirect is never followed (instance attributes: other
         # users in the process keep locust's defaults).
         setattr(self.agent, "valid_response_codes", ALL_STATUSES)  # noqa: B010
@@ -109,12 +183,19 @@ class LocustWire:
         self.base = user.host.rstrip("/") if user.host else ""
         self.fire = user.environment.events.request.fire
         self.stats = user.environment.stats
+        # The one host's client, made now (the pool makes it on first use) so its connections can be guarded.
+        self.guard = OneSendPerRequest(self.agent.clientpool.get_client(URL(self.base))._connection_pool, recorder)
 
     def send(self, request: WireRequest, name: str) -> Exchange:
         started, t0 = time.time(), time.perf_counter()
+        self.guard.taken = 0
         try:
             response = self.agent.urlopen(
-                self.base + request.path, method=request.method, payload=request.body, headers=dict(request.headers)
+                self.base + request.path,
+                method=request.method,
+                payload=request.body,
+                headers=dict(request.headers),
+                max_retries=0,
             )
             body = response.content or b""
             # Response headers are not copied: no check reads them, and copying costs on every request.
@@ -154,6 +235,7 @@ class ZscheckUser(FastHttpUser):
 
     abstract = True
     wait_time = constant(0)  # closed loop: the next operation as soon as the last one is judged
+    max_retries = 0  # locust's own retry: never (geventhttpclient's is refused by OneSendPerRequest)
 
     def on_start(self) -> None:
         if _state is None:
@@ -163,7 +245,7 @@ class ZscheckUser(FastHttpUser):
         self.name = f"w{_state.worker}u{number}"
         self.rng = random.Random(f"{_state.plan.seed}:{self.name}")
         self.driver = Driver(
-            LocustWire(self),
+            LocustWire(self, _state.recorder),
             _state.recorder,
             _state.plan,
             _state.sessions,
@@ -171,12 +253,17 @@ class ZscheckUser(FastHttpUser):
             rng=self.rng,
             table=default_table(),
             sleep=gevent.sleep,
+            relogin=_state.relogin,
         )
+        self.solo_done = -1  # contention: the last solo phase this user wrote in
         if _state.plan.scenario == "contention":
             self.own = list(_state.images)  # everyone fights over the same few
         else:  # each user owns its images; if the pool runs dry (uneven split), it shares one
             take = min(_state.plan.images_per_user, len(_state.pool))
-            self.own = [_state.pool.pop() for _ in range(take)] or [_state.images[number % len(_state.images)]]
+            self.own = [_state.pool.pop() for _ in range(take)]
+            for image in self.own:  # owned alone: judged in sequence from the image as first seen
+                self.driver.adopt(image)
+            self.own = self.own or [_state.images[number % len(_state.images)]]
 
     def paced(self, operation: Callable[[float | None], Any]) -> None:
         """Run one operation; in arrival-rate mode, at its intended time, and timed from it."""
@@ -198,7 +285,8 @@ class ZscheckUser(FastHttpUser):
 
     def toggle(self, intended: float | None = None, image: str | None = None) -> None:
         image = image or self.rng.choice(self.own)
-        event = EVENT_FOR[self.state.states.get(image, "Enabled")]
+        state = self.driver.current(image) or self.state.states.get(image, "Enabled")
+        event = EVENT_FOR[state]
         result = self.driver.change(image, event, intended=intended)
         if result is not None and result.ok:
             self.state.states[image] = "Enabled" if event == "enable" else "Disabled"
@@ -207,9 +295,19 @@ class ZscheckUser(FastHttpUser):
         """Change a shared image to the value of the current phase: every user, in every process, writes
         the same value until the phase ends, then the other. With only two states, random writes would
         explain almost any read; phases make a lost or stale write stand out as a read no order explains.
-        Phase lengths are random (20 ms to 1 s, from the seed), so faults of any time scale line up."""
-        event = "enable" if self.state.phases.parity(time.time()) == 0 else "disable"
-        self.driver.change(self.rng.choice(self.own), event, intended=intended)
+        Phase lengths are random (from the seed), so faults of any time scale line up. In a solo phase
+        only LEADER writes, once per image, and every other change becomes a read (see Phases)."""
+        index, solo = self.state.phases.at(time.time())
+        event = "enable" if index % 2 == 0 else "disable"
+        if not solo:
+            self.driver.change(self.rng.choice(self.own), event, intended=intended)
+        elif self.name == LEADER and self.solo_done != index:
+            self.solo_done = index
+            for image in self.own:
+                self.driver.change(image, event, intended=intended)
+        else:
+            self.driver.read(self.rng.choice(self.own))
+            gevent.sleep(SOLO_READ_PAUSE)
 
     def read(self, intended: float | None = None) -> None:
         self.driver.read(self.rng.choice(self.own))
@@ -249,6 +347,9 @@ def _test_start(environment: Environment, **_: Any) -> None:
         ZscheckUser.ssl_context_factory = lambda *_: gevent.ssl.create_default_context(cafile=cafile)
     client.login(plan.account, password)
     assert client.session is not None
+    # The session's timeout, when the client read it from the login answer (None: unknown; then only
+    # ValidateSession can show that a rejected session was live).
+    session_timeout = getattr(client.session, "timeout", None)
     dead = None
     if plan.scenario == "errors":
         dead = client.extra_session()
@@ -257,7 +358,7 @@ def _test_start(environment: Environment, **_: Any) -> None:
     _state = ProcessState(
         plan=plan,
         recorder=Recorder(plan.history_limit),
-        sessions=Sessions(client.session.uuid, dead),
+        sessions=Sessions(client.session.uuid, dead, session_timeout),
         worker=worker,
         pacer=Pacer(plan.rate / max(plan.workers, 1)) if plan.rate else None,
         images=images,

@@ -1,0 +1,128 @@
+"""Nothing the transport does hides a fault of the target: a request that got no answer is never re-sent
+(by locust or geventhttpclient), it is a `transport` violation, and every reconnect is counted.
+
+A loopback proxy in front of a correct reference server closes the connection of every Nth state change
+after the server has answered it, without relaying the answer (the write happened; the client cannot
+know). It counts every X-Job-UUID it is sent, so a re-send shows up as a job uuid seen twice."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.load.test_runner import zscheck_load
+
+pytestmark = pytest.mark.slow
+
+
+class DroppingProxy:
+    def __init__(self, upstream: str, every: int) -> None:
+        host, port = upstream.removeprefix("http://").rstrip("/").split(":")
+        self.upstream = (host, int(port))
+        self.every = every
+        self.jobs: Counter[str] = Counter()  # X-Job-UUID -> times sent
+        self.changes = 0
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        up = socket.create_connection(self.upstream)
+        reader, upreader = conn.makefile("rb"), up.makefile("rb")
+        try:
+            while True:
+                request = _read_message(reader)
+                if request is None:
+                    return
+                head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+                drop = False
+                if head.startswith("PUT ") and "/actions" in head.split("\r\n", 1)[0]:
+                    job = next(
+                        (
+                            line.split(":", 1)[1].strip()
+                            for line in head.split("\r\n")
+                            if line.lower().startswith("x-job-uuid:")
+                        ),
+                        "",
+                    )
+                    with self.lock:
+                        self.jobs[job] += 1
+                        self.changes += 1
+                        drop = self.changes % self.every == 0
+                        self.dropped += drop
+                up.sendall(request)
+                answer = _read_message(upreader)
+                if answer is None:
+                    return
+                if drop:
+                    return  # the server did it and answered; the client gets a closed connection
+                conn.sendall(answer)
+        except OSError:
+            return
+        finally:
+            for s in (reader, upreader, conn, up):
+                s.close()
+
+
+def _read_message(reader: object) -> bytes | None:
+    """One HTTP/1.1 message with a Content-Length body (what both zscheck and the server send)."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = reader.readline()  # type: ignore[attr-defined]
+        if not line:
+            return None
+        head += line
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    return head + (reader.read(length) if length else b"")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def proxy(make_server: ServerFactory) -> Iterator[DroppingProxy]:
+    p = DroppingProxy(make_server().url, every=40)
+    yield p
+    p.close()
+
+
+def test_a_change_whose_connection_closes_unanswered_is_a_transport_violation_and_never_resent(
+    proxy: DroppingProxy, tmp_path: Path
+) -> None:
+    code, out, summary = zscheck_load(tmp_path, "--target", proxy.url, "--users", "4", "--duration", "3s")
+    assert code == 1, out
+    result = summary["result"]
+    assert proxy.dropped >= 3, "the run was too short to drop anything"
+    transport = [f for f in result["failures"] if f["check"] == "transport"]
+    assert sum(f["count"] for f in transport) == proxy.dropped, (transport, proxy.dropped)
+    assert {f["check"] for f in result["failures"]} == {"transport"}
+    assert "re-send was refused" in transport[0]["examples"][0]["message"]
+    resent = {job: n for job, n in proxy.jobs.items() if n > 1}
+    assert resent == {}, f"re-sent state changes: {resent}"
+    harness = result["harness"]
+    assert harness["resends_refused"] == proxy.dropped  # geventhttpclient tried once per drop; refused
+    assert harness["reconnects"] >= proxy.dropped and harness["connections"] == 4 + harness["reconnects"]
+    assert harness["resyncs"] == proxy.dropped  # the owner read its image back before changing it again
+    assert result["linearizability"]["ok"]  # indeterminate writes: the history allows both outcomes
+    assert "violation transport" in out
