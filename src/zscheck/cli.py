@@ -697,6 +697,21 @@ def _add_load_options(p: argparse.ArgumentParser, *, capacity: bool) -> None:
         help="errors: share of invalid requests (default: %(default)s)",
     )
     p.add_argument(
+        "--read-after-write",
+        type=_bounded(float, 0, 1, "number"),
+        default=0.25,
+        metavar="F",
+        help="share of acknowledged changes of a user's own image that the user reads back at once "
+        "(read-your-writes; 0 turns it off) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timing",
+        choices=("instant", "realistic"),
+        default="instant",
+        help="embedded server only: job timing, instant or like a real node (tens to hundreds of ms, "
+        "seeded by --seed) (default: %(default)s)",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -762,6 +777,8 @@ def _load_run(args: argparse.Namespace, command: str) -> LoadRun:
         hot_images=int(args.hot_images),
         query_ratio=float(args.query_ratio),
         error_ratio=float(args.error_ratio),
+        read_after_write=float(args.read_after_write),
+        timing=str(args.timing),
         faults=tuple(args.fault),
         master=bool(getattr(args, "master", False)),
         expect_workers=int(getattr(args, "expect_workers", 1)),
