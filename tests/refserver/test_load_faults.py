@@ -38,7 +38,16 @@ def state_of(zs: Client, image: str) -> str:
 
 
 def test_load_faults_are_documented_and_accepted() -> None:
-    assert set(LOAD_FAULTS) == {"latency-under-load", "lost-update-race", "stale-read", "stalled-jobs"}
+    assert set(LOAD_FAULTS) == {
+        "latency-under-load",
+        "lost-update-race",
+        "stale-read",
+        "stalled-jobs",
+        "drop-connections",
+        "ack-unstored",
+        "stale-read-long",
+        "session-drop",
+    }
     for area, what in LOAD_FAULTS.values():
         assert area == "load" and what and "\n" not in what
     assert Faults(LOAD_FAULTS).load
@@ -312,3 +321,120 @@ def test_jobs_stall_when_too_many_are_in_flight(make_server: ServerFactory, faul
         assert max(durations) < STALL + 2
     else:
         assert stalled == [] and max(durations) < 1.0, durations
+
+
+# ------------------------------------------------------------------------------ drop-connections
+
+
+async def _puts_and_polls(server: RunningServer, session: str, image: str, count: int) -> list[str]:
+    """`count` changeImageState PUTs, each followed by one poll, one request per connection; what happened
+    to each request: "answered" or "dropped" (closed with no answer)."""
+    address = urlsplit(server.url)
+    outcomes: list[str] = []
+
+    async def once(data: bytes) -> bytes | None:
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        try:
+            writer.write(data)
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            except asyncio.IncompleteReadError:
+                return None
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            return await reader.readexactly(length)
+        except ConnectionResetError:
+            return None
+        finally:
+            writer.close()
+
+    for n in range(count):
+        body = json.dumps({"changeImageState": {"stateEvent": ("disable", "enable")[n % 2]}}).encode()
+        put = (
+            f"PUT /zstack/v1/images/{image}/actions HTTP/1.1\r\nHost: zs\r\nConnection: close\r\n"
+            f"Authorization: OAuth {session}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        answer = await once(put)
+        outcomes.append("dropped" if answer is None else "answered")
+        if answer is None:
+            continue
+        path = json.loads(answer)["location"][len(server.url) :]
+        poll = await once(f"GET {path} HTTP/1.1\r\nHost: zs\r\nConnection: close\r\n\r\n".encode())
+        outcomes.append("dropped" if poll is None else "answered")
+    return outcomes
+
+
+@pytest.mark.parametrize("faults", [("drop-connections",), ()], ids=["fault", "correct"])
+def test_connections_are_dropped_without_an_answer(make_server: ServerFactory, faults: tuple[str, ...]) -> None:
+    runs = []
+    for _ in range(2):  # two servers: the drops are seeded, so both runs drop the same requests
+        server = make_server(faults=faults)
+        with logged_in(server) as zs:
+            image = image_uuids(zs)[0]
+            assert zs.session is not None
+            runs.append(asyncio.run(_puts_and_polls(server, zs.session.uuid, image, 300)))
+        with logged_in(server) as zs:
+            assert zs.query_images().ok  # other requests are never dropped
+    dropped = runs[0].count("dropped")
+    if faults:
+        assert 0.005 * len(runs[0]) <= dropped <= 0.1 * len(runs[0])
+        assert runs[0] == runs[1]
+    else:
+        assert dropped == 0
+
+
+# ------------------------------------------------------------------------------ ack-unstored
+
+
+@pytest.mark.parametrize("faults", [("ack-unstored",), ()], ids=["fault", "correct"])
+def test_every_third_real_change_is_acknowledged_but_not_stored(
+    make_server: ServerFactory, faults: tuple[str, ...]
+) -> None:
+    server = make_server(faults=faults)
+    lost = []
+    with logged_in(server) as zs:
+        image = image_uuids(zs)[0]
+        expected = "Enabled"
+        for _ in range(9):
+            event, state = ("disable", "Disabled") if expected == "Enabled" else ("enable", "Enabled")
+            result = zs.change_state(image, event)
+            assert result.ok and result.inventory is not None and result.inventory["state"] == state
+            stored = state_of(zs, image)
+            lost.append(stored != state)
+            expected = stored
+    assert lost == ([False, False, True] * 3 if faults else [False] * 9)
+
+
+# ------------------------------------------------------------------------------ stale-read-long
+
+
+@pytest.mark.parametrize("faults", [("stale-read-long",), ("stale-read",), ()], ids=["long", "short", "correct"])
+def test_a_long_replica_lag_outlasts_a_second(make_server: ServerFactory, faults: tuple[str, ...]) -> None:
+    server = make_server(faults=faults)
+    with logged_in(server) as zs:
+        image = image_uuids(zs)[0]
+        assert zs.change_state(image, "disable").ok
+        first = state_of(zs, image)
+        time.sleep(1.3)
+        later = state_of(zs, image)
+    assert first == ("Enabled" if faults else "Disabled")
+    assert later == ("Enabled" if faults == ("stale-read-long",) else "Disabled")
+    assert Faults(faults).lag == (3.0 if faults == ("stale-read-long",) else REPLICA_LAG)
+
+
+# ------------------------------------------------------------------------------ session-drop
+
+
+@pytest.mark.parametrize("faults", [("session-drop",), ()], ids=["fault", "correct"])
+def test_a_valid_session_is_sometimes_rejected(make_server: ServerFactory, faults: tuple[str, ...]) -> None:
+    server = make_server(faults=faults)
+    with Client(server.url, auto_relogin=False) as zs:
+        zs.login("admin", PASSWORD)
+        assert zs.session is not None
+        session = zs.session.uuid
+        codes = [zs.call(_wire.raw("GET", "/zstack/v1/images?limit=1", session)).error_code for _ in range(800)]
+        rejected = codes.count("ID.1001")
+        assert zs.session_valid(session)  # it stays valid: the rejection was the fault's
+    if faults:
+        assert 2 <= rejected <= 30
+    else:
+        assert rejected == 0

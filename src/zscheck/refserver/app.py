@@ -21,6 +21,7 @@ from zscheck.refserver import model
 from zscheck.refserver.faults import Faults
 from zscheck.refserver.query import matches, parse_query
 from zscheck.refserver.rest import (
+    DROP,
     Request,
     Response,
     RestError,
@@ -237,6 +238,8 @@ class App:
         action = next((a for a in IMAGE_ACTIONS if a in body and not (documented and a == "changeImageState")), None)
         if action is None:
             raise RestError(400, f"the body doesn't contain action mapping to the URL[{path}]")
+        if self.faults.dropping and action == "changeImageState" and self.faults.drops():
+            return DROP
         session_uuid = session_id(req)
         shape = ACTION_PARAMS.get(action, {})
         params = action_params(body.get(action), shape)
@@ -282,7 +285,7 @@ class App:
         if job_uuid is not None:
             if len(job_uuid) != 32:
                 raise RestError(400, "Invalid header[X-Job-UUID], it must be a UUID with '-' stripped")
-            if self.store.job_exists(job_uuid):
+            if self.store.job_exists(job_uuid) and not self.faults.reuses_job_uuids():
                 raise RestError(400, f"Duplicate job uuid[{job_uuid}]")
         else:
             job_uuid = new_uuid()
@@ -304,6 +307,8 @@ class App:
         if "no-location" in self.faults and request["action"] == "changeImageState":
             return Response(202, json_bytes({"apiTimeout": api_timeout}))
         location = f"{self.config.base_url}/zstack/v1/api-jobs/{job_uuid}"
+        if self.faults:
+            return Response(202, json_bytes(self.faults.api_timeout({"location": location, "apiTimeout": api_timeout})))
         if not job_uuid.isalnum():  # X-Job-UUID is the client's: anything but hex goes through the encoder
             return Response(202, json_bytes({"location": location, "apiTimeout": api_timeout}))
         # Formatted by hand: this answer is on the hot path and its shape never varies.
@@ -402,7 +407,11 @@ class App:
             raise RestError(405, "only GET method is allowed for querying job status")
         job = self.store.get_job(job_uuid)
         if job is None:
+            if self.faults and (fake := self.faults.unknown_job()) is not None:
+                return fake
             raise RestError(404, "the job has been expired")
+        if self.faults.dropping and job.action == "changeImageState" and self.faults.drops():
+            return DROP
         answer = self._job_answer(req, job)
         if self.faults.load and job.action == "changeImageState":
             return self.faults.polled(job_uuid, answer)
@@ -417,7 +426,7 @@ class App:
             if pending is not None:
                 return Response(202, pending)
         payload = job.payload or "{}"
-        if job.status == 200 and "x-json-schema" in req.headers:
+        if job.status == 200 and ("x-json-schema" in req.headers or (self.faults and self.faults.schema_unasked())):
             # writeResponse adds `schema` whenever the poll asks, an empty result's being {} (§10).
             if job.with_schema is None:  # a job read back from disk: add the schema to what was stored
                 data = json.loads(payload)
@@ -445,6 +454,8 @@ class App:
             denied, _ = self._authorize(session_uuid, None)
             if denied is not None:
                 return Outcome(denied)
+        if self.faults and self.faults.session_first(session_uuid, self.store.sessions, self.store.ended_sessions):
+            return Outcome(model.session_expired())
         raw = params.get("stateEvent")
         if raw is None:
             return Outcome(model.mandatory("stateEvent"))
@@ -465,7 +476,7 @@ class App:
         changed = self.faults.change(image, dict(image, state=new_state, lastOpDate=model.now()))
         if not self.faults:
             return Outcome(image=changed, write=lambda job: self.store.set_state(changed, job), splice=True)
-        if "lost-update" in self.faults:
+        if "lost-update" in self.faults or (self.faults.load and self.faults.unstored()):
             return Outcome(image=changed, write=self._record_only)
         owner = self.store.owners[image_uuid]
         if self.faults.load:
@@ -499,7 +510,7 @@ class App:
         if (
             "no-ownership" not in self.faults
             and image_uuid is not None
-            and session.account != model.ADMIN_UUID
+            and (session.account != model.ADMIN_UUID or (self.faults and self.faults.admin_not_owner()))
             and self.store.owners.get(image_uuid) != session.account
         ):
             return model.not_owner(session.account, image_uuid), session
@@ -514,6 +525,8 @@ class App:
         if session.expires <= now:
             self.store.drop_session(session_uuid)
             return None
+        if self.faults.load and self.faults.session_dropped():
+            return None  # session-drop: rejected, and still valid
         self.store.renew_session(session, now + self.config.session_timeout)
         return session
 
@@ -553,7 +566,7 @@ class App:
             changed = dict(image, status="Ready", backupStorageRefs=refs, lastOpDate=now)
         elif action == "updateImage":
             updates = {k: v for k, v in params.items() if v is not None and k in _UPDATABLE_FIELDS}
-            changed = dict(image, **updates, lastOpDate=now)
+            changed = self.faults.stored_strings(dict(image, **updates, lastOpDate=now))
         elif action == "syncImageSize":
             return Outcome(image=image, splice=True)  # the simulated backup storage never drifts from the size
         else:
@@ -627,7 +640,10 @@ class App:
         images = [
             img
             for uuid, img in self.store.images.items()
-            if account is None or account.type == "SystemAdmin" or self.store.owners.get(uuid) == account.uuid
+            if account is None
+            or account.type == "SystemAdmin"
+            or self.store.owners.get(uuid) == account.uuid
+            or (self.faults and self.faults.sees_all())
         ]
         if self.faults.lagging:
             images = self.faults.replica(images)
@@ -753,7 +769,7 @@ class App:
         unknown = model.unknown_system_tag(tags.get("systemTags"))
         if unknown is not None:
             return Outcome(model.error("SYS.1007", f"no system tag matches {unknown}"))
-        image = self.new_image({**params, "format": fmt}, owner=session.account)
+        image = self.faults.stored_strings(self.new_image({**params, "format": fmt}, owner=session.account))
         return Outcome(image=image, write=lambda job: self.store.put_image(image, session.account, job))
 
     def new_image(self, params: dict[str, Any], owner: str) -> dict[str, Any]:

@@ -13,9 +13,10 @@ event loop (a delayed answer is a coroutine the server awaits).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Container, Coroutine, Iterable
 from typing import Any
 
 from zscheck.refserver.rest import Response
@@ -47,6 +48,21 @@ FAULTS: dict[str, tuple[str, str]] = {
     "missing-status": ("inventory", "the inventory lacks its `status`"),
     "wrong-inventory": ("inventory", "the job result carries another image's inventory"),
     "null-fields": ("inventory", "absent fields are sent as null"),
+    "echo-drops-field": ("inventory", "a changeImageState job result omits the image's `url` and `size`"),
+    "stale-echo": ("inventory", "updateImage and recoverImage reply with the inventory as it was before their write"),
+    "mangled-unicode": ("inventory", "names and descriptions are stored with every non-ASCII character replaced by ?"),
+    "job-uuid-reuse": ("job handling", "a duplicate X-Job-UUID is accepted (202, a new job) instead of a 400"),
+    "unknown-job-answers": ("job handling", "a poll of a never-issued job answers 200 {} instead of 404"),
+    "no-api-timeout": ("job handling", "the 202 answer carries no `apiTimeout`"),
+    "schema-unasked": ("job handling", "job results carry `schema` even when the poll sent no X-JSON-Schema"),
+    "unknown-session-first": (
+        "error codes",
+        "a never-issued session is ID.1001 ahead of SYS.1007 and SYS.1003 (expired and logged-out ones are not)",
+    ),
+    "wrong-description": ("error codes", "ErrorCodes carry a description that is not their code's"),
+    "null-tag-accepted": ("error codes", "a null element in systemTags or userTags is accepted instead of SYS.1007"),
+    "tenant-sees-all": ("ownership", "a normal account's image query lists every account's images"),
+    "admin-not-owner": ("ownership", "the admin gets SYS.1006 changing a normal account's image"),
 }
 
 # Load faults: name -> (area, what goes wrong) as in FAULTS, all in area "load"; their numbers are below.
@@ -63,6 +79,13 @@ LOAD_FAULTS: dict[str, tuple[str, str]] = {
     ),
     "stale-read": ("load", "image queries answer from a replica that applies state changes 1 s late"),
     "stalled-jobs": ("load", "a changeImageState job accepted while more than 8 are in flight stays 202 for 3 s"),
+    "drop-connections": (
+        "load",
+        "2% of changeImageState PUTs and polls (seeded): the connection is closed after the request, no answer",
+    ),
+    "ack-unstored": ("load", "every third real changeImageState is acknowledged (200, changed) but never stored"),
+    "stale-read-long": ("load", "image queries answer from a replica that applies state changes 3 s late"),
+    "session-drop": ("load", "1% of requests with a valid live session are answered ID.1001 (it stays valid)"),
 }
 ALL_FAULTS = FAULTS | LOAD_FAULTS
 
@@ -74,8 +97,19 @@ LATENCY_MAX = 2.0
 # stale row is written RACE_RETRY later, over whatever is there by then.
 RACE_GAP = 0.01
 RACE_RETRY = 0.1
-# stale-read: queries see images as they were REPLICA_LAG ago (only state changes lag).
+# stale-read: queries see images as they were REPLICA_LAG ago (only state changes lag); stale-read-long:
+# REPLICA_LAG_LONG ago.
 REPLICA_LAG = 1.0
+REPLICA_LAG_LONG = 3.0
+# drop-connections: the share of changeImageState PUTs and polls whose connection is closed unanswered,
+# drawn from a generator seeded with FAULT_SEED; bounded: never two drops within DROP_SPACING requests.
+DROP_SHARE = 0.02
+DROP_SPACING = 10
+# session-drop: the share of requests with a valid session answered ID.1001.
+SESSION_DROP_SHARE = 0.01
+FAULT_SEED = 0
+# ack-unstored: one real state change in ACK_UNSTORED_EVERY is acknowledged and not stored.
+ACK_UNSTORED_EVERY = 3
 # stalled-jobs: a job is in flight from its acceptance until a poll answers its result (or STALL_FORGET
 # has passed: a client that never polls does not stall the server for good).
 STALL_THRESHOLD = 8
@@ -100,8 +134,15 @@ class Faults:
         self.load = bool(self.on & LOAD_FAULTS.keys())
         self.slow = "latency-under-load" in self.on
         self.racy = "lost-update-race" in self.on
-        self.lagging = "stale-read" in self.on
+        self.lagging = bool(self.on & {"stale-read", "stale-read-long"})
+        self.lag = REPLICA_LAG_LONG if "stale-read-long" in self.on else REPLICA_LAG
         self.stalling = "stalled-jobs" in self.on
+        self.dropping = "drop-connections" in self.on
+        # One generator per fault, seeded: a faulty run replays like a correct one.
+        self._drop_rng = random.Random(FAULT_SEED)
+        self._since_drop = DROP_SPACING
+        self._session_rng = random.Random(FAULT_SEED + 1)
+        self._real_changes = 0
         self._in_flight = 0  # latency-under-load: delayed answers not yet sent
         self._open_jobs: dict[str, float] = {}  # stalled-jobs: job uuid -> accepted at (monotonic), in order
         self._changes: dict[str, deque[tuple[float, dict[str, Any]]]] = {}  # stale-read: uuid -> (when, before)
@@ -128,6 +169,44 @@ class Faults:
             changed["lastOpDate"] = before["lastOpDate"]
         return changed
 
+    # ------------------------------------------------------------------------- contract-fault hooks
+
+    def stored_strings(self, image: dict[str, Any]) -> dict[str, Any]:
+        """mangled-unicode: the name and description as a latin-1-only column would keep them."""
+        if "mangled-unicode" not in self.on:
+            return image
+        mangled = dict(image)
+        for name in ("name", "description"):
+            if isinstance(mangled.get(name), str):
+                mangled[name] = "".join(c if c.isascii() else "?" for c in mangled[name])
+        return mangled
+
+    def reuses_job_uuids(self) -> bool:
+        return "job-uuid-reuse" in self.on
+
+    def unknown_job(self) -> Response | None:
+        """unknown-job-answers: the answer to a poll of a job that was never issued (else None: a 404)."""
+        return Response(200, b"{}") if "unknown-job-answers" in self.on else None
+
+    def api_timeout(self, accepted: dict[str, Any]) -> dict[str, Any]:
+        """The 202's body, faults applied."""
+        if "no-api-timeout" in self.on:
+            accepted = {k: v for k, v in accepted.items() if k != "apiTimeout"}
+        return accepted
+
+    def schema_unasked(self) -> bool:
+        return "schema-unasked" in self.on
+
+    def session_first(self, session_uuid: str, live: Container[str], ended: Container[str]) -> bool:
+        """unknown-session-first: a session id the server never issued is rejected before the arguments."""
+        return "unknown-session-first" in self.on and session_uuid not in live and session_uuid not in ended
+
+    def sees_all(self) -> bool:
+        return "tenant-sees-all" in self.on
+
+    def admin_not_owner(self) -> bool:
+        return "admin-not-owner" in self.on
+
     def echo(self, action: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         """The inventory an updateImage or recoverImage replies with (the image after its write)."""
         return before if "stale-echo" in self.on and action in ("updateImage", "recoverImage") else after
@@ -148,6 +227,9 @@ class Faults:
                 inventory = {k: inventory.get(k) for k in (*inventory, "description", "md5Sum", "guestOsType")}
             if "wrong-inventory" in self.on and other_image is not None:
                 inventory = other_image
+            if "echo-drops-field" in self.on:
+                inventory.pop("url", None)
+                inventory.pop("size", None)
             payload = {**payload, "inventory": inventory}
         if "error" in payload and status == 503:
             error = dict(payload["error"])
@@ -156,6 +238,11 @@ class Faults:
             if "error-code-shape" in self.on:
                 error["code"] = error["code"].split(".")[-1]
                 error.pop("description", None)
+            if "wrong-description" in self.on:
+                # Another code's description: the one a server that shares one message table would give.
+                error["description"] = (
+                    "An operation failed" if error.get("code") != "SYS.1006" else "An internal error happened in system"
+                )
             payload = {**payload, "error": error}
             if "business-error-500" in self.on:
                 status = 500
@@ -173,6 +260,27 @@ class Faults:
         return None
 
     # ------------------------------------------------------------------------------ load faults
+
+    def drops(self) -> bool:
+        """drop-connections: whether this changeImageState PUT or poll is closed unanswered."""
+        if not self.dropping:
+            return False
+        self._since_drop += 1
+        if self._drop_rng.random() < DROP_SHARE and self._since_drop >= DROP_SPACING:
+            self._since_drop = 0
+            return True
+        return False
+
+    def session_dropped(self) -> bool:
+        """session-drop: whether this request with a valid live session is answered ID.1001 anyway."""
+        return "session-drop" in self.on and self._session_rng.random() < SESSION_DROP_SHARE
+
+    def unstored(self) -> bool:
+        """ack-unstored: whether this real state change is acknowledged without being stored."""
+        if "ack-unstored" not in self.on:
+            return False
+        self._real_changes += 1
+        return self._real_changes % ACK_UNSTORED_EVERY == 0
 
     async def _late(self, response: Response) -> Response:
         self._in_flight += 1
@@ -244,13 +352,13 @@ class Faults:
         return write
 
     def _changed(self, image_uuid: str, before: dict[str, Any] | None) -> None:
-        """stale-read: remember the image as it was before a state change, for REPLICA_LAG."""
+        """stale-read: remember the image as it was before a state change, for the replica's lag."""
         if not self.lagging or before is None:
             return
         now = time.monotonic()
-        horizon = now - REPLICA_LAG
+        horizon = now - self.lag
         log = self._changes.setdefault(image_uuid, deque())
-        while log and log[0][0] <= horizon:  # applied by the replica: one second of changes at most is kept
+        while log and log[0][0] <= horizon:  # applied by the replica: one lag of changes at most is kept
             log.popleft()
         log.append((now, before))
         if len(self._changes) > 1024:  # forget images whose last change the replica has applied
@@ -258,10 +366,10 @@ class Faults:
                 del self._changes[uuid]
 
     def replica(self, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """stale-read: the images a query sees, each as it was REPLICA_LAG ago."""
+        """stale-read: the images a query sees, each as it was the replica's lag ago."""
         if not self._changes:
             return images
-        horizon = time.monotonic() - REPLICA_LAG
+        horizon = time.monotonic() - self.lag
         seen = []
         for image in images:
             log = self._changes.get(image["uuid"])

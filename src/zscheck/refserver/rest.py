@@ -33,6 +33,10 @@ class Response:
     content_type: str | None = None
 
 
+# An answer that is no answer: the server closes the connection without writing (a load fault's).
+DROP = Response(0)
+
+
 class RestError(Exception):
     """A synchronous plain-text answer (RestServer's RestException and its catch-all)."""
 

@@ -27,7 +27,7 @@ import httptools
 
 from zscheck.refserver.app import Answer, App, AppConfig, Dialect, Timing
 from zscheck.refserver.faults import Faults, UnknownFault
-from zscheck.refserver.rest import Request, Response
+from zscheck.refserver.rest import DROP, Request, Response
 from zscheck.refserver.store import Store, StoreError
 
 log = logging.getLogger("zscheck.refserver")
@@ -188,6 +188,9 @@ class _Connection(asyncio.Protocol):
             self._later = task
             task.add_done_callback(self._sent_later)
             return
+        if response is DROP:
+            self._drop()
+            return
         self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
         if not keep_alive:
             self.close()
@@ -208,6 +211,9 @@ class _Connection(asyncio.Protocol):
             response = Response(500, str(exc).encode())
         if self._closing or self._transport is None:
             return
+        if response is DROP:
+            self._drop()
+            return
         self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
         if not keep_alive:
             self.close()
@@ -221,6 +227,12 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None and not self._closing:
             self._transport.write(encode_response(Response(status, text), keep_alive=False, head=False))
         self.close()
+
+    def _drop(self) -> None:
+        """A load fault's lost answer: the connection is reset with nothing written, whatever was pipelined."""
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
 
     def close(self) -> None:
         self._closing = True

@@ -76,6 +76,7 @@ class Job:
     created: float = 0.0  # when the job was accepted: its expiry counts from here (MysqlAsyncRestStore)
 
 
+ENDED_SESSIONS = 100_000
 RECENT_JOBS = 2000  # RestGlobalProperty.MAX_CACHED_API_RESULTS: polls of recent jobs never touch the disk
 
 
@@ -113,6 +114,9 @@ class Store:
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, dict[str, Any]] = {}
         self.owners: dict[str, str] = {}
+        # Sessions logged out or expired since the start (at most ENDED_SESSIONS): told apart from ids
+        # never issued, for a fault that treats those differently.
+        self.ended_sessions: OrderedDict[str, None] = OrderedDict()
         # Bumped by every write except a state change: lets the app cache what only those writes alter.
         self.versions: dict[str, int] = {}
         self._seq = 0
@@ -176,6 +180,7 @@ class Store:
             return
         for session_uuid in [s.uuid for s in self.sessions.values() if s.account == account_uuid]:
             del self.sessions[session_uuid]
+            self._ended(session_uuid)
         with self._transaction():
             self._db.execute("DELETE FROM accounts WHERE uuid = ?", (account_uuid,))
             self._db.execute("DELETE FROM sessions WHERE account = ?", (account_uuid,))
@@ -208,7 +213,13 @@ class Store:
                 self._db.execute("UPDATE sessions SET expires = ? WHERE uuid = ?", (expires, session.uuid))
             session.persisted_expires = expires
 
+    def _ended(self, session_uuid: str) -> None:
+        self.ended_sessions[session_uuid] = None
+        while len(self.ended_sessions) > ENDED_SESSIONS:
+            self.ended_sessions.popitem(last=False)
+
     def drop_session(self, session_uuid: str) -> None:
+        self._ended(session_uuid)
         if self.sessions.pop(session_uuid, None) is not None:
             with self._transaction():
                 self._db.execute("DELETE FROM sessions WHERE uuid = ?", (session_uuid,))
@@ -217,6 +228,7 @@ class Store:
         expired = [s.uuid for s in self.sessions.values() if s.expires <= now]
         for session_uuid in expired:
             del self.sessions[session_uuid]
+            self._ended(session_uuid)
         if expired:
             with self._transaction():
                 self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
