@@ -428,6 +428,33 @@ def test_a_drip_fed_answer_is_cut_off_without_touching_another_threads_request()
     assert len(healthy) > 10 and all(e.ok for e in healthy), [e.error for e in healthy if e.error]
 
 
+def test_against_a_server_that_drops_connections_nothing_is_resent(make_server: ServerFactory) -> None:
+    """`drop-connections`: 2% of changeImageState PUTs and polls are read and closed unanswered. Each is a
+    transport error on its own; a re-sent PUT would show as a 400 `Duplicate job uuid` (same X-Job-UUID)."""
+    with Client(make_server(faults=("drop-connections",)).url) as zs:
+        zs.login("admin", PASSWORD)
+        image = image_uuids(zs)[0]
+        results = [zs.change_state(image, ("disable", "enable")[i % 2]) for i in range(150)]
+    outcomes = {r.outcome for r in results}
+    dropped = [r for r in results if r.outcome is Outcome.TRANSPORT_ERROR]
+    assert outcomes == {Outcome.SUCCESS, Outcome.TRANSPORT_ERROR} and dropped
+    assert all(e.sends == 1 for r in results for e in r.exchanges)
+    assert all("not re-sent" in (r.final.error or "") for r in dropped), [r.final.error for r in dropped]
+
+
+def test_against_a_server_that_drops_live_sessions_every_relogin_says_so(make_server: ServerFactory) -> None:
+    """`session-drop`: 1% of requests with a live session are answered ID.1001. The client's re-login keeps
+    the calls working, and each one is recorded with about two hours left on the rejected session."""
+    with Client(make_server(faults=("session-drop",)).url) as zs:
+        zs.login("admin", PASSWORD)
+        results = [zs.query_images(limit=1) for _ in range(400)]
+    relogins = [a for r in results for a in r.actions if a.kind == "relogin"]
+    assert relogins and zs.actions == relogins
+    assert all(a.seconds_left is not None and a.seconds_left > 7000 for a in relogins)
+    assert all("before its expiry" in a.detail for a in relogins)
+    assert sum(r.ok for r in results) >= 396
+
+
 # ------------------------------------------------------------------------------------------ accounts on the server
 
 
