@@ -41,6 +41,16 @@ def test_a_null_tag_element_is_sys_1007(client: Client, body: dict[str, Any], fi
     assert query_one(client, image)["state"] == "Enabled"
 
 
+def test_top_level_tags_replace_the_action_maps(client: Client) -> None:
+    """RestServer.java:998-1005: after the rehash, a non-null top-level list replaces the action map's, so
+    a null element inside the map is not seen when the top level carries its own (even empty) list."""
+    image = image_uuids(client)[0]
+    body = {"changeImageState": {"stateEvent": "disable", "userTags": [None]}, "systemTags": [], "userTags": []}
+    assert send_json(client, "PUT", f"/zstack/v1/images/{image}/actions", body).ok
+    body = {"changeImageState": {"stateEvent": "enable", "userTags": [None]}, "systemTags": []}
+    assert send_json(client, "PUT", f"/zstack/v1/images/{image}/actions", body).error_code == "SYS.1007"
+
+
 def test_tag_validation_order(client: Client) -> None:
     """stateEvent, then the tags, then uuid: a null tag beats an unknown image; a bad stateEvent beats a null
     tag; and both come before the session."""
