@@ -217,3 +217,23 @@ def test_an_owned_image_changed_behind_the_users_back_fails_read_your_writes(rig
     assert rig.client.change_state(image, "enable").ok  # someone reverts the acknowledged change
     rig.driver.read(image)
     assert checks_failed(rig) == {"query_agrees"}
+
+
+def test_the_documented_dialect_judges_owned_images_against_its_own_answers(make_server: ServerFactory) -> None:
+    """Its job results hide the refs' `id` that a query shows: answers are compared with answers."""
+    server = make_server(dialect="documented")
+    with Client(server.url, dialect="documented") as zs:
+        zs.login("admin", PASSWORD)
+        assert zs.session is not None
+        [image, *_] = image_uuids(zs, "state=Enabled")
+        plan = LoadPlan(server.url, "toggle", {image: "Enabled"}, dialect="documented", read_after_write=1.0)
+        recorder = Recorder()
+        driver = Driver(
+            RecordingWire(zs), recorder, plan, Sessions(zs.session.uuid), client="d", rng=random.Random(1),
+            table=default_table(),
+        )  # fmt: skip
+        assert driver.adopt(image)
+        for event in ("disable", "enable", "disable"):
+            assert driver.change(image, event) is not None
+    assert recorder.failures == {}
+    assert recorder.harness["read_after_write"] == 3

@@ -48,6 +48,51 @@ def test_each_load_fault_is_caught_and_a_correct_server_passes(tmp_path: Path, f
         assert result["failures"] == [] and result["linearizability"]["ok"]  # slow, but correct
 
 
+SCENARIO_ARGS = {
+    "toggle": ["--users", "4", "--duration", "3s"],  # `zscheck load`'s defaults otherwise
+    "contention": ["--scenario", "contention", "--users", "8", "--duration", "3s"],
+}
+# fault, scenario: what must catch it ("history": the linearizability check; otherwise a failure's check)
+CAUGHT_BY = {
+    ("drop-connections", "toggle"): "transport",
+    ("drop-connections", "contention"): "transport",
+    ("session-drop", "toggle"): "session_rejected",
+    ("session-drop", "contention"): "session_rejected",
+    ("ack-unstored", "toggle"): "query_agrees",  # read-your-writes
+    ("ack-unstored", "contention"): "history",  # a solo phase's write no later write hides
+    ("stale-read-long", "toggle"): "query_agrees",
+    ("stale-read-long", "contention"): "history",
+}
+
+
+@pytest.mark.parametrize(("fault", "scenario"), sorted(CAUGHT_BY), ids=[f"{f}-{s}" for f, s in sorted(CAUGHT_BY)])
+def test_faults_that_hid_under_load_fail_the_default_and_the_contention_run(
+    tmp_path: Path, fault: str, scenario: str
+) -> None:
+    code, out, summary = zscheck_load(tmp_path, *SCENARIO_ARGS[scenario], "--fault", fault)
+    assert code == 1, out
+    result, catcher = summary["result"], CAUGHT_BY[(fault, scenario)]
+    checks = {f["check"] for f in result["failures"]}
+    if catcher == "history":
+        assert not result["linearizability"]["ok"], out
+    else:
+        assert catcher in checks, out
+    if fault == "drop-connections":
+        assert checks == {"transport"}, out  # nothing else: the unanswered requests were never re-sent
+        assert result["harness"]["resends_refused"] == sum(f["count"] for f in result["failures"])
+        assert result["linearizability"]["ok"]  # an unanswered change is indeterminate, not a lost write
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIO_ARGS))
+def test_the_correct_server_passes_the_same_runs(tmp_path: Path, scenario: str) -> None:
+    code, out, summary = zscheck_load(tmp_path, *SCENARIO_ARGS[scenario])
+    assert code == 0, out
+    harness = summary["result"]["harness"]
+    assert harness["resends_refused"] == harness["reconnects"] == harness["relogins"] == 0, harness
+    if scenario == "toggle":
+        assert harness["read_after_write"] > 50  # read-your-writes is on by default
+
+
 @pytest.mark.parametrize("job_delay", [0.3, 0.0], ids=["stalling", "prompt"])
 def test_arrival_rate_mode_does_not_hide_a_stall(make_server: ServerFactory, tmp_path: Path, job_delay: float) -> None:
     """Coordinated omission: 4 users cannot carry 40/s when each job takes 0.3 s. Latency counted from the

@@ -227,3 +227,21 @@ def test_kill_9_mid_run_stops_locust_and_restore_finishes_the_job(make_server: S
     assert after == before
     other = subprocess.run([*restore, "--target", "http://127.0.0.1:9"], capture_output=True, text=True, env=env)
     assert other.returncode == 2 and "refusing to touch another target's images" in other.stderr
+
+
+@pytest.mark.parametrize("timing", ["instant", "realistic"])
+def test_the_correct_server_passes_the_default_run_under_both_timing_profiles(tmp_path: Path, timing: str) -> None:
+    """`zscheck load`'s defaults (toggle, 10 users, read-your-writes on) against the embedded server, whose
+    jobs finish at once or after tens to hundreds of ms like a real node's: no false alarm either way."""
+    code, out, summary = zscheck_load(tmp_path, "--timing", timing, "--duration", "6s")
+    assert code == 0, out
+    result = summary["result"]
+    assert summary["timing"] == timing and result["failures"] == [] and result["linearizability"]["ok"]
+    job = result["operations"]["job"]
+    assert (job["p50"] > 0.02) if timing == "realistic" else (job["p50"] < 0.02), job
+    assert result["harness"]["read_after_write"] > 0
+
+
+def test_timing_is_for_the_embedded_server_only(tmp_path: Path) -> None:
+    code, out, _ = zscheck_load(tmp_path, "--target", "http://127.0.0.1:9", "--timing", "realistic")
+    assert code == 2 and "--timing applies to the embedded reference server only" in out

@@ -80,11 +80,14 @@ class Sessions:
 class Track:
     """An image one user owns alone: as first seen, as last acknowledged, and when that write was done."""
 
-    first: dict[str, Any]
-    last: dict[str, Any]
+    first: dict[str, Any]  # as a query first showed it
+    last: dict[str, Any]  # the last acknowledged change's inventory (or the read that resynced it)
     done: float  # perf_counter: the last write's job answered (or the read that resynced it completed)
     known: bool = True  # False after a change whose outcome is unknown (timeout, no answer) or refused
     refused: bool = False  # the unknown came from a refusal: the image must be exactly as it was
+    # What change answers are compared with: the first query in the rest dialect, whose job results carry
+    # the same inventory; the first change's answer in the documented one, which hides the refs' `id`.
+    echo_first: dict[str, Any] | None = None
 
     @property
     def state(self) -> str:
@@ -119,7 +122,8 @@ class Driver:
         inventory = self._query(image)[0]
         if inventory is None:
             return False
-        self.tracks[image] = Track(first=inventory, last=inventory, done=time.perf_counter())
+        echo_first = inventory if self.plan.dialect == "rest" else None
+        self.tracks[image] = Track(inventory, inventory, time.perf_counter(), echo_first=echo_first)
         return True
 
     def current(self, image: str) -> str | None:
@@ -244,7 +248,9 @@ class Driver:
             # The image is unknown until read again; after a refusal it must be exactly as it was.
             track.known, track.refused = False, result.outcome in (Outcome.FAILURE, Outcome.REJECTED)
             return []
-        before = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
+        if track.echo_first is None:
+            track.echo_first = inventory  # the baseline for the next answers (see Track.echo_first)
+        before = {**track.echo_first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
         found = [
             v
             for v in check_change(
@@ -262,11 +268,11 @@ class Driver:
         `query_agrees`) with every other field as first seen. Unknown after a refusal: exactly as before it.
         Unknown after a change of unknown outcome: either state, every other field as first seen."""
         state = inventory.get("state")
+        last = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
         if track.known:
-            before = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
-            found = list(check_change(before, inventory, track.state, seconds_since_last_write=0.0, exchange=exchange))
+            found = list(check_change(last, inventory, track.state, seconds_since_last_write=0.0, exchange=exchange))
         elif track.refused:
-            found = list(check_failed_request(track.last, inventory, exchange))
+            found = list(check_failed_request(last, inventory, exchange))
         else:
             before = {**track.first, "state": state, "lastOpDate": inventory.get("lastOpDate")}
             found = list(check_change(before, inventory, str(state), seconds_since_last_write=0.0, exchange=exchange))
