@@ -25,6 +25,7 @@ HARNESS_ACTIONS = {
     "resends_refused": "re-sends the HTTP library attempted after a connection closed without an answer (refused)",
     "session_checks": "ValidateSession requests sent after a live session was answered ID.1001",
     "relogins": "logins to carry on after the target ended the process's session",
+    "relogin_failures": "re-logins the target refused (the process's users then carry on with the ended session)",
     "resyncs": "reads of an owned image whose state an indeterminate or refused change left unknown",
     "read_after_write": "reads of an owned image right after its change was acknowledged (read-your-writes)",
 }

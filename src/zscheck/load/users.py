@@ -36,7 +36,7 @@ from zscheck._wire import WireRequest, parse_json
 from zscheck.checks import default_table
 from zscheck.client import Client
 from zscheck.credentials import read_password
-from zscheck.errors import ConfigError
+from zscheck.errors import ConfigError, ZscheckError
 from zscheck.load.driver import EVENT_FOR, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder, RunResults
@@ -113,8 +113,13 @@ class ProcessState:
         with self.login_lock:
             if self.sessions.live != failed:
                 return False  # another user already did
-            session = self.client.relogin()
+            try:
+                session = self.client.relogin()
+            except ZscheckError as exc:  # a target that now refuses the credentials: judged, not a crash
+                self.recorder.count("relogin_failures", f"{time.time():.3f}: the re-login failed: {exc}")
+                return False
             self.sessions.live, self.sessions.accepted = session.uuid, time.time()
+            self.sessions.timeout = session.timeout
             return True
 
 
@@ -347,9 +352,9 @@ def _test_start(environment: Environment, **_: Any) -> None:
         ZscheckUser.ssl_context_factory = lambda *_: gevent.ssl.create_default_context(cafile=cafile)
     client.login(plan.account, password)
     assert client.session is not None
-    # The session's timeout, when the client read it from the login answer (None: unknown; then only
+    # The session's timeout, as the client read it from the login answer (None: unknown; then only
     # ValidateSession can show that a rejected session was live).
-    session_timeout = getattr(client.session, "timeout", None)
+    session_timeout = client.session.timeout
     dead = None
     if plan.scenario == "errors":
         dead = client.extra_session()
