@@ -122,7 +122,10 @@ def test_a_change_whose_connection_closes_unanswered_is_a_transport_violation_an
     assert resent == {}, f"re-sent state changes: {resent}"
     harness = result["harness"]
     assert harness["resends_refused"] == proxy.dropped  # geventhttpclient tried once per drop; refused
-    assert harness["reconnects"] >= proxy.dropped and harness["connections"] == 4 + harness["reconnects"]
-    assert harness["resyncs"] == proxy.dropped  # the owner read its image back before changing it again
+    # Each drop is followed by a new connection and a read of the image back by its owner before its next
+    # change, except a drop that ended a user's last operation of the run (4 users).
+    assert proxy.dropped - 4 <= harness["reconnects"] <= proxy.dropped
+    assert harness["connections"] == 4 + harness["reconnects"]
+    assert proxy.dropped - 4 <= harness["resyncs"] <= proxy.dropped
     assert result["linearizability"]["ok"]  # indeterminate writes: the history allows both outcomes
     assert "violation transport" in out
