@@ -230,6 +230,9 @@ class Driver:
         violations = judge(probe, result)
         if session == self.sessions.live:
             violations[:0] = self._session_verdict(result.error_code, result.final, session, invoked)
+        track = self.tracks.get(image)
+        if track is not None and result.ok:  # a wrong acceptance may have changed the owner's image: reread it
+            track.known, track.refused = False, False
         failure = self._settle(result, name, violations, request)
         seconds = time.perf_counter() - started
         self.recorder.metrics.record("invalid", kind, seconds, failed=failure is not None, code=result.error_code)
