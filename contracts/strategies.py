@@ -1,4 +1,8 @@
-"""Hypothesis strategies for the input classes of the error-code table (`error_codes.toml`)."""
+"""Hypothesis strategies for the input classes of the error-code table (`error_codes.toml`).
+
+No lambdas: some suites draw from several threads at once (`--workers`), and Hypothesis reads a lambda's
+source with `ast` to describe it, which CPython 3.11 does not do safely across threads. Named functions are
+described by their name."""
 
 from __future__ import annotations
 
@@ -17,8 +21,20 @@ def is_valid_event(value: Any) -> bool:
     return isinstance(value, str) and value.strip(JAVA_WHITESPACE) in ("enable", "disable")
 
 
+def _padded(pad_left: str, event: str, pad_right: str) -> str:
+    return pad_left + event + pad_right
+
+
+def _not_valid_event(value: str) -> bool:
+    return not is_valid_event(value)
+
+
+def _hex(value: Any) -> str:
+    return str(value.hex)
+
+
 valid_events = st.builds(
-    lambda pad_left, event, pad_right: pad_left + event + pad_right,
+    _padded,
     st.sampled_from(["", "", " ", "\t", "\n "]),
     st.sampled_from(["enable", "disable"]),
     st.sampled_from(["", "", " ", "\r\n"]),
@@ -28,7 +44,7 @@ invalid_events: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from(
         ["Enable", "DISABLE", "Disabled", "enabled", "on", "", " ", "en able", "\u00a0enable", "disable\u3000"]
     ),
-    st.text(max_size=20).filter(lambda s: not is_valid_event(s)),
+    st.text(max_size=20).filter(_not_valid_event),
     st.integers(min_value=-(2**31), max_value=2**31),
     st.booleans(),
 )
@@ -44,15 +60,13 @@ EVENTS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 unknown_uuids = st.one_of(
-    st.uuids().map(lambda u: u.hex),
+    st.uuids().map(_hex),
     st.text(string.ascii_letters + string.digits + "-_~", min_size=1, max_size=40),
 )
 
 
 def one_facet_off(facet: str) -> st.SearchStrategy[Facets]:
-    return st.sampled_from([v for v in FACETS[facet] if v != getattr(Facets(), facet)]).map(
-        lambda v: Facets(**{facet: v})
-    )
+    return st.sampled_from([Facets(**{facet: v}) for v in FACETS[facet] if v != getattr(Facets(), facet)])
 
 
 # Mostly requests with a single thing wrong (every rule gets hit), plus arbitrary combinations that
@@ -70,5 +84,11 @@ _TEXT_ALPHABET = st.one_of(
     st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK unified ideographs
     st.sampled_from(string.ascii_letters + string.digits + " -_.()（）：，。"),
 )
-_texts = st.text(_TEXT_ALPHABET, min_size=1, max_size=40).map(lambda s: s.strip(JAVA_WHITESPACE)).filter(bool)
+
+
+def _java_trimmed(value: str) -> str:
+    return value.strip(JAVA_WHITESPACE)
+
+
+_texts = st.text(_TEXT_ALPHABET, min_size=1, max_size=40).map(_java_trimmed).filter(bool)
 image_texts = st.fixed_dictionaries({"name": _texts}, optional={"description": _texts})

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import time
 
-from zscheck.checks import Facets, Violation, check_change, check_failed_request, check_query_agrees
+from zscheck import _wire
+from zscheck.checks import (
+    Facets,
+    Violation,
+    check_change,
+    check_failed_request,
+    check_query_agrees,
+    check_query_visibility,
+    check_strings_round_trip,
+)
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import ContractViolation, require
 
@@ -91,3 +100,59 @@ def test_deleted_images_change_state_and_stay_deleted(zs: Harness) -> None:
         assert_none(zs, list(check_change(before, after, target, seconds_since_last_write=0.0)), sent)
     finally:
         zs.main.recover_image(image)
+
+
+def test_ownership_from_both_sides(zs: Harness) -> None:
+    """A normal account changes its own image (with every check a change gets), is refused another
+    account's (SYS.1006, and nothing changes), and the admin may change the normal account's image."""
+    if not zs.available(Facets(image="tenants-own")):
+        return  # not exercised: the run's coverage lists why (no normal account or no image of its own)
+    assert zs.tenant is not None
+    own = zs.tenant_images[0]
+    for event, state in (("disable", "Disabled"), ("enable", "Enabled")):
+        before = zs.tenant.get_image(own)
+        assert before is not None
+        sent = require(zs, zs.probe(Facets(image="tenants-own"), own, event))
+        after = zs.tenant.get_image(own)
+        assert after is not None
+        assert_none(zs, list(check_change(before, after, state, seconds_since_last_write=0.0)), sent)
+    foreign = zs.admin_images[0]
+    before = zs.query(foreign)
+    assert before is not None
+    flip = "disable" if before["state"] == "Enabled" else "enable"
+    sent = require(zs, zs.probe(Facets(image="foreign"), foreign, flip))
+    assert_none(zs, list(check_failed_request(before, zs.query(foreign))), sent)
+    before = zs.query(own)
+    assert before is not None
+    sent = require(zs, zs.probe(Facets(image="admin-on-tenants"), own, "disable"))
+    after = zs.query(own)
+    assert after is not None
+    assert_none(zs, list(check_change(before, after, "Disabled", seconds_since_last_write=0.0)), sent)
+
+
+def test_a_normal_account_sees_only_its_own_images(zs: Harness) -> None:
+    if zs.tenant is None or not zs.tenant_images:
+        return  # not exercised: the run's coverage lists why
+    session = zs.live_session(zs.tenant).uuid
+    result = zs.tenant.call(_wire.query_images(session, [f"uuid?={','.join(zs.admin_images + zs.tenant_images)}"]))
+    listed = result.data.get("inventories") if isinstance(result.data, dict) else None
+    probe = zs.success_probe(zs.tenant_images[0])
+    violations = list(
+        check_query_visibility("the normal account", listed or [], zs.tenant_images, zs.admin_images, result.final)
+    )
+    if not isinstance(listed, list):
+        violations += [Violation("read_answer", "a query answers 200 {inventories: [...]}", "inventories", "none")]
+    zs.coverage["query-visibility"] += 1
+    assert_none(zs, violations, Sent(probe, result, violations, Facets(image="tenants-own")))
+
+
+def test_fixture_names_round_trip(zs: Harness) -> None:
+    """Fixture images are named in Chinese as well as ASCII: AddImage's answer and a later query carry the
+    text exactly as sent."""
+    for uuid, sent_texts in zs.created_texts.items():
+        created = zs.snapshots.get(uuid)
+        queried = zs.query(uuid)
+        violations = list(check_strings_round_trip(sent_texts, created, "AddImage's answer"))
+        violations += check_strings_round_trip(sent_texts, queried, "a query")
+        if violations:
+            raise AssertionError("; ".join(map(str, violations)))

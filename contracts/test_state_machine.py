@@ -8,6 +8,7 @@ answer, and compares the image with the model; a failure shrinks to a minimal se
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from hypothesis import settings
@@ -27,15 +28,17 @@ from zscheck.checks import (
     check_strings_round_trip,
 )
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import ContractViolation, require
+from zscheck.conformance.plugin import ContractViolation, in_parallel, require
 
 STATES = {"enable": "Enabled", "disable": "Disabled"}
 
 
-def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
-    images = list(zs.admin_images)
+def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
     deletable = [u for u in images if zs.journal is not None and zs.journal.images[u].created]
     sessions = ["unknown", "logged-out"] + (["expired"] if zs.available(Facets(session="expired")) else [])
+
+    def has_deletable(machine: RuleBasedStateMachine) -> bool:  # named: machines run in several threads
+        return bool(deletable)
 
     class ImageStates(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -107,7 +110,7 @@ def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
             self._fail(list(check_query_agrees(self.model[uuid]["state"], image)), None)
             self._fail(list(check_failed_request(self.model[uuid], image)), None)
 
-        @precondition(lambda self: bool(deletable))
+        @precondition(has_deletable)
         @rule(data=st.data())
         def delete_or_recover(self, data: st.DataObject) -> None:
             uuid = data.draw(st.sampled_from(deletable))
@@ -122,7 +125,7 @@ def machine_for(zs: Harness) -> type[RuleBasedStateMachine]:
                 self._fail_write("recoverImage", result, after)
             self.model[uuid] = after
 
-        @precondition(lambda self: bool(deletable))
+        @precondition(has_deletable)
         @rule(data=st.data(), texts=image_texts)
         def update(self, data: st.DataObject, texts: dict[str, str]) -> None:
             """UpdateImage with names as ZStack's users write them: the echo is the stored image, the text
@@ -166,8 +169,12 @@ def uuid_of(path: str) -> str:
 
 
 def test_image_state_model(zs: Harness) -> None:
+    """The fixture images split into lanes, one machine each, run side by side (`--workers`): ZStack's images
+    are independent, so each image's sequence of steps stays in order while jobs of different lanes overlap."""
     current = settings()
-    run_state_machine_as_test(
-        machine_for(zs),
-        settings=settings(current, max_examples=max(3, current.max_examples // 4), stateful_step_count=25),
-    )
+    lanes = max(1, min(zs.config.workers, len(zs.admin_images)))
+    # The profile's budget (a quarter of max_examples, 25 steps each) is shared out among the lanes.
+    per_lane = settings(current, max_examples=max(2, current.max_examples // 4 // lanes), stateful_step_count=25)
+    groups = [zs.admin_images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
+    machines = [machine_for(zs, images) for images in groups]
+    in_parallel([partial(run_state_machine_as_test, m, settings=per_lane) for m in machines], lanes)

@@ -340,9 +340,35 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="report each failing example as found instead of searching for the shortest one: a faster verdict "
         "against a broken build, with longer reproducers",
     )
+    p.add_argument(
+        "--shrink-budget",
+        type=_bounded(float, 1, 3600, "number of seconds"),
+        default=30.0,
+        metavar="SECONDS",
+        help="time a failing test may spend searching for its shortest form; the verdict says when the budget "
+        "cut it short (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_bounded(int, 1, 64, "whole number"),
+        default=4,
+        metavar="N",
+        help="independent probes in flight at once; each image's own sequence stays in order (default: %(default)s)",
+    )
+    _add_timing(p)
     _add_tls(p)
     p.add_argument("--quiet", action="store_true", help="one line per failure and the verdict, nothing else")
     p.set_defaults(func=_cmd_contract)
+
+
+def _add_timing(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timing",
+        choices=("instant", "realistic"),
+        default="instant",
+        help="embedded server only: its api-jobs finish at once (instant), or after seeded delays like a real "
+        "node's, tens to hundreds of milliseconds with a tail (realistic) (default: %(default)s)",
+    )
 
 
 def _cmd_contract(args: argparse.Namespace) -> int:
@@ -367,6 +393,9 @@ def _cmd_contract(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         quiet=args.quiet,
         shrink=not args.no_shrink,
+        shrink_budget=float(args.shrink_budget),
+        workers=int(args.workers),
+        timing=args.timing,
         timeout=float(args.timeout),
     )
     return run_contract(run)
@@ -433,6 +462,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="leave a phase out (repeatable)",
     )  # fmt: skip
     p.add_argument("--reports", default="reports", metavar="DIR", help="where run directories go (default: reports)")
+    _add_timing(p)
     _add_tls(p)
     p.add_argument("--quiet", action="store_true", help="phase lines and the verdict only")
     p.set_defaults(func=_cmd_run)
@@ -463,6 +493,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             insecure=args.insecure,
             quiet=args.quiet,
             timeout=float(args.timeout),
+            timing=args.timing,
         ),
         progress=progress_printer(),
     )

@@ -32,7 +32,7 @@ class Client:
         *,
         dialect: Dialect = "rest",
         timeouts: Timeouts | None = None,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.01,
         poll_max_interval: float = 1.0,
         poll_deadline: float = 30.0,
         verify: bool | str = True,
@@ -109,7 +109,8 @@ class Client:
             if time.monotonic() + interval > deadline:
                 return ApiResult(Outcome.TIMEOUT, exchanges, answer.json)
             time.sleep(interval)
-            interval = min(interval * 2, self.poll_max_interval)
+            # Gentle growth: a real node's jobs mostly take 30-300 ms, where doubling overshoots by up to 2x.
+            interval = min(interval * 1.25, self.poll_max_interval)
 
     def _session_uuid(self, session: Session | str | None) -> str | None:
         if isinstance(session, Session):

@@ -54,6 +54,7 @@ class RunAll:
     insecure: bool = False
     quiet: bool = False
     timeout: float = 30.0
+    timing: str = "instant"  # embedded server only: instant, or realistic (jobs like a real node's)
 
     def target_options(self) -> dict[str, Any]:
         """What the contract and load phases share, under the same names: where and how to connect."""
@@ -67,6 +68,7 @@ class RunAll:
             "ca_bundle": self.ca_bundle,
             "insecure": self.insecure,
             "timeout": self.timeout,
+            "timing": self.timing,
         }
 
 

@@ -3,7 +3,15 @@ scenarios alike. Never imports the reference server (see ARCHITECTURE.md)."""
 
 from zscheck.checks.agreement import check_echo_matches_query, check_query_visibility, check_strings_round_trip
 from zscheck.checks.expectations import FACETS, ErrorTable, Facets, ProtocolRule, default_table
-from zscheck.checks.response import Probe, check_inventory, judge, judge_protocol, judge_read, parse_zstack_time
+from zscheck.checks.response import (
+    Probe,
+    check_inventory,
+    judge,
+    judge_call,
+    judge_protocol,
+    judge_read,
+    parse_zstack_time,
+)
 from zscheck.checks.transitions import check_change, check_failed_request, check_query_agrees
 from zscheck.checks.violations import Expected, Violation
 
@@ -55,6 +63,7 @@ __all__ = [
     "check_strings_round_trip",
     "default_table",
     "judge",
+    "judge_call",
     "judge_protocol",
     "judge_read",
     "parse_zstack_time",

@@ -538,3 +538,59 @@ def judge_protocol(rule: ProtocolRule, exchange: Exchange) -> list[Violation]:
     if rule.text is not None and not body.startswith(rule.text):
         return [Violation(rule.check, f"wrong message for {rule.name}", repr(rule.text), short(body), exchange)]
     return []
+
+
+def judge_call(result: ApiResult, what: str) -> list[Violation]:
+    """Any api-job call the harness makes for itself (AddImage, CreateAccount, DeleteImage...): whatever it
+    was refused for, the answer must keep the protocol. A 202 names a job that polls; a job ends 200 or
+    503 with a JSON envelope; a 503 carries an ErrorCode. A refusal with a proper ErrorCode is the
+    target's right (no backup storage, a name taken) and no violation; a transport failure neither (it is
+    "could not run")."""
+    first, final = result.exchanges[0], result.final
+    if result.outcome is Outcome.TRANSPORT_ERROR:
+        return []
+    out: list[Violation] = []
+    if first.status == 202:
+        body = first.json
+        location = body.get("location") if isinstance(body, dict) else None
+        if not isinstance(location, str) or JOB_PATH not in location:
+            return [Violation("accepted_body", f"{what}: a 202 must name its api-job", "location", short(first.body))]
+        for poll in result.exchanges[1:-1]:
+            out += _pending(poll)
+        if result.outcome is Outcome.TIMEOUT:
+            return [*out, Violation("job_completes", f"{what}: the api-job never finished", "200 or 503", "202")]
+        if len(result.exchanges) > 1 and final.status == 404:
+            return [
+                *out,
+                Violation(
+                    "job_protocol",
+                    f"{what}: the api-job the 202 named does not poll",
+                    "202, 200 or 503",
+                    f"404 {short(final.body, 80)}",
+                    final,
+                ),
+            ]
+        if final.status not in (200, 503):
+            return [
+                *out,
+                Violation("status_code", f"{what}: an api-job ends 200 or 503", "200/503", str(final.status), final),
+            ]
+    body = final.json
+    if final.status in (200, 503) and not isinstance(body, dict):
+        return [
+            *out,
+            Violation(
+                "envelope", f"{what}: the answer is not a JSON object", "a JSON object", short(final.body), final
+            ),
+        ]
+    if final.status == 503 and isinstance(body, dict):
+        error = body.get("error")
+        if not isinstance(error, dict):
+            out.append(
+                Violation(
+                    "envelope", f"{what}: a 503 carries an ErrorCode", '{"error": {...}}', short(final.body), final
+                )
+            )
+        else:
+            out += _error_shape(error, final, "rest")
+    return out

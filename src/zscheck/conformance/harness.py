@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
 import uuid as uuidlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from zscheck import _wire
 from zscheck._models import ApiResult, Exchange, Outcome, Session
 from zscheck._transport import Timeouts
 from zscheck._wire import Dialect, WireRequest
-from zscheck.checks import FACETS, ErrorTable, Facets, Probe, Violation, default_table, judge
+from zscheck.checks import FACETS, ErrorTable, Facets, Probe, Violation, default_table, judge, judge_call
 from zscheck.client import Client
 from zscheck.errors import ConfigError, LoginError, TargetError
-from zscheck.fixtures import FixtureImages, Journal, restore
+from zscheck.fixtures import FixtureImages, Journal, SetupError, fixture_names, restore
 
-EMBEDDED_SESSION_TIMEOUT = 1.0  # short, so the "expired session" class can be exercised in seconds
+# Short, so the "expired session" class can be exercised in seconds; longer under the realistic profile,
+# whose jobs check the session up to 1.5 s after the request (a session must not lapse in between).
+EMBEDDED_SESSION_TIMEOUT = {"instant": 1.0, "realistic": 3.0}
+# The longest a job of the embedded server may wait before it checks the session (the realistic cap).
+EMBEDDED_MAX_JOB_DELAY = {"instant": 0.0, "realistic": 1.5}
 EMBEDDED_PASSWORD = "password"
 # How long an api-job may stay processing. The instant reference server finishes jobs at once, so a job
 # still running after a second is a fault; a real node (and the realistic profile) takes tens to hundreds
@@ -32,9 +36,11 @@ EMBEDDED_PASSWORD = "password"
 EMBEDDED_POLL_DEADLINE = {"instant": 1.0, "realistic": 10.0}
 TARGET_POLL_DEADLINE = 10.0
 TIMINGS = ("instant", "realistic")
+Timing = Literal["instant", "realistic"]
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
 
+FIXTURE_NAMES = ("zscheck-fixture-{i}", "zscheck 测试镜像-{i}", "zscheck-镜像（{i}）CentOS 7.9")
 # Request classes that go to the normal account's own fixture image.
 TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
 
@@ -99,6 +105,7 @@ class Harness:
     journal: Journal | None = None
     admin_images: list[str] = field(default_factory=list)  # fixture images the main account owns
     tenant_images: list[str] = field(default_factory=list)  # fixture images the normal account owns
+    created_texts: dict[str, dict[str, str]] = field(default_factory=dict)  # uuid -> the name (...) it was given
     _server: Any = None
     _expiring: list[tuple[float, str]] = field(default_factory=list)
     _session_timeout: float | None = None
@@ -108,6 +115,7 @@ class Harness:
     notes: list[str] = field(default_factory=list)  # things the report should mention
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # each fixture image before any change
     _job_timeouts: int = 0
+    _tenant_account: str | None = None  # the normal account the run created (deleted at the end)
     coverage: Counter[str] = field(default_factory=Counter)  # judged requests per rule of the table
     raised: list[Any] = field(default_factory=list)  # the current test's ContractViolations, as raised
     first_failure: float | None = None  # monotonic time of the current test's first violation (shrink budget)
@@ -117,7 +125,6 @@ class Harness:
     def start(self) -> Harness:
         config = self.config
         password = config.password
-        tenant = (config.tenant_account, config.tenant_password)
         if config.target is None:
             from zscheck.refserver import ServerConfig, start_in_thread
 
@@ -128,16 +135,17 @@ class Harness:
                 db=":memory:",
                 dialect=config.dialect,
                 faults=config.faults,
-                session_timeout=EMBEDDED_SESSION_TIMEOUT,
+                session_timeout=EMBEDDED_SESSION_TIMEOUT[config.timing],
                 seed_images=4,
             )
             if config.timing != "instant":  # the realistic profile is the reference server's (facts §10)
-                server_config = dataclasses.replace(server_config, timing=config.timing, timing_seed=config.timing_seed)
+                server_config = dataclasses.replace(
+                    server_config, timing=cast(Timing, config.timing), timing_seed=config.timing_seed
+                )
             self._server = start_in_thread(server_config)
             self.url = self._server.url
-            self._session_timeout = EMBEDDED_SESSION_TIMEOUT
+            self._session_timeout = EMBEDDED_SESSION_TIMEOUT[config.timing]
             password = password or EMBEDDED_PASSWORD
-            tenant = (tenant[0] or "tenant", tenant[1] or EMBEDDED_PASSWORD)
         else:
             if config.faults:
                 raise ConfigError("--fault applies to the embedded reference server only; drop --target or --fault")
@@ -148,30 +156,67 @@ class Harness:
                 "or --password-file FILE"
             )
         self.client = self._login(config.account, password)
-        if tenant[0] and tenant[1]:
-            self.tenant = self._login(tenant[0], tenant[1])
         self.journal = Journal.create(config.report_dir / "journal.jsonl", self.url)
         self.fixtures = FixtureImages(self.client, self.journal)
         for uuid in config.images:
             self.snapshots[uuid] = self.fixtures.adopt(uuid)
-        if config.target is None or not config.images:
-            backup = config.backup_storage or self._backup_storage()
-            for i in range(config.create_images):
-                created = self.fixtures.create(f"zscheck-fixture-{i}", config.image_url, backup)
+        creating = config.target is None or not config.images
+        backup = (config.backup_storage or self._backup_storage()) if creating else None
+        if backup is not None:
+            # Named as ZStack's users name images, in Chinese as well as ASCII: the text must round-trip.
+            for name, description in fixture_names(config.create_images):
+                created = self.fixtures.create(name, config.image_url, backup, description=description)
                 self.snapshots[created["uuid"]] = created
+                self.created_texts[created["uuid"]] = {"name": name, "description": description}
         self.admin_images = list(self.fixtures.uuids)
-        if self.tenant is not None and (config.target is None or not config.images):
-            # The normal account's own image: the ownership rules are exercised from both sides.
-            backup = config.backup_storage or self._backup_storage()
-            tenant_fixtures = FixtureImages(self.tenant, self.journal)
-            created = tenant_fixtures.create("zscheck-tenant-fixture", config.image_url, backup)
-            self.snapshots[created["uuid"]] = created
-            self.tenant_images = list(tenant_fixtures.uuids)
+        self._start_tenant(backup)
         if self._session_timeout is not None:
             for _ in range(2):
                 session = self.main.extra_session()
                 self._expiring.append((time.monotonic(), session))
         return self
+
+    def _start_tenant(self, backup: str | None) -> None:
+        """The normal account for the ownership rules, on any target: the one named with --tenant, or one
+        the run creates (CreateAccount as the admin, journalled, deleted at the end). It gets an image of
+        its own when the run creates images. What cannot be had is a note, and its classes are listed as
+        not exercised; a target that breaks the contract while doing it is a violation (SetupError)."""
+        config = self.config
+        if config.tenant_account is not None:
+            if config.tenant_password is None:
+                raise ConfigError(
+                    f"--tenant {config.tenant_account}: set ZSCHECK_TENANT_PASSWORD to its password, or leave "
+                    "--tenant out and the run creates a normal account of its own"
+                )
+            self.tenant = self._login(config.tenant_account, config.tenant_password)
+        else:
+            assert self.fixtures is not None
+            try:
+                account = self.fixtures.create_account()
+            except SetupError as exc:
+                if exc.result is not None and judge_call(exc.result, "CreateAccount"):
+                    raise
+                self.notes.append(f"no normal account: {exc}; the ownership classes were not exercised")
+                return
+            self._tenant_account = account.uuid
+            self.tenant = self._login(account.name, account.password)
+        if backup is None:
+            return
+        assert self.fixtures is not None
+        name, description = next(fixture_names(1, prefix="zscheck-tenant"))
+        try:
+            created = self.fixtures.create(name, config.image_url, backup, description=description, client=self.tenant)
+        except SetupError as exc:
+            if exc.result is not None and judge_call(exc.result, "AddImage by the normal account"):
+                raise
+            self.notes.append(
+                f"the normal account could not create an image ({exc}); its own-image classes were not exercised"
+            )
+            return
+        self.snapshots[created["uuid"]] = created
+        self.created_texts[created["uuid"]] = {"name": name, "description": description}
+        self.tenant_images = [created["uuid"]]
+        self.fixtures.uuids.remove(created["uuid"])  # FixtureImages lists every image; this one is the tenant's
 
     def _login(self, account: str, password: str) -> Client:
         client = Client(
@@ -180,6 +225,9 @@ class Harness:
             verify=self.config.verify,
             poll_deadline=self._poll_deadline(),
             timeouts=Timeouts(connect=min(5.0, self.config.timeout), read=self.config.timeout),
+            # Known for the embedded server (a 1 s timeout cannot be read from one-second timestamps); a
+            # real target's is read from the login answer.
+            session_timeout=self._session_timeout,
         )
         try:
             client.login(account, password)
@@ -211,7 +259,8 @@ class Harness:
         """Restore every fixture image, log out, stop the embedded server. Returns restore problems."""
         problems: list[str] = []
         if self.journal is not None and self.client is not None:
-            report = restore(self.journal, self.client)
+            owners = {self._tenant_account: self.tenant} if self._tenant_account and self.tenant else None
+            report = restore(self.journal, self.client, owners=owners)
             problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
         for client in (self.tenant, self.client):
             if client is not None:
@@ -269,7 +318,12 @@ class Harness:
         image = self.image_for(facets, image)
         session = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
+        sent = time.monotonic()
         result = self.main.call(request)
+        if result.outcome is Outcome.SUCCESS and session is not None:
+            owner = self.tenant if facets.image in ("foreign", "tenants-own") else self.main
+            if owner is not None and owner.session is not None and owner.session.uuid == session:
+                self._renewed(owner, sent)
         if result.outcome is Outcome.TIMEOUT:
             self._job_timeouts += 1
             if self._job_timeouts == 3:
@@ -300,15 +354,29 @@ class Harness:
         return self.live_session(self.main).uuid
 
     def live_session(self, client: Client) -> Session:
-        """The client's session, renewed by logging in again if it may have expired while idle: a probe
-        that means to send a valid session must not send a stale one."""
+        """The client's session, renewed by logging in again if it may lapse before the target checks it: a
+        probe that means to send a valid session must not send a stale one. A session is renewed only by a
+        request that reaches the target's session check (a success), so that is what counts as use, from
+        the moment such a request was sent; invalid probes fail before the check and renew nothing."""
         now = time.monotonic()
-        idle = now - self._last_used.get(id(client), 0.0)
-        self._last_used[id(client)] = now
-        if client.session is None or (self._session_timeout is not None and idle > self._session_timeout / 2):
-            return client.relogin()
+        renewed = self._last_used.get(id(client), 0.0)
+        if client.session is None or (self._session_timeout is not None and now - renewed > self._fresh_for()):
+            session = client.relogin()
+            self._last_used[id(client)] = now
+            return session
         assert client.session is not None
         return client.session
+
+    def _fresh_for(self) -> float:
+        """How long after its last renewal a session may still be sent: it must outlive the wait before the
+        target's job checks it (half the timeout, less the embedded server's longest job delay)."""
+        assert self._session_timeout is not None
+        delay = EMBEDDED_MAX_JOB_DELAY.get(self.config.timing, 0.0) if self.config.target is None else 0.0
+        return max(0.1, min(self._session_timeout / 2, self._session_timeout - delay - 0.2))
+
+    def _renewed(self, client: Client, sent: float) -> None:
+        """A request with the client's session, sent at `sent` (monotonic), passed the session check."""
+        self._last_used[id(client)] = max(self._last_used.get(id(client), 0.0), sent)
 
     def _expired_session(self) -> str:
         assert self._session_timeout is not None and self._expiring
@@ -362,4 +430,7 @@ class Harness:
 
     def query(self, image: str) -> dict[str, Any] | None:
         _check_interrupt()
-        return self.main.get_image(image)
+        sent = time.monotonic()
+        found = self.main.get_image(image, session=self.live_session(self.main))
+        self._renewed(self.main, sent)  # a query answered with the session renewed it (ZStack, §4.2)
+        return found

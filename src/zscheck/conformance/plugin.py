@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
+from zscheck.checks import judge_call
 from zscheck.conformance.harness import ContractConfig, Harness, Sent, interrupted
 from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
+from zscheck.fixtures import SetupError
 from zscheck.report import Failure, RunReport
 
 _HARNESS = pytest.StashKey[Harness]()
@@ -74,6 +77,34 @@ def require(zs: Harness, sent: Sent) -> Sent:
         zs.raised.append(violation)
         raise violation
     return sent
+
+
+def in_parallel(parts: list[Callable[[], None]], workers: int) -> None:
+    """Run independent parts of one test `workers` at a time (Hypothesis runs are thread-safe since 6.136),
+    so that against a target whose jobs take a while their waits overlap. Every part runs to its end;
+    their failures are raised together, one leaf each for the report."""
+    if workers <= 1 or len(parts) <= 1:
+        for part in parts:
+            part()
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
+        futures = [pool.submit(part) for part in parts]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        if all(isinstance(e, Exception) for e in errors):
+            raise ExceptionGroup(
+                f"{len(errors)} of {len(parts)} parts failed", [e for e in errors if isinstance(e, Exception)]
+            )
+        raise BaseExceptionGroup(f"{len(errors)} of {len(parts)} parts failed", errors)
+
+
+def part_seed(config: pytest.Config, part: int) -> int:
+    """A seed for part `part` of a test split across threads, derived from the run's seed: a replay
+    splits the same way and draws the same examples."""
+    base = getattr(config.option, "hypothesis_seed", None) or 0
+    return (int(base) * 7919 + part) % 2**32
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -229,6 +260,32 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
         harness = Harness(contract)
         config.stash[_HARNESS] = harness
         harness.start()
+    except SetupError as exc:
+        # Setting up is judged too: a target that breaks the protocol while the harness creates its fixtures
+        # (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1); one that
+        # refuses with a proper ErrorCode could not be used (exit 2).
+        violations = judge_call(exc.result, "setup") if exc.result is not None else []
+        for violation in violations:
+            exchange = violation.exchange or (exc.result.final if exc.result is not None else None)
+            report.failures.append(
+                Failure(
+                    test="setup",
+                    check=violation.check,
+                    message=f"while setting up the run: {violation.message}",
+                    expected=violation.expected,
+                    actual=violation.actual,
+                    rule="setup",
+                    curl=exc.result.exchanges[0].request.curl(harness.url) if exc.result is not None else "",
+                    response=f"HTTP {exchange.status} {exchange.text(300)}" if exchange is not None else "",
+                )
+            )
+        if not violations:
+            report.harness_errors.append(str(exc))
+        _stop(config)
+        pytest.exit(
+            f"zscheck: {'the target broke the contract during setup' if violations else 'could not run'}: {exc}",
+            returncode=1 if violations else 2,
+        )
     except ZscheckError as exc:
         report.harness_errors.append(str(exc))
         _stop(config)
