@@ -199,6 +199,8 @@ class Session:
         self.initial: dict[str, str] = {}  # each image's state before the command
         self.states: dict[str, str] = {}  # each image's state before the next locust run (capacity steps)
         self.url = ""
+        # What the orchestrating client did on its own (re-logins, reconnects) while it set up and restored.
+        self.actions: list[str] = []
 
     def __enter__(self) -> Session:
         try:
@@ -277,6 +279,7 @@ class Session:
             finally:
                 with suppress(ZscheckError):
                     self.client.logout()
+                self.actions = [f"{a.kind}: {a.detail}" for a in self.client.actions]
                 self.client.close()
                 self.client = None
         if self._server is not None:
@@ -538,6 +541,7 @@ def run_load(run: LoadRun, progress: Progress = print) -> int:
         problems = session.close()
     code = 2 if step is None else verdict_code(step, problems)
     summary = _summary(run, session.url, started, step, error, problems, code)
+    summary["setup_actions"] = session.actions
     (run.report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     for line in _verdict_lines(summary, step, run.report_dir):
         progress(line)
