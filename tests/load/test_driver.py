@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -51,6 +52,7 @@ class Rig:
     client: Client
     dead: str
     relogins: list[str] = field(default_factory=list)
+    faults: tuple[str, ...] = ()
 
 
 @pytest.fixture
@@ -84,7 +86,7 @@ def rig(make_server: ServerFactory, request: pytest.FixtureRequest) -> Iterator[
             table=default_table(),
             relogin=relogin,
         )
-        yield Rig(driver, wire, recorder, images, zs, dead, relogins)
+        yield Rig(driver, wire, recorder, images, zs, dead, relogins, tuple(faults))
 
 
 def test_a_state_change_is_timed_three_ways_and_written_to_the_history(rig: Rig) -> None:
@@ -237,3 +239,36 @@ def test_the_documented_dialect_judges_owned_images_against_its_own_answers(make
             assert driver.change(image, event) is not None
     assert recorder.failures == {}
     assert recorder.harness["read_after_write"] == 3
+
+
+def test_a_same_state_change_of_an_owned_image_keeps_its_lastopdate(rig: Rig) -> None:
+    image = rig.images[0]
+    assert rig.driver.adopt(image)
+    rig.driver.plan = replace(rig.driver.plan, read_after_write=1.0)
+    for event in ("enable", "disable", "disable", "enable", "enable"):
+        result = rig.driver.change(image, event)
+        assert result is not None and result.ok
+    assert rig.recorder.failures == {}
+
+
+@pytest.mark.parametrize("rig", [("same-state-error",)], indirect=True)
+def test_a_same_state_change_refused_is_caught(rig: Rig) -> None:
+    image = rig.images[0]
+    assert rig.driver.adopt(image)
+    rig.driver.change(image, "enable")
+    assert "error_code" in checks_failed(rig)
+    assert rig.driver.current(image) == "Enabled"  # read back after the refusal: unchanged
+
+
+@pytest.mark.parametrize("rig", [("lastopdate-frozen",), ()], indirect=True, ids=["frozen", "correct"])
+def test_lastopdate_must_move_on_a_real_change_sent_1_5_s_after_an_earlier_write(rig: Rig) -> None:
+    image = rig.images[0]
+    assert rig.driver.adopt(image)
+    rig.driver.change(image, "disable")  # back to back with the first read: may share its second
+    assert rig.recorder.failures == {}
+    time.sleep(1.6)
+    rig.driver.change(image, "enable")
+    rig.driver.change(image, "disable")  # the anchor moved to the last checked write: no second finding
+    frozen = "lastopdate-frozen" in rig.faults
+    groups = [g for g in rig.recorder.failures.values() if g.check == "last_op_date"]
+    assert [g.count for g in groups] == ([1] if frozen else []), rig.recorder.failures

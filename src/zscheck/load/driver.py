@@ -31,12 +31,14 @@ from zscheck.checks import (
     judge,
     judge_read,
 )
+from zscheck.checks.transitions import MIN_SEPARATION
 from zscheck.linearizability import Operation
 from zscheck.load.plan import INVALID_KINDS, LoadPlan
 from zscheck.load.recorder import Recorder
 
 STATE_OF = {"enable": "Enabled", "disable": "Disabled"}
 EVENT_FOR = {"Enabled": "disable", "Disabled": "enable"}  # the event that changes the state
+SAME_EVENT = {"Enabled": "enable", "Disabled": "disable"}  # the event that keeps it
 # Invalid stateEvents a client might really send: case variants, typos, empties, other verbs.
 BAD_EVENTS = ("Enable", "DISABLE", "enabled", "disabled ", "", "on", "off", "1", "true", "Disable")
 INVALID_FACETS = {
@@ -88,6 +90,10 @@ class Track:
     # What change answers are compared with: the first query in the rest dialect, whose job results carry
     # the same inventory; the first change's answer in the documented one, which hides the refs' `id`.
     echo_first: dict[str, Any] | None = None
+    # An earlier write (or the first read) to measure a real change against: (when it was known done,
+    # perf_counter; its lastOpDate). Back-to-back writes share a second, but a real change sent 1.5 s after
+    # this one was done must carry a later lastOpDate, whatever happened in between.
+    anchor: tuple[float, Any] | None = None
 
     @property
     def state(self) -> str:
@@ -123,7 +129,9 @@ class Driver:
         if inventory is None:
             return False
         echo_first = inventory if self.plan.dialect == "rest" else None
-        self.tracks[image] = Track(inventory, inventory, time.perf_counter(), echo_first=echo_first)
+        now = time.perf_counter()
+        track = Track(inventory, inventory, now, echo_first=echo_first, anchor=(now, inventory.get("lastOpDate")))
+        self.tracks[image] = track
         return True
 
     def current(self, image: str) -> str | None:
@@ -261,6 +269,18 @@ class Driver:
             )
             if v.check != "query_agrees"
         ]
+        anchor = track.anchor
+        if anchor is not None and track.state != target and sent - anchor[0] >= MIN_SEPARATION:
+            # The same rule over a longer span: from the anchor's write to this real change.
+            since = {**before, "lastOpDate": anchor[1]}
+            found += [
+                v
+                for v in check_change(
+                    since, inventory, target, seconds_since_last_write=sent - anchor[0], exchange=result.final
+                )
+                if v.check == "last_op_date" and "did not advance" in v.message and v not in found
+            ]
+            track.anchor = (done, inventory.get("lastOpDate"))
         track.last, track.done = inventory, done
         if inventory.get("state") != target:
             track.known, track.refused = False, False

@@ -37,13 +37,14 @@ from zscheck.checks import default_table
 from zscheck.client import Client
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.load.driver import EVENT_FOR, Driver, Sessions
+from zscheck.load.driver import EVENT_FOR, SAME_EVENT, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder, RunResults
 
 PHASES = (0.02, 1.0)  # contention: race phase lengths, log-uniform between these (seconds)
 SOLO_PHASES = (0.1, 0.6)  # contention: solo phases are long enough for reads to follow their one write
 SOLO_SHARE = 0.3  # contention: share of phases in which one user writes once and everyone else reads
+SAME_STATE_SHARE = 0.05  # toggle: share of an owned image's changes that repeat its state (lastOpDate stays)
 LEADER = "w0u0"  # contention: the user that writes in solo phases (worker 0's first user always exists)
 SOLO_READ_PAUSE = 0.005  # contention: seconds between a user's reads in a solo phase (enough to see, no flood)
 LATE = 0.01  # seconds behind its intended start before a scheduled operation counts as late
@@ -290,8 +291,11 @@ class ZscheckUser(FastHttpUser):
 
     def toggle(self, intended: float | None = None, image: str | None = None) -> None:
         image = image or self.rng.choice(self.own)
-        state = self.driver.current(image) or self.state.states.get(image, "Enabled")
+        owned = self.driver.current(image)
+        state = owned or self.state.states.get(image, "Enabled")
         event = EVENT_FOR[state]
+        if owned is not None and self.rng.random() < SAME_STATE_SHARE:
+            event = SAME_EVENT[state]  # a same-state change: it succeeds and writes nothing (lastOpDate stays)
         result = self.driver.change(image, event, intended=intended)
         if result is not None and result.ok:
             self.state.states[image] = "Enabled" if event == "enable" else "Disabled"
