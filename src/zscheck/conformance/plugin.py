@@ -8,8 +8,10 @@ become exit codes 1 and 2.
 
 from __future__ import annotations
 
+import ast
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +79,21 @@ def require(zs: Harness, sent: Sent) -> Sent:
         zs.raised.append(violation)
         raise violation
     return sent
+
+
+# CPython 3.11's parser keeps its recursion depth in shared state: two threads building an AST at once
+# fail with "SystemError: AST constructor recursion depth mismatch". Hypothesis reads sources (inspect ->
+# ast.parse) when a test starts, so the parts `in_parallel` runs must parse one at a time.
+_AST_LOCK = threading.Lock()
+_ast_parse = ast.parse
+
+
+def _parse_one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+    with _AST_LOCK:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 
 def in_parallel(parts: list[Callable[[], None]], workers: int) -> None:
