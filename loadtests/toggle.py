@@ -1,4 +1,5 @@
-"""toggle: each user owns its images and alternates enable/disable on them (the state-change hot path)."""
+"""toggle: each user owns its images and alternates enable/disable on them (the state-change hot path);
+5% of the changes repeat the image's state (a same-state change, which must keep lastOpDate)."""
 
 from locust import task
 

@@ -16,7 +16,7 @@ from zscheck.errors import ConfigError
 
 Scenario = Literal["toggle", "contention", "mixed", "errors"]
 SCENARIOS: dict[str, str] = {
-    "toggle": "each user owns its images and alternates enable/disable on them",
+    "toggle": "each user owns its images and alternates enable/disable on them (5% repeat the state)",
     "contention": "every user changes and reads the same few images at once",
     "mixed": "queries and state changes at a configurable ratio (--query-ratio)",
     "errors": "a steady share of invalid requests (--error-ratio) whose error codes are checked",
