@@ -1,7 +1,7 @@
 """contention: every user changes and reads the same few images at once (races, lost updates, stale
 reads). Writes follow wall-clock phases (every user writes the phase's value, then the other's), and in
-solo phases one user writes each image once while the others read, so a lost or stale write shows in the
-history check; see ZscheckUser.phased_change and Phases."""
+solo phases one user alone writes (the other value every 50 ms) while the others read, so a lost or
+stale write shows in the history check; see ZscheckUser.phased_change and Phases."""
 
 from locust import task
 

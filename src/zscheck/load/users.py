@@ -46,6 +46,7 @@ SOLO_PHASES = (0.1, 0.6)  # contention: solo phases are long enough for reads to
 SOLO_SHARE = 0.3  # contention: share of phases in which one user writes once and everyone else reads
 SAME_STATE_SHARE = 0.05  # toggle: share of an owned image's changes that repeat its state (lastOpDate stays)
 LEADER = "w0u0"  # contention: the user that writes in solo phases (worker 0's first user always exists)
+SOLO_STEP = 0.05  # contention: seconds LEADER waits after each write in a solo phase, for the reads
 SOLO_READ_PAUSE = 0.005  # contention: seconds between a user's reads in a solo phase (enough to see, no flood)
 LATE = 0.01  # seconds behind its intended start before a scheduled operation counts as late
 ALL_STATUSES = frozenset(range(100, 600))  # every status is an answer to judge, not an error to raise
@@ -69,9 +70,10 @@ class Phases:
     """Wall-clock phases shared by every process: the boundaries follow from the plan's seed and origin.
 
     Phase i writes Enabled when i is even and Disabled when odd. A race phase has every user write its
-    value (races, lost updates). A solo phase has one user (LEADER) write each hot image once while every
-    other user reads: in a race phase the next write of the same value hides a write that was acknowledged
-    but never stored, in a solo phase nothing does, and the reads after it show the state it did not set."""
+    value (races, lost updates). A solo phase has one user (LEADER) alone write, each hot image at a time,
+    the other value every SOLO_STEP, while every other user reads: in a race phase the next write of the
+    same value hides a write that was acknowledged but never stored; in a solo phase every write is a real
+    change that nothing hides, and the reads after it show the state it did not set."""
 
     def __init__(self, seed: int, origin: float, horizon: float) -> None:
         rng = random.Random(f"phases:{seed}")
@@ -261,7 +263,8 @@ class ZscheckUser(FastHttpUser):
             sleep=gevent.sleep,
             relogin=_state.relogin,
         )
-        self.solo_done = -1  # contention: the last solo phase this user wrote in
+        self.solo_done = -1  # contention: the solo phase this user (LEADER) is writing in
+        self.solo_event = "enable"  # contention: what LEADER writes next in it
         if _state.plan.scenario == "contention":
             self.own = list(_state.images)  # everyone fights over the same few
         else:  # each user owns its images; if the pool runs dry (uneven split), it shares one
@@ -305,15 +308,18 @@ class ZscheckUser(FastHttpUser):
         the same value until the phase ends, then the other. With only two states, random writes would
         explain almost any read; phases make a lost or stale write stand out as a read no order explains.
         Phase lengths are random (from the seed), so faults of any time scale line up. In a solo phase
-        only LEADER writes, once per image, and every other change becomes a read (see Phases)."""
+        only LEADER writes, alternating values, and every other change becomes a read (see Phases)."""
         index, solo = self.state.phases.at(time.time())
         event = "enable" if index % 2 == 0 else "disable"
         if not solo:
             self.driver.change(self.rng.choice(self.own), event, intended=intended)
-        elif self.name == LEADER and self.solo_done != index:
-            self.solo_done = index
+        elif self.name == LEADER:
+            if self.solo_done != index:  # a new solo phase starts from its own value
+                self.solo_done, self.solo_event = index, event
             for image in self.own:
-                self.driver.change(image, event, intended=intended)
+                self.driver.change(image, self.solo_event, intended=intended)
+            self.solo_event = "disable" if self.solo_event == "enable" else "enable"
+            gevent.sleep(SOLO_STEP)  # the others read what it wrote before it writes again
         else:
             self.driver.read(self.rng.choice(self.own))
             gevent.sleep(SOLO_READ_PAUSE)
