@@ -294,6 +294,8 @@ class Driver:
         last = {**track.first, "state": track.state, "lastOpDate": track.last.get("lastOpDate")}
         if track.known:
             found = list(check_change(last, inventory, track.state, seconds_since_last_write=0.0, exchange=exchange))
+            if state != track.state:  # the change is lost or reverted: a moved lastOpDate says nothing more
+                found = [v for v in found if v.check != "last_op_date"]
         elif track.refused:
             found = list(check_failed_request(last, inventory, exchange))
         else:
