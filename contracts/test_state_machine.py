@@ -88,7 +88,9 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             violations = list(check_change(before, after, target, seconds_since_last_write=since))
             echoed = sent.result.inventory
             if echoed is not None:
-                violations += check_echo_matches_query("changeImageState", dict(echoed), after)
+                violations += check_echo_matches_query(
+                    "changeImageState", dict(echoed), after, documented=zs.config.dialect == "documented"
+                )
             self._fail(violations, sent)
             if before["state"] != target:
                 self.written[uuid] = time.time()
@@ -155,7 +157,9 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             """A fixture write (not a judged probe) whose answer disagrees with the query after it."""
             violations = list(problems or [])
             if result.inventory is not None:
-                violations += check_echo_matches_query(action, dict(result.inventory), after, result.final)
+                violations += check_echo_matches_query(
+                    action, dict(result.inventory), after, result.final, documented=zs.config.dialect == "documented"
+                )
             if violations:
                 request = result.exchanges[0].request
                 sent = Sent(zs.success_probe(uuid_of(request.path)), result, violations, Facets())

@@ -96,3 +96,16 @@ def test_last_op_date_at_one_second_resolution(
     after: dict[str, Any], target: str, since: float, found: list[str]
 ) -> None:
     assert checks(check_change(IMAGE, after, target, seconds_since_last_write=since)) == found
+
+
+def test_a_documented_echo_lists_nulls_and_hides_ref_ids() -> None:
+    """The page's envelope keeps null fields and hides the refs' id; a query is ZStack's own. Those two
+    differences are not the server's, anything else still is."""
+    echoed = IMAGE | {
+        "md5Sum": None,
+        "backupStorageRefs": [{k: v for k, v in IMAGE["backupStorageRefs"][0].items() if k != "id"}],
+    }
+    assert checks(check_echo_matches_query("changeImageState", echoed, IMAGE, documented=True)) == []
+    assert checks(check_echo_matches_query("changeImageState", echoed, IMAGE)) == ["echo_matches_query"]
+    stale = echoed | {"name": "old"}
+    assert checks(check_echo_matches_query("changeImageState", stale, IMAGE, documented=True)) == ["echo_matches_query"]

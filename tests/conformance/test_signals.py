@@ -73,8 +73,9 @@ def test_signal_mid_run_restores_every_image(make_server: ServerFactory, tmp_pat
     assert after.keys() == before.keys(), "created fixture images were left behind"
     assert after[given]["state"] == before[given]["state"]
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
-    images = {e["uuid"] for e in lines if e["kind"] == "image"}
-    assert images == {e["uuid"] for e in lines if e["kind"] == "restored"}
+    # Every image and every account the run journalled (it provisions its own normal account) was undone.
+    made = {e["uuid"] for e in lines if e["kind"] in ("image", "account")}
+    assert made == {e["uuid"] for e in lines if e["kind"] == "restored"}
 
 
 def test_the_last_resort_restores_from_the_journal_and_ends_the_process(

@@ -302,7 +302,10 @@ class Harness:
             if not self.available(Facets(**{facet: value}))
         }
         names = [rule.name for rule in self.table.rules] + list(self.table.protocol)
-        out.update({name: "no request of this class was sent" for name in names if not self.coverage[name]})
+        for name in names:
+            if not self.coverage[name]:
+                jobless = self.config.dialect == "documented" and name.startswith("job-")
+                out[name] = "the documented dialect has no api-jobs" if jobless else "no request of this class was sent"
         return out
 
     def image_for(self, facets: Facets, image: str) -> str:

@@ -230,7 +230,9 @@ class App:
             session_uuid = session_id(req)
             params = action_params(body.get("params"), {"stateEvent": "string"})
             top_level_tags(body)
-            changed = self._documented_change(image_uuid, session_uuid, params)
+            # The same validator as the rest dialect's: a null tag element is SYS.1007 here too.
+            inner = body.get("params") if isinstance(body.get("params"), dict) else None
+            changed = self._documented_change(image_uuid, session_uuid, params, tag_lists(body, inner))
             return self.faults.answer(changed) if self.faults.slow else changed
         documented = self.config.dialect == "documented"
         if not documented and "params-accepted" in self.faults and "params" in body:
@@ -255,9 +257,11 @@ class App:
             return self.faults.answer(accepted)
         return accepted
 
-    def _documented_change(self, image_uuid: str, session_uuid: str, params: dict[str, Any]) -> Response:
+    def _documented_change(
+        self, image_uuid: str, session_uuid: str, params: dict[str, Any], tags: dict[str, Any] | None = None
+    ) -> Response:
         """The published page, literally: synchronous `200 {success, error, inventory}` (§0)."""
-        outcome = self._change_state(image_uuid, session_uuid, params)
+        outcome = self._change_state(image_uuid, session_uuid, params, tags)
         if outcome.write is not None:
             outcome.write(None)
         error = outcome.error
