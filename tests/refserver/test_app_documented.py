@@ -113,3 +113,22 @@ def test_transport_errors_stay_plain_text(doc_client: Client) -> None:
     body = json.dumps({"params": {"stateEvent": "disable"}}).encode()
     exchange = doc_client.send(_wire.raw("PUT", f"/zstack/v1/images/{image}/actions", body=body))
     assert (exchange.status, exchange.body) == (400, b"missing header 'Authorization'")
+
+
+@pytest.mark.parametrize(
+    ("tags", "image", "code"),
+    [({"systemTags": [None]}, "known", "SYS.1007"), ({"userTags": ["a", None]}, "unknown", "SYS.1007"),
+     ({"systemTags": ["a"]}, "known", None)],
+)  # fmt: skip
+def test_null_tag_elements_are_refused_by_the_same_validator(
+    doc_client: Client, tags: dict[str, list[str | None]], image: str, code: str | None
+) -> None:
+    """Top-level tags, as the page places them: a null element is SYS.1007 before the image is looked up."""
+    uuid = image_uuids(doc_client)[0] if image == "known" else "f" * 32
+    assert doc_client.session is not None
+    body = _wire.json_body({"params": {"stateEvent": "disable"}, **tags})
+    headers = {"Content-Type": "application/json", "Authorization": f"OAuth {doc_client.session.uuid}"}
+    exchange = doc_client.send(_wire.WireRequest("PUT", f"/zstack/v1/images/{uuid}/actions", headers, body))
+    assert exchange.status == 200
+    error = exchange.json["error"]
+    assert (error or {}).get("code") == code, exchange.json
