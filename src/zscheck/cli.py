@@ -366,8 +366,8 @@ def _add_timing(p: argparse.ArgumentParser) -> None:
         "--timing",
         choices=("instant", "realistic"),
         default="instant",
-        help="embedded server only: its api-jobs finish at once (instant), or after seeded delays like a real "
-        "node's, tens to hundreds of milliseconds with a tail (realistic) (default: %(default)s)",
+        help="embedded server only: its api-jobs finish at once (instant), or after delays like a real node's, "
+        "tens to hundreds of milliseconds with a tail, seeded by --seed (realistic) (default: %(default)s)",
     )
 
 
@@ -628,6 +628,8 @@ examples:
   zscheck load --processes 2 --users 100 --slo 'rps>=500'
   zscheck load --target http://10.0.0.5:8080 --image UUID --image UUID --users 2
   zscheck load --fault lost-update-race --scenario contention   # watch the history check catch it
+  zscheck load --timing realistic                     # the embedded server's jobs timed like a real node's
+  zscheck load --fault drop-connections               # a dropped connection is a violation, never re-sent
 
 gates (--slo): [operation:]metric comparison value. Metrics: p50 p90 p95 p99 p99.9 max mean (with us, ms
 or s), error_rate (% or fraction), rps. Operations: put, job, e2e, query, invalid, and per event or kind
@@ -735,13 +737,7 @@ def _add_load_options(p: argparse.ArgumentParser, *, capacity: bool) -> None:
         help="share of acknowledged changes of a user's own image that the user reads back at once "
         "(read-your-writes; 0 turns it off) (default: %(default)s)",
     )
-    p.add_argument(
-        "--timing",
-        choices=("instant", "realistic"),
-        default="instant",
-        help="embedded server only: job timing, instant or like a real node (tens to hundreds of ms, "
-        "seeded by --seed) (default: %(default)s)",
-    )
+    _add_timing(p)
     p.add_argument(
         "--fault",
         action="append",
