@@ -67,5 +67,6 @@ def test_quickstart_changes_an_images_state() -> None:
 
 def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
-    assert 'pip install -e ".[test]" && pytest' in README.read_text()
-    assert 'pip install --quiet -e ".[test]"' in ci and ci.rstrip().endswith("pytest")
+    command = "pytest -n 3 --dist loadfile"
+    assert f'pip install -e ".[test]" && {command}' in README.read_text()
+    assert 'pip install --quiet -e ".[test]"' in ci and ci.rstrip().endswith(command)
