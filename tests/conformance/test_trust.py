@@ -129,3 +129,17 @@ def test_the_shrink_budget_is_kept_and_said(tmp_path: Path) -> None:
     assert code == 1, output[-2000:]
     assert "state_matches_event" in summary["failures_by_check"]
     assert any("shrink budget" in note for note in summary["notes"]), summary["notes"]
+
+
+@pytest.mark.slow
+def test_a_live_session_refused_is_a_violation_not_a_re_login(tmp_path: Path) -> None:
+    """Never hide a fault of the target: a server that answers ID.1001 for a session it accepted moments
+    ago fails the run with `session_rejected`; the harness does not log in again and carry on."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "contracts", "-p", "no:cacheprovider", "-q", "--zs-fault", "session-drop",
+         "--zs-max-examples", "10", "--hypothesis-seed", "5", "--zs-report-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "session_rejected" in summary["failures_by_check"], summary["failures_by_check"]

@@ -94,6 +94,22 @@ class Sent:
     facets: Facets
 
 
+class ContractViolation(AssertionError):
+    """The target answered wrongly. Carries the judged request so the report can show and replay it."""
+
+    def __init__(self, sent: Sent, base_url: str) -> None:
+        self.sent = sent
+        self.base_url = base_url
+        lines = [str(v) for v in sent.violations]
+        request = sent.result.exchanges[0].request
+        super().__init__(
+            f"{len(lines)} violation(s) for {request.method} {request.path} "
+            f"(rule {sent.probe.expected.rule}, event {sent.probe.event!r}):\n  "
+            + "\n  ".join(lines)
+            + f"\nreproduce: {request.curl(base_url)}"
+        )
+
+
 @dataclass
 class Harness:
     config: ContractConfig
@@ -432,8 +448,24 @@ class Harness:
         return self.main.send(request)
 
     def query(self, image: str) -> dict[str, Any] | None:
+        """The image as the main account's query shows it. A live session refused (ID.1001) is the
+        target's fault, never a reason to log in again and carry on: it is a violation."""
         _check_interrupt()
         sent = time.monotonic()
-        found = self.main.get_image(image, session=self.live_session(self.main))
+        session = self.live_session(self.main)
+        result = self.main.call(_wire.get_image(image, session.uuid))
+        if result.error_code == "ID.1001":
+            rejected = Violation(
+                "session_rejected",
+                "a live session was refused: the target had accepted it moments before, well within its timeout",
+                "the query's answer",
+                "ID.1001",
+                result.final,
+            )
+            raise ContractViolation(Sent(self.success_probe(image), result, [rejected], Facets()), self.url)
+        listed = result.data.get("inventories") if isinstance(result.data, dict) else None
+        if not result.ok or not isinstance(listed, list):
+            detail = result.error_code or result.final.error or f"HTTP {result.final.status}"
+            raise TargetError(f"query of image {image} failed: {detail}")
         self._renewed(self.main, sent)  # a query answered with the session renewed it (ZStack, §4.2)
-        return found
+        return listed[0] if listed and isinstance(listed[0], dict) else None

@@ -25,7 +25,7 @@ from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
 from zscheck.checks import judge_call
-from zscheck.conformance.harness import ContractConfig, Harness, Sent, interrupted
+from zscheck.conformance.harness import ContractConfig, ContractViolation, Harness, Sent, interrupted
 from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
 from zscheck.fixtures import SetupError
@@ -50,22 +50,6 @@ def run_options() -> RunOptions:
 
 
 _REPORT = pytest.StashKey[RunReport]()
-
-
-class ContractViolation(AssertionError):
-    """The target answered wrongly. Carries the judged request so the report can show and replay it."""
-
-    def __init__(self, sent: Sent, base_url: str) -> None:
-        self.sent = sent
-        self.base_url = base_url
-        lines = [str(v) for v in sent.violations]
-        request = sent.result.exchanges[0].request
-        super().__init__(
-            f"{len(lines)} violation(s) for {request.method} {request.path} "
-            f"(rule {sent.probe.expected.rule}, event {sent.probe.event!r}):\n  "
-            + "\n  ".join(lines)
-            + f"\nreproduce: {request.curl(base_url)}"
-        )
 
 
 def require(zs: Harness, sent: Sent) -> Sent:
