@@ -176,9 +176,12 @@ def test_image_state_model(zs: Harness) -> None:
     """The fixture images split into lanes, one machine each, run side by side (`--workers`): ZStack's images
     are independent, so each image's sequence of steps stays in order while jobs of different lanes overlap."""
     current = settings()
-    lanes = max(1, min(zs.config.workers, len(zs.admin_images)))
-    # The profile's budget (a quarter of max_examples, 25 steps each) is shared out among the lanes.
-    per_lane = settings(current, max_examples=max(2, current.max_examples // 4 // lanes), stateful_step_count=25)
+    # The profile's budget (a quarter of max_examples, at least 5, of up to 25 steps each) is shared out
+    # among the lanes, five examples each at least: Hypothesis' first examples are its simplest (one rule
+    # over and over), so a lane needs a few to be worth running.
+    budget = max(5, current.max_examples // 4)
+    lanes = max(1, min(zs.config.workers, len(zs.admin_images), budget // 5))
+    per_lane = settings(current, max_examples=max(5, budget // lanes), stateful_step_count=25)
     groups = [zs.admin_images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
     machines = [machine_for(zs, images) for images in groups]
     in_parallel([partial(run_state_machine_as_test, m, settings=per_lane) for m in machines], lanes)

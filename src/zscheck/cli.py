@@ -18,7 +18,7 @@ from typing import TextIO
 from zscheck import __version__
 from zscheck.config import Setting, resolve
 from zscheck.conformance.drift import render, run_drift
-from zscheck.conformance.harness import ContractConfig
+from zscheck.conformance.harness import DEFAULT_WORKERS, ContractConfig
 from zscheck.conformance.runner import ContractRun, run_contract
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
@@ -290,9 +290,10 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--create-images",
         type=_bounded(int, 0, 50, "whole number"),
-        default=3,
+        default=None,
         metavar="N",
-        help="fixture images to create with AddImage (default: %(default)s)",
+        help="fixture images to create with AddImage (default: as many as --workers, so that the state machine "
+        "runs one lane per image)",
     )
     p.add_argument(
         "--backup-storage",
@@ -351,9 +352,10 @@ def _add_contract(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--workers",
         type=_bounded(int, 1, 64, "whole number"),
-        default=4,
+        default=DEFAULT_WORKERS,
         metavar="N",
-        help="independent probes in flight at once; each image's own sequence stays in order (default: %(default)s)",
+        help="independent probes in flight at once, a load a management node carries easily; each image's own "
+        "sequence stays in order (default: %(default)s)",
     )
     _add_timing(p)
     _add_tls(p)
@@ -382,7 +384,7 @@ def _cmd_contract(args: argparse.Namespace) -> int:
         password_file=args.password_file,
         tenant=args.tenant,
         images=tuple(args.image),
-        create_images=int(args.create_images),
+        create_images=None if args.create_images is None else int(args.create_images),
         backup_storage=args.backup_storage,
         image_url=args.image_url,
         max_examples=int(args.max_examples),

@@ -36,6 +36,7 @@ EMBEDDED_PASSWORD = "password"
 EMBEDDED_POLL_DEADLINE = {"instant": 1.0, "realistic": 10.0}
 TARGET_POLL_DEADLINE = 10.0
 TIMINGS = ("instant", "realistic")
+DEFAULT_WORKERS = 8  # probes in flight at once: gentle for a management node, enough to overlap job waits
 Timing = Literal["instant", "realistic"]
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
@@ -72,14 +73,14 @@ class ContractConfig:
     tenant_account: str | None = None  # a normal account, for the ownership class (SYS.1006)
     tenant_password: str | None = None
     images: tuple[str, ...] = ()
-    create_images: int = 3
+    create_images: int | None = None  # None: as many as `workers` (one state-machine lane per image)
     image_url: str = "http://127.0.0.1/zscheck-fixture.qcow2"
     backup_storage: str | None = None
     faults: tuple[str, ...] = ()  # embedded server only: break it on purpose
     verify: bool | str = True
     poll_deadline: float | None = None  # seconds a job may stay 202; default 10 (1 for the instant embedded server)
     timeout: float = 30.0  # seconds any one request may take (connect and each read)
-    workers: int = 4  # independent probes in flight at once (each image's own sequence stays in order)
+    workers: int = DEFAULT_WORKERS  # independent probes in flight at once (each image's sequence stays in order)
     timing: str = "instant"  # embedded server only: how fast its jobs finish (`realistic`: like a real node)
     timing_seed: int = 0
 
@@ -172,6 +173,12 @@ class Harness:
                 "or --password-file FILE"
             )
         self.client = self._login(config.account, password)
+        if self._session_timeout is not None:
+            # Sessions left to expire, for the "expired" class: opened first, so they lapse while the
+            # fixtures are made.
+            for _ in range(2):
+                session = self.main.extra_session()
+                self._expiring.append((time.monotonic(), session))
         self.journal = Journal.create(config.report_dir / "journal.jsonl", self.url)
         self.fixtures = FixtureImages(self.client, self.journal)
         for uuid in config.images:
@@ -180,16 +187,13 @@ class Harness:
         backup = (config.backup_storage or self._backup_storage()) if creating else None
         if backup is not None:
             # Named as ZStack's users name images, in Chinese as well as ASCII: the text must round-trip.
-            for name, description in fixture_names(config.create_images):
+            count = config.workers if config.create_images is None else config.create_images
+            for name, description in fixture_names(count):
                 created = self.fixtures.create(name, config.image_url, backup, description=description)
                 self.snapshots[created["uuid"]] = created
                 self.created_texts[created["uuid"]] = {"name": name, "description": description}
         self.admin_images = list(self.fixtures.uuids)
         self._start_tenant(backup)
-        if self._session_timeout is not None:
-            for _ in range(2):
-                session = self.main.extra_session()
-                self._expiring.append((time.monotonic(), session))
         return self
 
     def _start_tenant(self, backup: str | None) -> None:

@@ -25,7 +25,14 @@ from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
 from zscheck.checks import judge_call
-from zscheck.conformance.harness import ContractConfig, ContractViolation, Harness, Sent, interrupted
+from zscheck.conformance.harness import (
+    DEFAULT_WORKERS,
+    ContractConfig,
+    ContractViolation,
+    Harness,
+    Sent,
+    interrupted,
+)
 from zscheck.credentials import read_password
 from zscheck.errors import ZscheckError
 from zscheck.fixtures import SetupError
@@ -138,7 +145,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="UUID",
         help="an existing image the run may change (repeatable); it is restored at the end",
     )
-    group.addoption("--zs-create-images", type=int, default=3, metavar="N", help="fixture images to create")
+    group.addoption(
+        "--zs-create-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fixture images to create (default: --zs-workers)",
+    )
     group.addoption("--zs-backup-storage", default=None, metavar="UUID", help="where to create fixture images")
     group.addoption(
         "--zs-image-url",
@@ -186,7 +199,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--zs-workers",
         type=int,
-        default=4,
+        default=DEFAULT_WORKERS,
         metavar="N",
         help="independent probes in flight at once (default: %(default)s)",
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from zscheck.conformance.harness import ContractConfig, Harness, interrupted, request_interrupt
+from zscheck.conformance.harness import DEFAULT_WORKERS, ContractConfig, Harness, interrupted, request_interrupt
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
@@ -37,7 +37,7 @@ class ContractRun:
     password_file: str | None = None
     tenant: str | None = None
     images: tuple[str, ...] = ()
-    create_images: int = 3
+    create_images: int | None = None  # None: as many as `workers`
     backup_storage: str | None = None
     image_url: str | None = None
     max_examples: int = NIGHTLY_MAX_EXAMPLES
@@ -50,7 +50,7 @@ class ContractRun:
     quiet: bool = False
     shrink: bool = True  # search for the shortest failing example (Hypothesis' shrink phase)
     shrink_budget: float = 30.0  # seconds a failing test may spend on that search
-    workers: int = 4  # independent probes in flight at once
+    workers: int = DEFAULT_WORKERS  # independent probes in flight at once
     timing: str = "instant"  # embedded server only: instant, or realistic (delays like a real node's)
     timing_seed: int | None = None  # default: the run's seed, so a replay gets the same delays
     extra: tuple[str, ...] = field(default_factory=tuple)
@@ -76,7 +76,6 @@ class ContractRun:
             f"--zs-account={self.account}",
             f"--zs-password-env={self.password_env}",
             f"--zs-max-examples={self.max_examples}",
-            f"--zs-create-images={self.create_images}",
             f"--zs-timeout={self.timeout}",
             f"--zs-shrink-budget={self.shrink_budget}",
             f"--zs-workers={self.workers}",
@@ -93,6 +92,7 @@ class ContractRun:
             "--zs-image-url": self.image_url,
             "--zs-ca-bundle": self.ca_bundle,
             "--zs-poll-deadline": self.poll_deadline,
+            "--zs-create-images": self.create_images,
         }
         args += [f"{flag}={value}" for flag, value in optional.items() if value is not None]
         args += [f"--zs-image={uuid}" for uuid in self.images]
