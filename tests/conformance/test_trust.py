@@ -1,5 +1,5 @@
 """Verdicts that are true of the target: a correct server behind --target (jobs like a real node's) passes,
-setting up is judged, coverage is stated, and the shrink budget is kept and reported."""
+setting up is judged, coverage is stated, and a live session refused is a violation."""
 
 from __future__ import annotations
 
@@ -118,19 +118,6 @@ def test_a_target_that_breaks_the_protocol_while_fixtures_are_made_fails_the_run
     assert summary["failures_by_check"] == {"job_protocol": 1}, summary["failures_by_check"]
     assert summary["failures"][0]["test"] == "setup"
     assert "Traceback" not in output
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_shrink_budget_is_kept_and_said(tmp_path: Path) -> None:
-    # Realistic timing: every replay of a failing sequence waits for its jobs, so shrinking takes well over 1 s.
-    code, summary, output = contract(
-        tmp_path / "r", "--fault", "disable-noop", "--max-examples", "15", "--seed", "7", "--shrink-budget", "1",
-        "--timing", "realistic",
-    )  # fmt: skip
-    assert code == 1, output[-2000:]
-    assert "state_matches_event" in summary["failures_by_check"]
-    assert any("shrink budget" in note for note in summary["notes"]), summary["notes"]
 
 
 @pytest.mark.slow
