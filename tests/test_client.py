@@ -500,3 +500,76 @@ def test_a_relogin_the_target_refuses_is_recorded_not_raised(server: RunningServ
         [action] = result.actions
         assert action.kind == "relogin-failed" and "zscheck-gone" in action.detail and "g-Pa55" not in action.detail
         assert tenant.actions == [action]
+
+
+# ---------------------------------------------------------------------- following, over a scripted send: no sockets
+
+JOB_LOCATION = f"http://10.0.0.9:8080/zstack/v1/api-jobs/{'f' * 32}"
+
+
+def scripted_answer(status: int, body: object) -> Exchange:
+    request = _wire.WireRequest("GET", "/x", {})
+    return Exchange(request, 0.0, 0.0, status=status, body=json.dumps(body).encode(), json=body)
+
+
+class FakeClock:
+    """`time` for zscheck.client: monotonic() reads a number that only sleep() moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class ScriptedClient(Client):
+    """A client whose requests are answered from a script (its transport is never used)."""
+
+    def __init__(self, script: list[Exchange], *, poll_max_interval: float = 1.0, poll_deadline: float = 30.0) -> None:
+        super().__init__("http://127.0.0.1:9", poll_max_interval=poll_max_interval, poll_deadline=poll_deadline)
+        self.script = script
+        self.sent: list[_wire.WireRequest] = []
+
+    def send(self, request: _wire.WireRequest) -> Exchange:
+        self.sent.append(request)
+        return self.script.pop(0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr("zscheck.client.time", fake)
+    return fake
+
+
+ACCEPTED_JOB = scripted_answer(202, {"location": JOB_LOCATION, "apiTimeout": 1800000})
+STILL_PENDING = scripted_answer(202, {})
+
+
+def test_the_client_polls_at_once_then_grows_each_wait_by_a_quarter(clock: FakeClock) -> None:
+    done = scripted_answer(200, {"inventory": {}})
+    zs = ScriptedClient([ACCEPTED_JOB, *[STILL_PENDING] * 5, done], poll_max_interval=0.018)
+    result = zs.call(_wire.get_version())
+    assert result.ok and len(result.exchanges) == 7
+    assert clock.slept == pytest.approx([0.01, 0.0125, 0.015625, 0.018, 0.018])  # none before the first poll
+    assert {r.path for r in zs.sent[1:]} == {f"/zstack/v1/api-jobs/{'f' * 32}"}
+
+
+def test_a_shortened_poll_deadline_applies_to_the_next_call(clock: FakeClock) -> None:
+    """The conformance harness shortens a live client's deadline after repeated timeouts."""
+    zs = ScriptedClient([ACCEPTED_JOB, *[STILL_PENDING] * 40], poll_deadline=30.0)
+    zs.poll_deadline = 0.05
+    result = zs.call(_wire.get_version())
+    assert result.outcome is Outcome.TIMEOUT
+    assert sum(clock.slept) <= 0.05  # never slept past the deadline
+    assert len(result.exchanges) == 2 + len(clock.slept)
+
+
+def test_a_202_not_followed_is_the_answer_as_it_is(clock: FakeClock) -> None:
+    result = ScriptedClient([ACCEPTED_JOB]).call(_wire.get_version(), follow=False)
+    assert result.outcome is Outcome.UNEXPECTED and result.data == ACCEPTED_JOB.json and clock.slept == []

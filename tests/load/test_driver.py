@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import get_type_hints
 
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory, image_uuids
 from zscheck import Client, _wire
-from zscheck._models import Exchange
+from zscheck._models import ApiResult, Exchange, Outcome
 from zscheck._wire import WireRequest
 from zscheck.checks import default_table
-from zscheck.load.driver import INVALID_FACETS, Driver, Sessions
+from zscheck.load.driver import INVALID_FACETS, POLLS, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder
 
@@ -91,7 +93,7 @@ def rig(make_server: ServerFactory, request: pytest.FixtureRequest) -> Iterator[
 
 def test_a_state_change_is_timed_three_ways_and_written_to_the_history(rig: Rig) -> None:
     result = rig.driver.change(rig.images[0], "disable")
-    assert result is not None and result.ok
+    assert result.ok
     assert rig.recorder.failures == {}
     assert [kind for kind, _, _ in rig.wire.measured] == ["JOB", "E2E"]
     assert all(failure is None for _, failure in rig.wire.settled)
@@ -142,7 +144,7 @@ def test_a_wrong_error_code_under_load_is_caught(rig: Rig) -> None:
 @pytest.mark.parametrize("rig", [("job-never-finishes",)], indirect=True)
 def test_a_job_that_never_finishes_is_an_indeterminate_write(rig: Rig) -> None:
     result = rig.driver.change(rig.images[0], "disable")
-    assert result is not None and not result.ok
+    assert not result.ok
     [op] = rig.recorder.history
     assert op.complete is None  # it may or may not have happened: the checker must allow both
     assert any(g.check == "job_completes" for g in rig.recorder.failures.values())
@@ -156,7 +158,7 @@ def test_a_live_session_answered_id1001_is_session_rejected_and_the_run_carries_
     live = rig.driver.sessions.live
     rig.wire.swap = (live, rig.dead)
     result = rig.driver.change(rig.images[0], "disable")
-    assert result is not None and result.error_code == "ID.1001"
+    assert result.error_code == "ID.1001"
     assert "session_rejected" in checks_failed(rig)
     assert rig.recorder.harness["session_checks"] == 1
     assert rig.relogins == [] and rig.driver.sessions.live == live  # ValidateSession: still valid, kept
@@ -175,7 +177,7 @@ def test_a_session_the_target_ended_is_replaced_by_a_recorded_relogin_and_still_
     assert rig.recorder.harness["relogins"] == 1 and "logged in again" in rig.recorder.actions[0]
     assert "session_rejected" in checks_failed(rig)
     rig.recorder.failures.clear()
-    assert rig.driver.change(rig.images[0], "disable") is not None
+    assert rig.driver.change(rig.images[0], "disable").ok
     assert rig.recorder.failures == {}  # carried on with the new session
 
 
@@ -237,7 +239,7 @@ def test_the_documented_dialect_judges_owned_images_against_its_own_answers(make
         )  # fmt: skip
         assert driver.adopt(image)
         for event in ("disable", "enable", "disable"):
-            assert driver.change(image, event) is not None
+            assert driver.change(image, event).ok
     assert recorder.failures == {}
     assert recorder.harness["read_after_write"] == 3
 
@@ -248,7 +250,7 @@ def test_a_same_state_change_of_an_owned_image_keeps_its_lastopdate(rig: Rig) ->
     rig.driver.plan = replace(rig.driver.plan, read_after_write=1.0)
     for event in ("enable", "disable", "disable", "enable", "enable"):
         result = rig.driver.change(image, event)
-        assert result is not None and result.ok
+        assert result.ok
     assert rig.recorder.failures == {}
 
 
@@ -273,3 +275,108 @@ def test_lastopdate_must_move_on_a_real_change_sent_1_5_s_after_an_earlier_write
     frozen = "lastopdate-frozen" in rig.faults
     groups = [g for g in rig.recorder.failures.values() if g.check == "last_op_date"]
     assert [g.count for g in groups] == ([1] if frozen else []), rig.recorder.failures
+
+
+# ---------------------------------------------------------------------- over a scripted wire: no sockets
+
+JOB = "d" * 32
+ACCEPTED = {"location": f"http://10.0.0.9:8080/zstack/v1/api-jobs/{JOB}", "apiTimeout": 1800000}
+
+
+def answer(status: int, body: object = None, *, error: str | None = None) -> Exchange:
+    request = WireRequest("GET", "/x", {})
+    if error is not None:
+        return Exchange(request, 0.0, 0.0, error=error)
+    if isinstance(body, bytes):  # plain text
+        return Exchange(request, 0.0, 0.0, status=status, body=body)
+    raw = json.dumps(body).encode() if body is not None else b""
+    return Exchange(request, 0.0, 0.0, status=status, body=raw, json=body)
+
+
+class Stopped(Exception):
+    """What a locust user stopped mid-request sees (gevent's GreenletExit, in a run)."""
+
+
+@dataclass
+class ScriptedWire:
+    """The `Wire` seam answering from a script; what was sent, under which name, is kept."""
+
+    script: list[Exchange | BaseException]
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def send(self, request: WireRequest, name: str) -> Exchange:
+        self.sent.append((request.path, name))
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def settle(self, exchange: Exchange, name: str, failure: str | None) -> None:
+        pass
+
+    def measure(self, kind: str, name: str, seconds: float, failure: str | None) -> None:
+        pass
+
+
+def scripted(
+    *script: Exchange | BaseException, poll_deadline: float = 30.0
+) -> tuple[Driver, ScriptedWire, list[float]]:
+    wire, slept = ScriptedWire(list(script)), list[float]()
+    plan = LoadPlan(target="http://zs:8080", scenario="toggle", images={IMAGE: "Enabled"}, poll_deadline=poll_deadline)
+    driver = Driver(
+        wire, Recorder(), plan, Sessions("live"), client="s", rng=random.Random(3), table=default_table(),
+        sleep=slept.append,
+    )  # fmt: skip
+    return driver, wire, slept
+
+
+IMAGE = "e" * 32
+PENDING = answer(202, {})
+
+
+def test_the_driver_follows_a_job_on_the_load_schedule_without_a_wait_before_the_first_poll() -> None:
+    """The rules are `_jobs`'; the numbers are the load schedule's (POLLS), and the first poll goes out at
+    once: not even a sleep(0), which under gevent would yield to every other user first."""
+    done = answer(200, {"inventory": {"uuid": IMAGE, "state": "Disabled"}})
+    driver, wire, slept = scripted(answer(202, ACCEPTED), PENDING, PENDING, PENDING, done)
+    result = driver._call(_wire.change_state(IMAGE, "disable", "live"), "changeImageState disable")
+    assert result.outcome is Outcome.SUCCESS and len(result.exchanges) == 5
+    assert slept == [POLLS.first, POLLS.first * 2, POLLS.first * 4] == [0.005, 0.01, 0.02]
+    assert [name for _, name in wire.sent] == ["changeImageState disable"] + ["api-jobs/{uuid}"] * 4
+    assert {path for path, _ in wire.sent[1:]} == {f"/zstack/v1/api-jobs/{JOB}"}  # onto the named target
+
+
+def test_change_is_typed_to_return_a_result() -> None:
+    """It never returned None; its type said it might, and callers checked for it."""
+    assert get_type_hints(Driver.change)["return"] is ApiResult
+
+
+@pytest.mark.parametrize(
+    ("script", "poll_deadline", "outcome", "write"),
+    [
+        ((answer(202, ACCEPTED), answer(200, {"inventory": {"uuid": IMAGE}})), 30.0, "success", "complete"),
+        ((answer(202, ACCEPTED), PENDING), 0.0, "timeout", "open"),  # no deadline left: the first pending poll
+        ((answer(0, error="connection refused"),), 30.0, "transport-error", "open"),
+        ((answer(202, ACCEPTED), answer(0, error="connection reset")), 30.0, "transport-error", "open"),
+        ((answer(400, b"x"),), 30.0, "rejected", None),  # refused: nothing happened, no write in the history
+    ],
+)
+def test_change_returns_a_result_for_every_ending(
+    script: tuple[Exchange, ...], poll_deadline: float, outcome: str, write: str | None
+) -> None:
+    driver, _, _ = scripted(*script, poll_deadline=poll_deadline)
+    result = driver.change(IMAGE, "disable")
+    assert isinstance(result, ApiResult) and result.outcome == outcome
+    kinds = [("complete" if op.complete is not None else "open") for op in driver.recorder.history]
+    assert kinds == ([] if write is None else [write])
+
+
+@pytest.mark.parametrize("at", [0, 1], ids=["put", "poll"])
+def test_a_user_stopped_mid_change_gets_the_exception_and_leaves_an_open_write(at: int) -> None:
+    script: list[Exchange | BaseException] = [answer(202, ACCEPTED), PENDING]
+    script[at] = Stopped()
+    driver, _, _ = scripted(*script)
+    with pytest.raises(Stopped):
+        driver.change(IMAGE, "disable")
+    [op] = driver.recorder.history
+    assert op.kind == "write" and op.complete is None  # it may or may not have happened
