@@ -3,7 +3,7 @@ no checks, no history and no histograms (the least a locust user can do for the 
 
 Like `loadtests/toggle.py` it logs in once per process (its users share the session), gives each user
 an image of its own, and alternates enable/disable: PUT actions, then GET the api-job until it is done.
-Requests are built by `zscheck._wire`, so both sides send byte-identical requests.
+Requests are built by `zscheck.wire`, so both sides send byte-identical requests.
 
 `--no-cookies` turns locust's cookie jar off, as zscheck's users do (like ZStack's SDK): the bench uses it
 to tell the cost of the checks alone from what the checked user saves by keeping no cookies.
@@ -20,7 +20,7 @@ from typing import Any
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 
-from zscheck import _wire
+from zscheck import wire
 
 _session: dict[str, Any] = {}
 _numbers = itertools.count()
@@ -34,11 +34,11 @@ def _options(parser: Any) -> None:
 @events.test_start.add_listener
 def _login(environment: Environment, **_: Any) -> None:
     host = environment.host or ""
-    login = _wire.login("admin", _wire.hash_password(os.environ.get("ZSCHECK_PASSWORD", "password")))
+    login = wire.login("admin", wire.hash_password(os.environ.get("ZSCHECK_PASSWORD", "password")))
     request = urllib.request.Request(host + login.path, login.body, dict(login.headers), method=login.method)
     with urllib.request.urlopen(request, timeout=10) as answer:
         _session["uuid"] = json.loads(answer.read())["inventory"]["uuid"]
-    query = _wire.query_images(_session["uuid"], limit=1000)
+    query = wire.query_images(_session["uuid"], limit=1000)
     with urllib.request.urlopen(urllib.request.Request(host + query.path, headers=dict(query.headers))) as answer:
         _session["images"] = [i["uuid"] for i in json.loads(answer.read())["inventories"]]
 
@@ -56,14 +56,14 @@ class BareToggle(FastHttpUser):
 
     @task
     def toggle(self) -> None:
-        event = _wire.STATE_EVENTS[self.toggles % 2]
+        event = wire.STATE_EVENTS[self.toggles % 2]
         self.toggles += 1
-        put = _wire.change_state(self.image, event, _session["uuid"])
+        put = wire.change_state(self.image, event, _session["uuid"])
         answer = self.client.request(put.method, put.path, headers=dict(put.headers), data=put.body, name="PUT")
-        location = _wire.job_location(answer.status_code, _wire.parse_json(answer.content or b""))
+        location = wire.job_location(answer.status_code, wire.parse_json(answer.content or b""))
         if location is None:
             return
-        poll = _wire.poll(location)
+        poll = wire.poll(location)
         for _ in range(100):
             answer = self.client.request(poll.method, poll.path, headers=dict(poll.headers), name="GET api-job")
             if answer.status_code != 202:

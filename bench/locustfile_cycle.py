@@ -3,7 +3,7 @@
 Each user logs in once, takes one image of its own (so nearly every cycle is a real, durable state
 change rather than an idempotent no-op), then loops with no wait time: `PUT actions` (alternating
 enable/disable), then `GET api-job` on the returned location until the answer is not 202. Requests are
-built by `zscheck._wire`, never by hand, so the load is exactly what the wire client sends.
+built by `zscheck.wire`, never by hand, so the load is exactly what the wire client sends.
 
 The measurement window is kept here, where its edges are exact: it opens when the last user has
 logged in (statistics are reset at that instant, so start-up and log-ins count on neither side) and
@@ -33,7 +33,7 @@ from locust.exception import StopUser
 from locust.stats import StatsEntry, StatsError
 from server_vs_locust import cpu_seconds, cpu_ticks  # locust puts this file's directory on sys.path
 
-from zscheck import _wire
+from zscheck import wire
 
 USERS = int(os.environ.get("ZSCHECK_BENCH_USERS", "1"))
 SERVER_PID = os.environ.get("ZSCHECK_BENCH_SERVER_PID")
@@ -100,20 +100,20 @@ class CycleUser(FastHttpUser):
     def on_start(self) -> None:
         self.number = next(_user_numbers)
         self.toggles = 0
-        login = _wire.login("admin", _wire.hash_password("password"))
+        login = wire.login("admin", wire.hash_password("password"))
         with self.client.request(
             login.method, login.path, headers=dict(login.headers), data=login.body, name="login", catch_response=True
         ) as resp:
-            data = _wire.parse_json(resp.content or b"")
+            data = wire.parse_json(resp.content or b"")
             if resp.status_code != 200 or not isinstance(data, dict) or "inventory" not in data:
                 resp.failure(f"login answered {resp.status_code}: {(resp.text or '')[:200]}")
                 raise StopUser()
             self.session = str(data["inventory"]["uuid"])
-        query = _wire.query_images(self.session, limit=USERS)
+        query = wire.query_images(self.session, limit=USERS)
         with self.client.request(
             query.method, query.path, headers=dict(query.headers), name="query images", catch_response=True
         ) as resp:
-            data = _wire.parse_json(resp.content or b"")
+            data = wire.parse_json(resp.content or b"")
             inventories = data.get("inventories") if isinstance(data, dict) else None
             if resp.status_code != 200 or not inventories:
                 resp.failure(f"image query answered {resp.status_code}: {(resp.text or '')[:200]}")
@@ -124,24 +124,24 @@ class CycleUser(FastHttpUser):
 
     @task
     def cycle(self) -> None:
-        event = _wire.STATE_EVENTS[self.toggles % 2]
+        event = wire.STATE_EVENTS[self.toggles % 2]
         self.toggles += 1
-        put = _wire.change_state(self.image, event, self.session)
+        put = wire.change_state(self.image, event, self.session)
         with self.client.request(
             put.method, put.path, headers=dict(put.headers), data=put.body, name="PUT actions", catch_response=True
         ) as resp:
-            location = _wire.job_location(resp.status_code, _wire.parse_json(resp.content or b""))
+            location = wire.job_location(resp.status_code, wire.parse_json(resp.content or b""))
             if location is None:
                 resp.failure(f"expected 202 with a location, got {resp.status_code}: {(resp.text or '')[:200]}")
                 return
-        poll = _wire.poll(location)  # the same request for every attempt: built once, outside the loop
+        poll = wire.poll(location)  # the same request for every attempt: built once, outside the loop
         for attempt in range(MAX_POLLS):
             with self.client.request(
                 poll.method, poll.path, headers=dict(poll.headers), name="GET api-job", catch_response=True
             ) as resp:
                 if resp.status_code == 202 and attempt < MAX_POLLS - 1:
                     continue  # still processing: poll again (the last 202 counts as a failure below)
-                data = _wire.parse_json(resp.content or b"")
+                data = wire.parse_json(resp.content or b"")
                 inventory = data.get("inventory") if isinstance(data, dict) else None
                 state = inventory.get("state") if isinstance(inventory, dict) else None
                 if resp.status_code != 200:

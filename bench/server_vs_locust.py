@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from zscheck import _wire
+from zscheck import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile_cycle.py")
@@ -131,22 +131,22 @@ def tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def send(base_url: str, req: _wire.WireRequest, timeout: float = 10.0) -> tuple[int, Any]:
+def send(base_url: str, req: wire.WireRequest, timeout: float = 10.0) -> tuple[int, Any]:
     """One blocking request (set-up only: login and image listing), answered as (status, JSON or None)."""
     request = urllib.request.Request(base_url + req.path, data=req.body, headers=dict(req.headers), method=req.method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, _wire.parse_json(resp.read())
+            return resp.status, wire.parse_json(resp.read())
     except urllib.error.HTTPError as exc:  # 4xx/5xx are answers too
-        return exc.code, _wire.parse_json(exc.read())
+        return exc.code, wire.parse_json(exc.read())
 
 
 def login_and_images(base_url: str, limit: int) -> tuple[str, list[str]]:
-    status, data = send(base_url, _wire.login("admin", _wire.hash_password("password")))
+    status, data = send(base_url, wire.login("admin", wire.hash_password("password")))
     if status != 200 or not isinstance(data, dict):
         raise BenchError(f"login answered {status}: {data}")
     session = str(data["inventory"]["uuid"])
-    status, data = send(base_url, _wire.query_images(session, limit=limit))
+    status, data = send(base_url, wire.query_images(session, limit=limit))
     inventories = data.get("inventories") if isinstance(data, dict) else None
     if status != 200 or not inventories:
         raise BenchError(f"image query answered {status}: {data}")
@@ -309,7 +309,7 @@ class CycleConnection(asyncio.Protocol):
         self._location = ""
         self.closed = asyncio.get_running_loop().create_future()
 
-    def _send(self, req: _wire.WireRequest) -> None:
+    def _send(self, req: wire.WireRequest) -> None:
         lines = [f"{req.method} {req.path} HTTP/1.1", f"Host: {self._host}"]
         lines += [f"{name}: {value}" for name, value in req.headers.items()]
         if req.body is not None:
@@ -322,10 +322,10 @@ class CycleConnection(asyncio.Protocol):
             if self._transport is not None:
                 self._transport.close()
             return
-        self._event = _wire.STATE_EVENTS[self._toggles % 2]
+        self._event = wire.STATE_EVENTS[self._toggles % 2]
         self._toggles += 1
         self._polling = False
-        self._send(_wire.change_state(self._image, self._event, self._session))
+        self._send(wire.change_state(self._image, self._event, self._session))
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -357,19 +357,19 @@ class CycleConnection(asyncio.Protocol):
         tally.requests += 1
         name = "GET api-job" if self._polling else "PUT actions"
         tally.statuses[f"{name} {status}"] += 1
-        data = _wire.parse_json(body)
+        data = wire.parse_json(body)
         if not self._polling:
-            location = _wire.job_location(status, data)
+            location = wire.job_location(status, data)
             if location is None:
                 tally.failures[f"PUT actions: expected 202 with a location, got {status}: {body[:120]!r}"] += 1
                 self._next_cycle()
                 return
             self._polling = True
             self._location = location
-            self._send(_wire.poll(location))
+            self._send(wire.poll(location))
             return
         if status == 202:
-            self._send(_wire.poll(self._location))
+            self._send(wire.poll(self._location))
             return
         inventory = data.get("inventory") if isinstance(data, dict) else None
         state = inventory.get("state") if isinstance(inventory, dict) else None
