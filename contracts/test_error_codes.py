@@ -57,7 +57,7 @@ def test_each_rule_and_its_precedence(zs: Harness) -> None:
         image = zs.admin_images[0] if case.image != "unknown" else "0" * 32
         return zs.probe(case, image, event_for(case, event))
 
-    with ThreadPoolExecutor(max_workers=zs.config.workers) as pool:
+    with ThreadPoolExecutor(max_workers=zs.workers) as pool:
         results = list(pool.map(send, runnable))
     for sent in results:
         require(zs, sent)
@@ -72,7 +72,7 @@ def test_every_input_class_gets_its_answer(zs: Harness, pytestconfig: pytest.Con
     """Hypothesis over every class and their combinations, split into `--workers` independent runs (each
     its own seed, derived from the run's) so that their waits for jobs overlap."""
     current = settings()
-    parts = max(1, min(zs.config.workers, current.max_examples))
+    parts = max(1, min(zs.workers, current.max_examples))
 
     def part(i: int) -> None:
         @seed(part_seed(pytestconfig, i))

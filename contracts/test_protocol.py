@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 
-from zscheck import _wire
-from zscheck._models import ApiResult, Exchange, Outcome, read_outcome
-from zscheck._wire import WireRequest
+from zscheck import ApiResult, Exchange, Outcome, read_outcome, wire
 from zscheck.checks import Expected, Facets, Probe, Violation, check_failed_request, judge, judge_protocol
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import require
+from zscheck.wire import WireRequest
 
 
 def protocol(zs: Harness, name: str, exchange: Exchange, image: str, more: list[Violation] | None = None) -> Sent:
@@ -23,46 +22,46 @@ def protocol(zs: Harness, name: str, exchange: Exchange, image: str, more: list[
     expected = Expected(rule=name, stage="sync", status=rule.status, body="text", text=rule.text)
     violations = judge_protocol(rule, exchange) + list(more or [])
     result = ApiResult(read_outcome(exchange), [exchange], exchange.json)
-    return Sent(Probe(zs.config.dialect, image, None, expected), result, violations, Facets())
+    return Sent(Probe(zs.dialect, image, None, expected), result, violations, Facets())
 
 
 def test_a_reused_job_uuid_is_refused_and_changes_nothing(zs: Harness) -> None:
-    if zs.config.dialect != "rest":
+    if zs.dialect != "rest":
         return  # the documented dialect answers synchronously: no api-jobs, no X-Job-UUID
     image = zs.admin_images[0]
     session = zs.live_session(zs.main).uuid
-    job = _wire.new_job_uuid()
-    first = zs.main.call(_wire.change_state(image, "disable", session, job_uuid=job))
+    job = wire.new_job_uuid()
+    first = zs.main.call(wire.change_state(image, "disable", session, job_uuid=job))
     probe = Probe("rest", image, "disable", zs.table.expect(Facets(), "rest"), job)
     require(zs, Sent(probe, first, judge(probe, first), Facets()))
     before = zs.query(image)
     assert before is not None
-    again = zs.send_raw(_wire.change_state(image, "enable", session, job_uuid=job))
+    again = zs.send_raw(wire.change_state(image, "enable", session, job_uuid=job))
     if again.status == 202 and isinstance(again.json, dict):  # accepted: let its job run before looking
         location = again.json.get("location")
         if isinstance(location, str):
-            zs.main.call(_wire.poll(location))
+            zs.main.call(wire.poll(location))
     changed = list(check_failed_request(before, zs.query(image), again))
     require(zs, protocol(zs, "job-uuid-duplicate", again, image, changed))
 
 
 def test_a_job_uuid_of_the_wrong_length_is_refused(zs: Harness) -> None:
-    if zs.config.dialect != "rest":
+    if zs.dialect != "rest":
         return
     image = zs.admin_images[0]
     session = zs.live_session(zs.main).uuid
     for job in (uuidlib.uuid4().hex[:31], uuidlib.uuid4().hex + "0", str(uuidlib.uuid4())):
-        exchange = zs.send_raw(_wire.change_state(image, "enable", session, job_uuid=job))
+        exchange = zs.send_raw(wire.change_state(image, "enable", session, job_uuid=job))
         require(zs, protocol(zs, "job-uuid-length", exchange, image))
 
 
 def test_polls_of_jobs_never_issued_and_other_methods(zs: Harness) -> None:
-    if zs.config.dialect != "rest":
+    if zs.dialect != "rest":
         return
     image = zs.admin_images[0]
-    unknown = zs.send_raw(_wire.poll(f"{_wire.JOB_PATH}{uuidlib.uuid4().hex}"))
+    unknown = zs.send_raw(wire.poll(f"{wire.JOB_PATH}{uuidlib.uuid4().hex}"))
     require(zs, protocol(zs, "job-unknown", unknown, image))
-    accepted = zs.main.call(_wire.change_state(image, "enable", zs.live_session(zs.main).uuid))
+    accepted = zs.main.call(wire.change_state(image, "enable", zs.live_session(zs.main).uuid))
     job_path = accepted.exchanges[-1].request.path
     for method in ("PUT", "POST", "DELETE"):
         exchange = zs.send_raw(WireRequest(method, job_path, {}, b"{}" if method != "DELETE" else b""))
@@ -72,8 +71,8 @@ def test_polls_of_jobs_never_issued_and_other_methods(zs: Harness) -> None:
 def test_other_methods_on_the_actions_path(zs: Harness) -> None:
     image = zs.admin_images[0]
     session = zs.live_session(zs.main).uuid
-    path = f"{_wire.API_PREFIX}/images/{image}/actions"
-    body = _wire.json_body({"changeImageState": {"stateEvent": "enable"}})
+    path = f"{wire.API_PREFIX}/images/{image}/actions"
+    body = wire.json_body({"changeImageState": {"stateEvent": "enable"}})
     for method, name in (("POST", "actions-post"), ("GET", "actions-get"), ("DELETE", "actions-delete"),
                          ("HEAD", "actions-head")):  # fmt: skip
         headers = {"Authorization": f"OAuth {session}", "Content-Type": "application/json"}
@@ -84,11 +83,11 @@ def test_other_methods_on_the_actions_path(zs: Harness) -> None:
 def test_schema_exactly_when_the_poll_asks(zs: Harness) -> None:
     """The Java SDK always polls with X-JSON-Schema and reads the result through it; other clients do not
     send it and must not get it. The judge checks both ways; this sends both."""
-    if zs.config.dialect != "rest":
+    if zs.dialect != "rest":
         return
     image = zs.admin_images[0]
     for asked in (False, True):
-        request = _wire.change_state(image, "disable", zs.live_session(zs.main).uuid)
+        request = wire.change_state(image, "disable", zs.live_session(zs.main).uuid)
         accepted = zs.main.call(request, follow=False)
         location = (accepted.final.json or {}).get("location") if isinstance(accepted.final.json, dict) else None
         probe = Probe("rest", image, "disable", zs.table.expect(Facets(), "rest"), request.headers["X-Job-UUID"])
@@ -104,9 +103,9 @@ def follow(zs: Harness, location: str, first: Exchange, *, json_schema: bool) ->
     exchanges = [first]
     deadline_polls = max(10, int(zs.main.poll_deadline / 0.05))
     for _ in range(deadline_polls):
-        answer = zs.send_raw(_wire.poll(location, json_schema=json_schema))
+        answer = zs.send_raw(wire.poll(location, json_schema=json_schema))
         exchanges.append(answer)
-        if answer.error is not None or not _wire.is_job_pending(answer.status or 0):
+        if answer.error is not None or not wire.is_job_pending(answer.status or 0):
             return ApiResult(read_outcome(answer), exchanges, answer.json)
         time.sleep(0.05)
     return ApiResult(Outcome.TIMEOUT, exchanges, exchanges[-1].json)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from zscheck import _wire
+from zscheck import wire
 from zscheck.checks import (
     Facets,
     Violation,
@@ -46,7 +46,7 @@ def test_changes_leave_every_other_field_as_it_was_created(zs: Harness) -> None:
         ]
         assert_none(zs, violations, sent)
 
-    in_parallel([partial(one, image) for image in zs.admin_images], zs.config.workers)
+    in_parallel([partial(one, image) for image in zs.admin_images], zs.workers)
 
 
 def test_change_then_query_agrees_and_touches_only_state(zs: Harness) -> None:
@@ -62,7 +62,7 @@ def test_change_then_query_agrees_and_touches_only_state(zs: Harness) -> None:
         )
         if sent.result.inventory is not None:  # what the change answered is the image as stored
             violations += check_echo_matches_query(
-                "changeImageState", dict(sent.result.inventory), after, documented=zs.config.dialect == "documented"
+                "changeImageState", dict(sent.result.inventory), after, documented=zs.dialect == "documented"
             )
         assert_none(zs, violations, sent)
 
@@ -143,7 +143,7 @@ def test_a_normal_account_sees_only_its_own_images(zs: Harness) -> None:
     if zs.tenant is None or not zs.tenant_images:
         return  # not exercised: the run's coverage lists why
     session = zs.live_session(zs.tenant).uuid
-    result = zs.tenant.call(_wire.query_images(session, [f"uuid?={','.join(zs.admin_images + zs.tenant_images)}"]))
+    result = zs.tenant.call(wire.query_images(session, [f"uuid?={','.join(zs.admin_images + zs.tenant_images)}"]))
     listed = result.data.get("inventories") if isinstance(result.data, dict) else None
     probe = zs.success_probe(zs.tenant_images[0])
     violations = list(
@@ -159,7 +159,7 @@ def test_fixture_names_round_trip(zs: Harness) -> None:
     """Fixture images are named in Chinese as well as ASCII: AddImage's answer and a later query carry the
     text exactly as sent."""
     for uuid, sent_texts in zs.created_texts.items():
-        result = zs.main.call(_wire.get_image(uuid, zs.live_session(zs.main).uuid))
+        result = zs.main.call(wire.get_image(uuid, zs.live_session(zs.main).uuid))
         listed = result.data.get("inventories") if isinstance(result.data, dict) else None
         queried = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else None
         violations = list(check_strings_round_trip(sent_texts, zs.snapshots.get(uuid), "AddImage's answer"))

@@ -25,11 +25,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import response_headers_conformance, response_schema_conformance, status_code_conformance
 
 from contracts.strategies import is_valid_event
-from zscheck._models import Exchange
-from zscheck._wire import WireRequest
+from zscheck import Exchange
 from zscheck.checks import Facets, Probe, Violation, judge
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import ContractViolation, require, run_options
+from zscheck.wire import WireRequest
 
 HERE = Path(__file__).parent
 SCHEMATHESIS_CHECKS = [status_code_conformance, response_schema_conformance, response_headers_conformance]
@@ -39,7 +39,7 @@ def load_contract() -> Any:
     """The contract of the run's dialect. Loaded at import (schemathesis' lazy fixture loader does not work with
     this pytest), from the options the plugin saw."""
     options = run_options()
-    loaded = schemathesis.openapi.from_path(HERE / f"openapi-{options.dialect}.yaml")
+    loaded = schemathesis.openapi.from_path(HERE / f"openapi-{options.target.dialect}.yaml")
     loaded.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         max_examples=options.max_examples,
@@ -156,7 +156,7 @@ def test_envelope_and_schema(zs: Harness) -> None:
         drawn.append(case)
 
     draw()
-    with ThreadPoolExecutor(max_workers=zs.config.workers) as pool:
+    with ThreadPoolExecutor(max_workers=zs.workers) as pool:
         sent = list(pool.map(partial(check_case, zs=zs), drawn))
     failures = []
     for each in sent:
@@ -171,7 +171,7 @@ def test_envelope_and_schema(zs: Harness) -> None:
 
 
 def check_case(case: Any, zs: Harness) -> Sent:
-    dialect = zs.config.dialect
+    dialect = zs.dialect
     image, image_class = pick_image(zs, (case.body, case.headers, case.query))
     case.path_parameters = {"uuid": image}
     kwargs = case.as_transport_kwargs(base_url=zs.url)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from contracts.strategies import image_texts, invalid_events, valid_events
-from zscheck import _wire
+from zscheck import wire
 from zscheck.checks import (
     Facets,
     Violation,
@@ -89,7 +89,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             echoed = sent.result.inventory
             if echoed is not None:
                 violations += check_echo_matches_query(
-                    "changeImageState", dict(echoed), after, documented=zs.config.dialect == "documented"
+                    "changeImageState", dict(echoed), after, documented=zs.dialect == "documented"
                 )
             self._fail(violations, sent)
             if before["state"] != target:
@@ -134,7 +134,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             comes back exactly, and the image's state is untouched (the SDK found a stale echo here)."""
             uuid = data.draw(st.sampled_from(deletable))
             session = zs.live_session(zs.main).uuid
-            result = zs.main.call(_wire.image_action(uuid, "updateImage", texts, session))
+            result = zs.main.call(wire.image_action(uuid, "updateImage", texts, session))
             self.written[uuid] = time.time()
             assert result.ok, f"updateImage of fixture image failed: {result.final.text()}"
             after = self._query(uuid, None)
@@ -147,7 +147,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             # Put the created names back: the scenarios compare fixture images with their creation snapshot.
             original = {k: zs.snapshots[uuid][k] for k in texts if k in zs.snapshots[uuid]}
             if original:
-                zs.main.call(_wire.image_action(uuid, "updateImage", original, zs.live_session(zs.main).uuid))
+                zs.main.call(wire.image_action(uuid, "updateImage", original, zs.live_session(zs.main).uuid))
                 self.written[uuid] = time.time()
             self.model[uuid] = self._query(uuid, None)
 
@@ -158,7 +158,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             violations = list(problems or [])
             if result.inventory is not None:
                 violations += check_echo_matches_query(
-                    action, dict(result.inventory), after, result.final, documented=zs.config.dialect == "documented"
+                    action, dict(result.inventory), after, result.final, documented=zs.dialect == "documented"
                 )
             if violations:
                 request = result.exchanges[0].request
@@ -180,7 +180,7 @@ def test_image_state_model(zs: Harness) -> None:
     # among the lanes, five examples each at least: Hypothesis' first examples are its simplest (one rule
     # over and over), so a lane needs a few to be worth running.
     budget = max(5, current.max_examples // 4)
-    lanes = max(1, min(zs.config.workers, len(zs.admin_images), budget // 5))
+    lanes = max(1, min(zs.workers, len(zs.admin_images), budget // 5))
     per_lane = settings(current, max_examples=max(5, budget // lanes), stateful_step_count=25)
     groups = [zs.admin_images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
     machines = [machine_for(zs, images) for images in groups]

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from zscheck._models import ApiResult
-from zscheck._transport import Timeouts
 from zscheck.client import Client
 from zscheck.errors import ConfigError, TargetError
 
@@ -94,22 +93,32 @@ class Journal:
                 if number == len(lines):
                     break  # a line cut short by a crash: everything before it stands
                 raise ConfigError(f"journal {path}, line {number}, is not JSON; the file is damaged") from None
-            kind = entry.get("kind")
-            if kind == "target":
-                journal.target = entry["url"]
-            elif kind == "image":
-                journal.images[entry["uuid"]] = JournalEntry(
-                    entry["uuid"], entry["state"], entry["created"], owner=entry.get("owner")
-                )
-            elif kind == "account":
-                journal.accounts.setdefault(entry["uuid"], AccountEntry(entry["uuid"], entry["name"]))
-            elif kind == "restored" and entry["uuid"] in journal.images:
-                journal.images[entry["uuid"]].restored = True
-            elif kind == "restored" and entry["uuid"] in journal.accounts:
-                journal.accounts[entry["uuid"]].restored = True
+            try:
+                journal._read(entry)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                raise ConfigError(
+                    f"journal {path}, line {number}, is not a journal entry ({line[:80]!r}); the file is damaged: "
+                    "restore what it names by hand, or fix the line (each is an object with `kind` and its fields)"
+                ) from None
         if journal.target is None:
             raise ConfigError(f"journal {path} names no target; it is not a zscheck journal")
         return journal
+
+    def _read(self, entry: dict[str, Any]) -> None:
+        """One line's entry; a line that is JSON but not an entry raises KeyError, TypeError or ValueError."""
+        kind = entry["kind"]
+        if kind == "target":
+            self.target = _text(entry["url"])
+        elif kind == "image":
+            self.images[_text(entry["uuid"])] = JournalEntry(
+                entry["uuid"], _text(entry["state"]), bool(entry["created"]), owner=entry.get("owner")
+            )
+        elif kind == "account":
+            self.accounts.setdefault(_text(entry["uuid"]), AccountEntry(entry["uuid"], _text(entry["name"])))
+        elif kind == "restored" and entry["uuid"] in self.images:
+            self.images[entry["uuid"]].restored = True
+        elif kind == "restored" and entry["uuid"] in self.accounts:
+            self.accounts[entry["uuid"]].restored = True
 
     def record(self, uuid: str, state: str, *, created: bool, owner: str | None = None) -> None:
         if uuid in self.images:
@@ -329,20 +338,13 @@ class FixtureImages:
         return uuid in self.uuids
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{value!r} is not a non-empty string")
+    return value
+
+
 def _detail(result: ApiResult) -> str:
     if result.error_code is not None:
         return f"{result.error_code}: {(result.error or {}).get('details', '')}".rstrip(": ")
     return result.final.error or f"HTTP {result.final.status}: {result.final.text(200)}"
-
-
-def restore_from(
-    path: Path, account: str, password: str, *, verify: bool | str = True, timeout: float = 30.0
-) -> RestoreReport:
-    """Restore a journal on disk with a client of its own (`zscheck restore`, and the last resort of an
-    interrupted run whose own teardown did not finish in time)."""
-    journal = Journal.load(path)
-    if not journal.pending() or journal.target is None:
-        return RestoreReport()
-    with Client(journal.target, verify=verify, timeouts=Timeouts(min(5.0, timeout), timeout)) as client:
-        client.login(account, password)
-        return restore(journal, client)

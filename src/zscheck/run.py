@@ -15,61 +15,48 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from zscheck import __version__
 from zscheck.checks import CHECKS, ErrorTable
 from zscheck.conformance.drift import run_drift
-from zscheck.conformance.harness import ContractConfig
-from zscheck.conformance.harness import interrupted as contract_interrupted
-from zscheck.conformance.runner import ContractRun, run_contract
-from zscheck.credentials import read_password
+from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan
+from zscheck.conformance.runner import run_contract
+from zscheck.control import RunControl
 from zscheck.errors import ZscheckError
+from zscheck.events import Emit, Note, PhaseFinished, PhaseStarted, VerdictReached, discard
 from zscheck.load.runner import LoadRun, run_load
-from zscheck.load.runner import interrupted as load_interrupted
 from zscheck.report.html import write_index
+from zscheck.slo import parse_gate
+from zscheck.target import TargetOptions
+from zscheck.verdict import Verdict
 
 DEFAULT_GATES = ("error_rate<1%", "e2e:p99<1s")
-Progress = Callable[[str], None]
+PHASES = ("contract", "load", "drift")
 
 
 @dataclass(frozen=True)
 class RunAll:
     reports: Path = Path("reports")
-    target: str | None = None
-    dialect: str = "rest"
-    account: str = "admin"
-    password_env: str = "ZSCHECK_PASSWORD"
-    password_file: str | None = None
-    images: tuple[str, ...] = ()
+    target: TargetOptions = field(default_factory=TargetOptions)
     seed: int | None = None
-    max_examples: int = 100
+    max_examples: int = NIGHTLY_MAX_EXAMPLES
     scenario: str = "toggle"
     users: int = 10
     duration: float = 20.0
     rate: float | None = None
     slo: tuple[str, ...] = DEFAULT_GATES
     skip: tuple[str, ...] = ()  # phases to leave out: contract, load, drift
-    ca_bundle: str | None = None
-    insecure: bool = False
-    quiet: bool = False
-    timeout: float = 30.0
-    timing: str = "instant"  # embedded server only: instant, or realistic (jobs like a real node's)
+    quiet: bool = False  # the phases' own progress is not passed on
 
-    def target_options(self) -> dict[str, Any]:
-        """What the contract and load phases share, under the same names: where and how to connect."""
-        return {
-            "target": self.target,
-            "dialect": self.dialect,
-            "account": self.account,
-            "password_env": self.password_env,
-            "password_file": self.password_file,
-            "images": self.images,
-            "ca_bundle": self.ca_bundle,
-            "insecure": self.insecure,
-            "timeout": self.timeout,
-            "timing": self.timing,
-        }
+    def validate(self) -> RunAll:
+        self.target.validate()
+        for gate in self.slo:
+            parse_gate(gate)  # a bad gate is a usage error now, not after the conformance phase
+        unknown = set(self.skip) - set(PHASES)
+        if unknown:
+            raise ZscheckError(f"--skip {', '.join(sorted(unknown))}: phases are {', '.join(PHASES)}")
+        return self
 
 
 @dataclass
@@ -79,6 +66,10 @@ class Phase:
     seconds: float  # its report directory is the run's directory / name
     error: str | None = None
 
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.of(self.exit_code)
+
 
 @dataclass
 class RunAllResult:
@@ -86,52 +77,84 @@ class RunAllResult:
     phases: list[Phase] = field(default_factory=list)
 
     @property
+    def verdict(self) -> Verdict:
+        """Drift departs from the page by design: it is reported, and only counts when it could not run."""
+        counted = [p.verdict for p in self.phases if p.name != "drift" or p.verdict is Verdict.COULD_NOT_RUN]
+        if not self.phases:
+            return Verdict.COULD_NOT_RUN
+        return Verdict.combine(counted) if counted else Verdict.PASS
+
+    @property
     def exit_code(self) -> int:
-        codes = [p.exit_code for p in self.phases if p.name != "drift" or p.exit_code == 2]
-        if 1 in codes:
-            return 1
-        return 2 if 2 in codes or not self.phases else 0
+        return self.verdict.exit_code
 
 
 def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def run_all(run: RunAll, progress: Progress = print) -> RunAllResult:
+def run_all(
+    run: RunAll,
+    *,
+    control: RunControl,
+    emit: Emit = discard,
+    last_resort: Callable[[str], NoReturn],
+) -> RunAllResult:
+    run = run.validate()
     seed = run.seed if run.seed is not None else random.randrange(2**32)
     directory = run.reports / _stamp()
     directory.mkdir(parents=True, exist_ok=True)
     _point_latest(run.reports, directory)
     result = RunAllResult(directory)
     started = time.time()
-    phases: list[tuple[str, Callable[[Path], int]]] = [
-        ("contract", lambda out: _contract(run, seed, out)),
-        ("load", lambda out: _load(run, seed, out, progress)),
-        ("drift", lambda out: _drift(run, out)),
-    ]
-    todo = [(name, step) for name, step in phases if name not in run.skip]
-    for number, (name, step) in enumerate(todo, 1):
-        progress(f"run: [{number}/{len(todo)}] {name} ...")
+    phase_emit = discard if run.quiet else emit
+    steps: dict[str, Callable[[Path], Verdict]] = {
+        "contract": lambda out: run_contract(
+            ContractPlan(out, target=run.target, max_examples=run.max_examples, seed=seed),
+            control=control,
+            emit=phase_emit,
+            last_resort=last_resort,
+            quiet=True,
+        ),
+        "load": lambda out: run_load(
+            LoadRun(
+                out,
+                target=run.target,
+                scenario=run.scenario,
+                users=run.users,
+                duration=run.duration,
+                rate=run.rate,
+                slo=run.slo,
+                seed=seed,
+            ),
+            control=control,
+            emit=phase_emit,
+        ),
+        "drift": lambda out: run_drift(out, run.target, control=control).verdict,
+    }
+    todo = [name for name in PHASES if name not in run.skip]
+    for number, name in enumerate(todo, 1):
+        emit(PhaseStarted(name, number, len(todo)))
         t0 = time.monotonic()
         error = None
         try:
-            code = step(directory / name)
+            verdict = steps[name](directory / name)
         except ZscheckError as exc:
-            code, error = 2, str(exc)
-            progress(f"run: {name} could not run: {exc}")
-        phase = Phase(name, code, time.monotonic() - t0, error)
+            verdict, error = Verdict.COULD_NOT_RUN, str(exc)
+        phase = Phase(name, verdict.exit_code, time.monotonic() - t0, error)
         result.phases.append(phase)
-        progress(f"run: [{number}/{len(todo)}] {name}: {_word(name, code)} in {phase.seconds:.0f} s")
-        if contract_interrupted() or load_interrupted():  # Ctrl-C or SIGTERM: the phase restored; stop here
+        emit(PhaseFinished(name, number, len(todo), verdict, phase.seconds, error))
+        if control.interrupted:  # Ctrl-C or SIGTERM: the phase restored; stop here
             phase.exit_code, phase.error = 2, "interrupted by a signal"
-            progress("run: interrupted: the remaining phases were not run")
+            emit(Note("run", "interrupted: the remaining phases were not run"))
             break
+    label = run.target.url or "embedded reference server"
     summary = {
         "command": "run",
-        "verdict": {0: "PASS", 1: "VIOLATIONS", 2: "COULD NOT RUN"}[result.exit_code],
+        "verdict": result.verdict.word,
         "exit_code": result.exit_code,
-        "target": run.target or "embedded reference server",
-        "dialect": run.dialect,
+        "target": label,
+        "dialect": run.target.dialect,
         "seed": seed,
         "harness_version": __version__,
         "started": started,
@@ -141,15 +164,8 @@ def run_all(run: RunAll, progress: Progress = print) -> RunAllResult:
     }
     (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     index = write_index(directory, error_table=_error_table(), checks=CHECKS)
-    progress(f"zscheck: {summary['verdict']} (exit {result.exit_code}) - {summary['target']}, seed {seed}")
-    progress(f"zscheck: report {index.resolve()}")
+    emit(VerdictReached("run", result.verdict, label, seed=seed, report=str(index.resolve())))
     return result
-
-
-def _word(name: str, code: int) -> str:
-    if name == "drift":
-        return {0: "no drift", 1: "drift found (reported)", 2: "could not run"}[code]
-    return {0: "pass", 1: "VIOLATIONS", 2: "could not run"}.get(code, "could not run")
 
 
 def _point_latest(reports: Path, directory: Path) -> None:
@@ -161,44 +177,6 @@ def _point_latest(reports: Path, directory: Path) -> None:
         link.symlink_to(directory.name, target_is_directory=True)
     except OSError:
         pass  # a file system without links: the timestamped directory is still printed
-
-
-def _contract(run: RunAll, seed: int, out: Path) -> int:
-    return run_contract(
-        ContractRun(report_dir=out, max_examples=run.max_examples, seed=seed, quiet=True, **run.target_options())
-    )
-
-
-def _load(run: RunAll, seed: int, out: Path, progress: Progress) -> int:
-    return run_load(
-        LoadRun(
-            report_dir=out,
-            scenario=run.scenario,
-            users=run.users,
-            duration=run.duration,
-            rate=run.rate,
-            slo=run.slo,
-            seed=seed,
-            **run.target_options(),
-        ),
-        progress=(lambda line: None) if run.quiet else progress,
-    )
-
-
-def _drift(run: RunAll, out: Path) -> int:
-    result = run_drift(
-        ContractConfig(
-            report_dir=out,
-            target=run.target,
-            account=run.account,
-            password=read_password(run.password_env, run.password_file),
-            images=run.images,
-            create_images=0 if run.images else 1,
-            verify=run.ca_bundle or not run.insecure,
-            timeout=run.timeout,
-        )
-    )
-    return result.exit_code
 
 
 def _error_table() -> list[dict[str, Any]]:

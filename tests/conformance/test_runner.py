@@ -130,7 +130,7 @@ def test_rest_contract_against_a_documented_server_finds_violations(make_server:
 @pytest.mark.slow
 def test_progress_lines_name_suites_requests_failures_and_time_left(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "zscheck", "contract", "--quiet", "--max-examples", "3", "--report-dir", str(tmp_path)],
+        [sys.executable, "-m", "zscheck", "contract", "--max-examples", "3", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:]

@@ -97,7 +97,10 @@ def test_the_last_resort_restores_from_the_journal_and_ends_the_process(
         zs.change_state(given, "disable" if before[given] == "Enabled" else "enable")
         code = (
             "import sys; from pathlib import Path; from zscheck.conformance import runner as r; "
-            f"r._restore_or_exit(r.ContractRun(report_dir=Path({str(tmp_path)!r}), target={server.url!r}))"
+            "from zscheck.cli.common import last_resort; from zscheck.control import RunControl; "
+            "from zscheck.conformance.plan import ContractPlan; from zscheck.target import TargetOptions; "
+            f"plan = ContractPlan(Path({str(tmp_path)!r}), target=TargetOptions(url={server.url!r})); "
+            "r._Interrupts(plan, RunControl(), last_resort)._restore_and_end()"
         )
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -111,15 +114,17 @@ def test_the_last_resort_restores_from_the_journal_and_ends_the_process(
 
 DROPPED = """
 import sys
-from zscheck.conformance import harness, runner
+from zscheck.conformance import runner
+from zscheck.control import RunControl
 
 class Dropped:
     def __del__(self):  # where a signal can land: Python cannot raise here, so the exception is dropped
         raise KeyboardInterrupt("signal 2")
 
-sys.unraisablehook = runner._unraisable
+control = RunControl()
+sys.unraisablehook = runner._unraisable(control)
 if sys.argv[1] == "interrupted":
-    harness.request_interrupt(2)
+    control.interrupt(2)
 Dropped()
 print("still running")
 """

@@ -154,7 +154,7 @@ def test_capacity_reports_every_step_and_the_knee(tmp_path: Path) -> None:
     assert all(s["passed"] for s in doc["steps"])
     best = max(doc["steps"], key=lambda s: s["throughput"])
     assert doc["knee"] == {"users": best["users"], "rate": None, "throughput": best["throughput"]}
-    assert "capacity: knee at" in out
+    assert "zscheck: knee at" in out
 
 
 def test_capacity_below_the_first_step_exits_1(tmp_path: Path) -> None:

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from zscheck import _wire
 from zscheck._models import ApiResult
 from zscheck.checks.response import DOCUMENTED_ERROR, DOCUMENTED_INVENTORY
 from zscheck.client import Client
-from zscheck.conformance.harness import ContractConfig, Harness
+from zscheck.conformance.harness import Harness
+from zscheck.conformance.plan import ContractPlan
+from zscheck.control import RunControl
+from zscheck.target import TargetOptions
+from zscheck.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -144,21 +149,27 @@ class DriftRun:
     restore_problems: list[str]
 
     @property
-    def exit_code(self) -> int:
-        """2 could not put images back; 1 drift found; 0 the target answers as the page says."""
-        return 2 if self.restore_problems else (1 if self.points else 0)
+    def verdict(self) -> Verdict:
+        """COULD NOT RUN: images could not be put back; VIOLATIONS: drift found (of the page, not of the
+        contract: `zscheck run` reports it and never fails on it); PASS: the target answers as the page says."""
+        if self.restore_problems:
+            return Verdict.COULD_NOT_RUN
+        return Verdict.VIOLATIONS if self.points else Verdict.PASS
 
 
-def run_drift(config: ContractConfig) -> DriftRun:
-    """Drift against `config`'s target (the embedded server if none), one fixture image, restored after;
-    writes drift.json into the report directory."""
-    harness = Harness(config)
+def run_drift(report_dir: Path, target: TargetOptions, *, control: RunControl | None = None) -> DriftRun:
+    """Drift against `target` (the embedded server if none, rest dialect), on one image: the first given
+    with --image, else one created for it; restored after. Writes drift.json into the report directory."""
+    harness = Harness(
+        ContractPlan(report_dir, target=target, create_images=0 if target.images else 1, workers=1),
+        control=control or RunControl(),
+    )
     try:
         harness.start()
         points = find_drift(harness.main, harness.admin_images[0])
     finally:
         problems = harness.stop()
-    target = config.target or "the embedded reference server (rest dialect)"
-    config.report_dir.mkdir(parents=True, exist_ok=True)
-    (config.report_dir / "drift.json").write_text(to_json(points, target))
-    return DriftRun(points, target, problems)
+    label = target.url or "the embedded reference server (rest dialect)"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "drift.json").write_text(to_json(points, label))
+    return DriftRun(points, label, problems)

@@ -7,22 +7,22 @@ The suites in `contracts/` stay thin: they decide *what* to send (Hypothesis), t
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from zscheck import _wire
 from zscheck._models import ApiResult, Exchange, Outcome, Session
-from zscheck._transport import Timeouts
 from zscheck._wire import Dialect, WireRequest
 from zscheck.checks import FACETS, ErrorTable, Facets, Probe, Violation, default_table, judge, judge_call
 from zscheck.client import Client
-from zscheck.errors import ConfigError, LoginError, TargetError
-from zscheck.fixtures import FixtureImages, Journal, SetupError, fixture_names, restore
+from zscheck.conformance.plan import ContractPlan
+from zscheck.control import RunControl
+from zscheck.errors import TargetError
+from zscheck.fixtures import FixtureImages, Journal, SetupError, fixture_names
+from zscheck.target import EmbeddedServer, Target
 
 # Short, so the "expired session" class can be exercised in seconds; longer under the realistic profile,
 # whose jobs check the session up to 1.5 s after the request (a session must not lapse in between).
@@ -32,60 +32,17 @@ EMBEDDED_SESSION_TIMEOUT = {"instant": 3.0, "realistic": 4.0}
 SCHEDULING_MARGIN = 1.0
 # The longest a job of the embedded server may wait before it checks the session (the realistic cap).
 EMBEDDED_MAX_JOB_DELAY = {"instant": 0.0, "realistic": 1.5}
-EMBEDDED_PASSWORD = "password"
 # How long an api-job may stay processing. The instant reference server finishes jobs at once, so a job
 # still running after a second is a fault; a real node (and the realistic profile) takes tens to hundreds
 # of milliseconds, with a tail.
 EMBEDDED_POLL_DEADLINE = {"instant": 1.0, "realistic": 10.0}
 TARGET_POLL_DEADLINE = 10.0
-TIMINGS = ("instant", "realistic")
-DEFAULT_WORKERS = 8  # probes in flight at once: gentle for a management node, enough to overlap job waits
-Timing = Literal["instant", "realistic"]
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
 
 FIXTURE_NAMES = ("zscheck-fixture-{i}", "zscheck 测试镜像-{i}", "zscheck-镜像（{i}）CentOS 7.9")
 # Request classes that go to the normal account's own fixture image.
 TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
-
-_interrupted: list[int] = []  # signals received; checked before every request the harness sends
-
-
-def request_interrupt(signum: int) -> None:
-    """Called from a signal handler. The KeyboardInterrupt raised there can be swallowed (a signal that
-    lands inside a garbage-collector callback is 'unraisable'), so the next request raises it again."""
-    _interrupted.append(signum)
-
-
-def interrupted() -> bool:
-    return bool(_interrupted)
-
-
-def _check_interrupt() -> None:
-    if _interrupted:
-        raise KeyboardInterrupt(f"signal {_interrupted[0]}")
-
-
-@dataclass(frozen=True)
-class ContractConfig:
-    report_dir: Path
-    target: str | None = None  # None: start the embedded reference server
-    dialect: Dialect = "rest"
-    account: str = "admin"
-    password: str | None = None  # the secret itself, resolved by the CLI from env/file; never printed
-    tenant_account: str | None = None  # a normal account, for the ownership class (SYS.1006)
-    tenant_password: str | None = None
-    images: tuple[str, ...] = ()
-    create_images: int | None = None  # None: as many as `workers` (one state-machine lane per image)
-    image_url: str = "http://127.0.0.1/zscheck-fixture.qcow2"
-    backup_storage: str | None = None
-    faults: tuple[str, ...] = ()  # embedded server only: break it on purpose
-    verify: bool | str = True
-    poll_deadline: float | None = None  # seconds a job may stay 202; default 10 (1 for the instant embedded server)
-    timeout: float = 30.0  # seconds any one request may take (connect and each read)
-    workers: int = DEFAULT_WORKERS  # independent probes in flight at once (each image's sequence stays in order)
-    timing: str = "instant"  # embedded server only: how fast its jobs finish (`realistic`: like a real node)
-    timing_seed: int = 0
 
 
 @dataclass
@@ -116,17 +73,14 @@ class ContractViolation(AssertionError):
 
 @dataclass
 class Harness:
-    config: ContractConfig
+    plan: ContractPlan
+    control: RunControl = field(default_factory=RunControl)
     table: ErrorTable = field(default_factory=default_table)
-    url: str = ""
-    client: Client | None = None
+    target: Target | None = None
     tenant: Client | None = None
-    fixtures: FixtureImages | None = None
-    journal: Journal | None = None
     admin_images: list[str] = field(default_factory=list)  # fixture images the main account owns
     tenant_images: list[str] = field(default_factory=list)  # fixture images the normal account owns
     created_texts: dict[str, dict[str, str]] = field(default_factory=dict)  # uuid -> the name (...) it was given
-    _server: Any = None
     _expiring: list[tuple[float, str]] = field(default_factory=list)
     _session_timeout: float | None = None
     _last_used: dict[int, float] = field(default_factory=dict)
@@ -140,62 +94,74 @@ class Harness:
     raised: list[Any] = field(default_factory=list)  # the current test's ContractViolations, as raised
     first_failure: float | None = None  # monotonic time of the current test's first violation (shrink budget)
 
+    # ------------------------------------------------------------------------------- what the suites read
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.plan.target.dialect  # type: ignore[return-value]
+
+    @property
+    def workers(self) -> int:
+        return self.plan.workers
+
+    @property
+    def url(self) -> str:
+        return self.target.url if self.target is not None else ""
+
+    @property
+    def client(self) -> Client | None:
+        return self.target.client if self.target is not None else None
+
+    @property
+    def journal(self) -> Journal | None:
+        return self.target.journal if self.target is not None else None
+
+    @property
+    def fixtures(self) -> FixtureImages | None:
+        return self.target.fixtures if self.target is not None else None
+
     # ------------------------------------------------------------------------------- lifecycle
 
     def start(self) -> Harness:
-        config = self.config
-        password = config.password
-        if config.target is None:
-            from zscheck.refserver import ServerConfig, start_in_thread
-
-            if config.timing not in TIMINGS:
-                raise ConfigError(f"--timing {config.timing!r}: it must be one of {', '.join(TIMINGS)}")
-            server_config = ServerConfig(
-                port=0,
-                db=":memory:",
-                dialect=config.dialect,
-                faults=config.faults,
-                session_timeout=EMBEDDED_SESSION_TIMEOUT[config.timing],
+        plan, options = self.plan, self.plan.target
+        timing = options.timing
+        if options.embedded:
+            self._session_timeout = EMBEDDED_SESSION_TIMEOUT.get(timing, EMBEDDED_SESSION_TIMEOUT["instant"])
+        self.target = Target(
+            options,
+            plan.report_dir / "journal.jsonl",
+            embedded=EmbeddedServer(
+                session_timeout=self._session_timeout,
                 seed_images=4,
-            )
-            if config.timing != "instant":  # the realistic profile is the reference server's (facts §10)
-                server_config = dataclasses.replace(
-                    server_config, timing=cast(Timing, config.timing), timing_seed=config.timing_seed
-                )
-            self._server = start_in_thread(server_config)
-            self.url = self._server.url
-            self._session_timeout = EMBEDDED_SESSION_TIMEOUT[config.timing]
-            password = password or EMBEDDED_PASSWORD
-        else:
-            if config.faults:
-                raise ConfigError("--fault applies to the embedded reference server only; drop --target or --fault")
-            self.url = config.target.rstrip("/")
-        if password is None:
-            raise ConfigError(
-                f"no password for account {config.account!r}: set ZSCHECK_PASSWORD, or pass --password-env VAR "
-                "or --password-file FILE"
-            )
-        self.client = self._login(config.account, password)
+                timing_seed=plan.timing_seed if plan.timing_seed is not None else plan.seed or 0,
+            ),
+            poll_deadline=self._poll_deadline(),
+            # Known for the embedded server (a 1 s timeout cannot be read from one-second timestamps); a
+            # real target's is read from the login answer.
+            session_timeout=self._session_timeout,
+        )
+        self.target.open()
+        self._last_used[id(self.main)] = time.monotonic()
         if self._session_timeout is not None:
             # Sessions left to expire, for the "expired" class: opened first, so they lapse while the
             # fixtures are made.
             for _ in range(2):
                 session = self.main.extra_session()
                 self._expiring.append((time.monotonic(), session))
-        self.journal = Journal.create(config.report_dir / "journal.jsonl", self.url)
-        self.fixtures = FixtureImages(self.client, self.journal)
-        for uuid in config.images:
-            self.snapshots[uuid] = self.fixtures.adopt(uuid)
-        creating = config.target is None or not config.images
-        backup = (config.backup_storage or self._backup_storage()) if creating else None
+        fixtures = self.target.fixtures
+        assert fixtures is not None
+        for uuid in options.images:
+            self.snapshots[uuid] = fixtures.adopt(uuid)
+        creating = options.embedded or not options.images
+        backup = self.target.backup_storage() if creating else None
         if backup is not None:
             # Named as ZStack's users name images, in Chinese as well as ASCII: the text must round-trip.
-            count = config.workers if config.create_images is None else config.create_images
+            count = plan.workers if plan.create_images is None else plan.create_images
             for name, description in fixture_names(count):
-                created = self.fixtures.create(name, config.image_url, backup, description=description)
+                created = fixtures.create(name, options.image_url, backup, description=description)
                 self.snapshots[created["uuid"]] = created
                 self.created_texts[created["uuid"]] = {"name": name, "description": description}
-        self.admin_images = list(self.fixtures.uuids)
+        self.admin_images = list(fixtures.uuids)
         self._start_tenant(backup)
         return self
 
@@ -204,18 +170,15 @@ class Harness:
         the run creates (CreateAccount as the admin, journalled, deleted at the end). It gets an image of
         its own when the run creates images. What cannot be had is a note, and its classes are listed as
         not exercised; a target that breaks the contract while doing it is a violation (SetupError)."""
-        config = self.config
-        if config.tenant_account is not None:
-            if config.tenant_password is None:
-                raise ConfigError(
-                    f"--tenant {config.tenant_account}: set ZSCHECK_TENANT_PASSWORD to its password, or leave "
-                    "--tenant out and the run creates a normal account of its own"
-                )
-            self.tenant = self._login(config.tenant_account, config.tenant_password)
+        assert self.target is not None and self.target.fixtures is not None
+        options, fixtures = self.plan.target, self.target.fixtures
+        if options.tenant is not None:
+            password = options.tenant_password()
+            assert password is not None
+            self.tenant = self._login(options.tenant, password)
         else:
-            assert self.fixtures is not None
             try:
-                account = self.fixtures.create_account()
+                account = fixtures.create_account()
             except SetupError as exc:
                 if exc.result is not None and judge_call(exc.result, "CreateAccount"):
                     raise
@@ -225,10 +188,9 @@ class Harness:
             self.tenant = self._login(account.name, account.password)
         if backup is None:
             return
-        assert self.fixtures is not None
         name, description = next(fixture_names(1, prefix="zscheck-tenant"))
         try:
-            created = self.fixtures.create(name, config.image_url, backup, description=description, client=self.tenant)
+            created = fixtures.create(name, options.image_url, backup, description=description, client=self.tenant)
         except SetupError as exc:
             if exc.result is not None and judge_call(exc.result, "AddImage by the normal account"):
                 raise
@@ -239,60 +201,40 @@ class Harness:
         self.snapshots[created["uuid"]] = created
         self.created_texts[created["uuid"]] = {"name": name, "description": description}
         self.tenant_images = [created["uuid"]]
-        self.fixtures.uuids.remove(created["uuid"])  # FixtureImages lists every image; this one is the tenant's
+        fixtures.uuids.remove(created["uuid"])  # FixtureImages lists every image; this one is the tenant's
 
     def _login(self, account: str, password: str) -> Client:
-        client = Client(
-            self.url,
-            dialect=self.config.dialect,
-            verify=self.config.verify,
-            poll_deadline=self._poll_deadline(),
-            timeouts=Timeouts(connect=min(5.0, self.config.timeout), read=self.config.timeout),
-            # Known for the embedded server (a 1 s timeout cannot be read from one-second timestamps); a
-            # real target's is read from the login answer.
-            session_timeout=self._session_timeout,
-        )
-        try:
-            client.login(account, password)
-        except (LoginError, TargetError):
-            client.close()
-            raise
+        assert self.target is not None
+        client = self.target.login(account, password)
         self._last_used[id(client)] = time.monotonic()
         return client
 
     def _poll_deadline(self) -> float:
-        if self.config.poll_deadline is not None:
-            return self.config.poll_deadline
-        if self.config.target is None:
-            return EMBEDDED_POLL_DEADLINE.get(self.config.timing, TARGET_POLL_DEADLINE)
+        options = self.plan.target
+        if self.plan.poll_deadline is not None:
+            return self.plan.poll_deadline
+        if options.embedded:
+            return EMBEDDED_POLL_DEADLINE.get(options.timing, TARGET_POLL_DEADLINE)
         return TARGET_POLL_DEADLINE
 
-    def _backup_storage(self) -> str:
-        assert self.client is not None
-        storages = self.client.backup_storage()
-        usable = [bs["uuid"] for bs in storages if bs.get("status") == "Connected" and bs.get("state") == "Enabled"]
-        if not usable:
-            raise TargetError(
-                "no connected backup storage to create fixture images on; name images with --image UUID "
-                "or a backup storage with --backup-storage UUID"
-            )
-        return str(usable[0])
-
     def stop(self) -> list[str]:
-        """Restore every fixture image, log out, stop the embedded server. Returns restore problems."""
-        problems: list[str] = []
-        if self.journal is not None and self.client is not None:
-            owners = {self._tenant_account: self.tenant} if self._tenant_account and self.tenant else None
-            report = restore(self.journal, self.client, owners=owners)
-            problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
-        for client in (self.tenant, self.client):
-            if client is not None:
-                if client.session is not None:
-                    client.logout()
-                client.close()
-        if self._server is not None:
-            self._server.stop()
-        return problems
+        """Restore every fixture image and account, log out, stop the embedded server. Returns restore
+        problems. Safe to call twice."""
+        if self.target is None:
+            return []
+        owners = {self._tenant_account: self.tenant} if self._tenant_account and self.tenant else None
+        return self.target.close(owners=owners)
+
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request of the run's clients, open or closed."""
+        if self.target is None:
+            return 0
+        return self.target.requests_sent + sum(c.requests_sent for c in self.target.clients)
+
+    def actions(self) -> list[str]:
+        """What the clients did on their own while the run set up, probed and restored (re-logins...)."""
+        return list(self.target.actions) if self.target is not None else []
 
     # ------------------------------------------------------------------------------- probing
 
@@ -327,7 +269,7 @@ class Harness:
         names = [rule.name for rule in self.table.rules] + list(self.table.protocol)
         for name in names:
             if not self.coverage[name]:
-                jobless = self.config.dialect == "documented" and name.startswith("job-")
+                jobless = self.dialect == "documented" and name.startswith("job-")
                 out[name] = "the documented dialect has no api-jobs" if jobless else "no request of this class was sent"
         return out
 
@@ -339,8 +281,8 @@ class Harness:
 
     def probe(self, facets: Facets, image: str, event: Any, *, job_uuid: str | None = None) -> Sent:
         """Send a ChangeImageState request of the given class and judge the answer against the table."""
-        _check_interrupt()
-        dialect = self.config.dialect
+        self.control.check()
+        dialect = self.dialect
         image = self.image_for(facets, image)
         session = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
@@ -397,7 +339,8 @@ class Harness:
         """How long after its last renewal a session may still be sent: it must outlive the wait before the
         target's job checks it (half the timeout, less the embedded server's longest job delay)."""
         assert self._session_timeout is not None
-        delay = EMBEDDED_MAX_JOB_DELAY.get(self.config.timing, 0.0) if self.config.target is None else 0.0
+        options = self.plan.target
+        delay = EMBEDDED_MAX_JOB_DELAY.get(options.timing, 0.0) if options.embedded else 0.0
         return max(0.1, min(self._session_timeout / 2, self._session_timeout - delay - SCHEDULING_MARGIN))
 
     def _renewed(self, client: Client, sent: float) -> None:
@@ -415,7 +358,7 @@ class Harness:
     def _request(
         self, facets: Facets, image: str, event: Any, session: str | None, job_uuid: str | None
     ) -> WireRequest:
-        dialect = self.config.dialect
+        dialect = self.dialect
         base = _wire.change_state(image, event, session, dialect=dialect, job_uuid=job_uuid)
         headers = dict(base.headers)
         if facets.auth == "missing":
@@ -446,18 +389,18 @@ class Harness:
 
     def success_probe(self, image: str, event: Any = None) -> Probe:
         """What a correct request to `image` expects (for writes the suites make other than probes)."""
-        return Probe(self.config.dialect, image, event, self.table.expect(Facets(), self.config.dialect))
+        return Probe(self.dialect, image, event, self.table.expect(Facets(), self.dialect))
 
     def send_raw(self, request: WireRequest) -> Exchange:
         """One request as given, not followed (the protocol suite's own requests)."""
-        _check_interrupt()
+        self.control.check()
         self.probes += 1
         return self.main.send(request)
 
     def query(self, image: str) -> dict[str, Any] | None:
         """The image as the main account's query shows it. A live session refused (ID.1001) is the
         target's fault, never a reason to log in again and carry on: it is a violation."""
-        _check_interrupt()
+        self.control.check()
         sent = time.monotonic()
         session = self.live_session(self.main)
         result = self.main.call(_wire.get_image(image, session.uuid))

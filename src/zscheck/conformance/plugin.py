@@ -9,7 +9,7 @@ become exit codes 1 and 2.
 from __future__ import annotations
 
 import ast
-import os
+import dataclasses
 import random
 import threading
 import time
@@ -24,36 +24,57 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
+from zscheck import options
 from zscheck.checks import judge_call
-from zscheck.conformance.harness import (
-    DEFAULT_WORKERS,
-    ContractConfig,
-    ContractViolation,
-    Harness,
-    Sent,
-    interrupted,
-)
-from zscheck.credentials import read_password
-from zscheck.errors import ZscheckError
+from zscheck.conformance.harness import ContractViolation, Harness, Sent
+from zscheck.conformance.plan import ContractPlan, Wiring
+from zscheck.control import RunControl
+from zscheck.errors import ConfigError, ZscheckError
+from zscheck.events import Event, SuiteProgress
 from zscheck.fixtures import SetupError
 from zscheck.report import Failure, RunReport
 
 _HARNESS = pytest.StashKey[Harness]()
-DEFAULT_SHRINK_BUDGET = 30.0  # seconds; a failure is found well before, shrinking only shortens it
+_PLAN = pytest.StashKey[ContractPlan]()
+WIRING = "zscheck-wiring"  # the name a session without `zscheck contract` registers its own `Wiring` under
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    dialect: str = "rest"
-    max_examples: int = 40
+@dataclass
+class _Active:
+    """The running session's plan, for suites that need it at import time (before any fixture exists), and
+    its config, for the hooks pytest calls without one. One pytest session runs at a time in a process."""
+
+    config: pytest.Config | None = None
+    plan: ContractPlan | None = None
 
 
-_options = RunOptions()
+_active = _Active()
 
 
-def run_options() -> RunOptions:
-    """The run's options, for suites that need them at import time (before any fixture exists)."""
-    return _options
+def run_options() -> ContractPlan:
+    """The run's plan, for suites that need it at import time (before any fixture exists)."""
+    assert _active.plan is not None, "the zscheck plugin is not configured"
+    return _active.plan
+
+
+def wiring(config: pytest.Config) -> Wiring:
+    for found in config.pluginmanager.get_plugins():
+        if isinstance(found, Wiring):
+            return found
+    own = Wiring(RunControl(), lambda event: _write_line(config, event))
+    config.pluginmanager.register(own, WIRING)
+    return own
+
+
+def _write_line(config: pytest.Config, event: Event) -> None:
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is None:
+        return
+    if config.option.verbose < 0:
+        writer.write("\n")  # -q leaves the cursor after a progress dot
+    else:
+        writer.ensure_newline()
+    writer.write_line(event.line())
 
 
 _REPORT = pytest.StashKey[RunReport]()
@@ -116,132 +137,65 @@ def part_seed(config: pytest.Config, part: int) -> int:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("zscheck", "zscheck conformance")
-    group.addoption(
-        "--zs-target",
-        default=None,
-        metavar="URL",
-        help="ZStack management node, e.g. http://10.0.0.5:8080 (default: the embedded reference server)",
+    group = parser.getgroup("zscheck", "zscheck conformance (the options of `zscheck contract`, as --zs-*)")
+    options.add_pytest_options(group)
+    group.addoption("--zs-timing-seed", type=int, default=None, metavar="N", help="seed of the realistic delays")
+
+
+def _plan(config: pytest.Config) -> ContractPlan:
+    """The run's plan: the one `zscheck contract` wrote (`--zs-plan`), else built from the --zs-* options."""
+    given = config.getoption("--zs-plan")
+    if given:
+        text = given
+        if given.startswith("@"):
+            try:
+                text = Path(given[1:]).read_text()
+            except OSError as exc:
+                raise ConfigError(f"--zs-plan {given}: cannot read it ({exc.strerror})") from None
+        return ContractPlan.from_json(text).validate()
+    seed = getattr(config.option, "hypothesis_seed", None)
+    plan = options.contract_plan(
+        lambda dest: config.getoption(f"zs_{dest}", None), seed=None if seed is None else int(seed)
     )
-    group.addoption("--zs-dialect", default="rest", choices=("rest", "documented"), help="dialect to check")
-    group.addoption("--zs-account", default="admin", help="account to log in as (default: admin)")
-    group.addoption(
-        "--zs-password-env",
-        default="ZSCHECK_PASSWORD",
-        metavar="VAR",
-        help="environment variable holding the password (default: ZSCHECK_PASSWORD)",
-    )
-    group.addoption("--zs-password-file", default=None, metavar="FILE", help="file holding the password")
-    group.addoption(
-        "--zs-tenant",
-        default=None,
-        metavar="NAME",
-        help="a normal account, for the ownership checks; password from ZSCHECK_TENANT_PASSWORD",
-    )
-    group.addoption(
-        "--zs-image",
-        action="append",
-        default=[],
-        metavar="UUID",
-        help="an existing image the run may change (repeatable); it is restored at the end",
-    )
-    group.addoption(
-        "--zs-create-images",
-        type=int,
-        default=None,
-        metavar="N",
-        help="fixture images to create (default: --zs-workers)",
-    )
-    group.addoption("--zs-backup-storage", default=None, metavar="UUID", help="where to create fixture images")
-    group.addoption(
-        "--zs-image-url",
-        default="http://127.0.0.1/zscheck-fixture.qcow2",
-        metavar="URL",
-        help="URL AddImage downloads fixture images from",
-    )
-    group.addoption(
-        "--zs-fault",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="embedded server only: start it with this fault mode (repeatable)",
-    )
-    group.addoption("--zs-report-dir", default=None, metavar="DIR", help="where reports go")
-    group.addoption(
-        "--zs-max-examples",
-        type=int,
-        default=40,
-        metavar="N",
-        help="Hypothesis examples per property (default: 40, the nightly profile)",
-    )
-    group.addoption(
-        "--zs-poll-deadline",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="how long an api-job may stay processing (default: 10, or 1 for the embedded server)",
-    )
-    group.addoption(
-        "--zs-timeout", type=float, default=30.0, metavar="SECONDS", help="seconds any one request may take"
-    )
-    group.addoption(
-        "--zs-no-shrink",
-        action="store_true",
-        help="report each failing example as found, without searching for the shortest one (a faster verdict)",
-    )
-    group.addoption(
-        "--zs-shrink-budget",
-        type=float,
-        default=DEFAULT_SHRINK_BUDGET,
-        metavar="SECONDS",
-        help="time a failing test may spend searching for its shortest form (default: %(default)s)",
-    )
-    group.addoption(
-        "--zs-workers",
-        type=int,
-        default=DEFAULT_WORKERS,
-        metavar="N",
-        help="independent probes in flight at once (default: %(default)s)",
-    )
-    group.addoption(
-        "--zs-timing",
-        default="instant",
-        choices=("instant", "realistic"),
-        help="embedded server only: its jobs finish at once, or after delays like a real node's",
-    )
-    group.addoption("--zs-timing-seed", type=int, default=0, metavar="N", help="seed of the realistic delays")
-    group.addoption("--zs-ca-bundle", default=None, metavar="FILE", help="CA bundle for an HTTPS target")
-    group.addoption("--zs-insecure", action="store_true", help="do not verify the HTTPS target's certificate")
+    timing_seed = config.getoption("--zs-timing-seed")
+    return dataclasses.replace(plan, timing_seed=timing_seed).validate()
+
+
+def hypothesis_phases(plan: ContractPlan) -> list[Phase]:
+    """Hypothesis' phases for the plan: all of them, less the search for a shortest form with --no-shrink."""
+    return [p for p in Phase if p is not Phase.shrink or plan.shrink]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    _CONFIG["config"] = config
+    try:
+        plan = _plan(config)
+    except ZscheckError as exc:
+        raise pytest.UsageError(str(exc)) from None
     # A seed is always chosen up front and reported, so any run can be replayed exactly.
-    if getattr(config.option, "hypothesis_seed", None) is None and hasattr(config.option, "hypothesis_seed"):
-        config.option.hypothesis_seed = random.randrange(2**32)
+    if hasattr(config.option, "hypothesis_seed"):
+        if config.option.hypothesis_seed is None:
+            config.option.hypothesis_seed = plan.seed if plan.seed is not None else random.randrange(2**32)
+        plan = dataclasses.replace(plan, seed=int(config.option.hypothesis_seed))
+    config.stash[_PLAN] = plan
+    _active.config, _active.plan = config, plan
+    wiring(config)
     settings.register_profile(
         "zscheck",
-        max_examples=max(1, config.getoption("--zs-max-examples")),
+        max_examples=plan.max_examples,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
         database=None,  # replay comes from the seed, not from a local example database
         # Shrinking replays a failure many times over to find its shortest form: against a broken server
         # it is most of the run (a state machine's shortest sequence of steps costs thousands of requests).
-        phases=[p for p in Phase if p is not Phase.shrink or not config.getoption("--zs-no-shrink")],
+        phases=hypothesis_phases(plan),
     )
     settings.load_profile("zscheck")
     # Hypothesis has no setting for how long shrinking may take (its engine stops after 300 s). Against a
     # broken build a slow shrink is most of the run, so the budget is ours: the constant is read when
     # shrinking starts, and a run that hit it says so (see `require`).
-    engine.MAX_SHRINKING_SECONDS = max(1, int(config.getoption("--zs-shrink-budget")))
-    global _options
-    _options = RunOptions(config.getoption("--zs-dialect"), max(1, config.getoption("--zs-max-examples")))
-    report_dir = Path(
-        config.getoption("--zs-report-dir") or f"reports/contract-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    )
-    seed = getattr(config.option, "hypothesis_seed", None)
-    config.stash[_REPORT] = RunReport(report_dir=report_dir, seed=int(seed) if seed is not None else None)
+    engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
+    config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
 
 
 @pytest.fixture(scope="session")
@@ -249,30 +203,10 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The run's harness: started once, restored and stopped at the end of the session."""
     config = request.config
     report = config.stash[_REPORT]
-    verify: bool | str = config.getoption("--zs-ca-bundle") or not config.getoption("--zs-insecure")
+    plan = config.stash[_PLAN]
+    harness = Harness(plan, control=wiring(config).control)
+    config.stash[_HARNESS] = harness
     try:
-        contract = ContractConfig(
-            report_dir=report.report_dir,
-            target=config.getoption("--zs-target"),
-            dialect=config.getoption("--zs-dialect"),
-            account=config.getoption("--zs-account"),
-            password=read_password(config.getoption("--zs-password-env"), config.getoption("--zs-password-file")),
-            tenant_account=config.getoption("--zs-tenant"),
-            tenant_password=os.environ.get("ZSCHECK_TENANT_PASSWORD"),
-            images=tuple(config.getoption("--zs-image")),
-            create_images=config.getoption("--zs-create-images"),
-            backup_storage=config.getoption("--zs-backup-storage"),
-            image_url=config.getoption("--zs-image-url"),
-            faults=tuple(config.getoption("--zs-fault")),
-            poll_deadline=config.getoption("--zs-poll-deadline"),
-            timeout=config.getoption("--zs-timeout"),
-            verify=verify,
-            workers=max(1, config.getoption("--zs-workers")),
-            timing=config.getoption("--zs-timing"),
-            timing_seed=config.getoption("--zs-timing-seed"),
-        )
-        harness = Harness(contract)
-        config.stash[_HARNESS] = harness
         harness.start()
     except SetupError as exc:
         # Setting up is judged too: a target that breaks the protocol while the harness creates its fixtures
@@ -304,8 +238,8 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
         report.harness_errors.append(str(exc))
         _stop(config)
         pytest.exit(f"zscheck: could not run: {exc}", returncode=2)
-    report.target = harness.url if contract.target else f"embedded reference server ({harness.url})"
-    report.dialect = contract.dialect
+    report.target = plan.target.label(harness.url)
+    report.dialect = plan.target.dialect
     yield harness
     _stop(config)
 
@@ -321,7 +255,7 @@ def _stop(config: pytest.Config) -> None:
     except ZscheckError as exc:
         problems = [str(exc)]
     report.restore_problems.extend(problems)
-    report.requests = harness.client.requests_sent if harness.client else 0
+    report.requests = harness.requests_sent
     report.probes = harness.probes
     report.coverage = dict(harness.coverage)
     report.not_covered = harness.not_covered()
@@ -339,7 +273,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.count(result.outcome)
         harness = item.config.stash.get(_HARNESS, None)
         if harness is not None and harness.first_failure is not None:
-            budget = item.config.getoption("--zs-shrink-budget")
+            budget = item.config.stash[_PLAN].shrink_budget
             searched = time.monotonic() - harness.first_failure
             if result.failed and searched >= budget:
                 report.notes.append(
@@ -368,7 +302,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _PROGRESS = pytest.StashKey[dict[str, float]]()
-_CONFIG: dict[str, pytest.Config] = {}  # logreport hooks get no config: the running session's, kept here
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -376,30 +309,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """A progress line after each suite: tests done, requests sent, failures so far, an estimate of the time
-    left (plain lines: they read the same in a terminal and in a CI log)."""
+    """A progress event after each suite: tests done, requests sent, failures so far, an estimate of the
+    time left (as plain lines, they read the same in a terminal and in a CI log)."""
     if report.when != "teardown":
         return
-    config = _CONFIG.get("config")
+    config = _active.config
     if config is None or _PROGRESS not in config.stash or _REPORT not in config.stash:
         return
     progress, run = config.stash[_PROGRESS], config.stash[_REPORT]
     progress["done"] += 1
     harness = config.stash.get(_HARNESS, None)
-    sent = harness.client.requests_sent if harness is not None and harness.client is not None else 0
+    sent = harness.requests_sent if harness is not None else 0
     elapsed = time.monotonic() - progress["started"]
     done, total = int(progress["done"]), int(progress["total"])
-    left = elapsed / done * (total - done) if done else 0.0
-    writer = config.pluginmanager.get_plugin("terminalreporter")
-    if writer is not None and total:
-        if config.option.verbose < 0:
-            writer.write("\n")  # -q leaves the cursor after a progress dot
-        else:
-            writer.ensure_newline()
-        writer.write_line(
-            f"contract: {done}/{total} suites, {sent} requests, {len(run.failures)} failures, "
-            f"{elapsed:.0f} s elapsed, about {left:.0f} s left"
-        )
+    if total:
+        left = elapsed / done * (total - done) if done else 0.0
+        wiring(config).emit(SuiteProgress("contract", done, total, sent, len(run.failures), elapsed, left))
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -451,7 +376,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if report is None or config.option.collectonly:
         return  # nothing ran: no verdict to write
     report.finish()
-    if interrupted():  # violations already found stand; otherwise a cut-short run has no verdict
+    if wiring(config).control.interrupted:  # violations already found stand; otherwise a cut-short run has no verdict
         report.harness_errors.append("interrupted by a signal before the run could finish")
     if report.failures:
         session.exitstatus = 1

@@ -1,0 +1,46 @@
+"""What every command shares: exit codes, the event handlers a command's options ask for, and the last
+resort of an interrupted run. The only layer that prints or exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn, TypeAlias
+
+from zscheck.cli.output import JsonLines, Terminal, fan_out
+from zscheck.events import Emit
+from zscheck.verdict import Verdict
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = (v.exit_code for v in Verdict)
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_command(sub: Subparsers, name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+@contextmanager
+def handlers(args: argparse.Namespace) -> Iterator[Emit]:
+    """The terminal (live or plain, `--quiet`), and JSON lines when `--events FILE` is given."""
+    terminal = Terminal(quiet=bool(getattr(args, "quiet", False)))
+    events = getattr(args, "events", None)
+    if not events:
+        yield terminal
+        return
+    sink = JsonLines(Path(events))
+    try:
+        yield fan_out([terminal, sink])
+    finally:
+        sink.close()
+
+
+def last_resort(message: str) -> NoReturn:
+    """An interrupted run that did not stop in time: say what was restored, and end the process now."""
+    print(f"zscheck: {message}", file=sys.stderr, flush=True)
+    os._exit(EXIT_CANNOT_RUN)

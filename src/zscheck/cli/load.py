@@ -1,0 +1,83 @@
+"""`zscheck load` and `zscheck capacity`: locust against a target, every answer judged."""
+
+from __future__ import annotations
+
+import argparse
+
+from zscheck import options
+from zscheck.cli.common import Subparsers, add_command, handlers
+from zscheck.cli.values import capacity_search, load_run
+from zscheck.control import RunControl
+from zscheck.load.plan import SCENARIOS
+from zscheck.load.runner import run_capacity, run_load
+
+_LOAD_EPILOG = """\
+scenarios:
+{scenarios}
+
+examples:
+  zscheck load                                        # toggle, 10 users, 30 s, embedded server
+  zscheck load --scenario contention --users 50 --duration 1m
+  zscheck load --rate 200 --users 50 --slo 'e2e:p99<250ms' --slo 'error_rate<0.1%'
+  zscheck load --processes 2 --users 100 --slo 'rps>=500'
+  zscheck load --target http://10.0.0.5:8080 --image UUID --image UUID --users 2
+  zscheck load --fault lost-update-race --scenario contention   # watch the history check catch it
+  zscheck load --timing realistic                     # the embedded server's jobs timed like a real node's
+  zscheck load --fault drop-connections               # a dropped connection is a violation, never re-sent
+
+gates (--slo): [operation:]metric comparison value. Metrics: p50 p90 p95 p99 p99.9 max mean (with us, ms
+or s), error_rate (% or fraction), rps. Operations: put, job, e2e, query, invalid, and per event or kind
+(e2e.enable, invalid.bad-event); none means every user-level operation (e2e, query, invalid) together.
+
+exit codes: 0 every check, gate and history passed, 1 violations found, 2 could not run.
+reports: summary.json, locust.html, locust_*.csv, plan.json and journal.jsonl in --report-dir.
+"""
+_CAPACITY_EPILOG = """\
+examples:
+  zscheck capacity --slo 'e2e:p99<100ms' --start 5 --step 5 --stop 50          # users 5, 10, ... 50
+  zscheck capacity --by rate --users 64 --start 100 --step 100 --stop 2000 --slo 'e2e:p99<50ms'
+
+Each step is a locust run of --step-duration; the search stops at the first step that breaks a gate or
+shows a violation. The knee is the highest throughput of a step that met every gate with no violation.
+exit codes: 0 knee found, 1 violations found (or no step met the gates), 2 could not run.
+reports: capacity.json (the table of steps and the knee) and one directory per step in --report-dir.
+"""
+
+
+def register(sub: Subparsers) -> None:
+    p = add_command(
+        sub,
+        "load",
+        "load-test state changes with locust; check every answer, the history and the SLO gates",
+        "Drive ChangeImageState with locust users, judge every answer with the conformance checks, check each "
+        "image's history for linearizability, and hold the --slo gates. Fixture images are created (or named "
+        "with --image) and restored at the end.",
+        _LOAD_EPILOG.format(scenarios="\n".join(f"  {k:11} {v}" for k, v in SCENARIOS.items())),
+    )
+    options.add_groups(p, "load")
+    p.set_defaults(func=run_load_command)
+    p = add_command(
+        sub,
+        "capacity",
+        "raise the load in steps until a gate breaks; report the knee",
+        "Find the saturation point: run the scenario at increasing users (or arrival rates) until an --slo gate "
+        "breaks, and report the highest throughput sustained with every gate met.",
+        _CAPACITY_EPILOG,
+    )
+    options.add_groups(p, "capacity")
+    p.set_defaults(func=run_capacity_command)
+
+
+def run_load_command(args: argparse.Namespace) -> int:
+    run = load_run(lambda dest: getattr(args, dest), "load")
+    run.target.require_password()
+    with handlers(args) as emit:
+        return run_load(run, control=RunControl(), emit=emit).exit_code
+
+
+def run_capacity_command(args: argparse.Namespace) -> int:
+    get = lambda dest: getattr(args, dest)  # noqa: E731
+    run = load_run(get, "capacity")
+    run.target.require_password()
+    with handlers(args) as emit:
+        return run_capacity(run, capacity_search(get), control=RunControl(), emit=emit).exit_code

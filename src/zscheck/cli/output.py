@@ -1,0 +1,59 @@
+"""The handlers every command's events go to: what a person sees and what a script reads.
+
+`Terminal` draws the live view (the load tick redrawn in place) on a terminal and plain lines anywhere
+else (CI logs, pipes); `quiet=True` keeps the verdicts and violations only. `JsonLines` writes every event
+as one JSON object per line (`--events FILE`), for scripts that want the facts without parsing text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from zscheck.events import Emit, Event, LoadTick, Note, SuiteProgress
+
+PROGRESS = (Note, LoadTick, SuiteProgress)  # what --quiet leaves out
+
+
+class Terminal:
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.live = self.stream.isatty()
+        self._ticking = False  # the last thing drawn is a tick line without its newline
+
+    def __call__(self, event: Event) -> None:
+        if self.quiet and isinstance(event, PROGRESS):
+            return
+        if self.live and isinstance(event, LoadTick):
+            print("\r\033[K" + event.line(), end="", file=self.stream, flush=True)
+            self._ticking = True
+            return
+        if self._ticking:
+            print(file=self.stream)
+            self._ticking = False
+        print(event.line(), file=self.stream, flush=True)
+
+
+class JsonLines:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        self.file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def fan_out(handlers: Sequence[Emit]) -> Emit:
+    def emit(event: Event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return emit

@@ -1,0 +1,66 @@
+"""One run-control object: the interrupts of a command, in one place instead of module globals.
+
+A command makes one `RunControl` and hands it down. Its signal handler (installed by `handling_signals`)
+records Ctrl-C or SIGTERM here; every layer that sends requests asks `check()` before the next one, so a
+KeyboardInterrupt that Python dropped (a signal landing in a gc callback is "unraisable") still stops the
+run, and `zscheck run` knows a phase was interrupted without importing that phase's internals.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by `check()` after a signal: a KeyboardInterrupt, so pytest and locust tear down as on Ctrl-C."""
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self._signals: list[int] = []
+        self._lock = threading.Lock()
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self._signals)
+
+    @property
+    def first_signal(self) -> int | None:
+        """The first signal received, if any."""
+        return self._signals[0] if self._signals else None
+
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        """Record a signal (safe from a signal handler and from any thread)."""
+        with self._lock:
+            self._signals.append(signum)
+
+    def check(self) -> None:
+        """Raise `Interrupted` if the run was interrupted: called before every request the harness sends."""
+        if self._signals:
+            raise Interrupted(f"signal {self._signals[0]}")
+
+    @contextmanager
+    def handling_signals(self, on_signal: Callable[[int], None] | None = None) -> Iterator[None]:
+        """While inside: Ctrl-C and SIGTERM are recorded here, then `on_signal(signum)` runs (it may raise
+        KeyboardInterrupt to unwind, or forward the signal to a child). The previous handlers come back
+        after. Outside the main thread signals cannot be handled: the block runs with none installed."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, frame: object) -> None:
+            self.interrupt(signum)
+            if on_signal is not None:
+                on_signal(signum)
+
+        previous = {sig: signal.signal(sig, handle) for sig in SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,330 @@
+"""Every option of every command, declared once: its flag, kind, range, default and help.
+
+The CLI builds each command's parser from the groups it takes (`add_groups`); the pytest plugin registers
+the same declarations as `--zs-*` options (`add_pytest_options`), so `pytest contracts` and `zscheck
+contract` cannot drift apart (they did: 40 against 100 examples, both called "the nightly profile"). The
+values then become the typed run descriptions (`TargetOptions`, `ContractPlan`, `LoadRun`, ...) in one
+place each (`target_options`, `contract_plan`, ...), and those validate themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zscheck.conformance.plan import DEFAULT_SHRINK_BUDGET, DEFAULT_WORKERS, NIGHTLY_MAX_EXAMPLES, ContractPlan
+from zscheck.load.plan import SCENARIOS
+from zscheck.target import DEFAULT_IMAGE_URL, DIALECTS, TIMINGS, TargetOptions
+
+Get = Callable[[str], Any]  # an option's value by its name (argparse's dest)
+
+
+def bounded(kind: Callable[[str], float], low: float, high: float | None, what: str) -> Callable[[str], Any]:
+    """An argparse type that says the value, the rule and an example when the value is out of range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be at least {low}{upper}")
+        return value
+
+    return parse
+
+
+def duration(text: str) -> float:
+    """`30s`, `2m`, `1h30m` or plain seconds, as locust writes them."""
+    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 30s, 2m, 1h30m or 45")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 1 <= total <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: a run lasts from 1 s to 7 days")
+    return total
+
+
+COUNT = bounded(int, 0, 100_000, "whole number")
+SEED = bounded(int, 0, 2**32 - 1, "whole number")
+SECONDS = bounded(float, 0.1, 3600, "number of seconds")
+SHARE = bounded(float, 0, 1, "number")
+
+
+class _RefusePlainPassword(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        parser.error(
+            "--password is not accepted: a password on the command line lands in shell history and process "
+            "lists. Put it in ZSCHECK_PASSWORD, or name a variable with --password-env VAR or a file with "
+            "--password-file FILE"
+        )
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str  # the long flag without dashes: "max-examples"
+    help: str
+    default: Any = None
+    kind: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    action: str | type[argparse.Action] | None = None  # "append", "store_true", ...
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # a command whose default differs
+    nargs: str | None = None
+    pytest: bool = True  # also a `--zs-*` option of the pytest plugin
+
+    @property
+    def dest(self) -> str:
+        return self.flag.replace("-", "_")
+
+    def default_for(self, command: str) -> Any:
+        return self.defaults.get(command, self.default)
+
+    def kwargs(self, command: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"help": self.help, "dest": self.dest}
+        if self.action is not None:
+            out["action"] = self.action
+        if self.action == "append":
+            out["default"] = []
+        elif self.action != "store_true":
+            out["default"] = self.default_for(command)
+        for key, value in (
+            ("type", self.kind),
+            ("metavar", self.metavar),
+            ("choices", self.choices),
+            ("nargs", self.nargs),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _options(*options: Option) -> dict[str, Option]:
+    return {o.dest: o for o in options}
+
+
+TARGET = _options(
+    Option("target", "ZStack management node, e.g. http://10.0.0.5:8080 (default: start the embedded reference "
+           "server on a free port)", metavar="URL"),
+    Option("dialect", "what a correct answer looks like: rest (ZStack's REST server: 202 + api-job) or documented "
+           "(the published page, literally) (default: %(default)s)", "rest", choices=DIALECTS),
+    Option("account", "account to log in as (default: %(default)s)", "admin"),
+    Option("password", argparse.SUPPRESS, action=_RefusePlainPassword, nargs="?", pytest=False),
+    Option("password-env", "environment variable holding the password (default: %(default)s; the embedded server "
+           "needs none)", "ZSCHECK_PASSWORD", metavar="VAR"),
+    Option("password-file", "file holding the password", metavar="FILE"),
+    Option("image", "an existing image the run may change (repeatable); restored at the end", metavar="UUID",
+           action="append"),
+    Option("timeout", "seconds any one request may take to connect or to answer (default: %(default)s)", 30.0,
+           SECONDS, "SECONDS"),
+    Option("ca-bundle", "CA bundle that signed an HTTPS target", metavar="FILE"),
+    Option("insecure", "do not verify an HTTPS target's certificate", action="store_true"),
+)  # fmt: skip
+
+FIXTURES = _options(
+    Option("tenant", "a normal account for the ownership rules, its password in ZSCHECK_TENANT_PASSWORD "
+           "(default: the run creates one and deletes it at the end)", metavar="NAME"),
+    Option("backup-storage", "backup storage for fixture images (default: the first connected one)",
+           metavar="UUID"),
+    Option("image-url", "URL AddImage downloads fixture images from (default: %(default)s)", DEFAULT_IMAGE_URL,
+           metavar="URL"),
+)  # fmt: skip
+
+EMBEDDED = _options(
+    Option("timing", "embedded server only: its api-jobs finish at once (instant), or after delays like a real "
+           "node's, tens to hundreds of milliseconds with a tail, seeded by --seed (realistic) "
+           "(default: %(default)s)", "instant", choices=TIMINGS),
+    Option("fault", "embedded server only: start it with this fault mode, to watch a check catch it "
+           "(repeatable; `zscheck faults` lists them)", metavar="NAME", action="append"),
+)  # fmt: skip
+
+RUN = _options(
+    Option("seed", "replay a run: the same seed sends the same requests (default: random, reported)",
+           kind=SEED, metavar="N", pytest=False),  # pytest has --hypothesis-seed
+    Option("report-dir", "where reports go (default: reports/<command>-<UTC time>)", metavar="DIR"),
+    Option("quiet", "the verdict and its failures only, no progress lines", action="store_true", pytest=False),
+    Option("events", "also write every progress event and the verdict to FILE, one JSON object per line",
+           metavar="FILE", pytest=False),
+)  # fmt: skip
+
+CONTRACT = _options(
+    Option("max-examples", "Hypothesis examples per property (default: %(default)s, the nightly profile)",
+           NIGHTLY_MAX_EXAMPLES, bounded(int, 1, 100_000, "whole number"), "N"),
+    Option("create-images", "fixture images to create with AddImage (default: as many as --workers, so that "
+           "the state machine runs one lane per image)", kind=bounded(int, 0, 50, "whole number"), metavar="N"),
+    Option("poll-deadline", "how long an api-job may stay processing before that counts as a violation "
+           "(default: 10; 1 for the instant embedded server)", kind=SECONDS, metavar="SECONDS"),
+    Option("no-shrink", "report each failing example as found instead of searching for the shortest one: a "
+           "faster verdict against a broken build, with longer reproducers", action="store_true"),
+    Option("shrink-budget", "time a failing test may spend searching for its shortest form; the verdict says "
+           "when the budget cut it short (default: %(default)s)", DEFAULT_SHRINK_BUDGET,
+           bounded(float, 1, 3600, "number of seconds"), "SECONDS"),
+    Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
+           "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,
+           bounded(int, 1, 64, "whole number"), "N"),
+)  # fmt: skip
+
+LOAD = _options(
+    Option("scenario", "what the users do (default: %(default)s)", "toggle", choices=tuple(sorted(SCENARIOS))),
+    Option("users", "concurrent users; with capacity --by rate, the users that carry each rate "
+           "(default: %(default)s)", 10, bounded(int, 1, 100_000, "whole number"), "N"),
+    Option("spawn-rate", "users started per second (default: all within a second)",
+           kind=bounded(float, 0.01, 10_000, "number"), metavar="R"),
+    Option("rate", "arrival-rate mode: R operations per second in total, each timed from its intended start "
+           "(open model; counts late starts) (default: closed loop, as fast as answers come)",
+           kind=bounded(float, 0.1, 1_000_000, "number"), metavar="R"),
+    Option("slo", "a gate such as 'p99<250ms', 'error_rate<0.1%%', 'rps>=200', 'job:p99.9<=1s' (repeatable; "
+           "`zscheck run` defaults to error_rate<1%% and e2e:p99<1s)", metavar="GATE", action="append"),
+    Option("duration", "how long the load runs, e.g. 30s, 2m (default: 30s; 20s in `zscheck run`)", 30.0,
+           duration, "TIME", defaults={"run": 20.0}),
+    Option("processes", "load-generating processes on this machine (locust --processes) (default: %(default)s)",
+           1, bounded(int, 1, 256, "whole number"), "N"),
+    Option("images-per-user", "fixture images each user owns (default: %(default)s)", 1,
+           bounded(int, 1, 100, "whole number"), "N"),
+    Option("hot-images", "contention: images everyone fights over (default: %(default)s)", 2,
+           bounded(int, 1, 100, "whole number"), "N"),
+    Option("query-ratio", "mixed: share of queries (default: %(default)s)", 0.5, SHARE, "F"),
+    Option("error-ratio", "errors: share of invalid requests (default: %(default)s)", 0.25, SHARE, "F"),
+    Option("read-after-write", "share of acknowledged changes of a user's own image that the user reads back at "
+           "once (read-your-writes; 0 turns it off) (default: %(default)s)", 0.25, SHARE, "F"),
+)  # fmt: skip
+
+DISTRIBUTED = _options(
+    Option("master", "run locust's master only; workers join from other machines (see README)",
+           action="store_true"),
+    Option("expect-workers", "with --master: workers to wait for (default: %(default)s)", 1,
+           bounded(int, 1, 1000, "whole number"), "N"),
+    Option("master-bind-port", "with --master: port the workers connect to (default: %(default)s)", 5557,
+           bounded(int, 1, 65535, "port number"), "PORT"),
+    Option("master-bind-host", "with --master: the interface workers connect to (default: all)", "*",
+           metavar="ADDR"),
+    Option("clock-skew", "with workers on other machines: their clocks' worst disagreement (default: 0)", 0.0,
+           bounded(float, 0, 10, "number of seconds"), "S"),
+)  # fmt: skip
+
+CAPACITY = _options(
+    Option("by", "what each step raises (default: %(default)s)", "users", choices=("users", "rate")),
+    Option("start", "first step (default: %(default)s)", 5.0, bounded(float, 0.1, 1e6, "number")),
+    Option("step", "increment (default: %(default)s)", 5.0, bounded(float, 0.1, 1e6, "number")),
+    Option("stop", "last step (default: %(default)s)", 50.0, bounded(float, 0.1, 1e6, "number")),
+    Option("step-duration", "each step's length (default: 10s)", 10.0, duration, "TIME"),
+)  # fmt: skip
+
+ALL_IN_ONE = _options(
+    Option("skip", "leave a phase out (repeatable)", choices=("contract", "load", "drift"), action="append"),
+    Option("reports", "where run directories go (default: %(default)s)", "reports", metavar="DIR"),
+)  # fmt: skip
+
+GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
+    "target": ("the target", TARGET),
+    "fixtures": ("fixtures", FIXTURES),
+    "embedded": ("the embedded reference server", EMBEDDED),
+    "run": ("the run", RUN),
+    "contract": ("conformance", CONTRACT),
+    "load": ("load", LOAD),
+    "distributed": ("distributed load (locust master/worker)", DISTRIBUTED),
+    "capacity": ("the capacity search", CAPACITY),
+    "all-in-one": ("zscheck run", ALL_IN_ONE),
+}
+
+# Which groups each command takes (and, within a group, which options, when it takes only some).
+COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
+    "contract": (("target", None), ("fixtures", None), ("embedded", None), ("run", None), ("contract", None)),
+    "load": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
+             ("load", None), ("distributed", None)),
+    "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
+                 ("run", ("seed", "report-dir", "events")), ("load", None), ("capacity", None)),
+    "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
+            ("contract", ("max-examples",)), ("load", ("scenario", "users", "duration", "rate", "slo")),
+            ("all-in-one", None)),
+    "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
+                          "ca-bundle", "insecure")), ("run", ("report-dir", "events"))),
+    "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
+                            "ca-bundle", "insecure")),),
+}  # fmt: skip
+
+
+def options_of(command: str) -> Iterable[tuple[str, Option]]:
+    """(group title, option) for every option `command` takes, in the order help shows them."""
+    for group, only in COMMANDS[command]:
+        title, table = GROUPS[group]
+        for option in table.values():
+            if only is None or option.flag in only:
+                yield title, option
+
+
+def add_groups(parser: argparse.ArgumentParser, command: str) -> None:
+    """Give an argparse parser the options of `command`, in titled groups."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for title, option in options_of(command):
+        if title not in groups:
+            groups[title] = parser.add_argument_group(title)
+        groups[title].add_argument(f"--{option.flag}", **option.kwargs(command))
+
+
+def add_pytest_options(group: Any) -> None:
+    """Register `zscheck contract`'s options on the pytest plugin as `--zs-*` (same kinds, defaults, help)."""
+    group.addoption("--zs-plan", default=None, metavar="JSON", help="the whole run as zscheck contract writes it")
+    for _, option in options_of("contract"):
+        if option.pytest:
+            kwargs = option.kwargs("contract")
+            kwargs["dest"] = f"zs_{option.dest}"
+            group.addoption(f"--zs-{option.flag}", **kwargs)
+
+
+# ----------------------------------------------------------------------------------- values into run types
+
+
+def utc_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def report_dir(get: Get, command: str) -> Path:
+    return Path(get("report_dir") or f"reports/{command}-{utc_stamp()}")
+
+
+def target_options(get: Get, command: str) -> TargetOptions:
+    """The target group's values as one `TargetOptions` (options a command does not take keep their default)."""
+    taken = {option.dest for _, option in options_of(command)}
+
+    def value(dest: str, default: Any) -> Any:
+        return get(dest) if dest in taken else default
+
+    plain = TargetOptions()
+    return TargetOptions(
+        url=value("target", plain.url),
+        dialect=value("dialect", plain.dialect),
+        account=value("account", plain.account),
+        password_env=value("password_env", plain.password_env),
+        password_file=value("password_file", plain.password_file),
+        tenant=value("tenant", plain.tenant),
+        images=tuple(value("image", plain.images)),
+        backup_storage=value("backup_storage", plain.backup_storage),
+        image_url=value("image_url", plain.image_url),
+        ca_bundle=value("ca_bundle", plain.ca_bundle),
+        insecure=bool(value("insecure", plain.insecure)),
+        timeout=float(value("timeout", plain.timeout)),
+        timing=value("timing", plain.timing),
+        faults=tuple(value("fault", plain.faults)),
+    )
+
+
+def contract_plan(get: Get, *, seed: int | None = None, command: str = "contract") -> ContractPlan:
+    return ContractPlan(
+        report_dir=report_dir(get, command),
+        target=target_options(get, command),
+        max_examples=int(get("max_examples")),
+        seed=seed if seed is not None else get("seed"),
+        create_images=get("create_images"),
+        poll_deadline=get("poll_deadline"),
+        workers=int(get("workers")),
+        shrink=not get("no_shrink"),
+        shrink_budget=float(get("shrink_budget")),
+    )

@@ -1,0 +1,178 @@
+"""The commands where their copies used to meet: each defect found there, held by a test that fails if it
+comes back (issue #11), and the rule that every option is declared once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, ServerFactory
+from zscheck import Client
+from zscheck.cli import build_parser, command_index, main
+from zscheck.fixtures import FixtureImages, Journal
+from zscheck.load.plan import LoadPlan
+from zscheck.load.runner import LoadRun, locust_command
+from zscheck.options import GROUPS, options_of
+from zscheck.target import TargetOptions
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize(
+    ("argv", "index"),
+    [
+        (["faults"], 0),
+        (["--profile", "faults", "faults"], 2),
+        (["--config", "run", "--profile", "load", "load", "--users", "2"], 4),
+        (["--profile=x", "run"], 1),
+    ],
+)
+def test_the_command_word_is_found_past_the_top_level_options(argv: list[str], index: int) -> None:
+    assert command_index(argv) == index
+
+
+def test_a_profile_named_like_a_command_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`zscheck --profile faults faults` was refused: the command was looked up with argv.index()."""
+    (tmp_path / "zscheck.toml").write_text("[profiles.faults]\nusers = 3\n[profiles.load]\nusers = 4\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--profile", "faults", "faults"]) == 0
+    assert "contract faults" in capsys.readouterr().out
+    assert main(["--profile", "load", "config", "load"]) == 0
+    assert "users" in capsys.readouterr().out
+
+
+def test_a_missing_password_names_the_variable_the_user_chose(capsys: pytest.CaptureFixture[str]) -> None:
+    """`zscheck drift --password-env MYVAR` told the user to set ZSCHECK_PASSWORD."""
+    os.environ.pop("MYVAR_ZSCHECK_TEST", None)
+    for command in ("drift", "contract", "load", "run", "capacity"):
+        args = [command, "--target", "http://127.0.0.1:9", "--password-env", "MYVAR_ZSCHECK_TEST"]
+        assert main(args + (["--slo", "p99<1s"] if command == "capacity" else [])) == 2
+        err = capsys.readouterr().err
+        assert "MYVAR_ZSCHECK_TEST" in err and "ZSCHECK_PASSWORD" not in err, (command, err)
+
+
+def test_master_bind_host_reaches_locust(tmp_path: Path) -> None:
+    """`--master-bind-host` was accepted and dropped."""
+    run = LoadRun(tmp_path, master=True, master_bind_host="10.1.2.3", master_bind_port=6000, expect_workers=3)
+    plan = LoadPlan(target="http://127.0.0.1:1", scenario="toggle", images={}, results=str(tmp_path / "r.json"))
+    args = locust_command(run, plan, tmp_path, users=2, duration=5)
+    assert args[args.index("--master-bind-host") + 1] == "10.1.2.3"
+    assert args[args.index("--master-bind-port") + 1] == "6000"
+    assert args[args.index("--expect-workers") + 1] == "3"
+    parsed = subcommands()["load"].parse_args(["--master", "--master-bind-host", "10.1.2.3"])
+    assert parsed.master_bind_host == "10.1.2.3"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"kind": "image", "uuid": "a"}',  # fields missing
+        '["kind", "image"]',  # JSON, not an object
+        '{"kind": "image", "uuid": 5, "state": "Enabled", "created": true}',  # a number for a uuid
+        '{"url": "http://x"}',  # no kind
+    ],
+)
+def test_a_damaged_journal_is_one_line_and_exit_2(
+    tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A journal line that is JSON but not an entry made `zscheck restore` print a traceback and exit 1
+    (the code for "violations found")."""
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps({"kind": "target", "url": "http://127.0.0.1:9"}) + "\n" + line + "\n{}\n")
+    assert main(["restore", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 2" in err[0] and "damaged" in err[0], err
+
+
+@pytest.mark.slow
+def test_a_refused_login_still_writes_the_load_summary(tmp_path: Path) -> None:
+    """`zscheck load` with a wrong password wrote no summary.json: a nightly job had nothing to read."""
+    report = tmp_path / "r"
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "load", "--duration", "2", "--users", "1", "--report-dir", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ZSCHECK_PASSWORD": "not-the-password"},
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"] == "COULD NOT RUN" and "ID.1000" in summary["error"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_restore_checks_the_target_before_saying_there_is_nothing_to_do(
+    make_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server()
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        journal = Journal.create(tmp_path / "j.jsonl", server.url)
+        FixtureImages(zs, journal).adopt(zs.query_images().data["inventories"][0]["uuid"])
+    monkeypatch.setenv("ZSCHECK_PASSWORD", PASSWORD)
+    assert main(["restore", str(journal.path)]) == 0
+    assert main(["restore", str(journal.path), "--target", "http://127.0.0.1:9"]) == 2
+
+
+# ----------------------------------------------------------------------------------- options, declared once
+
+
+def test_every_option_of_every_command_comes_from_the_one_table() -> None:
+    declared = {option.flag for _, table in GROUPS.values() for option in table.values()}
+    own = {"serve": None, "config": {"for_command", "options"}, "faults": set(), "restore": {"journal"}}
+    for name, parser in subcommands().items():
+        if name == "serve":
+            continue  # the reference server's own options: one command, declared there once
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            if action.option_strings:
+                flag = action.option_strings[-1].removeprefix("--")
+                assert flag in declared, f"zscheck {name} {flag}: declared outside zscheck.options"
+            else:
+                assert action.dest in (own.get(name) or set()), f"zscheck {name}: positional {action.dest}"
+
+
+def test_no_option_is_declared_twice() -> None:
+    flags = [option.flag for _, table in GROUPS.values() for option in table.values()]
+    assert len(flags) == len(set(flags))
+
+
+def test_the_pytest_plugin_takes_the_same_options_with_the_same_defaults() -> None:
+    """`pytest contracts` ran 40 examples where `zscheck contract` ran 100, both "the nightly profile"."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "contracts", "--help", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    text = " ".join(proc.stdout.split())
+    contract = subcommands()["contract"]
+    for _, option in options_of("contract"):
+        if not option.pytest:
+            continue
+        assert f"--zs-{option.flag}" in text, option.flag
+        default = contract.get_default(option.dest)
+        if option.action is None and default is not None:
+            assert f"--zs-{option.flag}" in text and str(default) in text, option.flag
+    assert "(default: 100, the nightly profile)" in text
+
+
+def test_options_a_command_does_not_take_keep_the_target_defaults() -> None:
+    parsed = subcommands()["drift"].parse_args(["--target", "http://127.0.0.1:9"])
+    from zscheck.options import target_options
+
+    options = target_options(lambda dest: getattr(parsed, dest), "drift")
+    assert options == TargetOptions(url="http://127.0.0.1:9")

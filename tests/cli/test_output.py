@@ -1,0 +1,76 @@
+"""The output handlers: the same events as a live terminal, plain lines, --quiet, and JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from zscheck.cli.output import JsonLines, Terminal, fan_out
+from zscheck.events import LoadTick, Note, PhaseFinished, SuiteProgress, VerdictReached, ViolationFound
+from zscheck.verdict import Verdict
+
+EVENTS = [
+    Note("load", "creating 2 fixture images"),
+    LoadTick("load", 5, 30, rps=120.0, requests=600, failures=0, users=4),
+    LoadTick("load", 10, 30, rps=130.0, requests=1250, failures=1, users=4),
+    ViolationFound("load", "status", "HTTP 500 where 202 was due"),
+    SuiteProgress("contract", 3, 17, 900, 0, 12.0, 56.0),
+    PhaseFinished("load", 2, 3, Verdict.VIOLATIONS, 31.0),
+    VerdictReached("load", Verdict.VIOLATIONS, "http://127.0.0.1:1", seed=7, details=("gate p99<1s",), report="r"),
+]
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plain_lines_elsewhere_than_a_terminal() -> None:
+    out = io.StringIO()
+    handler = Terminal(out)
+    for event in EVENTS:
+        handler(event)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "load: creating 2 fixture images"
+    assert lines[1].startswith("load:   5/30 s") and "120 req/s" in lines[1]
+    assert "\r" not in out.getvalue() and "\033" not in out.getvalue()
+    assert lines[-3:] == [
+        "zscheck: VIOLATIONS (load) - http://127.0.0.1:1, seed 7",
+        "zscheck: gate p99<1s",
+        "zscheck: report r",
+    ]
+
+
+def test_a_terminal_redraws_the_tick_in_place_and_ends_it_before_the_next_line() -> None:
+    out = Tty()
+    handler = Terminal(out)
+    for event in EVENTS[:4]:
+        handler(event)
+    text = out.getvalue()
+    assert text.count("\r\033[K") == 2
+    assert "users 4\nzscheck: violation status" in text  # the tick line is ended, not overwritten
+
+
+def test_quiet_keeps_verdicts_and_violations_only() -> None:
+    out = io.StringIO()
+    handler = Terminal(out, quiet=True)
+    for event in EVENTS:
+        handler(event)
+    text = out.getvalue()
+    assert "fixture images" not in text and "req/s" not in text and "suites" not in text
+    assert "violation status" in text and "zscheck: VIOLATIONS (load)" in text and "run: [2/3] load" in text
+
+
+def test_json_lines_carry_every_event_with_its_type(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = JsonLines(path)
+    seen: list[str] = []
+    emit = fan_out([sink, lambda event: seen.append(type(event).__name__)])
+    for event in EVENTS:
+        emit(event)
+    sink.close()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["event"] for r in rows] == seen == [type(e).__name__ for e in EVENTS]
+    assert rows[-1]["verdict"] == "VIOLATIONS" and rows[-1]["details"] == ["gate p99<1s"]
+    assert rows[2]["rps"] == 130.0 and rows[2]["phase"] == "load"

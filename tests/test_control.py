@@ -1,0 +1,54 @@
+"""One run-control object carries a command's interrupts (no module globals)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from zscheck.control import Interrupted, RunControl
+
+
+def test_check_raises_only_after_an_interrupt() -> None:
+    control = RunControl()
+    control.check()
+    assert not control.interrupted and control.first_signal is None
+    control.interrupt(signal.SIGTERM)
+    assert control.interrupted and control.first_signal == signal.SIGTERM
+    with pytest.raises(Interrupted, match="signal 15"):
+        control.check()
+    with pytest.raises(KeyboardInterrupt):  # pytest and locust tear down on it as on Ctrl-C
+        control.check()
+
+
+def test_two_controls_do_not_share_state() -> None:
+    a, b = RunControl(), RunControl()
+    a.interrupt()
+    assert a.interrupted and not b.interrupted
+
+
+def test_signals_are_recorded_and_handed_on_then_the_old_handler_is_back() -> None:
+    control = RunControl()
+    seen: list[int] = []
+    before = signal.getsignal(signal.SIGTERM)
+    with control.handling_signals(seen.append):
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert seen == [signal.SIGTERM] and control.first_signal == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_outside_the_main_thread_no_handler_is_installed() -> None:
+    control = RunControl()
+    before = signal.getsignal(signal.SIGINT)
+    done: list[bool] = []
+
+    def work() -> None:
+        with control.handling_signals():
+            done.append(signal.getsignal(signal.SIGINT) is before)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert done == [True]
