@@ -300,7 +300,7 @@ class ZscheckUser(FastHttpUser):
         if owned is not None and self.rng.random() < SAME_STATE_SHARE:
             event = SAME_EVENT[state]  # a same-state change: it succeeds and writes nothing (lastOpDate stays)
         result = self.driver.change(image, event, intended=intended)
-        if result is not None and result.ok:
+        if result.ok:
             self.state.states[image] = "Enabled" if event == "enable" else "Disabled"
 
     def phased_change(self, intended: float | None = None) -> None:
