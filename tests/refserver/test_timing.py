@@ -10,11 +10,12 @@ import urllib.request
 from tests.conftest import PASSWORD, ServeProcess, ServerFactory, image_uuids
 from tests.refserver.helpers import action, send_json
 from zscheck import Client, _wire
-from zscheck.refserver.app import JOB_DELAY_CAP, App
+from zscheck.refserver.app import App
+from zscheck.refserver.timing import JOB_DELAY_CAP
 
 
 def draws(app: App, n: int) -> list[float]:
-    return [app.job_delay() for _ in range(n)]
+    return [app.timing.job_delay() for _ in range(n)]
 
 
 def test_realistic_job_delays_look_like_a_real_node(make_server: ServerFactory) -> None:

@@ -1,8 +1,10 @@
 """Deliberate faults (`zscheck serve --fault NAME`): each one a realistic way a server gets the contract
 wrong, so the tests can prove that every check catches the class of fault it claims to.
 
-The app consults these at a handful of points (see `App`); all the fault logic lives here so the correct
-path stays readable. Each entry names the area it breaks; the harness's checks are written without
+Each fault is a small class below whose methods are named after the hook points it needs (hooks.py
+documents every point); `make_hooks` registers the ones switched on, and the correct path never names a
+fault. When several faults are on, the ones sharing a hook point run in the order the classes are defined
+here (it matters for a few: see the notes at each point). The harness's checks are written without
 knowledge of this list.
 
 FAULTS are contract faults: one sequential client sees them. LOAD_FAULTS only show under concurrency
@@ -16,11 +18,15 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Container, Coroutine, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
-from zscheck.refserver.rest import Response
-from zscheck.refserver.store import Job, Store
+from zscheck.refserver import model
+from zscheck.refserver.hooks import Hooks
+from zscheck.refserver.jobs import JobRequest, Outcome, Write
+from zscheck.refserver.rest import Answer, Response, json_bytes
+from zscheck.refserver.store import Account, Job, Session, Store
 
 # name -> (area, what goes wrong)
 FAULTS: dict[str, tuple[str, str]] = {
@@ -67,7 +73,7 @@ FAULTS: dict[str, tuple[str, str]] = {
 
 # Load faults: name -> (area, what goes wrong) as in FAULTS, all in area "load"; their numbers are below.
 # Kept out of FAULTS, the contract faults that tests/conformance/test_faults.py proves the checks catch
-# (one sequential client cannot see these). `Faults` accepts names from both (ALL_FAULTS).
+# (one sequential client cannot see these). `make_hooks` accepts names from both (ALL_FAULTS).
 LOAD_FAULTS: dict[str, tuple[str, str]] = {
     "latency-under-load": (
         "load",
@@ -121,215 +127,478 @@ class UnknownFault(ValueError):
     pass
 
 
-class Faults:
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        names = tuple(names)
-        unknown = [n for n in names if n not in ALL_FAULTS]
-        if unknown:
-            raise UnknownFault(f"unknown fault {', '.join(unknown)}; known faults: {', '.join(sorted(ALL_FAULTS))}")
-        self.on = frozenset(names)
+def check(names: Iterable[str]) -> None:
+    """Refuse names that are no fault (the server refuses to start with one)."""
+    unknown = [n for n in names if n not in ALL_FAULTS]
+    if unknown:
+        raise UnknownFault(f"unknown fault {', '.join(unknown)}; known faults: {', '.join(sorted(ALL_FAULTS))}")
+
+
+@dataclass
+class Env:
+    """What a fault may use: the server's state, its scheduler, and two of its functions."""
+
+    store: Store
+    schedule: Callable[[float, Callable[[], None]], Any]
+    admin_uuid: str
+    authorize: Callable[[str, str | None], tuple[dict[str, Any] | None, Session]]
+    location: Callable[[str], str]  # a job's poll URL
+    shared: dict[str, Any] = field(default_factory=dict)  # state that faults working together share
+
+
+class Fault:
+    """One fault. Its public methods are hook implementations, named after hook points (hooks.POINTS)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+
+_CLASSES: dict[str, type[Fault]] = {}  # in definition order: the order hooks run in
+_F = TypeVar("_F", bound=type[Fault])
+
+
+def _fault(cls: _F) -> _F:
+    _CLASSES[cls.name] = cls
+    return cls
+
+
+def make_hooks(names: Iterable[str], env: Env) -> Hooks:
+    """The hook points with the named faults registered (none: every point is a no-op)."""
+    names = frozenset(names)
+    check(names)
+    return Hooks([cls(env) for name, cls in _CLASSES.items() if name in names])
+
+
+# ------------------------------------------------------------------ job results (envelope, inventory)
+# `change_result` runs these in this order: inventory rewrites first, then the ErrorCode ones, with
+# business-error-500 last among them (the others look for a 503), and success-field last of all.
+
+
+def _inventory(payload: dict[str, Any]) -> dict[str, Any] | None:
+    return dict(payload["inventory"]) if "inventory" in payload else None
+
+
+def _error(status: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+    return dict(payload["error"]) if "error" in payload and status == 503 else None
+
+
+Result = tuple[int, dict[str, Any]]
+
+
+@_fault
+class SuccessWithError(Fault):
+    name = "success-with-error"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        if "inventory" in payload:
+            payload = {**payload, "error": {"code": "SYS.1000", "description": "x", "details": "x"}}
+        return status, payload
+
+
+@_fault
+class MissingStatus(Fault):
+    name = "missing-status"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        inventory = _inventory(payload)
+        if inventory is not None:
+            inventory.pop("status", None)
+            payload = {**payload, "inventory": inventory}
+        return status, payload
+
+
+@_fault
+class IsoTimestamps(Fault):
+    name = "iso-timestamps"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        inventory = _inventory(payload)
+        if inventory is not None:
+            inventory["createDate"] = inventory["lastOpDate"] = "2025-10-28T14:09:26Z"
+            payload = {**payload, "inventory": inventory}
+        return status, payload
+
+
+@_fault
+class NullFields(Fault):
+    name = "null-fields"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        inventory = _inventory(payload)
+        if inventory is not None:
+            inventory = {k: inventory.get(k) for k in (*inventory, "description", "md5Sum", "guestOsType")}
+            payload = {**payload, "inventory": inventory}
+        return status, payload
+
+
+@_fault
+class WrongInventory(Fault):
+    name = "wrong-inventory"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        other = next((i for u, i in self.env.store.images.items() if u != request.target), None)
+        if "inventory" in payload and other is not None:
+            payload = {**payload, "inventory": model.render_image(other, keep_nulls=False)}
+        return status, payload
+
+
+@_fault
+class EchoDropsField(Fault):
+    name = "echo-drops-field"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        inventory = _inventory(payload)
+        if inventory is not None:
+            inventory.pop("url", None)
+            inventory.pop("size", None)
+            payload = {**payload, "inventory": inventory}
+        return status, payload
+
+
+@_fault
+class WrongErrorCode(Fault):
+    name = "wrong-error-code"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        error = _error(status, payload)
+        if error is not None:
+            if error["code"] == "SYS.1007":
+                error["code"], error["description"] = "SYS.1000", "An internal error happened in system"
+            payload = {**payload, "error": error}
+        return status, payload
+
+
+@_fault
+class ErrorCodeShape(Fault):
+    name = "error-code-shape"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        error = _error(status, payload)
+        if error is not None:
+            error["code"] = error["code"].split(".")[-1]
+            error.pop("description", None)
+            payload = {**payload, "error": error}
+        return status, payload
+
+
+@_fault
+class WrongDescription(Fault):
+    name = "wrong-description"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        error = _error(status, payload)
+        if error is not None:
+            # Another code's description: the one a server that shares one message table would give.
+            error["description"] = (
+                "An operation failed" if error.get("code") != "SYS.1006" else "An internal error happened in system"
+            )
+            payload = {**payload, "error": error}
+        return status, payload
+
+
+@_fault
+class BusinessError500(Fault):
+    name = "business-error-500"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        return (500 if "error" in payload and status == 503 else status), payload
+
+
+@_fault
+class SuccessField(Fault):
+    name = "success-field"
+
+    def change_result(self, status: int, payload: dict[str, Any], request: JobRequest) -> Result:
+        return status, {"success": status == 200, **payload}
+
+
+# ------------------------------------------------------------------- requests and their validation
+# before_arguments: session-before-arguments, then unknown-session-first.
+
+
+@_fault
+class CaseInsensitiveEvent(Fault):
+    name = "case-insensitive-event"
+
+    def state_event(self, event: str) -> str:
+        return event.lower()
+
+
+@_fault
+class SessionBeforeArguments(Fault):
+    name = "session-before-arguments"
+
+    def before_arguments(self, session_uuid: str) -> dict[str, Any] | None:
+        denied, _ = self.env.authorize(session_uuid, None)
+        return denied
+
+
+@_fault
+class UnknownSessionFirst(Fault):
+    """A session id the server never issued is rejected before the arguments (ended ones are not)."""
+
+    name = "unknown-session-first"
+
+    def before_arguments(self, session_uuid: str) -> dict[str, Any] | None:
+        store = self.env.store
+        if session_uuid not in store.sessions and session_uuid not in store.ended_sessions:
+            return model.session_expired()
+        return None
+
+
+@_fault
+class NullTagAccepted(Fault):
+    name = "null-tag-accepted"
+
+    def tags_error(self, error: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None
+
+
+@_fault
+class SameStateError(Fault):
+    name = "same-state-error"
+
+    def same_state(self, image: dict[str, Any], new_state: str) -> dict[str, Any] | None:
+        return model.error("SYS.1006", f"image[uuid:{image['uuid']}] is already {new_state}")
+
+
+@_fault
+class SyncValidation(Fault):
+    name = "sync-validation"
+
+    def sync_answer(self, action: str, params: dict[str, Any]) -> Response | None:
+        if action != "changeImageState":
+            return None
+        event = params.get("stateEvent")
+        if event is None or model.java_trim(event) not in model.STATE_EVENTS:
+            error = model.invalid_value("stateEvent", ["enable", "disable"], str(event))
+            return Response(400, json_bytes({"error": error}))
+        return None
+
+
+@_fault
+class ParamsAccepted(Fault):
+    """The documented dialect's `params` key in a rest-dialect body (the documented dialect reads `params`
+    before this point, so only rest-dialect bodies reach it with one)."""
+
+    name = "params-accepted"
+
+    def action_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "changeImageState": body["params"]} if "params" in body else body
+
+
+# ---------------------------------------------------------------------------- sessions and ownership
+# owner_denied: admin-not-owner, then no-ownership (which wins).
+
+
+@_fault
+class AnySession(Fault):
+    name = "any-session"
+
+    def no_session(self, session_uuid: str) -> Session | None:
+        return Session(session_uuid, self.env.admin_uuid, 0, 0, 0)
+
+
+@_fault
+class AdminNotOwner(Fault):
+    name = "admin-not-owner"
+
+    def owner_denied(self, denied: bool, session: Session, image_uuid: str) -> bool:
+        return self.env.store.owners.get(image_uuid) != session.account
+
+
+@_fault
+class NoOwnership(Fault):
+    name = "no-ownership"
+
+    def owner_denied(self, denied: bool, session: Session, image_uuid: str) -> bool:
+        return False
+
+
+@_fault
+class TenantSeesAll(Fault):
+    name = "tenant-sees-all"
+
+    def visible_images(self, images: list[dict[str, Any]], account: Account | None) -> list[dict[str, Any]]:
+        return list(self.env.store.images.values())
+
+
+# ------------------------------------------------------------------------------------ job handling
+# done_answer: job-never-finishes, then pending-body-location. accepted_body: no-location, then
+# no-api-timeout.
+
+
+@_fault
+class JobNeverFinishes(Fault):
+    name = "job-never-finishes"
+
+    def done_answer(self, job: Job) -> Response | None:
+        return Response(202, b"{}") if job.action == "changeImageState" else None
+
+
+@_fault
+class PendingBodyLocation(Fault):
+    name = "pending-body-location"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
         self._polled: set[str] = set()
-        # Plain flags: the app tests these on hot paths.
-        self.rewrites = bool(self.on - LOAD_FAULTS.keys())  # a contract fault: job results go through job_result
-        self.load = bool(self.on & LOAD_FAULTS.keys())
-        self.slow = "latency-under-load" in self.on
-        self.racy = "lost-update-race" in self.on
-        self.lagging = bool(self.on & {"stale-read", "stale-read-long"})
-        self.lag = REPLICA_LAG_LONG if "stale-read-long" in self.on else REPLICA_LAG
-        self.stalling = "stalled-jobs" in self.on
-        self.dropping = "drop-connections" in self.on
-        # One generator per fault, seeded: a faulty run replays like a correct one.
-        self._drop_rng = random.Random(FAULT_SEED)
-        self._since_drop = DROP_SPACING
-        self._session_rng = random.Random(FAULT_SEED + 1)
-        self._real_changes = 0
-        self._in_flight = 0  # latency-under-load: delayed answers not yet sent
-        self._open_jobs: dict[str, float] = {}  # stalled-jobs: job uuid -> accepted at (monotonic), in order
-        self._changes: dict[str, deque[tuple[float, dict[str, Any]]]] = {}  # stale-read: uuid -> (when, before)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.on
+    def done_answer(self, job: Job) -> Response | None:
+        if job.action != "changeImageState" or job.uuid in self._polled:
+            return None
+        self._polled.add(job.uuid)
+        return Response(202, f'{{"location":"{self.env.location(job.uuid)}"}}'.encode())
 
-    def __bool__(self) -> bool:
-        return bool(self.on)
 
-    def event(self, event: str) -> str:
-        return event.lower() if "case-insensitive-event" in self.on else event
+@_fault
+class NoLocation(Fault):
+    name = "no-location"
 
-    def change(self, before: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
-        """What a state change writes, faults applied."""
-        changed = dict(changed)
-        if "disable-noop" in self.on and changed["state"] == "Disabled":
-            changed["state"] = before["state"]
-        if "status-touched" in self.on:
-            changed["status"] = "Ready"
-        if "other-field-changes" in self.on:
-            changed["platform"] = "Other"
-        if "lastopdate-frozen" in self.on:
-            changed["lastOpDate"] = before["lastOpDate"]
-        return changed
+    def accepted_body(self, action: str, location: str, api_timeout: int) -> dict[str, Any] | None:
+        return {"apiTimeout": api_timeout} if action == "changeImageState" else None
 
-    # ------------------------------------------------------------------------- contract-fault hooks
 
-    def stored_strings(self, image: dict[str, Any]) -> dict[str, Any]:
-        """mangled-unicode: the name and description as a latin-1-only column would keep them."""
-        if "mangled-unicode" not in self.on:
-            return image
+@_fault
+class NoApiTimeout(Fault):
+    name = "no-api-timeout"
+
+    def accepted_body(self, action: str, location: str, api_timeout: int) -> dict[str, Any] | None:
+        return {"location": location}
+
+
+@_fault
+class JobUuidReuse(Fault):
+    name = "job-uuid-reuse"
+
+    def reuse_job_uuid(self, job_uuid: str) -> bool:
+        return True
+
+
+@_fault
+class UnknownJobAnswers(Fault):
+    name = "unknown-job-answers"
+
+    def unknown_job(self, job_uuid: str) -> Response | None:
+        return Response(200, b"{}")
+
+
+@_fault
+class SchemaUnasked(Fault):
+    name = "schema-unasked"
+
+    def schema_unasked(self, job: Job) -> bool:
+        return True
+
+
+# ------------------------------------------------------------------------------------ image rows
+
+
+@_fault
+class StaleEcho(Fault):
+    name = "stale-echo"
+
+    def echo(self, echo: dict[str, Any], action: str, before: dict[str, Any]) -> dict[str, Any]:
+        return before if action in ("updateImage", "recoverImage") else echo
+
+
+@_fault
+class MangledUnicode(Fault):
+    """The name and description as a latin-1-only column would keep them."""
+
+    name = "mangled-unicode"
+
+    def image_row(self, image: dict[str, Any]) -> dict[str, Any]:
         mangled = dict(image)
         for name in ("name", "description"):
             if isinstance(mangled.get(name), str):
                 mangled[name] = "".join(c if c.isascii() else "?" for c in mangled[name])
         return mangled
 
-    def reuses_job_uuids(self) -> bool:
-        return "job-uuid-reuse" in self.on
 
-    def unknown_job(self) -> Response | None:
-        """unknown-job-answers: the answer to a poll of a job that was never issued (else None: a 404)."""
-        return Response(200, b"{}") if "unknown-job-answers" in self.on else None
+# ---------------------------------------------------------------------------------- state changes
+# state_write: lost-update, then ack-unstored, then the shared racing/lagging write, then the full write
+# of the faults that change more than the state (its precedence is today's: the first to decide wins).
 
-    def api_timeout(self, accepted: dict[str, Any]) -> dict[str, Any]:
-        """The 202's body, faults applied."""
-        if "no-api-timeout" in self.on:
-            accepted = {k: v for k, v in accepted.items() if k != "apiTimeout"}
-        return accepted
 
-    def schema_unasked(self) -> bool:
-        return "schema-unasked" in self.on
+def _record_only(store: Store) -> Write:
+    """The write of a change that is acknowledged and never stored: the job result only."""
 
-    def session_first(self, session_uuid: str, live: Container[str], ended: Container[str]) -> bool:
-        """unknown-session-first: a session id the server never issued is rejected before the arguments."""
-        return "unknown-session-first" in self.on and session_uuid not in live and session_uuid not in ended
+    def write(job: Job | None) -> None:
+        if job is not None:
+            store.save_job(job)
 
-    def sees_all(self) -> bool:
-        return "tenant-sees-all" in self.on
+    return write
 
-    def admin_not_owner(self) -> bool:
-        return "admin-not-owner" in self.on
 
-    def echo(self, action: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-        """The inventory an updateImage or recoverImage replies with (the image after its write)."""
-        return before if "stale-echo" in self.on and action in ("updateImage", "recoverImage") else after
+def _full_write(store: Store, read: dict[str, Any], changed: dict[str, Any]) -> Write:
+    """The whole row rewritten: what a change that touches more than state and lastOpDate needs."""
+    owner = store.owners[read["uuid"]]
+    return lambda job: store.put_image(changed, owner, job)
 
-    def job_result(
-        self, status: int, payload: dict[str, Any], other_image: dict[str, Any] | None
-    ) -> tuple[int, dict[str, Any]]:
-        """The rendered job result (rest dialect), faults applied."""
-        if "inventory" in payload:
-            inventory = dict(payload["inventory"])
-            if "success-with-error" in self.on:
-                payload = {**payload, "error": {"code": "SYS.1000", "description": "x", "details": "x"}}
-            if "missing-status" in self.on:
-                inventory.pop("status", None)
-            if "iso-timestamps" in self.on:
-                inventory["createDate"] = inventory["lastOpDate"] = "2025-10-28T14:09:26Z"
-            if "null-fields" in self.on:
-                inventory = {k: inventory.get(k) for k in (*inventory, "description", "md5Sum", "guestOsType")}
-            if "wrong-inventory" in self.on and other_image is not None:
-                inventory = other_image
-            if "echo-drops-field" in self.on:
-                inventory.pop("url", None)
-                inventory.pop("size", None)
-            payload = {**payload, "inventory": inventory}
-        if "error" in payload and status == 503:
-            error = dict(payload["error"])
-            if "wrong-error-code" in self.on and error["code"] == "SYS.1007":
-                error["code"], error["description"] = "SYS.1000", "An internal error happened in system"
-            if "error-code-shape" in self.on:
-                error["code"] = error["code"].split(".")[-1]
-                error.pop("description", None)
-            if "wrong-description" in self.on:
-                # Another code's description: the one a server that shares one message table would give.
-                error["description"] = (
-                    "An operation failed" if error.get("code") != "SYS.1006" else "An internal error happened in system"
-                )
-            payload = {**payload, "error": error}
-            if "business-error-500" in self.on:
-                status = 500
-        if "success-field" in self.on:
-            payload = {"success": status == 200, **payload}
-        return status, payload
 
-    def pending_body(self, job_uuid: str, location: str) -> bytes | None:
-        """A fault's body for a poll of a finished job that should still look pending, else None."""
-        if "job-never-finishes" in self.on:
-            return b"{}"
-        if "pending-body-location" in self.on and job_uuid not in self._polled:
-            self._polled.add(job_uuid)
-            return f'{{"location":"{location}"}}'.encode()
-        return None
+@_fault
+class DisableNoop(Fault):
+    name = "disable-noop"
 
-    # ------------------------------------------------------------------------------ load faults
+    def change(self, changed: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        return dict(changed, state=before["state"]) if changed["state"] == "Disabled" else changed
 
-    def drops(self) -> bool:
-        """drop-connections: whether this changeImageState PUT or poll is closed unanswered."""
-        if not self.dropping:
-            return False
-        self._since_drop += 1
-        if self._drop_rng.random() < DROP_SHARE and self._since_drop >= DROP_SPACING:
-            self._since_drop = 0
-            return True
-        return False
 
-    def session_dropped(self) -> bool:
-        """session-drop: whether this request with a valid live session is answered ID.1001 anyway."""
-        return "session-drop" in self.on and self._session_rng.random() < SESSION_DROP_SHARE
+@_fault
+class LastopdateFrozen(Fault):
+    name = "lastopdate-frozen"
 
-    def unstored(self) -> bool:
-        """ack-unstored: whether this real state change is acknowledged without being stored."""
-        if "ack-unstored" not in self.on:
-            return False
+    def change(self, changed: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        return dict(changed, lastOpDate=before["lastOpDate"])
+
+
+@_fault
+class LostUpdate(Fault):
+    name = "lost-update"
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
+        return _record_only(self.env.store)
+
+
+@_fault
+class AckUnstored(Fault):
+    """Every ACK_UNSTORED_EVERY-th real state change is acknowledged without being stored."""
+
+    name = "ack-unstored"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._real_changes = 0
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
         self._real_changes += 1
-        return self._real_changes % ACK_UNSTORED_EVERY == 0
+        return _record_only(self.env.store) if self._real_changes % ACK_UNSTORED_EVERY == 0 else None
 
-    async def _late(self, response: Response) -> Response:
-        self._in_flight += 1
-        try:
-            await asyncio.sleep(min(LATENCY_MAX, LATENCY_PER_REQUEST * self._in_flight))
-        finally:
-            self._in_flight -= 1
-        return response
 
-    def answer(self, response: Response) -> Response | Coroutine[Any, Any, Response]:
-        """A changeImageState PUT's answer: latency-under-load sends it late (the server awaits it)."""
-        return self._late(response) if self.slow else response
+class _RowWrites:
+    """The state-change write that lost-update-race and the stale-read faults share: a write that races
+    must also feed the replica's log when it lands, so the two are one write path."""
 
-    def accepted(self, job_uuid: str, delay: float) -> float:
-        """stalled-jobs: how long a new changeImageState job stays processing (`delay` is the configured one)."""
-        if not self.stalling:
-            return delay
-        now = time.monotonic()
-        open_jobs = self._open_jobs
-        while open_jobs:
-            oldest = next(iter(open_jobs))
-            if open_jobs[oldest] > now - STALL_FORGET:
-                break
-            del open_jobs[oldest]
-        stalled = len(open_jobs) >= STALL_THRESHOLD
-        open_jobs[job_uuid] = now
-        return max(delay, STALL) if stalled else delay
+    def __init__(self, env: Env) -> None:
+        self.store = env.store
+        self.schedule = env.schedule
+        self.racy = False
+        self.lag = 0.0  # the replica's lag; 0: no replica
+        self.reader: Fault | None = None  # the stale-read fault that answers queries (one, if both are on)
+        self._changes: dict[str, deque[tuple[float, dict[str, Any]]]] = {}  # uuid -> (when, before)
 
-    def polled(self, job_uuid: str, response: Response) -> Response | Coroutine[Any, Any, Response]:
-        """A poll's answer for a changeImageState job: its final answer ends its flight (stalled-jobs), and
-        latency-under-load sends it late."""
-        if response.status != 202:
-            self._open_jobs.pop(job_uuid, None)
-        return self._late(response) if self.slow else response
+    @staticmethod
+    def of(env: Env) -> _RowWrites:
+        rows: _RowWrites = env.shared.setdefault("row-writes", _RowWrites(env))
+        return rows
 
-    def after_read(self, schedule: Callable[[float, Callable[[], None]], Any], write: Callable[[], None]) -> None:
-        """lost-update-race: a state change has read its row; it writes it (and finishes) after a gap."""
-        schedule(RACE_GAP, write)
-
-    def state_write(
-        self,
-        store: Store,
-        schedule: Callable[[float, Callable[[], None]], Any],
-        read: dict[str, Any],
-        changed: dict[str, Any],
-        owner: str,
-    ) -> Callable[[Job | None], None]:
-        """The write of a state change computed from `read`, with the load faults that touch it."""
-        image_uuid = read["uuid"]
+    def write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write:
+        """The write of a state change computed from `read`."""
+        store, image_uuid = self.store, read["uuid"]
+        owner = store.owners[image_uuid]
 
         def write(job: Job | None) -> None:
             before = store.images.get(image_uuid)
@@ -338,7 +607,7 @@ class Faults:
                 # check fails. The job answers with what it computed all the same, and its stale row is
                 # retried RACE_RETRY later without reading again, over changes acknowledged meanwhile.
                 store.save_job(job)
-                schedule(RACE_RETRY, retry)
+                self.schedule(RACE_RETRY, retry)
                 return
             store.put_image(changed, owner, job)
             self._changed(image_uuid, before)
@@ -352,8 +621,8 @@ class Faults:
         return write
 
     def _changed(self, image_uuid: str, before: dict[str, Any] | None) -> None:
-        """stale-read: remember the image as it was before a state change, for the replica's lag."""
-        if not self.lagging or before is None:
+        """Remember the image as it was before a state change, for the replica's lag."""
+        if not self.lag or before is None:
             return
         now = time.monotonic()
         horizon = now - self.lag
@@ -366,7 +635,7 @@ class Faults:
                 del self._changes[uuid]
 
     def replica(self, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """stale-read: the images a query sees, each as it was the replica's lag ago."""
+        """The images a query sees, each as it was the replica's lag ago."""
         if not self._changes:
             return images
         horizon = time.monotonic() - self.lag
@@ -382,3 +651,172 @@ class Faults:
                     del self._changes[image["uuid"]]
             seen.append(image)
         return seen
+
+
+@_fault
+class LostUpdateRace(Fault):
+    """A state change reads its row, works RACE_GAP, then writes the row it computed (see _RowWrites)."""
+
+    name = "lost-update-race"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self.rows = _RowWrites.of(env)
+        self.rows.racy = True
+
+    def completing(
+        self, job: Job, request: JobRequest, outcome: Outcome, complete: Callable[[Job, JobRequest, Outcome], None]
+    ) -> bool:
+        if outcome.write is None or request.action != "changeImageState":
+            return False
+        self.env.store.save_job(job)  # processing until the write
+        self.env.schedule(RACE_GAP, lambda: complete(job, request, outcome))
+        return True
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
+        return self.rows.write(read, changed)
+
+
+@_fault
+class StaleRead(Fault):
+    """Image queries answer from a replica that applies state changes `lag` seconds late."""
+
+    name = "stale-read"
+    lag: ClassVar[float] = REPLICA_LAG
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self.rows = _RowWrites.of(env)
+        self.rows.lag = max(self.rows.lag, self.lag)
+        if self.rows.reader is None:
+            self.rows.reader = self
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
+        return self.rows.write(read, changed)
+
+    def visible_images(self, images: list[dict[str, Any]], account: Account | None) -> list[dict[str, Any]]:
+        return self.rows.replica(images) if self.rows.reader is self else images
+
+
+@_fault
+class StaleReadLong(StaleRead):
+    name = "stale-read-long"
+    lag = REPLICA_LAG_LONG
+
+
+@_fault
+class StatusTouched(Fault):
+    name = "status-touched"
+
+    def change(self, changed: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        return dict(changed, status="Ready")
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
+        return _full_write(self.env.store, read, changed)
+
+
+@_fault
+class OtherFieldChanges(Fault):
+    name = "other-field-changes"
+
+    def change(self, changed: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        return dict(changed, platform="Other")
+
+    def state_write(self, read: dict[str, Any], changed: dict[str, Any]) -> Write | None:
+        return _full_write(self.env.store, read, changed)
+
+
+# --------------------------------------------------------------------------------- under load only
+# poll_answer: stalled-jobs, then latency-under-load (which turns the answer into a coroutine).
+
+
+@_fault
+class StalledJobs(Fault):
+    """A job is in flight from its acceptance until a poll answers its result (or STALL_FORGET has
+    passed: a client that never polls does not stall the server for good)."""
+
+    name = "stalled-jobs"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._open_jobs: dict[str, float] = {}  # job uuid -> accepted at (monotonic), in order
+
+    def job_delay(self, delay: float, request: JobRequest, job_uuid: str) -> float:
+        if request.action != "changeImageState":
+            return delay
+        now = time.monotonic()
+        open_jobs = self._open_jobs
+        while open_jobs:
+            oldest = next(iter(open_jobs))
+            if open_jobs[oldest] > now - STALL_FORGET:
+                break
+            del open_jobs[oldest]
+        stalled = len(open_jobs) >= STALL_THRESHOLD
+        open_jobs[job_uuid] = now
+        return max(delay, STALL) if stalled else delay
+
+    def poll_answer(self, answer: Answer, job: Job) -> Answer:
+        if isinstance(answer, Response) and answer.status != 202:
+            self._open_jobs.pop(job.uuid, None)
+        return answer
+
+
+@_fault
+class LatencyUnderLoad(Fault):
+    """changeImageState's PUT and poll answers wait LATENCY_PER_REQUEST per delayed answer not yet sent."""
+
+    name = "latency-under-load"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._in_flight = 0
+
+    async def _late(self, response: Response) -> Response:
+        self._in_flight += 1
+        try:
+            await asyncio.sleep(min(LATENCY_MAX, LATENCY_PER_REQUEST * self._in_flight))
+        finally:
+            self._in_flight -= 1
+        return response
+
+    def _delayed(self, answer: Answer) -> Answer:
+        return self._late(answer) if isinstance(answer, Response) else answer
+
+    def put_answer(self, answer: Answer, action: str) -> Answer:
+        return self._delayed(answer) if action == "changeImageState" else answer
+
+    def poll_answer(self, answer: Answer, job: Job) -> Answer:
+        return self._delayed(answer) if job.action == "changeImageState" else answer
+
+
+@_fault
+class DropConnections(Fault):
+    """A seeded share of changeImageState PUTs and polls, never two within DROP_SPACING of each other."""
+
+    name = "drop-connections"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._rng = random.Random(FAULT_SEED)  # one generator per fault, seeded: a faulty run replays
+        self._since_drop = DROP_SPACING
+
+    def drops(self, action: str | None) -> bool:
+        if action != "changeImageState":
+            return False
+        self._since_drop += 1
+        if self._rng.random() < DROP_SHARE and self._since_drop >= DROP_SPACING:
+            self._since_drop = 0
+            return True
+        return False
+
+
+@_fault
+class SessionDrop(Fault):
+    name = "session-drop"
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._rng = random.Random(FAULT_SEED + 1)
+
+    def session_dropped(self, session: Session) -> bool:
+        return self._rng.random() < SESSION_DROP_SHARE

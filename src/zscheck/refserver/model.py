@@ -112,6 +112,15 @@ def unknown_system_tag(tags: list[Any] | None) -> str | None:
     return None
 
 
+def tags_error(tags: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The default @APIParam of systemTags and userTags: no null element (nullElements=false, §10)."""
+    for name in ("systemTags", "userTags"):
+        values = (tags or {}).get(name)
+        if values is not None and any(v is None for v in values):
+            return error("SYS.1007", f"field[{name}] cannot contain a NULL element")
+    return None
+
+
 def sha512_hex(password: str) -> str:
     return hashlib.sha512(password.encode()).hexdigest()
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from zscheck.refserver import lenient, model
 
@@ -35,6 +36,8 @@ class Response:
 
 # An answer that is no answer: the server closes the connection without writing (a load fault's).
 DROP = Response(0)
+# What the app gives the server: an answer, or (a delayed one) a coroutine that gives one later.
+Answer: TypeAlias = Response | Coroutine[Any, Any, Response]
 
 
 class RestError(Exception):

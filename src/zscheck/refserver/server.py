@@ -25,9 +25,9 @@ from typing import Any, cast
 
 import httptools
 
-from zscheck.refserver.app import Answer, App, AppConfig, Dialect, Timing
-from zscheck.refserver.faults import Faults, UnknownFault
-from zscheck.refserver.rest import DROP, Request, Response
+from zscheck.refserver.app import App, AppConfig, Dialect, Timing
+from zscheck.refserver.faults import UnknownFault, check
+from zscheck.refserver.rest import DROP, Answer, Request, Response
 from zscheck.refserver.store import Store, StoreError
 
 log = logging.getLogger("zscheck.refserver")
@@ -56,7 +56,7 @@ class ServerConfig:
     tenant_password: str = "password"
     durable_fsync: bool = False
     faults: tuple[str, ...] = field(default_factory=tuple)
-    timing: Timing = "instant"  # "realistic": api-jobs take tens to hundreds of ms, seeded (app.JOB_DELAY_*)
+    timing: Timing = "instant"  # "realistic": api-jobs take tens to hundreds of ms, seeded (timing.JOB_DELAY_*)
     timing_seed: int = 0
 
 
@@ -255,7 +255,7 @@ class ReferenceServer:
     async def start(self) -> str:
         config = self.config
         try:
-            Faults(config.faults)
+            check(config.faults)
         except UnknownFault as exc:
             raise ServeError(str(exc)) from None
         if config.timing not in ("instant", "realistic"):
@@ -286,7 +286,7 @@ class ReferenceServer:
             timing_seed=config.timing_seed,
         )
         self.store.enable_group_commit(loop.call_soon)
-        self.app = App(self.store, app_config, loop.call_later, Faults(config.faults))
+        self.app = App(self.store, app_config, loop.call_later, config.faults)
         self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
         pending = self.app.pending_after_restart()
         if pending:

@@ -13,6 +13,7 @@ Group commit: writes that finish an api-job join one transaction per event-loop 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import time
@@ -70,7 +71,7 @@ class Job:
     done: bool
     status: int | None = None
     payload: str | None = None  # the JSON body of the result, without `schema`
-    request: dict[str, Any] | None = None  # what to run, while not done
+    request: Any = None  # what was asked (jobs.JobRequest; a dict when read back), kept on disk while pending
     action: str | None = None
     with_schema: bytes | None = None  # the payload with `schema` added, built on the first poll that asks
     created: float = 0.0  # when the job was accepted: its expiry counts from here (MysqlAsyncRestStore)
@@ -78,6 +79,13 @@ class Job:
 
 ENDED_SESSIONS = 100_000
 RECENT_JOBS = 2000  # RestGlobalProperty.MAX_CACHED_API_RESULTS: polls of recent jobs never touch the disk
+
+
+def _record(value: Any) -> Any:
+    """A job's request (a dataclass) as JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def new_uuid() -> str:
@@ -175,7 +183,7 @@ class Store:
         return account
 
     def remove_account(self, account_uuid: str) -> None:
-        """The account and its sessions (its images are the caller's: see App._do_delete_account)."""
+        """The account and its sessions (its images are the caller's: see accounts.Accounts.delete_account)."""
         if self.accounts.pop(account_uuid, None) is None:
             return
         for session_uuid in [s.uuid for s in self.sessions.values() if s.account == account_uuid]:
@@ -315,7 +323,7 @@ class Store:
 
     def _write_job(self, job: Job) -> None:
         # The request is kept only while the job is pending: it is what a restart must run.
-        request = None if job.done or job.request is None else json.dumps(job.request)
+        request = None if job.done or job.request is None else json.dumps(job.request, default=_record)
         self._db.execute(
             "INSERT OR REPLACE INTO api_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
