@@ -1,5 +1,34 @@
-"""The report model of a run, and the files rendered from it. Renderers read the model; nothing else."""
+"""The report layer: the typed, versioned JSON documents every command writes (`documents`), their
+published JSON Schemas (`schemas/`), and the files rendered from them (failures.md, index.html)."""
 
-from zscheck.report.model import Failure, RunReport
+from zscheck.report._codec import DocumentError
+from zscheck.report.documents import (
+    DOCUMENTS,
+    CapacityReport,
+    ContractSummary,
+    Document,
+    DriftPoint,
+    DriftReport,
+    Failure,
+    LoadResult,
+    LoadSummary,
+    Phase,
+    RunSummary,
+)
+from zscheck.report.model import RunReport
 
-__all__ = ["Failure", "RunReport"]
+__all__ = [
+    "DOCUMENTS",
+    "CapacityReport",
+    "ContractSummary",
+    "Document",
+    "DocumentError",
+    "DriftPoint",
+    "DriftReport",
+    "Failure",
+    "LoadResult",
+    "LoadSummary",
+    "Phase",
+    "RunReport",
+    "RunSummary",
+]

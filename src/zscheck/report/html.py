@@ -2,17 +2,35 @@
 
 No scripts, no CDN, no fonts: inline CSS and SVG charts drawn here, so the page opens from disk anywhere,
 in a CI artifact viewer too. Everything shown comes from the files next to it (summary.json of each
-phase, drift.json), and every value is escaped.
+phase, drift.json), read through their typed models (`zscheck.report.documents`), and every value is
+escaped. A file that is there but is not its document is said so on the page, naming the field.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from zscheck.report._codec import DocumentError
+from zscheck.report.documents import (
+    ContractSummary,
+    Document,
+    DriftReport,
+    HistoryOperation,
+    LoadSummary,
+    Phase,
+    RunSummary,
+)
+
+D = TypeVar("D", bound=Document)
+# Checks a failure can name that the oracle's CHECKS does not list: the harness and the suites add them.
+OTHER_CHECKS = {
+    "openapi": "the answer keeps the published OpenAPI contract (schemathesis' response checks)",
+    "assertion": "a suite's own expectation about the target (its message says which)",
+}
 
 COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#a16207", "#be185d")
 CSS = """
@@ -43,117 +61,116 @@ def write_index(
     return path
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def read(directory: Path, relative: str, model: type[D]) -> tuple[D | None, str | None]:
+    """`directory/relative` as `model`: (the document, None), (None, None) if the file is not there (the
+    phase did not run), or (None, why) if it is there but is not that document."""
+    path = directory / relative
+    if not path.exists():
+        return None, None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return model.read(path), None
+    except (OSError, DocumentError) as exc:
+        return None, f"could not read {relative}: {str(exc).removeprefix(str(path) + ': ')}"
 
 
 def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str, str]) -> str:
-    run = _load(directory / "summary.json") or {}
-    contract = _load(directory / "contract" / "summary.json")
-    load = _load(directory / "load" / "summary.json")
-    drift = _load(directory / "drift" / "drift.json")
-    verdict = str(run.get("verdict", "UNKNOWN"))
+    run, run_problem = read(directory, "summary.json", RunSummary)
+    contract, contract_problem = read(directory, "contract/summary.json", ContractSummary)
+    load, load_problem = read(directory, "load/summary.json", LoadSummary)
+    drift, drift_problem = read(directory, "drift/drift.json", DriftReport)
+    verdict = run.verdict if run else "UNKNOWN"
     css = {"PASS": "pass", "VIOLATIONS": "fail"}.get(verdict, "cannot")
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<meta name=viewport content='width=device-width,initial-scale=1'>",
-        f"<title>zscheck {escape(verdict)} - {escape(str(run.get('target', '')))}</title>",
+        f"<title>zscheck {escape(verdict)} - {escape(run.target if run else '')}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<div class='banner {css}' id=verdict>zscheck: {escape(verdict)} "
-        f"<span style='font-weight:400'>(exit {escape(str(run.get('exit_code', '?')))})</span></div><main>",
+        f"<span style='font-weight:400'>(exit {run.exit_code if run else '?'})</span></div><main>",
         "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
         "<a href='#files'>Files</a></nav>",
-        _meta(run),
-        _conformance(contract, error_table, checks),
-        _load_section(load),
-        _drift(drift),
+        _meta(run, run_problem),
+        _conformance(contract, error_table, checks, contract_problem),
+        _load_section(load, load_problem),
+        _drift(drift, drift_problem),
         _files(directory),
         "</main></body></html>",
     ]
     return "\n".join(parts)
 
 
-def _meta(run: dict[str, Any]) -> str:
+def _problem(text: str | None) -> str:
+    return f"<p class=bad>{escape(text)}</p>" if text else ""
+
+
+def _meta(run: RunSummary | None, problem: str | None) -> str:
+    head = "<h1>ChangeImageState contract and load report</h1>" + _problem(problem)
+    if run is None:
+        return head
     rows = [
-        ("target", run.get("target")),
-        ("dialect", run.get("dialect")),
-        ("harness version", run.get("harness_version")),
-        ("seed", run.get("seed")),
-        ("started (UTC)", _utc(run.get("started"))),
-        ("duration", f"{run.get('duration_s', 0)} s"),
-        ("load gates", ", ".join(run.get("gates", [])) or "none"),
+        ("target", run.target),
+        ("dialect", run.dialect),
+        ("harness version", run.harness_version),
+        ("seed", run.seed),
+        ("started (UTC)", _utc(run.started)),
+        ("duration", f"{run.duration_s} s"),
+        ("load gates", ", ".join(run.gates) or "none"),
     ]
     body = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in rows)
     phases = "".join(
-        f"<tr><td>{escape(p['name'])}</td><td>{_word(p)}</td><td class=num>{p['seconds']:.0f} s</td>"
-        f"<td>{escape(p.get('error') or '')}</td></tr>"
-        for p in run.get("phases", [])
+        f"<tr><td>{escape(p.name)}</td><td>{_word(p)}</td><td class=num>{p.seconds:.0f} s</td>"
+        f"<td>{escape(p.error or '')}</td></tr>"
+        for p in run.phases
     )
     return (
-        f"<h1>ChangeImageState contract and load report</h1><table class=meta>{body}</table>"
+        f"{head}<table class=meta>{body}</table>"
         f"<table><tr><th>phase</th><th>verdict</th><th>time</th><th>note</th></tr>{phases}</table>"
     )
 
 
-def _word(phase: dict[str, Any]) -> str:
-    code = int(phase.get("exit_code", 2))
-    if phase.get("name") == "drift":
+def _word(phase: Phase) -> str:
+    code = phase.exit_code
+    if phase.name == "drift":
         text = {0: "no drift", 1: "drift found (informational)", 2: "could not run"}.get(code, "?")
         return f"<span class={'bad' if code == 2 else 'ok'}>{text}</span>"
     text = {0: "pass", 1: "violations", 2: "could not run"}.get(code, "?")
     return f"<span class={'ok' if code == 0 else 'bad'}>{text}</span>"
 
 
-def _utc(value: Any) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(value))) if isinstance(value, int | float) else ""
+def _utc(value: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
 
 
 # ---------------------------------------------------------------------------------- conformance
 
 
-def _conformance(contract: dict[str, Any] | None, error_table: list[dict[str, Any]], checks: dict[str, str]) -> str:
+def _conformance(
+    contract: ContractSummary | None, error_table: list[dict[str, Any]], checks: dict[str, str], problem: str | None
+) -> str:
     out = ["<h2 id=conformance>Conformance</h2>"]
     if contract is None:
-        out.append("<p class=muted>No conformance results: the phase did not run.</p>")
+        out.append(_problem(problem) or "<p class=muted>No conformance results: the phase did not run.</p>")
         return "".join(out)
-    tests = ", ".join(f"{n} {k}" for k, n in contract.get("tests", {}).items())
+    tests = ", ".join(f"{n} {k}" for k, n in contract.tests.items())
     out.append(
-        f"<p>Verdict: <b>{escape(str(contract.get('verdict')))}</b>: {contract.get('cases', 0)} cases, "
-        f"{contract.get('requests', 0)} requests; tests {escape(tests)}. "
-        f"Replay: <code>{escape(str(contract.get('replay', '')))}</code></p>"
+        f"<p>Verdict: <b>{escape(contract.verdict)}</b>: {contract.cases} cases, "
+        f"{contract.requests} requests; tests {escape(tests)}. "
+        f"Replay: <code>{escape(contract.replay)}</code></p>"
     )
-    for problem in contract.get("harness_errors", []) + contract.get("restore_problems", []):
-        out.append(f"<p class=bad>{escape(str(problem))}</p>")
-    failed = contract.get("failures_by_check", {})
-    cases = int(contract.get("cases", 0))
-    rows = "".join(
-        f"<tr><td><code>{escape(name)}</code></td><td>{escape(what)}</td>"
-        f"<td class=num>{max(cases - failed.get(name, 0), 0) if name not in failed else 0}</td>"
-        f"<td class='num {'bad' if failed.get(name) else ''}'>{failed.get(name, 0)}</td></tr>"
-        for name, what in checks.items()
-    )
-    out.append(
-        "<h3>Checks</h3><p class=muted>passed: cases judged with no failure of that check.</p>"
-        f"<table id=checks><tr><th>check</th><th>what it catches</th><th>passed</th><th>failed</th></tr>{rows}</table>"
-    )
-    failures = contract.get("failures", [])
-    out.append(f"<h3>Failures ({len(failures)})</h3>")
-    for i, f in enumerate(failures, 1):
+    for text in contract.harness_errors + contract.restore_problems:
+        out.append(f"<p class=bad>{escape(text)}</p>")
+    out.append(_checks_table(contract, checks))
+    out.append(f"<h3>Failures ({len(contract.failures)})</h3>")
+    for i, f in enumerate(contract.failures, 1):
         out.append(
-            f"<details {'open' if i <= 3 else ''} class=failure><summary><b>{escape(f.get('check', ''))}</b>: "
-            f"{escape(f.get('message', ''))}</summary><table>"
-            f"<tr><td>test</td><td><code>{escape(f.get('test', ''))}</code></td></tr>"
-            f"<tr><td>rule</td><td>{escape(f.get('rule', ''))}</td></tr>"
-            f"<tr><td>expected</td><td><code>{escape(f.get('expected', ''))}</code></td></tr>"
-            f"<tr><td>actual</td><td><code>{escape(f.get('actual', ''))}</code></td></tr>"
-            f"<tr><td>replay seed</td><td><code>{escape(str(contract.get('seed')))}</code></td></tr></table>"
-            f"<pre>{escape(f.get('curl', ''))}</pre>"
-            + (f"<pre>{escape(f.get('steps', ''))}</pre>" if f.get("steps") else "")
-            + "</details>"
+            f"<details {'open' if i <= 3 else ''} class=failure><summary><b>{escape(f.check)}</b>: "
+            f"{escape(f.message)}</summary><table>"
+            f"<tr><td>test</td><td><code>{escape(f.test)}</code></td></tr>"
+            f"<tr><td>rule</td><td>{escape(f.rule)}</td></tr>"
+            f"<tr><td>expected</td><td><code>{escape(f.expected)}</code></td></tr>"
+            f"<tr><td>actual</td><td><code>{escape(f.actual)}</code></td></tr>"
+            f"<tr><td>replay seed</td><td><code>{escape(str(contract.seed))}</code></td></tr></table>"
+            f"<pre>{escape(f.curl)}</pre>" + (f"<pre>{escape(f.steps)}</pre>" if f.steps else "") + "</details>"
         )
     if error_table:
         rows = "".join(
@@ -171,6 +188,39 @@ def _conformance(contract: dict[str, Any] | None, error_table: list[dict[str, An
     return "".join(out)
 
 
+def _checks_table(contract: ContractSummary, checks: dict[str, str]) -> str:
+    """Every check the oracle lists and every check a failure names (`openapi`, `assertion` and any other),
+    with its failures and the tests they came from. The run counts cases judged in all, not per check,
+    and a failing test stops at its first (shrunk) failure, so a per-check pass count cannot be known:
+    the table says what is known instead of computing one."""
+    failures: dict[str, int] = {}
+    tests: dict[str, set[str]] = {}
+    for f in contract.failures:
+        failures[f.check] = failures.get(f.check, 0) + 1
+        tests.setdefault(f.check, set()).add(f.test)
+    for name, n in contract.failures_by_check.items():  # the summary's own count (a failure list may be cut)
+        failures[name] = max(failures.get(name, 0), n)
+    names = list(checks) + [n for n in failures if n not in checks]
+
+    def row(name: str) -> str:
+        what = checks.get(name) or OTHER_CHECKS.get(name, "not in the oracle's list of checks")
+        n = failures.get(name, 0)
+        result = f"<td class=bad>{n} failure{'s' if n != 1 else ''}</td>" if n else "<td class=ok>no failure</td>"
+        return (
+            f"<tr id='check-{escape(name)}'><td><code>{escape(name)}</code></td><td>{escape(what)}</td>{result}"
+            f"<td class='num {'bad' if n else ''}'>{n}</td><td class=num>{len(tests.get(name, ()))}</td></tr>"
+        )
+
+    return (
+        "<h3>Checks</h3><p class=muted>"
+        f"{contract.cases} cases were judged in all, each by the checks that apply to it; the run does not count "
+        "cases per check, so no per-check pass count is shown. A check with no failure held in every case that "
+        "exercised it; failing tests: the distinct tests whose failures name the check.</p>"
+        "<table id=checks><tr><th>check</th><th>what it catches</th><th>result</th><th>failures</th>"
+        f"<th>failing tests</th></tr>{''.join(row(n) for n in names)}</table>"
+    )
+
+
 def _when(when: dict[str, list[str]]) -> str:
     return "; ".join(f"{k}={'|'.join(v)}" for k, v in when.items()) or "anything else"
 
@@ -178,40 +228,41 @@ def _when(when: dict[str, list[str]]) -> str:
 # ----------------------------------------------------------------------------------------- load
 
 
-def _load_section(load: dict[str, Any] | None) -> str:
+def _load_section(load: LoadSummary | None, problem: str | None) -> str:
     out = ["<h2 id=load>Load</h2>"]
-    if load is None or load.get("result") is None:
-        error = (load or {}).get("error") or "the phase did not run"
-        out.append(f"<p class=muted>No load results: {escape(str(error))}</p>")
+    if problem:
+        return "".join([*out, _problem(problem)])
+    if load is None or load.result is None:
+        error = (load.error if load else None) or "the phase did not run"
+        out.append(f"<p class=muted>No load results: {escape(error)}</p>")
         return "".join(out)
-    result = load["result"]
+    result = load.result
     out.append(
-        f"<p>Verdict: <b>{escape(str(load.get('verdict')))}</b>: scenario <code>{escape(str(load.get('scenario')))}"
-        f"</code>, {load.get('users')} users"
-        + (f" at {load['rate']}/s (open model)" if load.get("rate") else "")
-        + f", {result.get('duration', 0):.1f} s, throughput {result.get('throughput', 0):.1f} operations/s.</p>"
+        f"<p>Verdict: <b>{escape(load.verdict)}</b>: scenario <code>{escape(load.scenario)}"
+        f"</code>, {load.users} users"
+        + (f" at {load.rate:g}/s (open model)" if load.rate else "")
+        + f", {result.duration:.1f} s, throughput {result.throughput:.1f} operations/s.</p>"
     )
-    timeline = result.get("timeline", [])
+    timeline = result.timeline
     out.append("<h3>Throughput and latency over time</h3>")
-    out.append(_line_chart({"operations/s": [(r["t"], r["ops"]) for r in timeline]}, "operations per second", "t (s)"))
+    out.append(_line_chart({"operations/s": [(r.t, r.ops) for r in timeline]}, "operations per second", "t (s)"))
     out.append(
         _line_chart(
-            {
-                "p50": [(r["t"], r["p50"] * 1000) for r in timeline],
-                "p99": [(r["t"], r["p99"] * 1000) for r in timeline],
-            },
+            {"p50": [(r.t, r.p50 * 1000) for r in timeline], "p99": [(r.t, r.p99 * 1000) for r in timeline]},
             "latency (ms), all operations",
             "t (s)",
         )
     )
-    ops = result.get("operations", {})
-    names = [n for n in ("put", "job", "e2e", "query", "invalid", "all") if n in ops]
+    ops = result.operations
+    names: list[str] = [n for n in ("put", "job", "e2e", "query", "invalid", "all") if n in ops]
     names += sorted(n for n in ops if n not in names)
     rows = "".join(
-        f"<tr><td><code>{escape(n)}</code></td><td class=num>{int(ops[n]['count'])}</td>"
-        f"<td class=num>{ops[n]['rps']:.1f}</td>"
-        + "".join(f"<td class=num>{ops[n][m] * 1000:.2f}</td>" for m in ("p50", "p90", "p99", "p99.9", "max"))
-        + f"<td class=num>{ops[n]['error_rate'] * 100:.2f}%</td></tr>"
+        f"<tr><td><code>{escape(n)}</code></td><td class=num>{int(ops[n].count)}</td>"
+        f"<td class=num>{ops[n].rps:.1f}</td>"
+        + "".join(
+            f"<td class=num>{v * 1000:.2f}</td>" for v in (ops[n].p50, ops[n].p90, ops[n].p99, ops[n].p99_9, ops[n].max)
+        )
+        + f"<td class=num>{ops[n].error_rate * 100:.2f}%</td></tr>"
         for n in names
     )
     out.append(
@@ -220,54 +271,50 @@ def _load_section(load: dict[str, Any] | None) -> str:
         "<table id=percentiles><tr><th>operation</th><th>count</th><th>per s</th><th>p50</th><th>p90</th>"
         f"<th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>{rows}</table>"
     )
-    dist = result.get("distribution", {})
+    dist = result.distribution
     series = {n: [(_tail_x(p), v * 1000) for p, v in dist[n]] for n in ("put", "job", "e2e") if dist.get(n)}
     if series:
         out.append("<h3>Latency distribution</h3>")
         out.append(
             _line_chart(series, "latency (ms) by percentile", "percentile (log scale of 1/(1-p): 90, 99, 99.9...)")
         )
-    gates = result.get("gates", [])
-    if gates:
+    if result.gates:
         rows = "".join(
-            f"<tr><td><code>{escape(g['gate'])}</code></td><td>{escape(g['shown'])}</td>"
-            f"<td class={'ok' if g['passed'] else 'bad'}>{'met' if g['passed'] else 'BREACHED'}</td></tr>"
-            for g in gates
+            f"<tr><td><code>{escape(g.gate)}</code></td><td>{escape(g.shown)}</td>"
+            f"<td class={'ok' if g.passed else 'bad'}>{'met' if g.passed else 'BREACHED'}</td></tr>"
+            for g in result.gates
         )
         out.append(f"<h3>SLO gates</h3><table id=gates><tr><th>gate</th><th>measured</th><th></th></tr>{rows}</table>")
-    if result.get("arrival"):
-        a = result["arrival"]
-        out.append(f"<p>Arrival-rate mode: {a['late']} of {a['scheduled']} operations started late (over 10 ms).</p>")
-    codes_over_time = {"failed checks": [(r["t"], r.get("failures", 0)) for r in timeline]}
-    codes_over_time |= {
-        code: [(r["t"], r.get("codes", {}).get(code, 0)) for r in timeline] for code in result.get("error_codes", {})
-    }
+    if result.arrival:
+        a = result.arrival
+        out.append(f"<p>Arrival-rate mode: {a.late} of {a.scheduled} operations started late (over 10 ms).</p>")
+    codes_over_time: dict[str, list[tuple[float, float]]] = {"failed checks": [(r.t, r.failures) for r in timeline]}
+    codes_over_time |= {code: [(r.t, r.codes.get(code, 0)) for r in timeline] for code in result.error_codes}
     out.append("<h3>Error codes over time</h3>")
-    if not result.get("error_codes"):
+    if not result.error_codes:
         out.append("<p class=muted>No ErrorCode came back during the run.</p>")
     out.append(_line_chart(codes_over_time, "error codes and failed checks per second", "t (s)"))
-    failures = result.get("failures", [])
-    out.append(f"<h3>Failures under load ({sum(f['count'] for f in failures)})</h3>")
+    failures = result.failures
+    out.append(f"<h3>Failures under load ({sum(f.count for f in failures)})</h3>")
     if failures:
         rows = "".join(
-            f"<tr><td><code>{escape(f['check'])}</code></td><td>{escape(f['operation'])}</td>"
-            f"<td>{escape(f['code'])}</td><td class=num>{f['count']}</td>"
-            f"<td><pre>{escape(f['examples'][0]['message'] if f['examples'] else '')}\n"
-            f"{escape(f['examples'][0]['curl'] if f['examples'] else '')}</pre></td></tr>"
+            f"<tr><td><code>{escape(f.check)}</code></td><td>{escape(f.operation)}</td>"
+            f"<td>{escape(f.code)}</td><td class=num>{f.count}</td>"
+            f"<td><pre>{escape(f.examples[0].get('message', '') if f.examples else '')}\n"
+            f"{escape(f.examples[0].get('curl', '') if f.examples else '')}</pre></td></tr>"
             for f in failures
         )
         out.append(f"<table><tr><th>check</th><th>operation</th><th>code</th><th>count</th><th>example</th></tr>{rows}")
         out.append("</table>")
-    lin = result.get("linearizability", {})
-    ok = lin.get("ok")
+    lin = result.linearizability
     out.append(
-        f"<h3>Linearizability</h3><p id=linearizability class={'ok' if ok else 'bad'}>"
-        f"{'linearizable' if ok else 'NOT linearizable'}: {lin.get('operations', 0)} operations on "
-        f"{lin.get('images', 0)} images.</p>"
+        f"<h3>Linearizability</h3><p id=linearizability class={'ok' if lin.ok else 'bad'}>"
+        f"{'linearizable' if lin.ok else 'NOT linearizable'}: {lin.operations} operations on "
+        f"{lin.images} images.</p>"
     )
-    for violation in lin.get("violations", []):
-        out.append(f"<pre>{escape(violation['text'])}</pre>")
-        out.append(_timeline(violation["window"]))
+    for violation in lin.violations:
+        out.append(f"<pre>{escape(violation.text)}</pre>")
+        out.append(_timeline(violation.window))
     return "".join(out)
 
 
@@ -279,22 +326,22 @@ def _tail_x(percentile: float) -> float:
 # ---------------------------------------------------------------------------------------- drift
 
 
-def _drift(drift: dict[str, Any] | None) -> str:
+def _drift(drift: DriftReport | None, problem: str | None) -> str:
     out = ["<h2 id=drift>Drift from the published page</h2>"]
     if drift is None:
-        out.append("<p class=muted>No drift results: the phase did not run.</p>")
+        out.append(_problem(problem) or "<p class=muted>No drift results: the phase did not run.</p>")
         return "".join(out)
-    points = drift.get("drift", [])
+    points = drift.drift
     if not points:
-        out.append(f"<p class=ok>{escape(str(drift.get('target')))} answers as the published page says.</p>")
+        out.append(f"<p class=ok>{escape(drift.target)} answers as the published page says.</p>")
         return "".join(out)
     rows = "".join(
-        f"<tr><td>{escape(p['aspect'])}</td><td>{escape(p['page'])}</td><td>{escape(p['target'])}</td>"
-        f"<td><pre>{escape(p['evidence'])}</pre></td></tr>"
+        f"<tr><td>{escape(p.aspect)}</td><td>{escape(p.page)}</td><td>{escape(p.target)}</td>"
+        f"<td><pre>{escape(p.evidence)}</pre></td></tr>"
         for p in points
     )
     out.append(
-        f"<p>{escape(str(drift.get('target')))} departs from the published page in {len(points)} points "
+        f"<p>{escape(drift.target)} departs from the published page in {len(points)} points "
         "(informational: the REST server is what ZStack's own clients speak).</p>"
         f"<table id=drift-table><tr><th>aspect</th><th>the page says</th><th>the target does</th>"
         f"<th>evidence</th></tr>{rows}</table>"
@@ -373,13 +420,13 @@ def _line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_labe
     return "".join(parts)
 
 
-def _timeline(window: list[dict[str, Any]]) -> str:
+def _timeline(window: list[HistoryOperation]) -> str:
     """A violating window of one image's history: one bar per operation from send to answer."""
     if not window:
         return ""
-    t0 = min(op["invoke"] for op in window)
-    ends = [op["complete"] if op["complete"] is not None else op["invoke"] for op in window]
-    t1 = max(max(ends), max(op["invoke"] for op in window)) + 1e-4
+    t0 = min(op.invoke for op in window)
+    ends = [op.complete if op.complete is not None else op.invoke for op in window]
+    t1 = max(max(ends), max(op.invoke for op in window)) + 1e-4
     width, row, left = 760, 22, 150
     height = row * len(window) + 40
     scale = (width - left - 20) / (t1 - t0)
@@ -389,16 +436,16 @@ def _timeline(window: list[dict[str, Any]]) -> str:
         f"<text x=8 y=16 font-size=12 font-weight=600>window of {len(window)} operations "
         f"({(t1 - t0) * 1000:.1f} ms); open bars: indeterminate</text>",
     ]
-    for i, op in enumerate(sorted(window, key=lambda o: o["invoke"])):
+    for i, op in enumerate(sorted(window, key=lambda o: o.invoke)):
         y = 28 + i * row
-        x = left + (op["invoke"] - t0) * scale
-        end = op["complete"] if op["complete"] is not None else t1
-        w = max((end - op["invoke"]) * scale, 2)
-        color = "#2563eb" if op["kind"] == "write" else "#16a34a"
-        fill = color if op["complete"] is not None else "none"
+        x = left + (op.invoke - t0) * scale
+        end = op.complete if op.complete is not None else t1
+        w = max((end - op.invoke) * scale, 2)
+        color = "#2563eb" if op.kind == "write" else "#16a34a"
+        fill = color if op.complete is not None else "none"
         parts.append(
-            f"<text x=8 y={y + 13} font-size=11>{escape(str(op.get('client', '')))} {escape(op['kind'])} "
-            f"{escape(op['value'])}</text>"
+            f"<text x=8 y={y + 13} font-size=11>{escape(op.client)} {escape(op.kind)} "
+            f"{escape(op.value)}</text>"
             f"<rect x={x:.1f} y={y} width={w:.1f} height={row - 6} fill='{fill}' stroke='{color}'/>"
         )
     parts.append("</svg>")

@@ -1,4 +1,5 @@
-"""What a conformance run found: counts, failures with their reproducers, harness errors, timings."""
+"""What a conformance run found while it runs: counts, failures with their reproducers, harness errors,
+timings. `writers.contract_summary` turns it into the `ContractSummary` document."""
 
 from __future__ import annotations
 
@@ -8,21 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zscheck import __version__
-
-
-@dataclass
-class Failure:
-    """One contract violation, ready to read and to replay."""
-
-    test: str
-    check: str
-    message: str
-    expected: str = ""
-    actual: str = ""
-    rule: str = ""
-    curl: str = ""  # the session is a placeholder ($ZSTACK_SESSION), never the real one
-    response: str = ""
-    steps: str = ""  # Hypothesis' minimal falsifying example (the shrunk sequence for the state machine)
+from zscheck.report.documents import ContractVerdict, Failure
 
 
 @dataclass
@@ -52,8 +39,9 @@ class RunReport:
         self.duration = time.time() - self.started
 
     @property
-    def verdict(self) -> str:
-        return {0: "conformant", 1: "violations found", 2: "could not run"}.get(self.exit_code, "could not run")
+    def verdict(self) -> ContractVerdict:
+        words: dict[int, ContractVerdict] = {0: "conformant", 1: "violations found", 2: "could not run"}
+        return words.get(self.exit_code, "could not run")
 
     def by_check(self) -> dict[str, int]:
         return dict(Counter(f.check for f in self.failures).most_common())

@@ -1,37 +1,41 @@
-"""Files rendered from a `RunReport`: summary.json for machines, failures.md for people."""
+"""Files rendered from a `RunReport`: summary.json (a `ContractSummary`) for machines, failures.md for people."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from typing import Any
 
+from zscheck.report.documents import ContractSummary
 from zscheck.report.model import RunReport
 
 
+def contract_summary(report: RunReport) -> ContractSummary:
+    return ContractSummary(
+        verdict=report.verdict,
+        exit_code=report.exit_code,
+        target=report.target,
+        dialect=report.dialect,
+        seed=report.seed,
+        harness_version=report.version,
+        started=report.started,
+        duration_s=round(report.duration, 3),
+        tests=dict(report.outcomes),
+        cases=report.probes,
+        requests=report.requests,
+        requests_per_s=round(report.requests / report.duration, 1) if report.duration else 0.0,
+        failures_by_check=report.by_check(),
+        coverage=dict(report.coverage),
+        not_covered=dict(report.not_covered),
+        failures=list(report.failures),
+        harness_errors=list(report.harness_errors),
+        restore_problems=list(report.restore_problems),
+        notes=list(report.notes),
+        replay=report.replay_command(),
+    )
+
+
 def summary(report: RunReport) -> dict[str, Any]:
-    return {
-        "verdict": report.verdict,
-        "exit_code": report.exit_code,
-        "target": report.target,
-        "dialect": report.dialect,
-        "seed": report.seed,
-        "harness_version": report.version,
-        "started": report.started,
-        "duration_s": round(report.duration, 3),
-        "tests": dict(report.outcomes),
-        "cases": report.probes,
-        "requests": report.requests,
-        "requests_per_s": round(report.requests / report.duration, 1) if report.duration else 0.0,
-        "failures_by_check": report.by_check(),
-        "coverage": report.coverage,
-        "not_covered": report.not_covered,
-        "failures": [asdict(f) for f in report.failures],
-        "harness_errors": report.harness_errors,
-        "restore_problems": report.restore_problems,
-        "notes": report.notes,
-        "replay": report.replay_command(),
-    }
+    """summary.json's content (kept for callers that want the dict)."""
+    return contract_summary(report).to_json()
 
 
 def failures_markdown(report: RunReport) -> str:
@@ -63,5 +67,5 @@ def failures_markdown(report: RunReport) -> str:
 
 def write_contract_reports(report: RunReport) -> None:
     report.report_dir.mkdir(parents=True, exist_ok=True)
-    (report.report_dir / "summary.json").write_text(json.dumps(summary(report), indent=2) + "\n")
+    contract_summary(report).write(report.report_dir / "summary.json")
     (report.report_dir / "failures.md").write_text(failures_markdown(report))

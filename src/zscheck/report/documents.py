@@ -1,0 +1,411 @@
+"""The JSON documents zscheck writes, as typed and versioned models: one per file a command leaves behind.
+
+- ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
+- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/1`
+- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/1`
+- DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
+- RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
+
+Each is a dataclass (keyword-only) whose `to_json()` is the file's content, with `"schema": "<tag>"`
+first, and whose `from_json(data, source)` reads one back or raises `DocumentError` naming the file and the
+field. The published JSON Schemas (draft 2020-12) in `zscheck/report/schemas/` are generated from these
+classes by `json_schemas()`; tests/report checks the committed files equal them and that every file the
+commands write validates. Version 1 is the shape zscheck 0.1.0 wrote, which had no `schema` key: a
+document without one is read as version 1 (and version 1's schema does not require the key); every
+other field is required and no other is allowed. A change to a document's fields is a new version.
+
+How a writer uses this: build the model from what the command measured and write it::
+
+    LoadSummary(verdict="PASS", exit_code=0, ..., result=LoadResult(...)).write(report_dir / "summary.json")
+
+and a reader (html.py, a user's script) reads it typed::
+
+    summary = LoadSummary.read(path)   # DocumentError if it is not a load summary of this version
+
+The models are data only: verdict words, rounding and what counts as a pass stay with the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from zscheck.report._codec import DocumentError, decode_dataclass, encode, object_schema
+
+ContractVerdict = Literal["conformant", "violations found", "could not run"]
+# zscheck.verdict.Verdict's words: load, capacity, run (the contract summary keeps its own three, which
+# tests and users' scripts read; changing them is contract-summary version 2)
+Verdict = Literal["PASS", "VIOLATIONS", "COULD NOT RUN"]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+class Document:
+    """What every document model shares: its schema tag, JSON in and out, files in and out."""
+
+    SCHEMA_NAME: ClassVar[str]  # e.g. "zscheck/load-summary"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_FILE: ClassVar[str]  # its published schema, in SCHEMAS_DIR
+
+    @classmethod
+    def schema_tag(cls) -> str:
+        return f"{cls.SCHEMA_NAME}/{cls.SCHEMA_VERSION}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = encode(self)
+        return {"schema": self.schema_tag(), **data}
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "<document>") -> Self:
+        """`data` (parsed JSON) as this model; DocumentError names `source` and the field that is wrong."""
+        if not isinstance(data, dict):
+            raise DocumentError(source, "", f"expected a JSON object ({cls.schema_tag()})")
+        tag = data.get("schema", f"{cls.SCHEMA_NAME}/1")  # 0.1.0 wrote no tag: its documents are version 1
+        if tag != cls.schema_tag():
+            name, _, version = str(tag).rpartition("/")
+            problem = (
+                f"version {version} of {name}; this zscheck reads version {cls.SCHEMA_VERSION}"
+                if name == cls.SCHEMA_NAME
+                else f"{tag!r} is not a {cls.schema_tag()} document"
+            )
+            raise DocumentError(source, "schema", problem)
+        model: Self = decode_dataclass(cls, data, "", source, skip=frozenset({"schema"}))
+        return model
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DocumentError(str(path), "", f"not JSON: {exc}") from exc
+        return cls.from_json(data, str(path))
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The published JSON Schema of this document, generated from the model's fields."""
+        defs: dict[str, Any] = {}
+        body = object_schema(cls, defs)
+        body["properties"] = {"schema": {"const": cls.schema_tag()}, **body["properties"]}
+        if cls.SCHEMA_VERSION > 1:  # from version 2 on, the tag is how a document says which it is
+            body["required"] = ["schema", *body["required"]]
+        out: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT, "title": cls.schema_tag(), **body}
+        if defs:
+            out["$defs"] = dict(sorted(defs.items()))
+        return out
+
+
+# ------------------------------------------------------------------------------------ contract
+
+
+@dataclass
+class Failure:
+    """One contract violation, ready to read and to replay."""
+
+    test: str
+    check: str  # a name in zscheck.checks.CHECKS, or `openapi` (schemathesis) or `assertion` (a suite's own)
+    message: str
+    expected: str = ""
+    actual: str = ""
+    rule: str = ""  # the error-code table's rule the input fell under
+    curl: str = ""  # the session is a placeholder ($ZSTACK_SESSION), never the real one
+    response: str = ""
+    steps: str = ""  # Hypothesis' minimal falsifying example (the shrunk sequence for the state machine)
+
+
+@dataclass(kw_only=True)
+class ContractSummary(Document):
+    """`zscheck contract`'s summary.json: the verdict, counts, rules exercised and every failure."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
+    SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
+
+    verdict: ContractVerdict
+    exit_code: int
+    target: str
+    dialect: str
+    seed: int | None
+    harness_version: str
+    started: float  # Unix time
+    duration_s: float
+    tests: dict[str, int]  # pytest outcome -> tests
+    cases: int  # requests judged against the contract
+    requests: int
+    requests_per_s: float
+    failures_by_check: dict[str, int]  # check -> failures naming it, most first
+    coverage: dict[str, int]  # rule of the error-code table -> judged requests
+    not_covered: dict[str, str]  # class or rule -> why it was not exercised
+    failures: list[Failure]
+    harness_errors: list[str]
+    restore_problems: list[str]
+    notes: list[str]
+    replay: str  # the command that replays the run
+
+
+# ---------------------------------------------------------------------------------------- load
+
+
+@dataclass(kw_only=True)
+class OperationStats:
+    """One operation's latencies (seconds), counts and rates over a load run."""
+
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    p99_9: float = field(metadata={"json": "p99.9"})
+    max: float
+    mean: float
+    count: float
+    failures: float
+    error_rate: float  # a fraction
+    rps: float
+
+
+@dataclass(kw_only=True)
+class GateOutcome:
+    """One --slo gate: its text, what was measured (null: nothing was) and whether it was met."""
+
+    gate: str
+    measured: float | None
+    shown: str  # the verdict line, e.g. "pass e2e:p99<1s: measured 12.3ms"
+    passed: bool
+
+
+@dataclass(kw_only=True)
+class FailureGroup:
+    """Failures of one check on one operation with one error code, with a few reproducers."""
+
+    operation: str  # e.g. "changeImageState enable"
+    check: str
+    code: str  # the ErrorCode seen, "-" when there was none
+    count: int
+    examples: list[dict[str, str]]  # message, curl, status, time
+
+
+@dataclass(kw_only=True)
+class Arrival:
+    """Arrival-rate (open model) runs: operations scheduled, and how many started over 10 ms late."""
+
+    scheduled: int
+    late: int
+
+
+@dataclass(kw_only=True)
+class HistoryOperation:
+    """One call in an image's history: send and answer times (null: indeterminate) and who made it."""
+
+    kind: str  # "write" or "read"
+    value: str
+    invoke: float
+    complete: float | None
+    client: str
+
+
+@dataclass(kw_only=True)
+class LinearizabilityViolation:
+    """An image whose history has no linearization, with the smallest window that shows it."""
+
+    image: str
+    initial: str | None
+    text: str
+    window: list[HistoryOperation]
+
+
+@dataclass(kw_only=True)
+class Linearizability:
+    """The linearizability check of every image's history."""
+
+    ok: bool
+    images: int
+    operations: int
+    history_dropped: int
+    undecided: list[str]  # images whose search ran out of budget
+    violations: list[LinearizabilityViolation]
+
+
+@dataclass(kw_only=True)
+class Generators:
+    """The load generators whose operations were seen."""
+
+    workers: int
+    users: int
+
+
+@dataclass(kw_only=True)
+class TimelineSecond:
+    """One second of a load run."""
+
+    t: int  # seconds from the first
+    ops: int
+    failures: int
+    p50: float
+    p99: float
+    codes: dict[str, int]  # ErrorCode -> answers
+
+
+@dataclass(kw_only=True)
+class LoadResult:
+    """One locust run (a load run, or one capacity step): what it measured and what it concluded."""
+
+    users: int
+    rate: float | None  # operations per second offered (open model); null: closed model
+    duration: float
+    passed: bool
+    throughput: float
+    operations: dict[str, OperationStats]  # operation (put, job, e2e, e2e.enable, query, ..., all) -> stats
+    gates: list[GateOutcome]
+    failures: list[FailureGroup]
+    error_codes: dict[str, int]
+    harness: dict[str, int]  # what the harness did on its own (zscheck.load.recorder.HARNESS_ACTIONS) -> times
+    harness_actions: list[str]
+    generators: Generators
+    distribution: dict[str, list[tuple[float, float]]]  # operation -> (percentile, seconds)
+    arrival: Arrival | None
+    linearizability: Linearizability
+    timeline: list[TimelineSecond]
+
+
+@dataclass(kw_only=True)
+class LoadSummary(Document):
+    """`zscheck load`'s summary.json: the run's options, its verdict and its result (null if it could not run)."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/load-summary"
+    SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
+
+    command: Literal["load"] = "load"
+    verdict: Verdict
+    exit_code: int
+    harness_version: str
+    target: str
+    dialect: str
+    scenario: str
+    timing: str | None  # the embedded server's job timing; null on a --target
+    read_after_write: float
+    users: int
+    rate: float | None
+    processes: int
+    seed: int | None
+    started: float
+    slo: list[str]
+    error: str | None
+    restore_problems: list[str]
+    result: LoadResult | None
+    files: dict[str, str]  # what -> file name in the report directory
+    setup_actions: list[str]
+
+
+# ------------------------------------------------------------------------------------ capacity
+
+
+@dataclass(kw_only=True)
+class Knee:
+    """The highest throughput sustained with every gate met and no violation."""
+
+    users: int
+    rate: float | None
+    throughput: float
+
+
+@dataclass(kw_only=True)
+class CapacityReport(Document):
+    """`zscheck capacity`'s capacity.json: every step run, and the knee (null: no step met every gate)."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/capacity"
+    SCHEMA_FILE: ClassVar[str] = "capacity.schema.json"
+
+    command: Literal["capacity"] = "capacity"
+    verdict: Verdict
+    exit_code: int
+    target: str
+    scenario: str
+    by: Literal["users", "rate"]
+    seed: int | None
+    slo: list[str]
+    error: str | None
+    restore_problems: list[str]
+    knee: Knee | None
+    steps: list[LoadResult]
+
+
+# --------------------------------------------------------------------------------------- drift
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    """One aspect where the target departs from the published page."""
+
+    aspect: str
+    page: str  # what the published page says
+    target: str  # what the target did
+    evidence: str  # a curl reproducer (session redacted) and the status it got
+
+
+@dataclass(kw_only=True)
+class DriftReport(Document):
+    """`zscheck drift`'s drift.json: the target, and each point where it departs from the published page."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/drift"
+    SCHEMA_FILE: ClassVar[str] = "drift.schema.json"
+
+    target: str
+    drift: list[DriftPoint]
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+@dataclass(kw_only=True)
+class Phase:
+    """One phase of `zscheck run`; its report directory is the run's directory / name."""
+
+    name: Literal["contract", "load", "drift"]
+    exit_code: int
+    seconds: float
+    error: str | None
+
+
+@dataclass(kw_only=True)
+class RunSummary(Document):
+    """`zscheck run`'s summary.json: the combined verdict and each phase's."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/run-summary"
+    SCHEMA_FILE: ClassVar[str] = "run-summary.schema.json"
+
+    command: Literal["run"] = "run"
+    verdict: Verdict
+    exit_code: int
+    target: str
+    dialect: str
+    seed: int | None
+    harness_version: str
+    started: float
+    duration_s: float
+    gates: list[str]
+    phases: list[Phase]
+
+
+DOCUMENTS: tuple[type[Document], ...] = (ContractSummary, LoadSummary, CapacityReport, DriftReport, RunSummary)
+
+
+def json_schemas() -> dict[str, str]:
+    """Each published schema file's name and exact content, as generated from the models."""
+    return {doc.SCHEMA_FILE: json.dumps(doc.json_schema(), indent=2) + "\n" for doc in DOCUMENTS}
+
+
+def write_schemas(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """Regenerate the published schemas after changing a model:
+    `python -c 'from zscheck.report.documents import write_schemas; write_schemas()'`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in json_schemas().items():
+        (directory / name).write_text(text, encoding="utf-8")
+        written.append(directory / name)
+    return written

@@ -1,0 +1,310 @@
+"""The report documents' models and their published schemas: the committed schema files are the ones the
+models generate, a document round-trips through its model, and a wrong one is refused naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from zscheck.report import (
+    DOCUMENTS,
+    CapacityReport,
+    ContractSummary,
+    Document,
+    DocumentError,
+    DriftPoint,
+    DriftReport,
+    Failure,
+    LoadResult,
+    LoadSummary,
+    Phase,
+    RunReport,
+    RunSummary,
+)
+from zscheck.report.documents import (
+    SCHEMAS_DIR,
+    Arrival,
+    FailureGroup,
+    GateOutcome,
+    Generators,
+    HistoryOperation,
+    Knee,
+    Linearizability,
+    LinearizabilityViolation,
+    OperationStats,
+    TimelineSecond,
+    json_schemas,
+)
+from zscheck.report.writers import summary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def validator(model: type[Document]) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS_DIR / model.SCHEMA_FILE).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def stats(scale: float = 1.0) -> OperationStats:
+    return OperationStats(
+        p50=0.001 * scale, p90=0.002 * scale, p95=0.003 * scale, p99=0.004 * scale, p99_9=0.005 * scale,
+        max=0.02 * scale, mean=0.0012 * scale, count=120.0, failures=1.0, error_rate=1 / 120, rps=40.0,
+    )  # fmt: skip
+
+
+def load_result(*, rate: float | None = 20.0) -> LoadResult:
+    window = [
+        HistoryOperation(kind="write", value="Disabled", invoke=10.0, complete=10.01, client="0u1"),
+        HistoryOperation(kind="read", value="Enabled", invoke=10.02, complete=None, client="0u2"),
+    ]
+    return LoadResult(
+        users=2,
+        rate=rate,
+        duration=3.0,
+        passed=False,
+        throughput=40.0,
+        operations={"e2e": stats(), "e2e.enable": stats(0.9), "put": stats(0.5), "all": stats()},
+        gates=[
+            GateOutcome(gate="e2e:p99<1s", measured=0.004, shown="pass e2e:p99<1s: measured 4.0ms", passed=True),
+            GateOutcome(gate="query:p99<1s", measured=None, shown="FAIL query:p99<1s: nothing", passed=False),
+        ],
+        failures=[
+            FailureGroup(
+                operation="changeImageState enable",
+                check="state_matches_event",
+                code="-",
+                count=1,
+                examples=[{"message": "still Disabled", "curl": "curl -i ...", "status": "200", "time": "1.0"}],
+            )
+        ],
+        error_codes={"SYS.1007": 3},
+        harness={"connections": 2, "relogins": 0},
+        harness_actions=["relogin: session ended"],
+        generators=Generators(workers=1, users=2),
+        distribution={"put": [(0.0, 0.0002), (99.9, 0.004)], "job": []},
+        arrival=Arrival(scheduled=60, late=2) if rate else None,
+        linearizability=Linearizability(
+            ok=False,
+            images=2,
+            operations=240,
+            history_dropped=0,
+            undecided=["img-2"],
+            violations=[LinearizabilityViolation(image="img-1", initial="Enabled", text="no order", window=window)],
+        ),
+        timeline=[TimelineSecond(t=0, ops=40, failures=1, p50=0.001, p99=0.004, codes={"SYS.1007": 1})],
+    )
+
+
+def examples() -> dict[type[Document], Document]:
+    """One document of each kind with every optional part filled in (and one left null where it may be)."""
+    return {
+        ContractSummary: ContractSummary(
+            verdict="violations found",
+            exit_code=1,
+            target="http://zs:8080",
+            dialect="rest",
+            seed=7,
+            harness_version="0.1.0",
+            started=1_700_000_000.5,
+            duration_s=12.3,
+            tests={"passed": 3, "failed": 1},
+            cases=300,
+            requests=900,
+            requests_per_s=73.2,
+            failures_by_check={"openapi": 1},
+            coverage={"success": 40},
+            not_covered={"session-expired": "needs a 4 s session"},
+            failures=[Failure(test="t::a", check="openapi", message="m", curl="curl ...", steps="x = 1")],
+            harness_errors=[],
+            restore_problems=["img-1: still Disabled"],
+            notes=["n"],
+            replay="zscheck contract --dialect rest --seed 7",
+        ),
+        LoadSummary: LoadSummary(
+            verdict="VIOLATIONS",
+            exit_code=1,
+            harness_version="0.1.0",
+            target="embedded reference server",
+            dialect="rest",
+            scenario="toggle",
+            timing="instant",
+            read_after_write=0.25,
+            users=2,
+            rate=20.0,
+            processes=1,
+            seed=3,
+            started=1_700_000_000.0,
+            slo=["e2e:p99<1s"],
+            error=None,
+            restore_problems=[],
+            result=load_result(),
+            files={"locust_html": "locust.html"},
+            setup_actions=["login: admin"],
+        ),
+        CapacityReport: CapacityReport(
+            verdict="PASS",
+            exit_code=0,
+            target="embedded reference server",
+            scenario="toggle",
+            by="users",
+            seed=3,
+            slo=["p99<1s"],
+            error=None,
+            restore_problems=[],
+            knee=Knee(users=1, rate=None, throughput=30.0),
+            steps=[load_result(rate=None), load_result()],
+        ),
+        DriftReport: DriftReport(
+            target="the embedded reference server (rest dialect)",
+            drift=[DriftPoint("body key", "the page says", "the target does", "curl ... # answered 400")],
+        ),
+        RunSummary: RunSummary(
+            verdict="COULD NOT RUN",
+            exit_code=2,
+            target="embedded reference server",
+            dialect="rest",
+            seed=5,
+            harness_version="0.1.0",
+            started=1_700_000_000.0,
+            duration_s=30.1,
+            gates=["error_rate<1%"],
+            phases=[
+                Phase(name="contract", exit_code=0, seconds=20.0, error=None),
+                Phase(name="load", exit_code=2, seconds=1.0, error="locust exited"),
+            ],
+        ),
+    }
+
+
+def test_the_committed_schemas_are_the_ones_the_models_generate() -> None:
+    generated = json_schemas()
+    committed = {p.name: p.read_text() for p in SCHEMAS_DIR.glob("*.schema.json")}
+    regenerate = "python -c 'from zscheck.report.documents import write_schemas; write_schemas()'"
+    assert committed == generated, f"a model changed without its published schema: run {regenerate}"
+    for text in generated.values():
+        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+
+
+def test_the_schemas_ship_with_the_package() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["zscheck.report"]
+    shipped = {p.name for pattern in patterns for p in SCHEMAS_DIR.parent.glob(pattern)}
+    assert shipped >= {model.SCHEMA_FILE for model in DOCUMENTS}
+
+
+@pytest.mark.parametrize("model", DOCUMENTS, ids=lambda m: m.SCHEMA_NAME)
+def test_a_document_round_trips_and_validates(model: type[Document]) -> None:
+    document = examples()[model]
+    data = document.to_json()
+    assert next(iter(data)) == "schema" and data["schema"] == model.schema_tag()
+    validator(model).validate(data)
+    text = json.dumps(data)
+    assert model.from_json(json.loads(text), "example") == document
+
+
+def test_every_model_field_is_in_its_schema_and_required() -> None:
+    for model, document in examples().items():
+        schema = json.loads((SCHEMAS_DIR / model.SCHEMA_FILE).read_text())
+        keys = set(document.to_json()) - {"schema"}
+        assert set(schema["properties"]) == keys | {"schema"}
+        assert set(schema["required"]) == keys  # version 1: the tag itself may be absent (0.1.0 wrote none)
+
+
+def test_a_document_without_a_tag_is_read_as_version_1() -> None:
+    data = examples()[RunSummary].to_json()
+    del data["schema"]
+    assert RunSummary.from_json(data) == examples()[RunSummary]
+    validator(RunSummary).validate(data)
+
+
+def test_another_version_is_refused_naming_the_schema_field(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({**examples()[LoadSummary].to_json(), "schema": "zscheck/load-summary/2"}))
+    with pytest.raises(DocumentError) as caught:
+        LoadSummary.read(path)
+    assert str(caught.value) == (
+        f"{path}: field `schema`: version 2 of zscheck/load-summary; this zscheck reads version 1"
+    )
+    assert list(validator(LoadSummary).iter_errors(json.loads(path.read_text()))), "the schema refuses it too"
+
+
+def test_another_document_is_refused() -> None:
+    with pytest.raises(DocumentError, match=r"'zscheck/drift/1' is not a zscheck/run-summary/1 document"):
+        RunSummary.from_json(examples()[DriftReport].to_json(), "drift.json")
+
+
+def _without(data: dict[str, Any], path: list[str | int]) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    node: Any = out
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("model", "path", "named"),
+    [
+        (LoadSummary, ["verdict"], "verdict"),
+        (LoadSummary, ["result", "linearizability", "ok"], "result.linearizability.ok"),
+        (LoadSummary, ["result", "operations", "e2e", "p99.9"], "result.operations.e2e.p99.9"),
+        (CapacityReport, ["steps", 1, "gates", 0, "passed"], "steps[1].gates[0].passed"),
+        (ContractSummary, ["failures", 0, "check"], "failures[0].check"),
+        (DriftReport, ["drift", 0, "evidence"], "drift[0].evidence"),
+        (RunSummary, ["phases", 1, "seconds"], "phases[1].seconds"),
+    ],
+)
+def test_a_missing_field_is_refused_naming_it(model: type[Document], path: list[str | int], named: str) -> None:
+    data = _without(examples()[model].to_json(), path)
+    with pytest.raises(DocumentError) as caught:
+        model.from_json(data, "reports/x/summary.json")
+    assert str(caught.value).startswith(f"reports/x/summary.json: field `{named}`: missing")
+    assert list(validator(model).iter_errors(data)), "the schema refuses it too"
+
+
+@pytest.mark.parametrize(
+    ("change", "named", "problem"),
+    [
+        ({"exit_code": "1"}, "exit_code", "expected an integer, got a string ('1')"),
+        ({"verdict": "pass"}, "verdict", "expected one of 'PASS', 'VIOLATIONS', 'COULD NOT RUN', got 'pass'"),
+        ({"users": True}, "users", "expected an integer, got a boolean (true)"),
+        ({"result": []}, "result", "expected an object (LoadResult), got an array"),
+        ({"extra": 1}, "extra", "unexpected field"),
+    ],
+)
+def test_a_wrong_value_is_refused_naming_the_field(change: dict[str, Any], named: str, problem: str) -> None:
+    data = {**examples()[LoadSummary].to_json(), **change}
+    with pytest.raises(DocumentError) as caught:
+        LoadSummary.from_json(data, "summary.json")
+    assert str(caught.value).startswith(f"summary.json: field `{named}`: {problem}")
+    assert list(validator(LoadSummary).iter_errors(data)), "the schema refuses it too"
+
+
+def test_a_file_that_is_not_json_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "drift.json"
+    path.write_text("{not json")
+    with pytest.raises(DocumentError, match=rf"^{path}: the document: not JSON"):
+        DriftReport.read(path)
+
+
+def test_the_contract_writer_keeps_every_key_it_wrote_before(tmp_path: Path) -> None:
+    report = RunReport(report_dir=tmp_path, seed=1, target="t")
+    report.failures.append(Failure(test="t::a", check="assertion", message="m"))
+    report.count("failed")
+    before = {
+        "verdict", "exit_code", "target", "dialect", "seed", "harness_version", "started", "duration_s", "tests",
+        "cases", "requests", "requests_per_s", "failures_by_check", "coverage", "not_covered", "failures",
+        "harness_errors", "restore_problems", "notes", "replay",
+    }  # fmt: skip
+    data = summary(report)
+    assert set(data) == before | {"schema"}
+    report.write()
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written == data and ContractSummary.read(tmp_path / "summary.json").failures == report.failures
+    validator(ContractSummary).validate(written)
