@@ -31,3 +31,11 @@ def test_any_exit_code_has_a_verdict(code: int, verdict: Verdict) -> None:
 
 def test_words_and_codes() -> None:
     assert [(v.word, v.exit_code) for v in Verdict] == [("PASS", 0), ("VIOLATIONS", 1), ("COULD NOT RUN", 2)]
+
+
+def test_the_documents_use_the_same_words() -> None:
+    from typing import get_args
+
+    from zscheck.report.documents import Verdict as DocumentVerdict
+
+    assert get_args(DocumentVerdict) == tuple(v.word for v in Verdict)

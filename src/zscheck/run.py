@@ -9,13 +9,12 @@ Drift is reported, never a violation: the REST server departs from the published
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, cast
 
 from zscheck import __version__
 from zscheck.checks import CHECKS, ErrorTable
@@ -23,9 +22,12 @@ from zscheck.conformance.drift import run_drift
 from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan
 from zscheck.conformance.runner import run_contract
 from zscheck.control import RunControl
-from zscheck.errors import ZscheckError
+from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Note, PhaseFinished, PhaseStarted, VerdictReached, discard
 from zscheck.load.runner import LoadRun, run_load
+from zscheck.report.documents import Phase as PhaseRecord
+from zscheck.report.documents import RunSummary
+from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.report.html import write_index
 from zscheck.slo import parse_gate
 from zscheck.target import TargetOptions
@@ -33,6 +35,7 @@ from zscheck.verdict import Verdict
 
 DEFAULT_GATES = ("error_rate<1%", "e2e:p99<1s")
 PHASES = ("contract", "load", "drift")
+PhaseName = Literal["contract", "load", "drift"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class RunAll:
             parse_gate(gate)  # a bad gate is a usage error now, not after the conformance phase
         unknown = set(self.skip) - set(PHASES)
         if unknown:
-            raise ZscheckError(f"--skip {', '.join(sorted(unknown))}: phases are {', '.join(PHASES)}")
+            raise ConfigError(f"--skip {', '.join(sorted(unknown))}: phases are {', '.join(PHASES)}")
         return self
 
 
@@ -149,20 +152,21 @@ def run_all(
             emit(Note("run", "interrupted: the remaining phases were not run"))
             break
     label = run.target.url or "embedded reference server"
-    summary = {
-        "command": "run",
-        "verdict": result.verdict.word,
-        "exit_code": result.exit_code,
-        "target": label,
-        "dialect": run.target.dialect,
-        "seed": seed,
-        "harness_version": __version__,
-        "started": started,
-        "duration_s": round(time.time() - started, 1),
-        "gates": list(run.slo),
-        "phases": [vars(p) for p in result.phases],
-    }
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+    RunSummary(
+        verdict=cast(VerdictWord, result.verdict.word),
+        exit_code=result.exit_code,
+        target=label,
+        dialect=run.target.dialect,
+        seed=seed,
+        harness_version=__version__,
+        started=started,
+        duration_s=round(time.time() - started, 1),
+        gates=list(run.slo),
+        phases=[
+            PhaseRecord(name=cast(PhaseName, p.name), exit_code=p.exit_code, seconds=p.seconds, error=p.error)
+            for p in result.phases
+        ],
+    ).write(directory / "summary.json")
     index = write_index(directory, error_table=_error_table(), checks=CHECKS)
     emit(VerdictReached("run", result.verdict, label, seed=seed, report=str(index.resolve())))
     return result

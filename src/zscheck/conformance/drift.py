@@ -8,8 +8,7 @@ where what came back is not what the page says, with the evidence to reproduce i
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,9 @@ from zscheck.client import Client
 from zscheck.conformance.harness import Harness
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
+from zscheck.report.documents import DriftPoint, DriftReport
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
-
-
-@dataclass(frozen=True)
-class DriftPoint:
-    aspect: str
-    page: str  # what the published page says
-    target: str  # what the target did
-    evidence: str  # a curl reproducer (session redacted) and the status it got
 
 
 def _evidence(result: ApiResult, base_url: str) -> str:
@@ -137,11 +129,6 @@ def render(points: list[DriftPoint], target: str) -> str:
     return "\n".join(lines)
 
 
-def to_json(points: list[DriftPoint], target: str) -> str:
-    data: dict[str, Any] = {"target": target, "drift": [asdict(p) for p in points]}
-    return json.dumps(data, indent=2) + "\n"
-
-
 @dataclass
 class DriftRun:
     points: list[DriftPoint]
@@ -171,5 +158,5 @@ def run_drift(report_dir: Path, target: TargetOptions, *, control: RunControl | 
         problems = harness.stop()
     label = target.url or "the embedded reference server (rest dialect)"
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "drift.json").write_text(to_json(points, label))
+    DriftReport(target=label, drift=points).write(report_dir / "drift.json")
     return DriftRun(points, label, problems)

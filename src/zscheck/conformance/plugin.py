@@ -30,7 +30,7 @@ from zscheck.conformance.harness import ContractViolation, Harness, Sent
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.events import Event, SuiteProgress
+from zscheck.events import Event, SuiteProgress, VerdictReached
 from zscheck.fixtures import SetupError
 from zscheck.report import Failure, RunReport
 
@@ -68,13 +68,20 @@ def wiring(config: pytest.Config) -> Wiring:
 
 def _write_line(config: pytest.Config, event: Event) -> None:
     writer = config.pluginmanager.get_plugin("terminalreporter")
-    if writer is None:
-        return
-    if config.option.verbose < 0:
-        writer.write("\n")  # -q leaves the cursor after a progress dot
-    else:
-        writer.ensure_newline()
-    writer.write_line(event.line())
+    if writer is not None:
+        writer.write_line(event.line())
+
+
+def _emit(config: pytest.Config, event: Event) -> None:
+    """An event to the run's handler, on a line of its own after pytest's own output."""
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is not None:
+        if config.option.verbose < 0:
+            writer.write("\n")  # -q leaves the cursor after a progress dot
+        else:
+            writer.ensure_newline()
+        writer.flush()
+    wiring(config).emit(event)
 
 
 _REPORT = pytest.StashKey[RunReport]()
@@ -324,7 +331,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     done, total = int(progress["done"]), int(progress["total"])
     if total:
         left = elapsed / done * (total - done) if done else 0.0
-        wiring(config).emit(SuiteProgress("contract", done, total, sent, len(run.failures), elapsed, left))
+        _emit(config, SuiteProgress("contract", done, total, sent, len(run.failures), elapsed, left))
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:
@@ -392,5 +399,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = config.stash.get(_REPORT, None)
     if report is None or config.option.collectonly:
         return
-    for line in report.summary_lines():
-        terminalreporter.write_line(line)
+    event = VerdictReached(
+        "contract",
+        report.verdict,
+        report.target or "no target",
+        seed=report.seed,
+        details=tuple(report.details()),
+        report=str(report.report_dir),
+    )
+    _emit(config, event)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zscheck import __version__, linearizability
 from zscheck.control import RunControl
@@ -30,6 +30,22 @@ from zscheck.errors import ConfigError, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
+from zscheck.report.documents import (
+    Arrival,
+    CapacityReport,
+    FailureGroup,
+    GateOutcome,
+    Generators,
+    HistoryOperation,
+    Knee,
+    Linearizability,
+    LinearizabilityViolation,
+    LoadResult,
+    LoadSummary,
+    OperationStats,
+    TimelineSecond,
+)
+from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.slo import Gate, GateResult, evaluate, parse_gate
 from zscheck.target import EmbeddedServer, Target, TargetOptions
 from zscheck.verdict import Verdict
@@ -134,55 +150,52 @@ class StepResult:
     def passed(self) -> bool:
         return not self.failures and self.linearizability.ok and all(g.passed for g in self.gates)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "users": self.users,
-            "rate": self.rate,
-            "duration": round(self.duration, 3),
-            "passed": self.passed,
-            "throughput": round(self.throughput, 2),
-            "operations": {name or "all": _rounded(values) for name, values in self.measured.items()},
-            "gates": [
-                {"gate": g.gate.text, "measured": g.measured, "shown": g.line(), "passed": g.passed} for g in self.gates
+    def to_result(self) -> LoadResult:
+        """This step as the report's typed `LoadResult` (summary.json's `result`, capacity.json's steps)."""
+        lin = self.linearizability
+        return LoadResult(
+            users=self.users,
+            rate=self.rate,
+            duration=round(self.duration, 3),
+            passed=self.passed,
+            throughput=round(self.throughput, 2),
+            operations={
+                name or "all": OperationStats(**{k.replace(".", "_"): round(v, 6) for k, v in values.items()})
+                for name, values in self.measured.items()
+            },
+            gates=[
+                GateOutcome(gate=g.gate.text, measured=g.measured, shown=g.line(), passed=g.passed) for g in self.gates
             ],
-            "failures": self.failures,
-            "error_codes": self.error_codes,
-            "harness": {name: self.harness.get(name, 0) for name in HARNESS_ACTIONS},
-            "harness_actions": self.actions,
-            "generators": self.generators,
-            "distribution": self.distribution,
-            "arrival": {"scheduled": self.scheduled, "late": self.late} if self.rate else None,
-            "linearizability": {
-                "ok": self.linearizability.ok,
-                "images": self.linearizability.keys,
-                "operations": self.linearizability.operations,
-                "history_dropped": self.history_dropped,
-                "undecided": self.linearizability.undecided,
-                "violations": [
-                    {
-                        "image": v.key,
-                        "initial": v.initial,
-                        "text": v.describe(),
-                        "window": [
-                            {
-                                "kind": o.kind,
-                                "value": o.value,
-                                "invoke": o.invoke,
-                                "complete": o.complete,
-                                "client": o.client,
-                            }
+            failures=[FailureGroup(**f) for f in self.failures],
+            error_codes=self.error_codes,
+            harness={name: self.harness.get(name, 0) for name in HARNESS_ACTIONS},
+            harness_actions=self.actions,
+            generators=Generators(workers=self.generators.get("workers", 0), users=self.generators.get("users", 0)),
+            distribution=self.distribution,
+            arrival=Arrival(scheduled=self.scheduled, late=self.late) if self.rate else None,
+            linearizability=Linearizability(
+                ok=lin.ok,
+                images=lin.keys,
+                operations=lin.operations,
+                history_dropped=self.history_dropped,
+                undecided=list(lin.undecided),
+                violations=[
+                    LinearizabilityViolation(
+                        image=v.key,
+                        initial=v.initial,
+                        text=v.describe(),
+                        window=[
+                            HistoryOperation(
+                                kind=o.kind, value=o.value, invoke=o.invoke, complete=o.complete, client=o.client
+                            )
                             for o in v.window
                         ],
-                    }
-                    for v in self.linearizability.violations
+                    )
+                    for v in lin.violations
                 ],
-            },
-            "timeline": self.timeline,
-        }
-
-
-def _rounded(values: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 6) for k, v in values.items()}
+            ),
+            timeline=[TimelineSecond(**row) for row in self.timeline],
+        )
 
 
 class Session:
@@ -496,9 +509,28 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         step = None
     problems = session.close()
     verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems)
-    summary = _summary(run, session.target.label, started, step, error, problems, verdict)
-    summary["setup_actions"] = session.actions
-    (run.report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    summary = LoadSummary(
+        verdict=cast(VerdictWord, verdict.word),
+        exit_code=verdict.exit_code,
+        harness_version=__version__,
+        target=session.target.label,
+        dialect=run.target.dialect,
+        scenario=run.scenario,
+        timing=run.target.timing if run.target.embedded else None,
+        read_after_write=run.read_after_write,
+        users=run.users,
+        rate=run.rate,
+        processes=run.workers,
+        seed=run.seed,
+        started=started,
+        slo=list(run.slo),
+        error=error,
+        restore_problems=problems,
+        result=step.to_result() if step else None,
+        files=dict(REPORT_FILES),
+        setup_actions=session.actions,
+    )
+    summary.write(run.report_dir / "summary.json")
     for failure in step.failures[:10] if step is not None else []:
         example = failure["examples"][0]["message"] if failure["examples"] else ""
         emit(
@@ -512,7 +544,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         VerdictReached(
             "load",
             verdict,
-            summary["target"],
+            summary.target,
             seed=run.seed,
             details=tuple(_verdict_lines(summary, step)),
             report=f"{run.report_dir} (summary.json, locust.html)",
@@ -521,48 +553,19 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     return verdict
 
 
-def _summary(
-    run: LoadRun,
-    label: str,
-    started: float,
-    step: StepResult | None,
-    error: str | None,
-    problems: list[str],
-    verdict: Verdict,
-) -> dict[str, Any]:
-    return {
-        "command": "load",
-        "verdict": verdict.word,
-        "exit_code": verdict.exit_code,
-        "harness_version": __version__,
-        "target": label,
-        "dialect": run.target.dialect,
-        "scenario": run.scenario,
-        "timing": run.target.timing if run.target.embedded else None,
-        "read_after_write": run.read_after_write,
-        "users": run.users,
-        "rate": run.rate,
-        "processes": run.workers,
-        "seed": run.seed,
-        "started": started,
-        "slo": list(run.slo),
-        "error": error,
-        "restore_problems": problems,
-        "result": step.to_json() if step else None,
-        "files": {
-            "locust_html": "locust.html",
-            "locust_csv": "locust_stats.csv",
-            "locust_json": "locust.json",
-            "journal": "journal.jsonl",
-        },
-    }
+REPORT_FILES = {
+    "locust_html": "locust.html",
+    "locust_csv": "locust_stats.csv",
+    "locust_json": "locust.json",
+    "journal": "journal.jsonl",
+}
 
 
-def _verdict_lines(summary: dict[str, Any], step: StepResult | None) -> list[str]:
+def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
     """What explains a load verdict, one line each (the headline and the report path are the event's)."""
-    lines = [f"scenario {summary['scenario']}"]
-    if summary["error"]:
-        lines.append(f"could not run: {summary['error']}")
+    lines = [f"scenario {summary.scenario}"]
+    if summary.error:
+        lines.append(f"could not run: {summary.error}")
     if step is not None:
         for name in ("e2e", "put", "job", "query", "invalid"):
             m = step.measured.get(name)
@@ -589,7 +592,7 @@ def _verdict_lines(summary: dict[str, Any], step: StepResult | None) -> list[str
             lines.append(f"linearizability: undecided for {len(lin.undecided)} images (search budget spent)")
         for violation in lin.violations[:3]:
             lines.extend("  " + text for text in violation.describe().splitlines())
-    for problem in summary["restore_problems"]:
+    for problem in summary.restore_problems:
         lines.append(f"could not restore {problem}")
     return lines
 
@@ -652,23 +655,19 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         verdict = Verdict.COULD_NOT_RUN
     else:
         verdict = Verdict.VIOLATIONS if violations or best is None else Verdict.PASS
-    document = {
-        "command": "capacity",
-        "verdict": verdict.word,
-        "exit_code": verdict.exit_code,
-        "target": session.target.label,
-        "scenario": run.scenario,
-        "by": "rate" if by_rate else "users",
-        "seed": run.seed,
-        "slo": list(run.slo),
-        "error": error,
-        "restore_problems": problems,
-        "knee": None
-        if best is None
-        else {"users": best.users, "rate": best.rate, "throughput": round(best.throughput, 2)},
-        "steps": [s.to_json() for s in steps],
-    }
-    (run.report_dir / "capacity.json").write_text(json.dumps(document, indent=2))
+    CapacityReport(
+        verdict=cast(VerdictWord, verdict.word),
+        exit_code=verdict.exit_code,
+        target=session.target.label,
+        scenario=run.scenario,
+        by="rate" if by_rate else "users",
+        seed=run.seed,
+        slo=list(run.slo),
+        error=error,
+        restore_problems=problems,
+        knee=None if best is None else Knee(users=best.users, rate=best.rate, throughput=round(best.throughput, 2)),
+        steps=[s.to_result() for s in steps],
+    ).write(run.report_dir / "capacity.json")
     details = ["step  load        ops/s     p99 ms  verdict"]
     for i, s in enumerate(steps, 1):
         load = f"{s.rate:g}/s" if by_rate else f"{s.users} users"

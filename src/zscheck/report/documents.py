@@ -34,9 +34,8 @@ from typing import Any, ClassVar, Literal, Self
 
 from zscheck.report._codec import DocumentError, decode_dataclass, encode, object_schema
 
-ContractVerdict = Literal["conformant", "violations found", "could not run"]
-# zscheck.verdict.Verdict's words: load, capacity, run (the contract summary keeps its own three, which
-# tests and users' scripts read; changing them is contract-summary version 2)
+# zscheck.verdict.Verdict's words, for every document (tests/report/test_documents.py holds them equal).
+# The contract summary said "conformant", "violations found", "could not run" in version 1.
 Verdict = Literal["PASS", "VIOLATIONS", "COULD NOT RUN"]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -125,9 +124,10 @@ class ContractSummary(Document):
     """`zscheck contract`'s summary.json: the verdict, counts, rules exercised and every failure."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the verdict in the one vocabulary of every command
     SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
 
-    verdict: ContractVerdict
+    verdict: Verdict
     exit_code: int
     target: str
     dialect: str

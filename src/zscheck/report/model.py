@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zscheck import __version__
-from zscheck.report.documents import ContractVerdict, Failure
+from zscheck.report.documents import Failure
+from zscheck.verdict import Verdict
 
 
 @dataclass
@@ -39,9 +40,8 @@ class RunReport:
         self.duration = time.time() - self.started
 
     @property
-    def verdict(self) -> ContractVerdict:
-        words: dict[int, ContractVerdict] = {0: "conformant", 1: "violations found", 2: "could not run"}
-        return words.get(self.exit_code, "could not run")
+    def verdict(self) -> Verdict:
+        return Verdict.of(self.exit_code)
 
     def by_check(self) -> dict[str, int]:
         return dict(Counter(f.check for f in self.failures).most_common())
@@ -50,28 +50,28 @@ class RunReport:
         target = "" if self.target.startswith("embedded") else f" --target {self.target}"
         return f"zscheck contract{target} --dialect {self.dialect} --seed {self.seed}"
 
-    def summary_lines(self) -> list[str]:
+    def details(self) -> list[str]:
+        """What explains the verdict, one line each (the headline and the report path are the verdict
+        event's: `zscheck.events.VerdictReached`)."""
         rate = self.requests / self.duration if self.duration > 0 else 0.0
         lines = [
-            f"zscheck: {self.verdict.upper()} - {self.target or 'no target'} ({self.dialect} dialect), "
-            f"seed {self.seed}",
-            f"zscheck: {self.probes} cases, {self.requests} requests in {self.duration:.1f} s ({rate:.0f} requests/s)",
+            f"{self.dialect} dialect",
+            f"{self.probes} cases, {self.requests} requests in {self.duration:.1f} s ({rate:.0f} requests/s)",
         ]
         for check, n in self.by_check().items():
-            lines.append(f"zscheck:   {check}: {n} failure(s)")
+            lines.append(f"  {check}: {n} failure(s)")
         if self.coverage:
             exercised = sum(1 for n in self.coverage.values() if n)
             lines.append(
-                f"zscheck: coverage: {exercised} rules exercised "
+                f"coverage: {exercised} rules exercised "
                 + ", ".join(f"{rule} {n}" for rule, n in sorted(self.coverage.items()))
             )
-        lines.extend(f"zscheck: NOT exercised: {name}: {why}" for name, why in self.not_covered.items())
-        lines.extend(f"zscheck: note: {n}" for n in self.notes)
-        lines.extend(f"zscheck: could not run: {e}" for e in self.harness_errors)
-        lines.extend(f"zscheck: RESTORE FAILED: {p}" for p in self.restore_problems)
+        lines.extend(f"NOT exercised: {name}: {why}" for name, why in self.not_covered.items())
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.extend(f"could not run: {e}" for e in self.harness_errors)
+        lines.extend(f"RESTORE FAILED: {p}" for p in self.restore_problems)
         if self.failures:
-            lines.append(f"zscheck: replay with: {self.replay_command()}")
-        lines.append(f"zscheck: reports in {self.report_dir}")
+            lines.append(f"replay with: {self.replay_command()}")
         return lines
 
     def write(self) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from zscheck.report.documents import ContractSummary
+from zscheck.report.documents import ContractSummary, Verdict
 from zscheck.report.model import RunReport
 
 
 def contract_summary(report: RunReport) -> ContractSummary:
     return ContractSummary(
-        verdict=report.verdict,
+        verdict=cast(Verdict, report.verdict.word),
         exit_code=report.exit_code,
         target=report.target,
         dialect=report.dialect,
@@ -40,7 +40,7 @@ def summary(report: RunReport) -> dict[str, Any]:
 
 def failures_markdown(report: RunReport) -> str:
     lines = [
-        f"# zscheck contract: {report.verdict}",
+        f"# zscheck contract: {report.verdict.word}",
         "",
         f"Target: {report.target} ({report.dialect} dialect). Seed: {report.seed}. Replay: `{report.replay_command()}`",
         "",
