@@ -22,8 +22,7 @@ class Interrupted(KeyboardInterrupt):
 
 class RunControl:
     def __init__(self) -> None:
-        self._signals: list[int] = []
-        self._lock = threading.Lock()
+        self._signals: list[int] = []  # appended from signal handlers: list.append is atomic, a lock is not safe
 
     @property
     def interrupted(self) -> bool:
@@ -36,13 +35,26 @@ class RunControl:
 
     def interrupt(self, signum: int = signal.SIGINT) -> None:
         """Record a signal (safe from a signal handler and from any thread)."""
-        with self._lock:
-            self._signals.append(signum)
+        self._signals.append(signum)
 
     def check(self) -> None:
         """Raise `Interrupted` if the run was interrupted: called before every request the harness sends."""
         if self._signals:
             raise Interrupted(f"signal {self._signals[0]}")
+
+    @contextmanager
+    def for_command(self) -> Iterator[None]:
+        """A whole command's signals: the first Ctrl-C or SIGTERM raises KeyboardInterrupt wherever the
+        command is (setting up, restoring, between phases), so it unwinds through its restore; later ones
+        are recorded only, so a restore under way is not cut short. Runners install their own handlers
+        inside this one (locust's forwarding, pytest's session window) and it comes back after them."""
+
+        def first_raises(signum: int) -> None:
+            if len(self._signals) == 1:
+                raise KeyboardInterrupt(f"signal {signum}")
+
+        with self.handling_signals(first_raises):
+            yield
 
     @contextmanager
     def handling_signals(self, on_signal: Callable[[int], None] | None = None) -> Iterator[None]:

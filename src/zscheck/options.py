@@ -52,7 +52,6 @@ def duration(text: str) -> float:
     return total
 
 
-COUNT = bounded(int, 0, 100_000, "whole number")
 SEED = bounded(int, 0, 2**32 - 1, "whole number")
 SECONDS = bounded(float, 0.1, 3600, "number of seconds")
 SHARE = bounded(float, 0, 1, "number")
@@ -79,6 +78,7 @@ class Option:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # a command whose default differs
     nargs: str | None = None
     pytest: bool = True  # also a `--zs-*` option of the pytest plugin
+    cli: bool = True  # an option of the commands (False: the pytest plugin's only)
 
     @property
     def dest(self) -> str:
@@ -115,7 +115,7 @@ TARGET = _options(
            "server on a free port)", metavar="URL"),
     Option("dialect", "what a correct answer looks like: rest (ZStack's REST server: 202 + api-job) or documented "
            "(the published page, literally) (default: %(default)s)", "rest", choices=DIALECTS),
-    Option("account", "account to log in as (default: %(default)s)", "admin"),
+    Option("account", "account to log in as (default: %(default)s)", "admin", metavar="NAME"),
     Option("password", argparse.SUPPRESS, action=_RefusePlainPassword, nargs="?", pytest=False),
     Option("password-env", "environment variable holding the password (default: %(default)s; the embedded server "
            "needs none)", "ZSCHECK_PASSWORD", metavar="VAR"),
@@ -139,8 +139,10 @@ FIXTURES = _options(
 
 EMBEDDED = _options(
     Option("timing", "embedded server only: its api-jobs finish at once (instant), or after delays like a real "
-           "node's, tens to hundreds of milliseconds with a tail, seeded by --seed (realistic) "
+           "node's, tens to hundreds of milliseconds with a tail, seeded by the run's seed (realistic) "
            "(default: %(default)s)", "instant", choices=TIMINGS),
+    Option("timing-seed", "the seed of the realistic delays (default: the run's seed; the commands always use it)",
+           kind=int, metavar="N", cli=False),
     Option("fault", "embedded server only: start it with this fault mode, to watch a check catch it "
            "(repeatable; `zscheck faults` lists them)", metavar="NAME", action="append"),
 )  # fmt: skip
@@ -240,12 +242,14 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "load": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
              ("load", None), ("distributed", None)),
     "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
-                 ("run", ("seed", "report-dir", "events")), ("load", None), ("capacity", None)),
+                 ("run", None),
+                 ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
+                 ("capacity", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
             ("contract", ("max-examples",)), ("load", ("scenario", "users", "duration", "rate", "slo")),
             ("all-in-one", None)),
     "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
-                          "ca-bundle", "insecure")), ("run", ("report-dir", "events"))),
+                          "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events"))),
     "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
                             "ca-bundle", "insecure")),),
 }  # fmt: skip
@@ -264,6 +268,8 @@ def add_groups(parser: argparse.ArgumentParser, command: str) -> None:
     """Give an argparse parser the options of `command`, in titled groups."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for title, option in options_of(command):
+        if not option.cli:
+            continue
         if title not in groups:
             groups[title] = parser.add_argument_group(title)
         groups[title].add_argument(f"--{option.flag}", **option.kwargs(command))

@@ -25,6 +25,7 @@ from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Note, PhaseFinished, PhaseStarted, VerdictReached, discard
 from zscheck.load.runner import LoadRun, run_load
+from zscheck.options import utc_stamp
 from zscheck.report.documents import Phase as PhaseRecord
 from zscheck.report.documents import RunSummary
 from zscheck.report.documents import Verdict as VerdictWord
@@ -50,7 +51,6 @@ class RunAll:
     rate: float | None = None
     slo: tuple[str, ...] = DEFAULT_GATES
     skip: tuple[str, ...] = ()  # phases to leave out: contract, load, drift
-    quiet: bool = False  # the phases' own progress is not passed on
 
     def validate(self) -> RunAll:
         self.target.validate()
@@ -92,10 +92,6 @@ class RunAllResult:
         return self.verdict.exit_code
 
 
-def _stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
 def run_all(
     run: RunAll,
     *,
@@ -105,17 +101,16 @@ def run_all(
 ) -> RunAllResult:
     run = run.validate()
     seed = run.seed if run.seed is not None else random.randrange(2**32)
-    directory = run.reports / _stamp()
+    directory = run.reports / utc_stamp()
     directory.mkdir(parents=True, exist_ok=True)
     _point_latest(run.reports, directory)
     result = RunAllResult(directory)
     started = time.time()
-    phase_emit = discard if run.quiet else emit
     steps: dict[str, Callable[[Path], Verdict]] = {
         "contract": lambda out: run_contract(
             ContractPlan(out, target=run.target, max_examples=run.max_examples, seed=seed),
             control=control,
-            emit=phase_emit,
+            emit=emit,
             last_resort=last_resort,
             quiet=True,
         ),
@@ -131,7 +126,7 @@ def run_all(
                 seed=seed,
             ),
             control=control,
-            emit=phase_emit,
+            emit=emit,
         ),
         "drift": lambda out: run_drift(out, run.target, control=control).verdict,
     }
@@ -144,6 +139,9 @@ def run_all(
             verdict = steps[name](directory / name)
         except ZscheckError as exc:
             verdict, error = Verdict.COULD_NOT_RUN, str(exc)
+        except KeyboardInterrupt:  # the phase restored what it changed on the way out
+            verdict, error = Verdict.COULD_NOT_RUN, "interrupted by a signal"
+            control.interrupt()
         phase = Phase(name, verdict.exit_code, time.monotonic() - t0, error)
         result.phases.append(phase)
         emit(PhaseFinished(name, number, len(todo), verdict, phase.seconds, error))

@@ -95,9 +95,13 @@ class TargetOptions:
             return password
         if self.embedded:
             return EMBEDDED_PASSWORD
-        raise ConfigError(
-            f"no password for account {self.account!r}: the environment variable {self.password_env} is not set. "
-            f"Set it (export {self.password_env}=...) or pass --password-file FILE"
+        raise ConfigError(f"no password for account {self.account!r}: {self.no_password()}")
+
+    def no_password(self) -> str:
+        """What to do when the password is missing (the one wording of it)."""
+        return (
+            f"the environment variable {self.password_env} is not set. Set it (export {self.password_env}=...) "
+            "or pass --password-file FILE"
         )
 
     def require_password(self) -> None:
@@ -162,7 +166,11 @@ class Target:
             else:
                 assert options.url is not None
                 self.url = options.url.rstrip("/")
-            self.client = self.login(options.account, password)
+            try:
+                self.client = self.login(options.account, password)
+            except LoginError as exc:
+                source = f"the file {options.password_file}" if options.password_file else f"${options.password_env}"
+                raise LoginError(f"{exc}; check the account (--account) and the password in {source}") from None
             self.journal = Journal.create(self.journal_path, self.url)
             self.fixtures = FixtureImages(self.client, self.journal)
         except BaseException:
@@ -283,10 +291,7 @@ def restore_journal(path: Path, options: TargetOptions, *, password: str | None 
         return RestoreReport()
     password = password or read_password(options.password_env, options.password_file)
     if password is None:
-        raise ConfigError(
-            f"no password: the environment variable {options.password_env} is not set. Set it (export "
-            f"{options.password_env}=...) or pass --password-file FILE"
-        )
+        raise ConfigError(f"no password for account {options.account!r}: {options.no_password()}")
     timeouts = Timeouts(min(5.0, options.timeout), options.timeout)
     with Client(journal.target, verify=options.verify, timeouts=timeouts) as client:
         client.login(options.account, password)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, ServerFactory
+from tests.conftest import PASSWORD, ServeProcess, ServerFactory
 from zscheck import Client
 from zscheck.cli import build_parser, command_index, main
 from zscheck.fixtures import FixtureImages, Journal
@@ -176,3 +179,60 @@ def test_options_a_command_does_not_take_keep_the_target_defaults() -> None:
 
     options = target_options(lambda dest: getattr(parsed, dest), "drift")
     assert options == TargetOptions(url="http://127.0.0.1:9")
+
+
+# ----------------------------------------------------------------------------------- found by review
+
+
+def test_an_unknown_option_is_named_by_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["drift", "--bogus"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "zscheck drift: error: unrecognized arguments: --bogus" in err and "usage: zscheck drift" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["load", "drift"])
+def test_sigterm_while_setting_up_unwinds_through_the_restore(
+    serve_process: Callable[..., ServeProcess], tmp_path: Path, command: str
+) -> None:
+    """SIGTERM before locust starts (or anywhere in drift) killed the process with nothing restored: the
+    target kept the fixture images and the account. Now the first signal unwinds through the restore."""
+    server = serve_process("--db", ":memory:", "--job-delay", "1.5")  # every api-job takes 1.5 s
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", command, "--target", server.url, "--report-dir", str(tmp_path / "r"),
+             *(["--users", "3", "--timeout", "10"] if command == "load" else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        time.sleep(3.5)  # logged in, the first fixture image (or the account) made; more on the way
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err
+    assert after == before, "images left behind or changed"
+    if command == "load":
+        assert json.loads((tmp_path / "r" / "summary.json").read_text())["verdict"] == "COULD NOT RUN"
+
+
+@pytest.mark.slow
+def test_a_contract_run_emits_its_violations_and_verdict_as_events(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event": "from an earlier run"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "contract", "--fault", "success-field", "--no-shrink", "--max-examples",
+         "3", "--quiet", "--report-dir", str(tmp_path / "r"), "--events", str(events)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    kinds = [r["event"] for r in rows]
+    assert kinds[-1] == "VerdictReached" and rows[-1]["verdict"] == "VIOLATIONS" and rows[-1]["phase"] == "contract"
+    assert "ViolationFound" in kinds and "from an earlier run" not in kinds  # this run's events only
+    assert "zscheck: VIOLATIONS (contract) - embedded reference server" in proc.stdout
+    assert "Traceback" not in proc.stdout  # --quiet: pytest's tracebacks stay out; failures.md has them

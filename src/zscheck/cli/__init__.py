@@ -161,7 +161,12 @@ def _masked(value: object) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "command", None) in _subparsers(parser):
+        # argparse would show the top-level usage; the command's own names the options it takes
+        _subparsers(parser)[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_CANNOT_RUN
@@ -175,4 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"zscheck {args.command}: interrupted", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    except BrokenPipeError:  # `zscheck config load | head`: the reader has gone, nothing is wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit; give it a sink
+        return EXIT_OK
     return code

@@ -42,5 +42,6 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     plan = run_all(lambda dest: getattr(args, dest)).validate()
     plan.target.require_password()
-    with handlers(args) as emit:
-        return run_everything(plan, control=RunControl(), emit=emit, last_resort=last_resort).exit_code
+    control = RunControl()
+    with handlers(args) as emit, control.for_command():
+        return run_everything(plan, control=control, emit=emit, last_resort=last_resort).exit_code

@@ -15,7 +15,7 @@ from zscheck.cli.output import JsonLines, Terminal, fan_out
 from zscheck.events import Emit
 from zscheck.verdict import Verdict
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = (v.exit_code for v in Verdict)
+EXIT_OK, EXIT_CANNOT_RUN = Verdict.PASS.exit_code, Verdict.COULD_NOT_RUN.exit_code
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 

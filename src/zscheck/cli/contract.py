@@ -38,6 +38,7 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     plan = options.contract_plan(lambda dest: getattr(args, dest)).validate()
     plan.target.require_password()
-    with handlers(args) as emit:
-        verdict = run_contract(plan, control=RunControl(), emit=emit, last_resort=last_resort, quiet=args.quiet)
+    control = RunControl()
+    with handlers(args) as emit, control.for_command():
+        verdict = run_contract(plan, control=control, emit=emit, last_resort=last_resort, quiet=args.quiet)
     return verdict.exit_code

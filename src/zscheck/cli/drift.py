@@ -6,7 +6,7 @@ import argparse
 
 from zscheck import options
 from zscheck.cli.common import Subparsers, add_command, handlers
-from zscheck.conformance.drift import render, run_drift
+from zscheck.conformance.drift import render_lines, run_drift
 from zscheck.control import RunControl
 from zscheck.events import VerdictReached
 
@@ -31,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     target = options.target_options(get, "drift")
     target.require_password()
     out = options.report_dir(get, "drift")
-    result = run_drift(out, target, control=RunControl())
-    details = render(result.points, result.target).rstrip("\n").splitlines()
+    control = RunControl()
+    with control.for_command():
+        result = run_drift(out, target, control=control)
+    details = render_lines(result.points, result.target)
     details += [f"RESTORE FAILED: {problem}" for problem in result.restore_problems]
     with handlers(args) as emit:
         emit(

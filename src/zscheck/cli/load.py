@@ -71,13 +71,15 @@ def register(sub: Subparsers) -> None:
 def run_load_command(args: argparse.Namespace) -> int:
     run = load_run(lambda dest: getattr(args, dest), "load")
     run.target.require_password()
-    with handlers(args) as emit:
-        return run_load(run, control=RunControl(), emit=emit).exit_code
+    control = RunControl()
+    with handlers(args) as emit, control.for_command():
+        return run_load(run, control=control, emit=emit).exit_code
 
 
 def run_capacity_command(args: argparse.Namespace) -> int:
     get = lambda dest: getattr(args, dest)  # noqa: E731
     run = load_run(get, "capacity")
     run.target.require_password()
-    with handlers(args) as emit:
-        return run_capacity(run, capacity_search(get), control=RunControl(), emit=emit).exit_code
+    control = RunControl()
+    with handlers(args) as emit, control.for_command():
+        return run_capacity(run, capacity_search(get), control=control, emit=emit).exit_code

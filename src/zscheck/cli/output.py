@@ -41,7 +41,7 @@ class Terminal:
 class JsonLines:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("a", encoding="utf-8")
+        self.file = path.open("w", encoding="utf-8")  # this run's events only
 
     def __call__(self, event: Event) -> None:
         self.file.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")

@@ -6,10 +6,11 @@ import argparse
 import os
 import sys
 
+from zscheck import options
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers
 from zscheck.options import bounded
-from zscheck.refserver.faults import ALL_FAULTS
 from zscheck.refserver.server import ServeError, ServerConfig, default_db_path, serve
+from zscheck.target import TargetOptions
 
 _SERVE_EPILOG = """\
 examples:
@@ -47,13 +48,7 @@ def register(sub: Subparsers) -> None:
         help="SQLite file holding the server's state, or :memory: for none "
         "(default: $ZSCHECK_DATA_DIR/zscheck-refserver.db, ZSCHECK_DATA_DIR defaulting to ./data)",
     )
-    p.add_argument(
-        "--dialect",
-        choices=("rest", "documented"),
-        default="rest",
-        help="rest: what ZStack serves (202 + api-job); documented: the published page, "
-        "literally (200 {success, error, inventory}) (default: %(default)s)",
-    )
+    p.add_argument("--dialect", **options.TARGET["dialect"].kwargs("serve"))
     p.add_argument(
         "--seed-images",
         type=bounded(int, 0, 100_000, "whole number"),
@@ -104,14 +99,7 @@ def register(sub: Subparsers) -> None:
         metavar="NAME",
         help="name of the normal account that owns some images (default: %(default)s)",
     )
-    p.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        choices=sorted(ALL_FAULTS),
-        metavar="NAME",
-        help="break the contract on purpose, to prove a check catches it (repeatable); `zscheck faults` lists them",
-    )
+    p.add_argument("--fault", **options.EMBEDDED["fault"].kwargs("serve"))
     p.add_argument(
         "--fsync", action="store_true", help="fsync every commit: survive power loss, not only a crash (slower)"
     )
@@ -119,6 +107,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    TargetOptions(faults=tuple(args.fault)).validate()  # the fault names, checked where every command checks them
     config = ServerConfig(
         host=args.host,
         port=int(args.port),

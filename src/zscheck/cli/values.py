@@ -64,5 +64,4 @@ def run_all(get: Get) -> RunAll:
         rate=get("rate"),
         slo=tuple(get("slo")) or DEFAULT_GATES,
         skip=tuple(get("skip")),
-        quiet=bool(get("quiet")),
     )

@@ -114,9 +114,10 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
     return points
 
 
-def render(points: list[DriftPoint], target: str) -> str:
+def render_lines(points: list[DriftPoint], target: str) -> list[str]:
+    """Drift point by point, as a person reads it."""
     if not points:
-        return f"{target} answers as the published page says: no drift.\n"
+        return [f"{target} answers as the published page says: no drift."]
     lines = [f"{target} departs from the published page in {len(points)} point(s):", ""]
     for i, point in enumerate(points, 1):
         lines += [
@@ -126,7 +127,7 @@ def render(points: list[DriftPoint], target: str) -> str:
             f"   repro:  {point.evidence}",
             "",
         ]
-    return "\n".join(lines)
+    return lines[:-1]
 
 
 @dataclass
@@ -156,7 +157,7 @@ def run_drift(report_dir: Path, target: TargetOptions, *, control: RunControl | 
         points = find_drift(harness.main, harness.admin_images[0])
     finally:
         problems = harness.stop()
-    label = target.url or "the embedded reference server (rest dialect)"
+    label = target.label(harness.url)
     report_dir.mkdir(parents=True, exist_ok=True)
     DriftReport(target=label, drift=points).write(report_dir / "drift.json")
     return DriftRun(points, label, problems)

@@ -40,7 +40,6 @@ TARGET_POLL_DEADLINE = 10.0
 FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
 
-FIXTURE_NAMES = ("zscheck-fixture-{i}", "zscheck 测试镜像-{i}", "zscheck-镜像（{i}）CentOS 7.9")
 # Request classes that go to the normal account's own fixture image.
 TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
 

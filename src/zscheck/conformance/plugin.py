@@ -30,7 +30,7 @@ from zscheck.conformance.harness import ContractViolation, Harness, Sent
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.events import Event, SuiteProgress, VerdictReached
+from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
 from zscheck.fixtures import SetupError
 from zscheck.report import Failure, RunReport
 
@@ -146,7 +146,6 @@ def part_seed(config: pytest.Config, part: int) -> int:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("zscheck", "zscheck conformance (the options of `zscheck contract`, as --zs-*)")
     options.add_pytest_options(group)
-    group.addoption("--zs-timing-seed", type=int, default=None, metavar="N", help="seed of the realistic delays")
 
 
 def _plan(config: pytest.Config) -> ContractPlan:
@@ -164,7 +163,7 @@ def _plan(config: pytest.Config) -> ContractPlan:
     plan = options.contract_plan(
         lambda dest: config.getoption(f"zs_{dest}", None), seed=None if seed is None else int(seed)
     )
-    timing_seed = config.getoption("--zs-timing-seed")
+    timing_seed = config.getoption("zs_timing_seed", None)
     return dataclasses.replace(plan, timing_seed=timing_seed).validate()
 
 
@@ -211,6 +210,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     config = request.config
     report = config.stash[_REPORT]
     plan = config.stash[_PLAN]
+    report.target, report.dialect = plan.target.url or "embedded reference server", plan.target.dialect
     harness = Harness(plan, control=wiring(config).control)
     config.stash[_HARNESS] = harness
     try:
@@ -399,6 +399,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = config.stash.get(_REPORT, None)
     if report is None or config.option.collectonly:
         return
+    for check, count in report.by_check().items():
+        first = next(f for f in report.failures if f.check == check)
+        _emit(config, ViolationFound("contract", check, f"{count} failure(s), e.g. {first.test}: {first.message}"))
     event = VerdictReached(
         "contract",
         report.verdict,

@@ -23,7 +23,7 @@ from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan, Wiring
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.events import Emit, Note, discard
+from zscheck.events import Emit, Event, Note, VerdictReached, discard
 from zscheck.target import restore_journal
 from zscheck.verdict import Verdict
 
@@ -51,7 +51,7 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
         f"--junitxml={plan.report_dir / 'junit.xml'}",
         f"--hypothesis-seed={plan.seed}",
         f"--zs-plan={plan.to_json()}",
-        "-q" if quiet else "-v",
+        *(["-q", "--tb=no"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
         "--no-header",
     ]
 
@@ -133,18 +133,25 @@ def run_contract(
         plan = dataclasses.replace(plan, seed=random.randrange(2**32))
     args = pytest_args(plan, quiet=quiet)
     interrupts = _Interrupts(plan, control, last_resort)
+    held: list[Event] = []  # the suites' verdict, said last, after schemathesis' own report
+
+    def hold_verdict(event: Event) -> None:
+        held.append(event) if isinstance(event, VerdictReached) else emit(event)
+
     previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable(control)
     try:
         with control.handling_signals(interrupts.on_signal):
-            code = int(pytest.main(args, plugins=[interrupts, Wiring(control, emit)]))
+            code = int(pytest.main(args, plugins=[interrupts, Wiring(control, hold_verdict)]))
     finally:
         sys.unraisablehook = previous_hook
         interrupts.cancel()
-    if control.interrupted:  # cut short: violations found so far stand, anything else is "could not run"
-        return Verdict.VIOLATIONS if code == 1 else Verdict.COULD_NOT_RUN
     verdict = Verdict.of(code)
-    if verdict is not Verdict.COULD_NOT_RUN:
+    if control.interrupted:  # cut short: violations found so far stand, anything else is "could not run"
+        verdict = Verdict.VIOLATIONS if code == 1 else Verdict.COULD_NOT_RUN
+    elif verdict is not Verdict.COULD_NOT_RUN:
         _schemathesis_report(plan, control, emit)
+    for event in held:
+        emit(event)
     return verdict
 
 

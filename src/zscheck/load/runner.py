@@ -446,6 +446,8 @@ def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
             rows = [r for r in csv.DictReader(f) if r.get("Name") == "Aggregated"]
     except OSError:
         rows = []
+    # locust writes rows of zeros until its first stats arrive: those are no news, not a rate of 0
+    rows = [r for r in rows if float(r.get("Total Request Count") or 0) or float(r.get("User Count") or 0)]
     if not rows:
         return LoadTick("load", elapsed, duration)
     last = rows[-1]
@@ -547,7 +549,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
             summary.target,
             seed=run.seed,
             details=tuple(_verdict_lines(summary, step)),
-            report=f"{run.report_dir} (summary.json, locust.html)",
+            report=f"{run.report_dir} ({', '.join(_written(run.report_dir))})",
         )
     )
     return verdict
@@ -559,6 +561,11 @@ REPORT_FILES = {
     "locust_json": "locust.json",
     "journal": "journal.jsonl",
 }
+
+
+def _written(directory: Path) -> list[str]:
+    """The report files that are there (locust's are not when it could not run)."""
+    return [name for name in ("summary.json", "locust.html", "journal.jsonl") if (directory / name).exists()]
 
 
 def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
