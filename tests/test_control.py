@@ -52,3 +52,16 @@ def test_outside_the_main_thread_no_handler_is_installed() -> None:
     thread.start()
     thread.join()
     assert done == [True]
+
+
+def test_a_command_unwinds_on_the_first_signal_and_finishes_its_restore_on_the_next() -> None:
+    control = RunControl()
+    restored: list[str] = []
+    with control.for_command():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # setting up: the first signal unwinds
+            raise AssertionError("the first signal must raise")
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signal.SIGINT)  # during the restore: recorded, not raised
+            restored.append("image")
+    assert restored == ["image"] and control.first_signal == signal.SIGTERM and control.interrupted
