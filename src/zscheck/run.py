@@ -128,6 +128,7 @@ def run_all(
             control=control,
             emit=emit,
         ),
+        # drift is informational in a run: its phase line says so; its own verdict line would say VIOLATIONS
         "drift": lambda out: run_drift(out, run.target, control=control).verdict,
     }
     todo = [name for name in PHASES if name not in run.skip]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from zscheck import options
-from zscheck.cli.common import Subparsers, add_command, handlers, last_resort
+from zscheck.cli.common import Subparsers, add_command, execute, last_resort
 from zscheck.cli.values import run_all
-from zscheck.control import RunControl
 from zscheck.run import run_all as run_everything
 
 _RUN_EPILOG = """\
@@ -26,7 +24,7 @@ points at the newest run.
 
 
 def register(sub: Subparsers) -> None:
-    p = add_command(
+    add_command(
         sub,
         "run",
         "conformance, a short load run and drift, with one HTML report",
@@ -34,14 +32,14 @@ def register(sub: Subparsers) -> None:
         "against a target (the embedded reference server unless --target is given), write everything to "
         "reports/<UTC time>/, and print the verdict and the path of index.html.",
         _RUN_EPILOG,
+        run,
     )
-    options.add_groups(p, "run")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     plan = run_all(lambda dest: getattr(args, dest)).validate()
-    plan.target.require_password()
-    control = RunControl()
-    with handlers(args) as emit, control.for_command():
-        return run_everything(plan, control=control, emit=emit, last_resort=last_resort).exit_code
+    return execute(
+        args,
+        plan.target,
+        lambda control, emit: run_everything(plan, control=control, emit=emit, last_resort=last_resort).verdict,
+    )

@@ -6,23 +6,47 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
+from zscheck import options
 from zscheck.cli.output import JsonLines, Terminal, fan_out
+from zscheck.control import RunControl
 from zscheck.events import Emit
+from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
 
 EXIT_OK, EXIT_CANNOT_RUN = Verdict.PASS.exit_code, Verdict.COULD_NOT_RUN.exit_code
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def add_command(sub: Subparsers, name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
-    return sub.add_parser(
+def add_command(
+    sub: Subparsers,
+    name: str,
+    help: str,
+    description: str,
+    epilog: str,
+    func: Callable[[argparse.Namespace], int] | None = None,
+) -> argparse.ArgumentParser:
+    """A command's parser; with `func`, also its option groups (`zscheck.options`) and what runs it."""
+    parser = sub.add_parser(
         name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    if func is not None:
+        options.add_groups(parser, name)
+        parser.set_defaults(func=func)
+    return parser
+
+
+def execute(args: argparse.Namespace, target: TargetOptions, run: Callable[[RunControl, Emit], Verdict]) -> int:
+    """Run a command against its target: the password checked first, one control object whose first signal
+    unwinds through the restore, the handlers its options ask for; the verdict is the exit code."""
+    target.require_password()
+    control = RunControl()
+    with handlers(args) as emit, control.for_command():
+        return run(control, emit).exit_code
 
 
 @contextmanager

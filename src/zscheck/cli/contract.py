@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from zscheck import options
-from zscheck.cli.common import Subparsers, add_command, handlers, last_resort
+from zscheck.cli.common import Subparsers, add_command, execute, last_resort
 from zscheck.conformance.runner import run_contract
-from zscheck.control import RunControl
 
 _CONTRACT_EPILOG = """\
 examples:
@@ -23,22 +22,21 @@ reports: junit.xml, summary.json, failures.md (with curl reproducers) and journa
 
 
 def register(sub: Subparsers) -> None:
-    p = add_command(
+    add_command(
         sub,
         "contract",
         "check a target against the ChangeImageState contract",
         "Run the conformance suites (error codes, envelope, the image state model) against a target. "
         "Only images the run creates, or names with --image, are touched, and all are restored at the end.",
         _CONTRACT_EPILOG,
+        run,
     )
-    options.add_groups(p, "contract")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     plan = options.contract_plan(lambda dest: getattr(args, dest)).validate()
-    plan.target.require_password()
-    control = RunControl()
-    with handlers(args) as emit, control.for_command():
-        verdict = run_contract(plan, control=control, emit=emit, last_resort=last_resort, quiet=args.quiet)
-    return verdict.exit_code
+    return execute(
+        args,
+        plan.target,
+        lambda control, emit: run_contract(plan, control=control, emit=emit, last_resort=last_resort, quiet=args.quiet),
+    )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from zscheck import options
-from zscheck.cli.common import Subparsers, add_command, handlers
+from zscheck.cli.common import Subparsers, add_command, execute
 from zscheck.cli.values import capacity_search, load_run
-from zscheck.control import RunControl
 from zscheck.load.plan import SCENARIOS
 from zscheck.load.runner import run_capacity, run_load
 
@@ -45,7 +43,7 @@ reports: capacity.json (the table of steps and the knee) and one directory per s
 
 
 def register(sub: Subparsers) -> None:
-    p = add_command(
+    add_command(
         sub,
         "load",
         "load-test state changes with locust; check every answer, the history and the SLO gates",
@@ -53,33 +51,25 @@ def register(sub: Subparsers) -> None:
         "image's history for linearizability, and hold the --slo gates. Fixture images are created (or named "
         "with --image) and restored at the end.",
         _LOAD_EPILOG.format(scenarios="\n".join(f"  {k:11} {v}" for k, v in SCENARIOS.items())),
+        run_load_command,
     )
-    options.add_groups(p, "load")
-    p.set_defaults(func=run_load_command)
-    p = add_command(
+    add_command(
         sub,
         "capacity",
         "raise the load in steps until a gate breaks; report the knee",
         "Find the saturation point: run the scenario at increasing users (or arrival rates) until an --slo gate "
         "breaks, and report the highest throughput sustained with every gate met.",
         _CAPACITY_EPILOG,
+        run_capacity_command,
     )
-    options.add_groups(p, "capacity")
-    p.set_defaults(func=run_capacity_command)
 
 
 def run_load_command(args: argparse.Namespace) -> int:
     run = load_run(lambda dest: getattr(args, dest), "load")
-    run.target.require_password()
-    control = RunControl()
-    with handlers(args) as emit, control.for_command():
-        return run_load(run, control=control, emit=emit).exit_code
+    return execute(args, run.target, lambda control, emit: run_load(run, control=control, emit=emit))
 
 
 def run_capacity_command(args: argparse.Namespace) -> int:
     get = lambda dest: getattr(args, dest)  # noqa: E731
-    run = load_run(get, "capacity")
-    run.target.require_password()
-    control = RunControl()
-    with handlers(args) as emit, control.for_command():
-        return run_capacity(run, capacity_search(get), control=control, emit=emit).exit_code
+    run, search = load_run(get, "capacity"), capacity_search(get)
+    return execute(args, run.target, lambda control, emit: run_capacity(run, search, control=control, emit=emit))

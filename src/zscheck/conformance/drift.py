@@ -19,6 +19,7 @@ from zscheck.client import Client
 from zscheck.conformance.harness import Harness
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
+from zscheck.events import Emit, VerdictReached, discard
 from zscheck.report.documents import DriftPoint, DriftReport
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
@@ -145,7 +146,9 @@ class DriftRun:
         return Verdict.VIOLATIONS if self.points else Verdict.PASS
 
 
-def run_drift(report_dir: Path, target: TargetOptions, *, control: RunControl | None = None) -> DriftRun:
+def run_drift(
+    report_dir: Path, target: TargetOptions, *, control: RunControl | None = None, emit: Emit = discard
+) -> DriftRun:
     """Drift against `target` (the embedded server if none, rest dialect), on one image: the first given
     with --image, else one created for it; restored after. Writes drift.json into the report directory."""
     harness = Harness(
@@ -160,4 +163,7 @@ def run_drift(report_dir: Path, target: TargetOptions, *, control: RunControl | 
     label = target.label(harness.url)
     report_dir.mkdir(parents=True, exist_ok=True)
     DriftReport(target=label, drift=points).write(report_dir / "drift.json")
-    return DriftRun(points, label, problems)
+    result = DriftRun(points, label, problems)
+    details = [*render_lines(points, label), *(f"RESTORE FAILED: {problem}" for problem in problems)]
+    emit(VerdictReached("drift", result.verdict, label, details=tuple(details), report=str(report_dir / "drift.json")))
+    return result
