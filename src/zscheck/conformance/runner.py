@@ -51,7 +51,7 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
         f"--junitxml={plan.report_dir / 'junit.xml'}",
         f"--hypothesis-seed={plan.seed}",
         f"--zs-plan={plan.to_json()}",
-        *(["-q", "--tb=no"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
+        *(["-q", "--tb=no", "-rN"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
         "--no-header",
     ]
 
