@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import csv
+import functools
 import json
 import math
 import os
@@ -292,7 +293,7 @@ class CycleConnection(asyncio.Protocol):
     """One keep-alive connection doing PUT actions then GET api-job until done, one request in flight.
 
     httptools parses the answers (the same parser the server uses, so parsing is cheap on both sides);
-    requests come from `_wire` and are serialised to bytes here."""
+    requests come from `wire` and are serialised to bytes here."""
 
     def __init__(self, host: str, session: str, image: str, tally: Tally, running: Callable[[], bool]) -> None:
         self._host = host
@@ -388,10 +389,9 @@ async def _saturate(url: str, server_pid: int, connections: int, duration: float
     loop = asyncio.get_running_loop()
     protocols: list[CycleConnection] = []
     for i in range(connections):
+        image = images[i % len(images)]
         _, protocol = await loop.create_connection(
-            lambda i=i: CycleConnection(split.netloc, session, images[i % len(images)], tally, lambda: running[0]),
-            host,
-            port,
+            functools.partial(CycleConnection, split.netloc, session, image, tally, lambda: running[0]), host, port
         )
         protocols.append(protocol)
     await asyncio.sleep(warmup)  # connections opened, caches warm: the window starts now
