@@ -151,6 +151,7 @@ class Target:
     clients: list[Client] = field(default_factory=list)  # every client logged in through this target
     actions: list[str] = field(default_factory=list)  # what the clients did on their own (re-logins...)
     requests_sent: int = 0  # by the clients this target closed (a client's own count while it is open)
+    restore_problems: list[str] = field(default_factory=list)  # what close() could not put back
     _server: Any = None
 
     # ------------------------------------------------------------------------------- lifecycle
@@ -239,7 +240,7 @@ class Target:
         usable = [
             bs["uuid"]
             for bs in self.main.backup_storage()
-            if bs.get("status", "Connected") == "Connected" and bs.get("state", "Enabled") == "Enabled"
+            if bs.get("status") == "Connected" and bs.get("state") == "Enabled"
         ]
         if not usable:
             raise TargetError(
@@ -250,14 +251,13 @@ class Target:
 
     def close(self, owners: Mapping[str, Client] | None = None) -> list[str]:
         """Restore every journalled image and account, log every client out, stop the embedded server.
-        Safe to call twice. Returns what could not be restored, one line each."""
-        problems: list[str] = []
+        Safe to call twice: what could not be restored, one line each, the same list both times."""
         if self.journal is not None and self.client is not None:
             try:
                 report = restore(self.journal, self.client, owners=owners)
-                problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
+                self.restore_problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
             except ZscheckError as exc:
-                problems = [str(exc)]
+                self.restore_problems = [str(exc)]
             self.journal = None
         for client in reversed(self.clients):
             if client.session is not None:
@@ -270,7 +270,7 @@ class Target:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        return problems
+        return self.restore_problems
 
 
 def journal_of(path: Path, options: TargetOptions) -> Journal:

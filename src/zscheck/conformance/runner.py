@@ -19,7 +19,7 @@ from typing import NoReturn
 import pytest
 
 from zscheck.conformance.harness import Harness
-from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan, Wiring
+from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.conformance.st_report import run_schemathesis
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
@@ -29,7 +29,6 @@ from zscheck.verdict import Verdict
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 GRACE = 30.0  # seconds an interrupted run has to tear itself down before the last resort takes over
-__all__ = ["NIGHTLY_MAX_EXAMPLES", "pytest_args", "run_contract"]
 
 
 def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:

@@ -212,7 +212,6 @@ class Session:
         self.images_needed = images_needed
         self.initial: dict[str, str] = {}  # each image's state before the command
         self.states: dict[str, str] = {}  # each image's state before the next locust run (capacity steps)
-        self._closed: list[str] | None = None
 
     @property
     def url(self) -> str:
@@ -252,9 +251,7 @@ class Session:
 
     def close(self) -> list[str]:
         """Restore, log out, stop the embedded server; the restore problems (the same list when called again)."""
-        if self._closed is None:
-            self._closed = self.target.close()
-        return self._closed
+        return self.target.close()
 
     def final_reads(self) -> list[linearizability.Operation]:
         """After the run, read every image once more: a lost update shows up as a read no order explains."""
