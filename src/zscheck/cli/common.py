@@ -45,8 +45,11 @@ def execute(args: argparse.Namespace, target: TargetOptions, run: Callable[[RunC
     unwinds through the restore, the handlers its options ask for; the verdict is the exit code."""
     target.require_password()
     control = RunControl()
+    from zscheck.cli.runs import Recording  # here: zscheck.cli.runs builds on this module
+
+    recording = Recording(args, target)  # the run store (issue 13): the documents the run wrote, recorded
     with handlers(args) as emit, control.for_command():
-        return run(control, emit).exit_code
+        return recording.record(run(control, recording.tap(emit))).exit_code
 
 
 @contextmanager
