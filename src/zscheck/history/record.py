@@ -132,17 +132,24 @@ class RunRecord:
 
     def load_summaries(self) -> list[LoadSummary]:
         """The load runs in this record: `zscheck load`'s own, or a `zscheck run`'s load phase."""
-        found = [self.document(p, LoadSummary) for p in ("summary.json", "load/summary.json")]
-        if self.documents.get("summary.json", {}).get("command") != "load":
-            found[0] = None
-        return [s for s in found if s is not None]
+        return self._of(LoadSummary, ("summary.json", "load/summary.json"))
 
     def contract_summaries(self) -> list[ContractSummary]:
+        return self._of(ContractSummary, ("summary.json", "contract/summary.json"))
+
+    def _of(self, model: type[D], paths: tuple[str, ...]) -> list[D]:
+        """The documents at `paths` that are `model`s: by their tag, or (0.1.0 wrote none) by their command."""
         out = []
-        for path in ("summary.json", "contract/summary.json"):
+        for path in paths:
             data = self.documents.get(path)
-            if data is not None and str(data.get("schema", "")).startswith(ContractSummary.SCHEMA_NAME + "/"):
-                out.append(ContractSummary.from_json(data, f"run {self.id}: {path}"))
+            if data is None:
+                continue
+            if "schema" in data:
+                if not str(data["schema"]).startswith(model.SCHEMA_NAME + "/"):
+                    continue
+            elif model.SCHEMA_VERSION > 1 or data.get("command") != getattr(model, "command", None):
+                continue
+            out.append(model.from_json(data, f"run {self.id}: {path}"))
         return out
 
     def capacity(self) -> CapacityReport | None:
