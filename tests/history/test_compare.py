@@ -141,3 +141,24 @@ def test_last_n_of_one_target_compares_the_newest_with_those_before(
     assert "(3 before) (3 run(s))" in text and "(newest 3) (3 run(s))" in text and "worse" in text
     assert main(["compare", "--last", "3", "--store", store, "http://elsewhere", "http://elsewhere"]) == 2
     assert "has 0 run(s) of http://elsewhere" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_load_runs_the_latency_fault_is_worse_and_a_run_against_itself_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two real load runs of the reference server, the candidate with its latency fault (2 ms per request in
+    flight): compare calls the candidate's latency worse beyond 20% and fails; each run against itself passes."""
+    store = str(tmp_path / "h.sqlite")
+    common = ["load", "--duration", "6s", "--users", "8", "--seed", "3", "--store", store]
+    assert main([*common, "--report-dir", str(tmp_path / "base")]) == 0
+    main([*common, "--report-dir", str(tmp_path / "slow"), "--fault", "latency-under-load"])  # its gates may fail
+    capsys.readouterr()
+    with open_store(store) as s:
+        slow, base = s.query()
+    code = main(["compare", base.id, slow.id, "--store", store, "--max-regression", "20%"])
+    text = capsys.readouterr().out
+    assert code == 1 and "worse by more than 20%" in text
+    p50 = next(line for line in text.splitlines() if line.split()[:3] == ["all", "p50", "seconds"])
+    assert p50.endswith("worse")
+    assert main(["compare", base.id, base.id, "--store", store, "--max-regression", "20%"]) == 0

@@ -136,7 +136,8 @@ def _row(row: Row) -> str:
     c = row.comparison
     head = f"  {row.operation:<8} {row.metric:<10} {row.sample:<7}"
     if c is None:
-        return f"{head} {_value(row.base[0], row.unit) if row.base else '-':>10} -> ... n/a: {row.note}"
+        b, c_ = sorted(row.base)[len(row.base) // 2], sorted(row.candidate)[len(row.candidate) // 2]
+        return f"{head} {_value(b, row.unit):>10} -> {_value(c_, row.unit)} ({c_ / b - 1:+.1%}), n/a: {row.note}"
     return (
         f"{head} {_value(c.base, row.unit):>10} [{_value(c.base_ci.low, row.unit)}, {_value(c.base_ci.high, row.unit)}]"
         f"  {_value(c.candidate, row.unit):>10}  {c.change:+7.1%} [{c.change_ci.low:+.1%}, {c.change_ci.high:+.1%}]"

@@ -81,6 +81,8 @@ def compare_page(result: Result) -> str:
         for f in findings:
             cells = (state, f.check, f.rule, f.operation, f.example)
             body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    if not (result.findings.new or result.findings.fixed or result.findings.persisting):
+        body.append("<tr><td colspan=5>none on either side</td></tr>")
     body.append("</table><h2>Load</h2><table><tr><th>operation</th><th>metric</th><th>base</th><th>candidate</th>"
                 "<th>change (CI)</th><th>p</th><th>verdict</th></tr>")  # fmt: skip
     for row in result.rows:
