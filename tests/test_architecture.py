@@ -42,6 +42,12 @@ ALLOWED = {
         "zscheck.refserver",  # the one place that starts the embedded server (lazily, when it is the target)
         "zscheck.refserver.faults",  # the fault names --fault is checked against
     },
+    "zscheck.differential": {  # zscheck diff: two targets opened as every command opens one
+        "zscheck._models",
+        "zscheck.client",
+        "zscheck.fixtures",
+        "zscheck.target",
+    },
     "zscheck.options": {
         "zscheck.conformance.plan",
         "zscheck.load.plan",

@@ -256,6 +256,16 @@ TREND = _options(
            bounded(int, 6, 1000, "whole number"), "N", pytest=False),
 )  # fmt: skip
 
+DIFF = _options(
+    Option("baseline", "the released build: a URL, or `embedded` (the reference server)", "embedded", metavar="URL",
+           pytest=False),
+    Option("candidate", "the build under test: a URL, or `embedded`", "embedded", metavar="URL", pytest=False),
+    Option("candidate-fault", "an embedded candidate's fault mode (repeatable): to watch diff catch it",
+           metavar="NAME", action="append", pytest=False),
+    Option("sequences", "seeded sequences beside the fixed probes (default: %(default)s)", 10,
+           bounded(int, 0, 500, "whole number"), "N", pytest=False),
+)  # fmt: skip
+
 GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "target": ("the target", TARGET),
     "fixtures": ("fixtures", FIXTURES),
@@ -269,6 +279,7 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "store": ("the run store", STORE),
     "compare": ("the comparison", COMPARE),
     "trend": ("change points", TREND),
+    "diff": ("the two targets", DIFF),
 }
 
 # Which groups each command takes (and, within a group, which options, when it takes only some).
@@ -291,6 +302,9 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "runs": (("store", None),),
     "compare": (("store", None), ("compare", None)),
     "trend": (("store", None), ("compare", ("html", "json")), ("trend", None)),
+    "diff": (("target", ("account", "password", "password-env", "password-file", "timeout", "ca-bundle",
+                         "insecure")), ("fixtures", ("backup-storage", "image-url")), ("run", ("seed",)),
+             ("diff", None), ("compare", ("json",))),
 }  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from tests.history.factories import contract_summary, failure, load_summary, rec
 from zscheck.cli import main
 from zscheck.cli.compare import parse_margin
 from zscheck.errors import ConfigError
-from zscheck.history.compare import MIN_RUNS, Side, run_compare
+from zscheck.history.compare import MIN_RUNS, Result, Row, Side, run_compare
 from zscheck.history.findings import diff, findings_of, key
 from zscheck.history.record import RunRecord
 from zscheck.history.store import open_store
@@ -32,8 +32,8 @@ def side(*records: RunRecord) -> Side:
     return Side(records[0].id, records)
 
 
-def row(result: object, operation: str, metric: str) -> object:
-    return next(r for r in result.rows if (r.operation, r.metric) == (operation, metric))  # type: ignore[attr-defined]
+def row(result: Result, operation: str, metric: str) -> Row:
+    return next(r for r in result.rows if (r.operation, r.metric) == (operation, metric))
 
 
 @pytest.mark.parametrize(
@@ -45,8 +45,8 @@ def test_per_second_latency_verdicts(tmp_path: Path, candidate_median: float, p5
         side(load_record(tmp_path, "b", 0.010, 1)), side(load_record(tmp_path, "c", candidate_median, 2))
     )
     p50 = row(result, "all", "p50")
-    assert p50.verdict == p50_verdict and p50.sample == "seconds"  # type: ignore[attr-defined]
-    assert p50.comparison.n_base == 38  # type: ignore[attr-defined]  # first and last second left out
+    assert p50.verdict == p50_verdict and p50.sample == "seconds"
+    assert p50.comparison.n_base == 38  # first and last second left out
 
 
 def test_a_regression_beyond_the_margin_fails_and_within_it_passes(tmp_path: Path) -> None:
@@ -60,9 +60,7 @@ def test_equivalence_proves_no_regression_only_with_enough_data(tmp_path: Path) 
     same = [load_record(tmp_path, f"s{i}", 0.010, i, n=120) for i in range(2)]
     result = run_compare(side(same[0]), side(same[1]), margin=0.10, equivalence_mode=True)
     p50 = row(result, "all", "p50")
-    assert "no regression larger than 10% at confidence 95%" in p50.equivalence.claim() or (  # type: ignore[attr-defined]
-        p50.equivalence.equivalent  # type: ignore[attr-defined]
-    )
+    assert p50.equivalence is not None and p50.equivalence.no_regression
     assert result.failed() == []
     short = [load_record(tmp_path, f"t{i}", 0.010, i + 10, n=5) for i in range(2)]
     unproven = run_compare(side(short[0]), side(short[1]), margin=0.10, equivalence_mode=True)
@@ -72,12 +70,12 @@ def test_equivalence_proves_no_regression_only_with_enough_data(tmp_path: Path) 
 def test_per_operation_rows_are_judged_across_runs_only_with_enough_runs(tmp_path: Path) -> None:
     few = run_compare(side(load_record(tmp_path, "b", 0.01, 1)), side(load_record(tmp_path, "c", 0.02, 2)))
     e2e = row(few, "e2e", "p99")
-    assert e2e.verdict == "n/a" and f"--last {MIN_RUNS}" in e2e.note  # type: ignore[attr-defined]
+    assert e2e.verdict == "n/a" and f"--last {MIN_RUNS}" in e2e.note
     base = [load_record(tmp_path, f"b{i}", 0.010 * (1 + 0.01 * i), 10 + i) for i in range(5)]
     cand = [load_record(tmp_path, f"c{i}", 0.013 * (1 + 0.01 * i), 20 + i) for i in range(5)]
     many = run_compare(Side("base", tuple(base)), Side("candidate", tuple(cand)))
     e2e = row(many, "e2e", "p50")
-    assert e2e.verdict == "worse" and e2e.comparison.n_base == 5  # type: ignore[attr-defined]
+    assert e2e.verdict == "worse" and e2e.comparison.n_base == 5
 
 
 def test_findings_new_fixed_and_persisting_by_key(tmp_path: Path) -> None:

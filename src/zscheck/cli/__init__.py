@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from zscheck import __version__
-from zscheck.cli import all_in_one, compare, contract, drift, load, restore, runs, serve, trend
+from zscheck.cli import all_in_one, compare, contract, diff, drift, load, restore, runs, serve, trend
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     compare.register(sub)
     trend.register(sub)
+    diff.register(sub)
     _add_config(sub)
     return parser
 
