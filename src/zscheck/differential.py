@@ -27,6 +27,7 @@ from zscheck.client import Client
 from zscheck.fixtures import fixture_names
 from zscheck.target import Target, TargetOptions
 
+POLL_DEADLINE = 10.0  # an api-job still processing after this is an answer too ("timeout"), as in contract
 MASK_GAP = 2.0  # seconds between the starts of the baseline's two runs
 
 # A step: a stateEvent as sent ("enable", "disable", or a wrong one), or a probe with a wrong part.
@@ -105,7 +106,10 @@ Run = list[list[Observation]]  # per sequence, per step
 
 @contextmanager
 def _opened(options: TargetOptions) -> Iterator[Target]:
-    with tempfile.TemporaryDirectory(prefix="zscheck-diff-") as tmp, Target(options, Path(tmp) / "journal.jsonl") as t:
+    with (
+        tempfile.TemporaryDirectory(prefix="zscheck-diff-") as tmp,
+        Target(options, Path(tmp) / "journal.jsonl", poll_deadline=POLL_DEADLINE) as t,
+    ):
         yield t
 
 

@@ -160,3 +160,17 @@ def test_real_load_runs_the_latency_fault_is_worse_and_a_run_against_itself_is_n
     p50 = next(line for line in text.splitlines() if line.split()[:3] == ["all", "p50", "seconds"])
     assert p50.endswith("worse")
     assert main(["compare", base.id, base.id, "--store", store, "--max-regression", "20%"]) == 0
+
+
+def test_a_change_within_the_bases_own_noise_floor_is_not_a_regression(tmp_path: Path) -> None:
+    """Two base runs of one build 20% apart (a busy machine): a candidate 15% slower than their pool is
+    significant but within that noise; one 80% slower is beyond it."""
+    base = Side("base", (load_record(tmp_path, "b1", 0.010, 1), load_record(tmp_path, "b2", 0.012, 2)))
+    within = run_compare(base, side(load_record(tmp_path, "c1", 0.0127, 3)), margin=0.05)
+    p50 = row(within, "all", "p50")
+    assert p50.noise_floor == pytest.approx(0.20, abs=0.04) and p50.verdict == "worse"
+    assert within.regressions == [] and within.failed() == []
+    beyond = run_compare(base, side(load_record(tmp_path, "c2", 0.020, 4)), margin=0.05)
+    assert row(beyond, "all", "p50") in beyond.regressions and beyond.failed()
+    one = run_compare(side(load_record(tmp_path, "b3", 0.010, 1)), side(load_record(tmp_path, "c3", 0.0127, 3)))
+    assert row(one, "all", "p50").noise_floor is None

@@ -142,6 +142,7 @@ def _row(row: Row) -> str:
         f"{head} {_value(c.base, row.unit):>10} [{_value(c.base_ci.low, row.unit)}, {_value(c.base_ci.high, row.unit)}]"
         f"  {_value(c.candidate, row.unit):>10}  {c.change:+7.1%} [{c.change_ci.low:+.1%}, {c.change_ci.high:+.1%}]"
         f"  p={c.p_value:<8.2g} n={c.n_base}+{c.n_candidate}  {c.verdict}"
+        + (f"  (noise floor {row.noise_floor:.0%})" if row.noise_floor is not None else "")
     )
 
 
@@ -160,6 +161,11 @@ def text(result: Result) -> list[str]:
             lines.append(_row(row))
             if row.equivalence is not None:
                 lines.append(f"           {row.equivalence.claim()}")
+        if len(result.base.loads()) < 2 and any(r.sample == "seconds" for r in result.rows):
+            lines.append(
+                "note: one base run: its seconds say whether these two runs differ, not whether the builds do; on "
+                "a shared machine runs of one build differ too. Compare --last N runs a side for a noise floor."
+            )
     else:
         lines.append("load: no load results on both sides")
     failed = result.failed()
