@@ -124,6 +124,8 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, app: App, connections: set[_Connection], limits: Limits) -> None:
         self._app = app
+        self._store = app.store
+        self._held: list[tuple[Response, bool, bool]] | None = None  # answers waiting for a commit
         self._connections = connections
         self._limits = limits
         self._parser = httptools.HttpRequestParser(self)
@@ -244,6 +246,8 @@ class _Connection(asyncio.Protocol):
         response: Answer
         try:
             response = self._app.handle(request)
+        except StoreError as exc:  # the store logs it once per episode: no traceback per request
+            response = Response(500, str(exc).encode())
         except Exception as exc:  # the catch-all in RestServer.handle(): a 500 with the message
             log.exception("unhandled error for %s %s", method, path)
             response = Response(500, str(exc).encode())
@@ -253,12 +257,7 @@ class _Connection(asyncio.Protocol):
             self._later = task
             task.add_done_callback(self._sent_later)
             return
-        if response is DROP:
-            self._drop()
-            return
-        self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
-        if not keep_alive:
-            self.close()
+        self._send(response, keep_alive, method == "HEAD")
 
     async def _answer_later(
         self, previous: asyncio.Task[None] | None, answer: Answer, keep_alive: bool, method: str, path: str
@@ -276,21 +275,52 @@ class _Connection(asyncio.Protocol):
             response = Response(500, str(exc).encode())
         if self._closing or self._transport is None:
             return
-        if response is DROP:
-            self._drop()
-            return
-        self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
-        if not keep_alive:
-            self.close()
+        self._send(response, keep_alive, method == "HEAD")
 
     def _sent_later(self, task: asyncio.Task[None]) -> None:
         if self._later is task:
             self._later = None
 
+    # answering
+    def _send(self, response: Response, keep_alive: bool, head: bool) -> None:
+        """Write an answer, unless a batch of writes is open: then every answer waits for its commit, in
+        order, so no client hears of a change (or of a job's 202) that a crash could still take back."""
+        if self._held is not None:
+            self._held.append((response, keep_alive, head))
+        elif self._store.uncommitted:
+            self._held = [(response, keep_alive, head)]
+            self._store.after_commit(self._release)
+        else:
+            self._write(response, keep_alive, head)
+
+    def _release(self, committed: bool) -> None:
+        """The batch committed: the held answers go out. It failed: nothing of it is saved, so each
+        becomes a 500 (a change answered 500 is never committed)."""
+        held, self._held = self._held or [], None
+        for response, keep_alive, head in held:
+            if self._closing or self._transport is None:
+                return
+            if not committed and response is not DROP:
+                response = Response(500, b"the change could not be saved: the database cannot be written")
+            if not self._write(response, keep_alive, head):
+                return
+
+    def _write(self, response: Response, keep_alive: bool, head: bool) -> bool:
+        """False when the connection ends with it."""
+        assert self._transport is not None
+        if response is DROP:
+            self._drop()
+            return False
+        self._transport.write(encode_response(response, keep_alive=keep_alive, head=head))
+        if not keep_alive:
+            self.close()
+            return False
+        return True
+
     # helpers
     def idle(self) -> bool:
         """Nothing asked and nothing owed: a keep-alive connection the idle sweep may close."""
-        return self.request_started is None and self._later is None
+        return self.request_started is None and self._later is None and self._held is None
 
     def _fail(self, status: int, text: bytes) -> None:
         """A front end's refusal: the answer, then the connection closed once the client has read it.
@@ -405,7 +435,8 @@ class ReferenceServer:
         while True:
             await asyncio.sleep(interval)
             if self.app is not None:
-                self.app.maintain()
+                with contextlib.suppress(StoreError):  # logged by the store, once per episode
+                    self.app.maintain()
 
     async def stop(self) -> None:
         for task in (self._maintenance, self._sweep):
