@@ -153,6 +153,7 @@ class Store:
         self._waiting: list[Callable[[bool], None]] = []  # told whether the open batch committed
         self._failed_results: dict[str, Job] = {}  # error results of jobs whose batch failed, to save again
         self._failing: str | None = None  # the error of the current failure episode, logged once
+        self._wrote = False  # the open batch holds a write that succeeded: its commit ends an episode
         self._load()
         created = self.meta("created")
         self.created = float(created) if created is not None else time.time()
@@ -409,6 +410,7 @@ class Store:
         try:
             yield self._db
             self._db.execute("RELEASE write")
+            self._wrote = True
         except (sqlite3.Error, UnicodeError, OverflowError, ValueError) as exc:
             self._undo_write(exc)
             if not (deferred and self._flush_scheduled):
@@ -444,9 +446,10 @@ class Store:
             self._batch_failed(exc)
             raise WriteError(f"cannot commit to the database {self.path}: {exc}") from None
         self._open = False
-        if self._failing is not None:
+        if self._failing is not None and self._wrote:
             log.warning("the database %s is written again (after: %s)", self.path, self._failing)
             self._failing = None
+        self._wrote = False
         self._failed_results.clear()
         for job in self._unpublished.values():
             self._recent[job.uuid] = job
@@ -480,6 +483,7 @@ class Store:
                 self._db.execute("ROLLBACK")
         self._open = False
         self._flush_scheduled = False
+        self._wrote = False
         lost = list(self._unpublished.values())
         self._unpublished.clear()
         self._reload()
