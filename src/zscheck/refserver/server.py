@@ -400,8 +400,13 @@ class ReferenceServer:
             timing_seed=config.timing_seed,
         )
         self.store.enable_group_commit(loop.call_soon)
-        self.app = App(self.store, app_config, loop.call_later, config.faults)
-        self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
+        try:
+            self.app = App(self.store, app_config, loop.call_later, config.faults)
+            self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
+        except StoreError as exc:  # a file that opened but cannot be written (read-only, full)
+            sock.close()
+            self.store.close()
+            raise ServeError(str(exc)) from None
         pending = self.app.pending_after_restart()
         if pending:
             log.info("%d api-jobs accepted before the restart stay processing (ZStack does not re-run them)", pending)

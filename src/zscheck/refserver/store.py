@@ -53,6 +53,18 @@ CREATE TABLE IF NOT EXISTS api_jobs (
 """
 # Columns added since the first release: (table, column, declaration), added to older databases on open.
 _MIGRATIONS = (("accounts", "created", "REAL NOT NULL DEFAULT 0"), ("api_jobs", "created", "REAL"))
+# PRAGMA user_version of the files this code writes. 0 is a file from before versioning (or a new one);
+# a larger number is a newer zscheck's, which this one refuses rather than misread.
+SCHEMA_VERSION = 1
+# What a zscheck file holds: each table and the columns this code reads (migrations included).
+_TABLES = {
+    "meta": {"key", "value"},
+    "accounts": {"uuid", "name", "password", "type", "created"},
+    "sessions": {"uuid", "account", "created", "expires"},
+    "images": {"uuid", "owner", "seq", "data"},
+    "api_jobs": {"uuid", "action", "done", "status", "payload", "request", "finished", "created"},
+}
+_ORIGINAL = {table: columns - {c for t, c, _ in _MIGRATIONS if t == table} for table, columns in _TABLES.items()}
 
 
 class StoreError(Exception):
@@ -104,6 +116,16 @@ def _record(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
+def _sqlite_cause(exc: BaseException) -> str:
+    """SQLite's words, with the likely reason when they are terse."""
+    text = str(exc)
+    if "locked" in text:
+        return f"{text} (another zscheck serve uses it)"
+    if "not a database" in text or "malformed" in text:
+        return f"{text} (the file is damaged or not an SQLite database)"
+    return text
+
+
 def new_uuid() -> str:
     return uuidlib.uuid4().hex
 
@@ -117,8 +139,15 @@ class Store:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the data directory {parent}: {exc.strerror}") from None
+        if path != ":memory:" and Path(path).is_dir():
+            raise StoreError(f"cannot open the database {path}: it is a directory; give a file path to --db")
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from None
+        try:
+            # Before anything is written: a file that is not zscheck's is refused untouched.
+            self._check_schema()
             # One process owns the file: exclusive locking saves the lock system calls of every transaction.
             self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -132,8 +161,13 @@ class Store:
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database {path}: {exc}") from None
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(f"cannot open the database {path}: {_sqlite_cause(exc)}") from None
+        except StoreError:
+            self._db.close()
+            raise
         self.accounts: dict[str, Account] = {}
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, dict[str, Any]] = {}
@@ -154,13 +188,57 @@ class Store:
         self._failed_results: dict[str, Job] = {}  # error results of jobs whose batch failed, to save again
         self._failing: str | None = None  # the error of the current failure episode, logged once
         self._wrote = False  # the open batch holds a write that succeeded: its commit ends an episode
-        self._load()
+        try:
+            self._load()
+        except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+            self._db.close()
+            raise StoreError(
+                f"cannot read the database {path}: {_sqlite_cause(exc)}; it is damaged: restore a copy or "
+                "start afresh with another --db"
+            ) from None
         created = self.meta("created")
         self.created = float(created) if created is not None else time.time()
         if created is None:
             self.set_meta("created", str(self.created))
 
-    # -- loading and seeding --------------------------------------------------------------------------
+    # -- opening, loading and seeding ---------------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        """Refuse, before writing anything, a file this code would misread or spoil: another application's
+        SQLite file, a schema whose tables lack columns this code reads, a newer zscheck's file."""
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        tables = {str(row[0]) for row in rows if not str(row[0]).startswith("sqlite_")}
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if not tables:
+            if version:
+                raise StoreError(f"{self.path} is not a zscheck database (user_version {version}, no tables)")
+            return  # a new file
+        # A damaged b-tree is found now, by a read, rather than half-way through loading (or later, by a
+        # write): quick_check reads every page once (milliseconds for the files a load test leaves).
+        problem = " ".join(str(self._db.execute("PRAGMA quick_check(1)").fetchone()[0]).split())
+        if problem != "ok":
+            raise StoreError(
+                f"cannot open the database {self.path}: it is damaged ({problem}); restore a copy or give another --db"
+            )
+        unknown = sorted(tables - set(_TABLES))
+        if unknown:
+            raise StoreError(
+                f"{self.path} is not a zscheck database: it holds tables zscheck never writes "
+                f"({', '.join(unknown[:6])}); give another --db"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer zscheck (schema version {version}; this one reads up "
+                f"to {SCHEMA_VERSION}): run that version, or give another --db"
+            )
+        for table in sorted(tables):  # a table missing whole is created; one that exists must be ours
+            columns = {str(row[1]) for row in self._db.execute(f'PRAGMA table_info("{table}")')}
+            missing = sorted(_ORIGINAL[table] - columns)
+            if missing:
+                raise StoreError(
+                    f"{self.path} is not a zscheck database of a known schema: its table {table} lacks "
+                    f"{', '.join(missing)}; give another --db"
+                )
 
     def _load(self) -> None:
         db = self._db
