@@ -10,6 +10,7 @@ place each (`target_options`, `contract_plan`, ...), and those validate themselv
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +33,8 @@ def bounded(kind: Callable[[str], float], low: float, high: float | None, what: 
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not math.isfinite(value):  # nan passes every comparison; inf is no bound
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite {what}: give e.g. {low if low else 1}")
         if value < low or (high is not None and value > high):
             upper = f" and at most {high}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"{text} is out of range: it must be at least {low}{upper}")

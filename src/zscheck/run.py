@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 
-from zscheck import __version__
+from zscheck import __version__, rundir
 from zscheck.checks import CHECKS, ErrorTable
 from zscheck.conformance.drift import run_drift
 from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan
@@ -101,8 +101,7 @@ def run_all(
 ) -> RunAllResult:
     run = run.validate()
     seed = run.seed if run.seed is not None else random.randrange(2**32)
-    directory = run.reports / utc_stamp()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = rundir.claim(run.reports / utc_stamp(), given=False)  # two runs in one second: -2, -3, ...
     _point_latest(run.reports, directory)
     result = RunAllResult(directory)
     started = time.time()
