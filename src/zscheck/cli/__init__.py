@@ -20,6 +20,7 @@ from zscheck.cli import all_in_one, contract, drift, load, restore, serve
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.options import COMMANDS, options_of
 from zscheck.refserver.faults import FAULTS, LOAD_FAULTS
 from zscheck.target import masked_url
 
@@ -69,17 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fault_commands() -> list[str]:
+    """The commands whose embedded server takes --fault NAME, from the one table of options."""
+    return [c for c in COMMANDS if any(o.flag == "fault" and o.cli for _, o in options_of(c))]
+
+
 def _add_faults(sub: Subparsers) -> None:
+    takers = fault_commands()
     p = add_command(
         sub,
         "faults",
         "list the reference server's deliberate fault modes",
-        "List the fault modes of `zscheck serve --fault NAME` (and of contract, load and run's embedded server "
-        "with --fault NAME).",
-        "examples:\n  zscheck faults\n  zscheck contract --fault disable-noop\n"
-        "  zscheck load --scenario contention --fault lost-update-race",
+        f"List the fault modes of `zscheck serve --fault NAME` (and of the embedded server of "
+        f"{', '.join(takers)} with --fault NAME).",
+        "examples:\n  zscheck faults\n"
+        + "".join(f"  zscheck {c} --fault {_example_fault(c)}\n" for c in takers)
+        + "  zscheck serve --fault disable-noop",
     )
     p.set_defaults(func=_cmd_faults)
+
+
+def _example_fault(command: str) -> str:
+    return "lost-update-race --scenario contention" if command in ("load", "capacity") else "disable-noop"
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:

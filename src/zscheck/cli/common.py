@@ -61,7 +61,7 @@ def execute(
 @contextmanager
 def handlers(args: argparse.Namespace) -> Iterator[Emit]:
     """The terminal (live or plain, `--quiet`), and JSON lines when `--events FILE` is given."""
-    terminal = Terminal(quiet=bool(getattr(args, "quiet", False)))
+    terminal = Terminal(quiet=bool(getattr(args, "quiet", False)), command=getattr(args, "command", None))
     events = getattr(args, "events", None)
     if not events:
         yield terminal
