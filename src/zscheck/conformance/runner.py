@@ -8,6 +8,7 @@ password is read from. Progress and the verdict go out as events; nothing here p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -15,7 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
 from xml.etree import ElementTree
 
 import pytest
@@ -27,6 +28,8 @@ from zscheck.conformance.st_report import run_schemathesis
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Event, Note, VerdictReached, discard
+from zscheck.report.documents import ContractSummary
+from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.target import restore_journal
 from zscheck.verdict import Verdict
 
@@ -174,13 +177,37 @@ def run_contract(
         if silent is not None:
             silent.close()
     verdict = Verdict.of(code)
+    if not control.interrupted and verdict is not Verdict.COULD_NOT_RUN:
+        try:
+            _schemathesis_report(plan, control, emit)
+        except KeyboardInterrupt:  # the suites' report is written; schemathesis' (informational) is not
+            control.interrupt()
+            emit(Note("contract", "interrupted by a signal during schemathesis' own report; it was not written"))
+            _interrupted_summary(plan.report_dir / "summary.json")
     if control.interrupted:  # cut short: violations found so far stand, anything else is "could not run"
-        verdict = Verdict.VIOLATIONS if code == 1 else Verdict.COULD_NOT_RUN
-    elif verdict is not Verdict.COULD_NOT_RUN:
-        _schemathesis_report(plan, control, emit)
+        verdict = Verdict.interrupted(verdict)
+        held = [
+            dataclasses.replace(e, verdict=verdict, reason="interrupted by a signal")
+            if isinstance(e, VerdictReached)
+            else e
+            for e in held
+        ]
     for event in held:
         emit(event)
     return verdict
+
+
+def _interrupted_summary(path: Path) -> None:
+    """summary.json says what the exit code says: the run was cut short (its suites' results stay)."""
+    with contextlib.suppress(ValueError, OSError):  # no summary to amend (DocumentError is a ValueError)
+        summary = ContractSummary.read(path)
+        verdict = Verdict.interrupted(Verdict.of(summary.exit_code))
+        dataclasses.replace(
+            summary,
+            verdict=cast(VerdictWord, verdict.word),
+            exit_code=verdict.exit_code,
+            harness_errors=[*summary.harness_errors, "interrupted by a signal during schemathesis' own report"],
+        ).write(path)
 
 
 def informational_junit(directory: Path) -> int:
