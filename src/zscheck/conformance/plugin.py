@@ -202,6 +202,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # shrinking starts, and a run that hit it says so (see `require`).
     engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
     config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
+    # Named from the start: a run that cannot even set up still says which target it could not run against.
+    config.stash[_REPORT].target = plan.target.url or "embedded reference server"
+    config.stash[_REPORT].dialect = plan.target.dialect
 
 
 @pytest.fixture(scope="session")
@@ -409,5 +412,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         seed=report.seed,
         details=tuple(report.details()),
         report=str(report.report_dir),
+        reason=report.harness_errors[0] if report.harness_errors else None,
     )
     _emit(config, event)
