@@ -26,7 +26,7 @@ from schemathesis.checks import response_headers_conformance, response_schema_co
 
 from contracts.strategies import is_valid_event
 from zscheck import Exchange
-from zscheck.checks import Facets, Probe, Violation, judge
+from zscheck.checks import Facets, Probe, Violation, field_of_wrong_kind, judge
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import ContractViolation, require, run_options
 from zscheck.wire import WireRequest
@@ -72,6 +72,8 @@ def facets_of(body: Any, raw: bytes, dialect: str, image: str) -> Facets:
     if action is not None and not isinstance(action, dict):
         return Facets(body="not-object", image=image)
     action = action or {}
+    if field_of_wrong_kind(action, dialect) is not None:
+        return Facets(body="field-wrong-kind", image=image)
     names = ("systemTags", "userTags")
     if any(
         not isinstance(t, list)

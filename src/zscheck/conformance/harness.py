@@ -383,6 +383,8 @@ class Harness:
             "not-json": b'{"changeImageState": {"stateEvent": ',
             "not-object": _wire.json_body({key: event if isinstance(event, str) else "enable"}),
             "bad-tags": _wire.json_body({key: params, "systemTags": "not-a-list"}),
+            # An inherited long (NeedReplyMessage.timeout) that Gson cannot read as one.
+            "field-wrong-kind": _wire.json_body({key: {**params, "timeout": "zscheck"}, **top}),
         }
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
 
