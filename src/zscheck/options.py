@@ -223,6 +223,10 @@ CAPACITY = _options(
     Option("step", "increment (default: %(default)s)", 5.0, bounded(float, 0.1, 1e6, "number")),
     Option("stop", "last step (default: %(default)s)", 50.0, bounded(float, 0.1, 1e6, "number")),
     Option("step-duration", "each step's length (default: 10s)", 10.0, duration, "TIME"),
+    Option("refine", "bisect between the last good and the first bad step, so the knee is not a step-size "
+           "artefact (at most as many more runs as the steps took)", action="store_true"),
+    Option("repeat", "runs of each step, for a 95%% interval on every point (default: %(default)s)", 1,
+           bounded(int, 1, 20, "whole number"), "K"),
 )  # fmt: skip
 
 ALL_IN_ONE = _options(
