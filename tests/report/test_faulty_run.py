@@ -110,3 +110,48 @@ def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str
     finally:
         correct.stop()
     assert "SYS.1007" in shown and "SYS.1000" not in shown
+
+
+def _replay(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zscheck", "replay", str(out), *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+    )  # fmt: skip
+
+
+def test_replay_against_a_live_faulty_server_is_still_failing(faulty_run: tuple[Path, str]) -> None:
+    out, _ = faulty_run
+    summary = json.loads((out / "summary.json").read_text())
+    finding = next(f for f in summary["findings"] if f["check"] == "error_code")
+    proc = _replay(out, finding["id"][:6])  # default target: an embedded server with the run's faults
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"STILL FAILING: [{finding['id']}] error_code" in proc.stdout
+    assert "is gone: on a fixture image made for the replay" in proc.stdout
+    assert "now: [error_code]" in proc.stdout and "SYS.1000" in proc.stdout
+    assert "GET /zstack/v1/api-jobs/" in proc.stdout  # the api-job was followed: the violation is in its answer
+    run_job = finding["first"]["curl"].split("X-Job-UUID: ")[1][:32]
+    assert run_job not in proc.stdout  # a fresh X-Job-UUID, never the run's
+    live = ServeProcess("--db", ":memory:", "--fault", FAULT)  # and a faulty server given with --target
+    try:
+        again = _replay(out, "1", "--target", live.url)
+    finally:
+        live.stop()
+    assert again.returncode == 1 and "STILL FAILING" in again.stdout, again.stdout + again.stderr
+
+
+def test_replay_against_a_correct_server_is_fixed(faulty_run: tuple[Path, str]) -> None:
+    out, _ = faulty_run
+    correct = ServeProcess("--db", ":memory:")
+    try:
+        proc = _replay(out, "1", "--target", correct.url)
+    finally:
+        correct.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "FIXED: [" in proc.stdout and "STILL FAILING" not in proc.stdout
+
+
+def test_replay_of_an_unknown_finding_could_not_run_and_lists_the_findings(faulty_run: tuple[Path, str]) -> None:
+    out, _ = faulty_run
+    proc = _replay(out, "zzzz")
+    assert proc.returncode == 2
+    assert "is not a finding of this run; the findings are: 1 (" in proc.stdout + proc.stderr

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from zscheck import __version__
-from zscheck.cli import all_in_one, contract, drift, load, restore, serve
+from zscheck.cli import all_in_one, contract, drift, load, replay, restore, serve
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.register(sub)
     load.register(sub)
     restore.register(sub)
+    replay.register(sub)
     _add_config(sub)
     return parser
 
