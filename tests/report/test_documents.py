@@ -176,7 +176,10 @@ def examples() -> dict[type[Document], Document]:
         ),
         DriftReport: DriftReport(
             target="the embedded reference server (rest dialect)",
-            drift=[DriftPoint("body key", "the page says", "the target does", "curl ... # answered 400")],
+            drift=[DriftPoint("body key", "the page says", "the target does", "PUT ... answered 400", "page")],
+            reproducers={"page": "#!/bin/sh\n"},
+            target_url=None,
+            faults=["wrong-error-code"],
         ),
         RunSummary: RunSummary(
             verdict="COULD NOT RUN",
@@ -250,7 +253,7 @@ def test_another_version_is_refused_naming_the_schema_field(tmp_path: Path) -> N
 
 
 def test_another_document_is_refused() -> None:
-    with pytest.raises(DocumentError, match=r"'zscheck/drift/1' is not a zscheck/run-summary/1 document"):
+    with pytest.raises(DocumentError, match=r"'zscheck/drift/2' is not a zscheck/run-summary/1 document"):
         RunSummary.from_json(examples()[DriftReport].to_json(), "drift.json")
 
 

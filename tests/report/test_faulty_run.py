@@ -84,7 +84,7 @@ def _run_script(script: Path, url: str) -> str:
     return proc.stdout
 
 
-def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str], tmp_path: Path) -> None:
+def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str]) -> None:
     out, _ = faulty_run
     summary = json.loads((out / "summary.json").read_text())
     finding = next(f for f in summary["findings"] if f["check"] == "error_code")
@@ -94,8 +94,8 @@ def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str
     assert "PASSWORD=${ZSCHECK_PASSWORD:?" in text and hashlib.sha512(PASSWORD.encode()).hexdigest() not in text
     assert "127.0.0.1:8080" in text
     assert "X-Job-UUID: $(fresh)" in text  # its own job id, never the harness's
-    script = tmp_path / "repro.sh"
-    script.write_text(text)
+    script = out / "reproducers" / f"{finding['id']}.sh"  # also written as a file, the same script
+    assert script.read_text() == text and f"sh reproducers/{finding['id']}.sh" in (out / "failures.md").read_text()
     faulty = ServeProcess("--db", ":memory:", "--fault", FAULT)
     try:
         shown = _run_script(script, faulty.url)

@@ -377,7 +377,8 @@ class DriftPoint:
     aspect: str
     page: str  # what the published page says
     target: str  # what the target did
-    evidence: str  # a curl reproducer (session redacted) and the status it got
+    evidence: str  # the request and the statuses it got, one line
+    reproducer: str = ""  # the name of its script in the report's `reproducers` (several points share one)
 
 
 @dataclass(kw_only=True)
@@ -385,10 +386,14 @@ class DriftReport(Document):
     """`zscheck drift`'s drift.json: the target, and each point where it departs from the published page."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/drift"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: reproducer scripts (each once) instead of a curl per point
     SCHEMA_FILE: ClassVar[str] = "drift.schema.json"
 
     target: str
     drift: list[DriftPoint]
+    reproducers: dict[str, str]  # name -> a shell script (zscheck.report.reproducer), also reproducers/<name>.sh
+    target_url: str | None  # null: the embedded reference server
+    faults: list[str]
 
 
 # ----------------------------------------------------------------------------------------- run

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_IMAGE_URL = "http://127.0.0.1/zscheck-fixture.qcow2"
 EMBEDDED_URL = "http://127.0.0.1:8080"  # where `zscheck serve` listens by default
@@ -149,3 +150,15 @@ def _wrap(parts: list[str]) -> list[str]:
     for i in range(0, len(rest), 2):
         out.append(" ".join(rest[i : i + 2]))
     return out
+
+
+def write_scripts(directory: Path, scripts: Mapping[str, str]) -> Path | None:
+    """Each script as `directory/<name>.sh`, executable; the directory (None when there is none to write)."""
+    if not scripts:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        path = directory / f"{name}.sh"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o755)
+    return directory

@@ -8,6 +8,7 @@ from typing import Any, cast
 from zscheck.report.documents import ContractSummary, Finding, Verdict
 from zscheck.report.junit import Case, Outcome, write_junit
 from zscheck.report.model import RunReport
+from zscheck.report.reproducer import write_scripts
 
 
 def contract_summary(report: RunReport) -> ContractSummary:
@@ -63,7 +64,12 @@ def finding_lines(finding: Finding, number: int, replay: str) -> list[str]:
         lines.append(f"- response: `{first.response}`")
     lines.append(f"- replay: `{replay}`")
     if first.reproducer:
-        lines += ["", "Reproduce it by hand (a script: it logs in, makes the image, follows the api-job):", ""]
+        lines += [
+            "",
+            f"Reproduce it by hand: `sh reproducers/{finding.id}.sh`"
+            " (it logs in, makes the image, follows the api-job):",
+            "",
+        ]
         lines += ["```sh", first.reproducer.rstrip("\n"), "```"]
     elif first.curl:
         lines += ["", "The request (set `ZSTACK_SESSION` to a session of yours):", "", "```sh", first.curl, "```"]
@@ -143,6 +149,9 @@ def write_contract_reports(report: RunReport) -> None:
     report.report_dir.mkdir(parents=True, exist_ok=True)
     contract_summary(report).write(report.report_dir / "summary.json")
     (report.report_dir / "failures.md").write_text(failures_markdown(report))
+    write_scripts(
+        report.report_dir / "reproducers", {f.id: f.first.reproducer for f in report.findings() if f.first.reproducer}
+    )
     if report.tracebacks:
         text = "\n\n".join(f"{'=' * 30} {test} {'=' * 30}\n{trace}" for test, trace in report.tracebacks)
         (report.report_dir / "tracebacks.txt").write_text(text + "\n", encoding="utf-8")
