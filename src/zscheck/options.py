@@ -262,6 +262,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
                           "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events"))),
     "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
                             "ca-bundle", "insecure")),),
+    "replay": (("target", ("target", "password-env", "password-file", "timeout", "ca-bundle", "insecure")),
+               ("run", ("quiet", "events"))),
 }  # fmt: skip
 
 
