@@ -32,6 +32,7 @@ ALLOWED = {
     "zscheck.linearizability": set(),
     "zscheck.metrics": set(),
     "zscheck.config": {"zscheck.errors"},
+    "zscheck.rundir": {"zscheck.errors"},
     "zscheck.target": {
         "zscheck._transport",
         "zscheck._wire",
