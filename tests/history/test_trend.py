@@ -97,3 +97,21 @@ def test_the_command_gates_and_draws(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert html.count("<svg") == len(doc["series"]) and "<script" not in html
     assert main(["trend", "--store", str(tmp_path / "empty.sqlite")]) == 2
     assert "has no runs yet" in capsys.readouterr().err
+
+
+def test_the_command_line_does_not_import_the_statistics_until_asked() -> None:
+    """numpy, scipy and Otava take seconds to import: every other command (and a SIGTERM in its first
+    seconds, which must reach the restore) must not wait for them."""
+    import subprocess
+    import sys
+
+    code = "import sys, zscheck.cli; print(sorted(m for m in ('scipy', 'otava', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_help_text_says_the_gates_window() -> None:
+    from zscheck.cli import trend as cli_trend
+    from zscheck.history import trend as history_trend
+
+    assert cli_trend.RECENT == history_trend.RECENT

@@ -6,14 +6,17 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zscheck.cli.common import Subparsers, add_command
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
-from zscheck.history.compare import Result, Row, Side, run_compare
 from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory
 from zscheck.history.store import Query, Store, open_store
 from zscheck.verdict import Verdict
+
+if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
+    from zscheck.history.compare import Result, Row, Side
 
 _EPILOG = """\
 BASE and CANDIDATE are each a run id from the store (a unique prefix is enough), a report directory a
@@ -62,6 +65,8 @@ def parse_margin(text: str | None) -> float | None:
 
 def sides(base: str, candidate: str, last: int | None, store: Store | None) -> tuple[Side, Side]:
     """Each side's runs, as the user named them."""
+    from zscheck.history.compare import Side
+
     if last is not None:
         if store is None:
             raise ConfigError("--last needs a store")
@@ -90,6 +95,8 @@ def _with_load(store: Store, target: str, n: int) -> list[RunRecord]:
 
 
 def _one(spec: str, store: Store | None) -> Side:
+    from zscheck.history.compare import Side
+
     path = Path(spec)
     if path.is_dir():
         try:
@@ -104,6 +111,8 @@ def _one(spec: str, store: Store | None) -> Side:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zscheck.history.compare import run_compare
+
     margin = parse_margin(args.max_regression)
     if args.equivalence and margin is None:
         raise ConfigError("--equivalence proves 'no regression larger than the margin': give --max-regression, e.g. 5%")
