@@ -4,8 +4,17 @@ learned (uuids and timestamps), and the command line says it all with both excha
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
 import pytest
 
+from tests.conftest import PASSWORD, ServeProcess
+from zscheck import Client
 from zscheck.cli import main
 from zscheck.differential import Difference, Observation, learn_mask, run_diff, shrink
 from zscheck.target import TargetOptions
@@ -69,3 +78,23 @@ def test_the_command_with_both_exchanges(capsys: pytest.CaptureFixture[str]) -> 
     assert "sequence: disable (step 1)" in out and out.count("curl -i -X PUT") >= 2 and "$ZSTACK_SESSION" in out
     assert "zscheck: VIOLATIONS (diff) - 1 difference(s), seed 1" in out
     assert main(["diff", "--seed", "1", "--sequences", "2"]) == 0
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_diff_unwinds_through_the_restore(serve_process: Callable[..., ServeProcess]) -> None:
+    """The fixture images diff made on a target are deleted and the states put back, signal or not."""
+    server = serve_process("--db", ":memory:", "--job-delay", "0.5")  # every api-job takes 0.5 s
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "diff", "--baseline", server.url, "--candidate", server.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        time.sleep(6)  # logged in, fixture images made, calls under way
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err and after == before
