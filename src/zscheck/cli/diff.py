@@ -71,7 +71,9 @@ def text(result: DiffResult, seed: int) -> list[str]:
     lines = [
         f"zscheck diff: baseline {result.baseline} against candidate {result.candidate}, {result.sequences} "
         f"sequences, seed {seed}",
-        f"masked (differed between the baseline and itself): {', '.join(result.mask) or 'nothing'}",
+        "masked (differed between the baseline and itself; compared by form only): "
+        + (", ".join(result.mask) or "nothing"),
+        f"not compared (their form differed too): {', '.join(result.unmasked_never) or 'nothing'}",
     ]
     for n, d in enumerate(result.differences, 1):
         lines += [
