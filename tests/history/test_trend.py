@@ -115,3 +115,20 @@ def test_the_help_text_says_the_gates_window() -> None:
     from zscheck.history import trend as history_trend
 
     assert cli_trend.RECENT == history_trend.RECENT
+
+
+def test_a_step_the_hosts_noise_hides_shows_against_the_canary(tmp_path: Path) -> None:
+    """A busy shared host: both series move together by 30% from night to night; the target alone gets 25%
+    slower from night 30. Its own series cannot tell; divided by the canary's, it can."""
+    rng = np.random.default_rng(11)
+    host = np.exp(rng.normal(0, 0.3, 40))  # the machine's load, shared by the target and the canary
+    own = np.exp(rng.normal(0, 0.03, 40)) * np.where(np.arange(40) >= 30, 1.25, 1.0)
+    target = nights(tmp_path, list(0.010 * host * own))
+    canary = nights(tmp_path, list(0.002 * host), target=EMBEDDED_TARGET, prefix="c")
+    result = trend(target, canary, label="t")
+    p50 = next(s for s in result.series if s.name == "e2e p50")
+    ratio = next(s for s in result.series if s.name == "e2e p50 / canary")
+    assert not any(cp.index == 30 for cp in p50.change_points)  # lost in the host's noise
+    assert [cp.index for cp in ratio.change_points] == [30] and ratio.change_points[0].worse
+    assert ratio.change_points[0].change == pytest.approx(0.25, abs=0.06)
+    assert any(reason.startswith("e2e p50 / canary +") for reason in result.failing())
