@@ -30,11 +30,12 @@ FAULTS = {
     "any-session": "answer.error.code",
     "session-before-arguments": "answer.error.code",
     "business-error-500": "http",
-    "sync-validation": "http",
+    "sync-validation": "accepted",  # no 202 at all: answered at once
     "success-field": "answer.success",
     "other-field-changes": "answer.inventory.platform",
     "lost-update": "state.after",
     "iso-timestamps": "answer.inventory.createDate",  # masked by value, compared by form
+    "no-api-timeout": "accepted.apiTimeout",  # the 202 answer is compared too
 }
 
 
