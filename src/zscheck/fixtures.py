@@ -25,16 +25,17 @@ from typing import Any, NamedTuple
 
 from zscheck._models import ApiResult
 from zscheck.client import Client
-from zscheck.errors import ConfigError, TargetError
+from zscheck.errors import ConfigError, SetupFailed, TargetError
 
 
-class SetupError(TargetError):
+class SetupError(SetupFailed):
     """Creating a fixture failed. `result` is the call as it went (None if it never got an answer to judge),
     so that a caller can judge whether the target broke the contract (exit 1) or could not be used (exit 2)."""
 
-    def __init__(self, message: str, result: ApiResult | None = None) -> None:
-        super().__init__(message)
-        self.result = result
+    result: ApiResult | None
+
+    def __init__(self, message: str, result: ApiResult | None = None, what: str = "setup") -> None:
+        super().__init__(message, result, what)
 
 
 @dataclass
