@@ -52,6 +52,13 @@ class Client:
             raise ConfigError(f"poll_interval ({poll_interval}) and poll_deadline ({poll_deadline}) must be positive")
         if session_timeout is not None and session_timeout <= 0:
             raise ConfigError(f"session_timeout ({session_timeout}) must be positive, or None to read it from login")
+        if "@" in base_url.partition("://")[2]:
+            # httpx would send user:password@ as Basic auth in place of the session (every call breaks),
+            # and the URL is written to journals and reports: the password has its own ways in.
+            raise ConfigError(
+                "a target URL with user:password@ is refused: give the password in ZSCHECK_PASSWORD (or "
+                "--password-env, --password-file) and the account with --account"
+            )
         self.base_url = base_url.rstrip("/")
         self.dialect = dialect
         self.poll_interval = poll_interval
