@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from zscheck import __version__
-from zscheck.cli import all_in_one, contract, drift, load, restore, serve
+from zscheck.cli import all_in_one, compare, contract, diff, drift, load, replay, restore, runs, serve, trend
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     drift.register(sub)
     load.register(sub)
     restore.register(sub)
+    replay.register(sub)
+    runs.register(sub)
+    compare.register(sub)
+    trend.register(sub)
+    diff.register(sub)
     _add_config(sub)
     return parser
 

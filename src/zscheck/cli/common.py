@@ -54,8 +54,11 @@ def execute(
     if report_dir is not None:
         directory = rundir.claim(report_dir, given=bool(getattr(args, "report_dir", None)))
     control = RunControl()
+    from zscheck.cli.runs import Recording  # here: zscheck.cli.runs builds on this module
+
+    recording = Recording(args, target)  # the run store (issue 13): the documents the run wrote, recorded
     with handlers(args) as emit, control.for_command():
-        return run(control, emit, directory).exit_code
+        return recording.record(run(control, recording.tap(emit), directory)).exit_code
 
 
 @contextmanager
