@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from zscheck import __version__, linearizability
+from zscheck.checks.setup import judge_setup
+from zscheck.checks.violations import Violation
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, TargetError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
@@ -458,6 +460,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     session = Session(run, images_needed(run, run.users), emit)
     step: StepResult | None = None
     error: str | None = None
+    setup_violations: list[Violation] = []
     try:
         with session:
             emit(
@@ -479,6 +482,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
                 out=run.report_dir,
                 emit=emit,
             )
+    except SetupFailed as exc:  # setup is judged too: a target that broke the contract there has failed it
+        error, setup_violations = str(exc), judge_setup(exc)
     except ZscheckError as exc:  # a refused login, an unreachable target, locust that would not run, ...
         error = str(exc)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: locust has stopped; the images went back on the way out
@@ -486,6 +491,9 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         step = None
     problems = session.close()
     verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems)
+    if setup_violations:
+        verdict = Verdict.VIOLATIONS
+        error = f"the target broke the contract while the run set up: {setup_violations[0]}"
     summary = LoadSummary(
         verdict=cast(VerdictWord, verdict.word),
         exit_code=verdict.exit_code,
@@ -508,6 +516,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         setup_actions=session.actions,
     )
     summary.write(run.report_dir / "summary.json")
+    for violation in setup_violations:
+        emit(ViolationFound("load", violation.check, f"while setting up: {violation}"))
     for failure in step.failures[:10] if step is not None else []:
         example = failure["examples"][0]["message"] if failure["examples"] else ""
         emit(
