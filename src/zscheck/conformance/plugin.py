@@ -219,7 +219,9 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
         # Setting up is judged too: a target that breaks the protocol while the harness creates its fixtures
         # (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1); one that
         # refuses with a proper ErrorCode could not be used (exit 2).
-        violations = judge_call(exc.result, "setup") if exc.result is not None else []
+        violations = getattr(exc, "violations", None) or (
+            judge_call(exc.result, "setup") if exc.result is not None else []
+        )
         for violation in violations:
             exchange = violation.exchange or (exc.result.final if exc.result is not None else None)
             report.failures.append(
