@@ -11,6 +11,7 @@ the journal: an account's password lives in memory only, for the run that create
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -68,22 +69,66 @@ class FixtureAccount(NamedTuple):
         return f"FixtureAccount(uuid={self.uuid!r}, name={self.name!r}, password=<redacted>)"
 
 
+_HELD: set[str] = set()  # journals this process holds locked (resolved paths)
+
+
 @dataclass
 class Journal:
     path: Path
     target: str | None = None
     images: dict[str, JournalEntry] = field(default_factory=dict)
     accounts: dict[str, AccountEntry] = field(default_factory=dict)
+    _lock: int | None = field(default=None, repr=False)
     # Held while a line is written and the entries it names change: fixtures are made and restored by
     # several threads at once.
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    mutex: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @classmethod
     def create(cls, path: Path, target: str) -> Journal:
+        """A new run's journal, locked for the run (one journal belongs to one run and one target: an
+        existing one of another target, or with images still to restore, is refused, never merged)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         journal = cls(path, target)
-        journal._append({"kind": "target", "url": target, "time": time.time()})
+        journal.lock()
+        try:
+            if path.exists() and path.stat().st_size:
+                earlier = cls.load(path)
+                if str(earlier.target).rstrip("/") != target.rstrip("/") or earlier.pending():
+                    raise ConfigError(
+                        f"journal {path} already holds another run's entries ({earlier.target}, "
+                        f"{len(earlier.pending())} to restore): run `zscheck restore {path}`, and give this run "
+                        "a report directory of its own"
+                    )
+            journal._append({"kind": "target", "url": target, "time": time.time()})
+        except BaseException:
+            journal.close()
+            raise
         return journal
+
+    def lock(self) -> None:
+        """Hold the journal for this process (flock: the kernel drops it when the process dies, so a dead
+        run's journal is free again). Refused while another process holds it."""
+        key = str(self.path.resolve())
+        if self._lock is not None or key in _HELD:
+            return  # this process holds it already (the last resort of an interrupted run restoring)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"journal {self.path} is in use by another zscheck process; wait for it to end (its restore "
+                "runs on its way out) or stop it, then run `zscheck restore` if images are left"
+            ) from None
+        self._lock = fd
+        _HELD.add(key)
+
+    def close(self) -> None:
+        """Let go of the lock (the file stays: it is the run's record)."""
+        if self._lock is not None:
+            _HELD.discard(str(self.path.resolve()))
+            os.close(self._lock)
+            self._lock = None
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -91,6 +136,8 @@ class Journal:
             lines = path.read_text().splitlines()
         except FileNotFoundError:
             raise ConfigError(f"journal {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"journal {path} is not text (a journal is JSON lines); the file is damaged") from None
         journal = cls(path)
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -161,7 +208,7 @@ class Journal:
 
     def _append(self, entry: dict[str, Any]) -> None:
         # One write per line plus fsync: a `kill -9` right after a change still finds its original here.
-        with self.lock, self.path.open("a") as f:
+        with self.mutex, self.path.open("a") as f:
             f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -225,10 +272,10 @@ def _attempt(journal: Journal, report: RestoreReport, uuid: str, undo: Callable[
     try:
         undo()
     except TargetError as exc:
-        with journal.lock:
+        with journal.mutex:
             report.failed[uuid] = str(exc)
         return False
-    with journal.lock:
+    with journal.mutex:
         journal.mark_restored(uuid)
         report.restored.append(uuid)
     return True

@@ -2,7 +2,7 @@
 
 - ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
 - LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/1`
-- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/1`
+- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
 
@@ -117,6 +117,30 @@ class Failure:
     curl: str = ""  # the session is a placeholder ($ZSTACK_SESSION), never the real one
     response: str = ""
     steps: str = ""  # Hypothesis' minimal falsifying example (the shrunk sequence for the state machine)
+    operation: str = ""  # method and path, uuids as {uuid} (zscheck.report.findings.operation)
+    fingerprint: str = ""  # the root cause (zscheck.report.findings.fingerprint): failures sharing it are one finding
+    image: str = ""  # the image the request went to ("" when none)
+    event: str = ""  # the stateEvent sent, as JSON ("" when the request was not a state change)
+    facets: dict[str, str] = field(default_factory=dict)  # the request's input class: what `zscheck replay` re-sends
+    reproducer: str = ""  # a shell script that logs in, makes the image, sends the request and follows its job
+
+
+@dataclass
+class Finding:
+    """One root cause: the failures sharing a fingerprint, how many there were, and the first of them."""
+
+    id: str  # the fingerprint; `zscheck replay DIR ID` and baselines name a finding by it
+    check: str
+    rule: str
+    operation: str
+    message: str
+    expected: str
+    actual: str
+    count: int  # failures with this fingerprint in the run
+    tests: list[str]  # the tests they came from, first seen first
+    first: Failure  # the first example, with its reproducer
+    status: Literal["new", "known", "expired"] = "new"  # against a --baseline: accepted there, or its acceptance lapsed
+    reason: str = ""  # the baseline's reason for accepting it
 
 
 @dataclass(kw_only=True)
@@ -124,7 +148,9 @@ class ContractSummary(Document):
     """`zscheck contract`'s summary.json: the verdict, counts, rules exercised and every failure."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the verdict in the one vocabulary of every command
+    # 2: the verdict in the one vocabulary of every command; 3: findings grouped by fingerprint, the
+    # target's options (to replay against), each failure's fingerprint, request class and reproducer
+    SCHEMA_VERSION: ClassVar[int] = 3
     SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
 
     verdict: Verdict
@@ -142,11 +168,17 @@ class ContractSummary(Document):
     failures_by_check: dict[str, int]  # check -> failures naming it, most first
     coverage: dict[str, int]  # rule of the error-code table -> judged requests
     not_covered: dict[str, str]  # class or rule -> why it was not exercised
-    failures: list[Failure]
+    failures: list[Failure]  # every failure seen, in order
+    findings: list[Finding]  # one per fingerprint: what to act on
+    fixed: list[str]  # a --baseline's fingerprints this run did not see
     harness_errors: list[str]
     restore_problems: list[str]
     notes: list[str]
     replay: str  # the command that replays the run
+    target_url: str | None  # null: the embedded reference server was the target
+    faults: list[str]  # the embedded server's fault modes
+    timing: str  # the embedded server's job timing
+    account: str  # the account the run logged in as
 
 
 # ---------------------------------------------------------------------------------------- load
@@ -306,20 +338,118 @@ class LoadSummary(Document):
 
 
 @dataclass(kw_only=True)
+class Interval:
+    """A value measured over repeated runs of one step: the mean and its 95 % interval (Student t over the
+    runs; one run: low = high = mean)."""
+
+    mean: float
+    low: float
+    high: float
+    runs: int
+
+
+@dataclass(kw_only=True)
+class GateMargin:
+    """How far a step stayed from one gate: the worst run's value and the share of the limit left."""
+
+    gate: str
+    measured: float | None  # the worst run's value (seconds, fraction or per second); null: nothing measured
+    threshold: float
+    headroom: float | None  # share of the threshold left before the gate breaks; negative: broken
+    shown: str
+
+
+@dataclass(kw_only=True)
+class LittleLaw:
+    """Little's law on one step: the users against throughput x mean latency."""
+
+    concurrency: float
+    implied: float
+    agrees: bool
+    shown: str
+
+
+@dataclass(kw_only=True)
+class CapacityPoint:
+    """One load level of the search (a step, or a bisection point with --refine), over its --repeat runs."""
+
+    phase: Literal["search", "refine"]
+    users: int
+    rate: float | None  # offered operations per second (--by rate), null: closed loop
+    passed: bool  # every run met every gate with no violation
+    correct: bool  # no contract or linearizability violation in any run (the USL fits these)
+    throughput: Interval
+    latency_mean: Interval  # every user-level operation's mean latency, seconds
+    gates: list[GateMargin]
+    little: LittleLaw
+    runs: list[int]  # indexes into `steps`
+
+
+@dataclass(kw_only=True)
 class Knee:
-    """The highest throughput sustained with every gate met and no violation."""
+    """The highest load with every gate met and no violation, below the first load that broke one."""
 
     users: int
     rate: float | None
     throughput: float
+    throughput_interval: Interval | None = None
+    margins: list[GateMargin] = field(default_factory=list)
+    broken_users: int | None = None  # the lowest load that broke a gate or showed a violation
+    broken_rate: float | None = None
+
+
+@dataclass(kw_only=True)
+class Fitted:
+    """A fitted quantity and its 95 % confidence interval (null bounds: not bounded by the data)."""
+
+    value: float
+    low: float | None
+    high: float | None
+
+
+@dataclass(kw_only=True)
+class UslResidual:
+    concurrency: float
+    measured: float
+    fitted: float
+
+
+@dataclass(kw_only=True)
+class UslModel:
+    """The Universal Scalability Law fitted to the runs that met the correctness constraint."""
+
+    points: int
+    predictable: bool  # a peak is stated (κ's interval clear of 0, enough loads)
+    lam: Fitted | None
+    sigma: Fitted | None
+    kappa: Fitted | None
+    peak_concurrency: Fitted | None
+    peak_throughput: Fitted | None
+    ceiling: Fitted | None  # λ/σ when no peak is predictable but contention is clear
+    r_squared: float | None
+    residuals: list[UslResidual]
+    statement: str
+
+
+@dataclass(kw_only=True)
+class NextRange:
+    """Where to search next when nothing broke."""
+
+    start: float
+    step: float
+    stop: float
+    arguments: str  # e.g. "--start 50 --step 10 --stop 100"
 
 
 @dataclass(kw_only=True)
 class CapacityReport(Document):
-    """`zscheck capacity`'s capacity.json: every step run, and the knee (null: no step met every gate)."""
+    """`zscheck capacity`'s capacity.json: every locust run (`steps`), the load levels they measured
+    (`points`), the knee (null: nothing broke, or nothing passed: `saturation` says which), the fitted
+    model and, when nothing broke, the next range to search."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/capacity"
     SCHEMA_FILE: ClassVar[str] = "capacity.schema.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: points with intervals and margins, saturation, the USL model
 
     command: Literal["capacity"] = "capacity"
     verdict: Verdict
@@ -333,6 +463,14 @@ class CapacityReport(Document):
     restore_problems: list[str]
     knee: Knee | None
     steps: list[LoadResult]
+    saturation: Literal["found", "none", "below-first-step", "not-run"] = "not-run"
+    statement: str = ""  # the one line a person reads: the knee and its margins, or "no saturation up to ..."
+    refine: bool = False
+    repeat: int = 1
+    points: list[CapacityPoint] = field(default_factory=list)
+    model: UslModel | None = None
+    next_range: NextRange | None = None
+    files: dict[str, str] = field(default_factory=dict)  # what -> file name (plots, capacity.html)
 
 
 # --------------------------------------------------------------------------------------- drift
@@ -345,7 +483,8 @@ class DriftPoint:
     aspect: str
     page: str  # what the published page says
     target: str  # what the target did
-    evidence: str  # a curl reproducer (session redacted) and the status it got
+    evidence: str  # the request and the statuses it got, one line
+    reproducer: str = ""  # the name of its script in the report's `reproducers` (several points share one)
 
 
 @dataclass(kw_only=True)
@@ -353,10 +492,14 @@ class DriftReport(Document):
     """`zscheck drift`'s drift.json: the target, and each point where it departs from the published page."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/drift"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: reproducer scripts (each once) instead of a curl per point
     SCHEMA_FILE: ClassVar[str] = "drift.schema.json"
 
     target: str
     drift: list[DriftPoint]
+    reproducers: dict[str, str]  # name -> a shell script (zscheck.report.reproducer), also reproducers/<name>.sh
+    target_url: str | None  # null: the embedded reference server
+    faults: list[str]
 
 
 # ----------------------------------------------------------------------------------------- run
