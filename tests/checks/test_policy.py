@@ -15,6 +15,7 @@ from zscheck.checks import (
     check_delete_keeps_image,
     check_foreign_delete_refused,
     check_invalid_delete_mode,
+    check_job_result_kept,
     check_logins_issue_new_sessions,
     check_sessions_survive_logins,
     check_validation_only,
@@ -145,3 +146,16 @@ def test_validation_only(result: ApiResult, after: dict[str, Any], schema: bool,
 )
 def test_api_timeout(accepted: Exchange, found: list[str]) -> None:
     assert checks(check_api_timeout(accepted, 120)) == found
+
+
+@pytest.mark.parametrize(
+    ("again", "found"),
+    [
+        (exchange(200, {"inventory": IMAGE}), []),
+        (exchange(404, None), ["job_protocol"]),  # forgotten after one poll
+        (exchange(200, {"inventory": DISABLED}), ["job_protocol"]),  # another result
+        (exchange(202, {}), ["job_protocol"]),  # pending again
+    ],
+)
+def test_job_result_kept(again: Exchange, found: list[str]) -> None:
+    assert checks(check_job_result_kept(exchange(200, {"inventory": IMAGE}), again)) == found

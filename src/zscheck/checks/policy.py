@@ -52,9 +52,10 @@ POLICY_CLASSES = (
     "policy-delete-ownership",
     "policy-validation-only",
     "policy-api-timeout",
+    "job-result-kept",
 )
 # Classes only an api-job can show: the documented dialect (synchronous) has neither a bare event nor a 202.
-JOB_POLICY_CLASSES = ("policy-validation-only", "policy-api-timeout")
+JOB_POLICY_CLASSES = ("policy-validation-only", "policy-api-timeout", "job-result-kept")
 
 
 def check_logins_issue_new_sessions(issued: Mapping[str, str | None]) -> list[Violation]:
@@ -214,6 +215,23 @@ def check_api_timeout(accepted: Exchange, seconds: int) -> list[Violation]:
             str(seconds * 1000),
             f"HTTP {accepted.status}, apiTimeout {reported!r}",
             accepted,
+        )
+    ]
+
+
+def check_job_result_kept(final: Exchange, again: Exchange) -> list[Violation]:
+    """A finished api-job polled again answers its result again, the same status and body: ZStack keeps
+    results until they expire (rest.completedApi.expiredPeriod, counted from the job's creation), so a
+    client that polls twice (a retry after a lost answer) reads the same outcome."""
+    if again.status == final.status and again.json == final.json and again.json is not None:
+        return []
+    return [
+        Violation(
+            "job_protocol",
+            "a finished api-job polled again answers the same result until it expires",
+            f"HTTP {final.status} {final.text(80)}",
+            f"HTTP {again.status} {again.text(80)}",
+            again,
         )
     ]
 
