@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # numpy and scipy load when a search is judged, not with ever
 
 CONFIDENCE = 0.95
 Phase = Literal["search", "refine"]
-Saturation = Literal["found", "none", "below-first-step", "not-run"]
+Saturation = Literal["found", "none", "below-first-step", "generator-bound", "not-run"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,11 @@ class Point:
         return all(r.passed for r in self.runs)
 
     @property
+    def generator_bound(self) -> str | None:
+        """Why this point's broken gates are no verdict on the target (the generator was the limit)."""
+        return next((r.unjudged_gates for r in self.runs if r.unjudged_gates), None)
+
+    @property
     def correct(self) -> bool:
         return all(not r.failures and r.linearizability.ok for r in self.runs)
 
@@ -230,6 +235,16 @@ def judge(points: list[Point], search: CapacitySearch, levels: int) -> Outcome:
         return Outcome("not-run", None, None, "no step ran", None)
     broken = [p for p in points if not p.passed]
     lowest_broken = min(broken, key=lambda p: p.level) if broken else None
+    if lowest_broken is not None and lowest_broken.correct and lowest_broken.generator_bound:
+        good = [p for p in points if p.passed and p.level < lowest_broken.level]
+        carried = f"; the target carried at least {max(good, key=lambda p: p.level).load()}" if good else ""
+        return Outcome(
+            "generator-bound",
+            None,
+            lowest_broken,
+            f"no knee: at {lowest_broken.load()} {lowest_broken.generator_bound}{carried}",
+            None,
+        )
     below = [p for p in points if p.passed and (lowest_broken is None or p.level < lowest_broken.level)]
     if lowest_broken is None:
         top = max(points, key=lambda p: p.level)
@@ -340,7 +355,8 @@ def search_points(
         if not point.passed:
             break
     plain = len(points)
-    if search.refine and not points[-1].passed and points[-1].correct and plain > 1:
+    last = points[-1]
+    if search.refine and not last.passed and last.correct and not last.generator_bound and plain > 1:
         good: float = points[-2].level
         bad: float = points[-1].level
         budget = plain  # never more levels than the plain search ran: --refine costs at most twice as much
@@ -354,7 +370,7 @@ def search_points(
             budget -= 1
             if point.passed:
                 good = level
-            elif point.correct:
+            elif point.correct and not point.generator_bound:
                 bad = level
             else:
                 break  # a violation is not something to bisect around
@@ -432,7 +448,13 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     if error or problems or not steps:
         verdict = Verdict.COULD_NOT_RUN
     else:
-        verdict = Verdict.VIOLATIONS if violations or outcome.saturation == "below-first-step" else Verdict.PASS
+        verdict = (
+            Verdict.COULD_NOT_RUN
+            if outcome.saturation == "generator-bound"
+            else Verdict.VIOLATIONS
+            if violations or outcome.saturation == "below-first-step"
+            else Verdict.PASS
+        )
     knee = outcome.knee
     report = CapacityReport(
         verdict=cast(VerdictWord, verdict.word),
