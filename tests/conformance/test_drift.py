@@ -18,7 +18,14 @@ def test_rest_reference_server_shows_the_known_drift(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     aspects = {d["aspect"] for d in json.loads((tmp_path / "drift.json").read_text())["drift"]}
     assert aspects >= KNOWN
-    assert "$ZSTACK_SESSION" in out
+    # each point names the script of the request it rests on, written once however many points share it
+    report = json.loads((tmp_path / "drift.json").read_text())
+    named = {d["reproducer"] for d in report["drift"]}
+    assert named == set(report["reproducers"]) and len(named) < len(report["drift"])
+    assert f"repro:  sh {tmp_path / 'reproducers' / 'success.sh'}" in out
+    script = (tmp_path / "reproducers" / "success.sh").read_text()
+    assert "zscheck serve --port 8080" in script and "X-Job-UUID: $(fresh)" in script  # no dead port, own job id
+    assert "127.0.0.1:8080" in script and "follow" in script
 
 
 def test_documented_server_has_no_drift(

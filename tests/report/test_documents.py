@@ -41,6 +41,7 @@ from zscheck.report.documents import (
     TimelineSecond,
     json_schemas,
 )
+from zscheck.report.findings import group, with_fingerprint
 from zscheck.report.writers import summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,13 @@ def load_result(*, rate: float | None = 20.0) -> LoadResult:
 
 def examples() -> dict[type[Document], Document]:
     """One document of each kind with every optional part filled in (and one left null where it may be)."""
+    failure = with_fingerprint(
+        Failure(
+            test="t::a", check="openapi", message="m", curl="curl ...", steps="x = 1",
+            operation="PUT /zstack/v1/images/{uuid}/actions", image="i", event='"enable"',
+            facets={"body": "action"}, reproducer="#!/bin/sh\n",
+        )
+    )  # fmt: skip
     return {
         ContractSummary: ContractSummary(
             verdict="VIOLATIONS",
@@ -120,11 +128,17 @@ def examples() -> dict[type[Document], Document]:
             failures_by_check={"openapi": 1},
             coverage={"success": 40},
             not_covered={"session-expired": "needs a 4 s session"},
-            failures=[Failure(test="t::a", check="openapi", message="m", curl="curl ...", steps="x = 1")],
+            failures=[failure],
+            findings=group([failure]),
+            fixed=["0123456789ab"],
             harness_errors=[],
             restore_problems=["img-1: still Disabled"],
             notes=["n"],
             replay="zscheck contract --dialect rest --seed 7",
+            target_url="http://zs:8080",
+            faults=[],
+            timing="instant",
+            account="admin",
         ),
         LoadSummary: LoadSummary(
             verdict="VIOLATIONS",
@@ -162,7 +176,10 @@ def examples() -> dict[type[Document], Document]:
         ),
         DriftReport: DriftReport(
             target="the embedded reference server (rest dialect)",
-            drift=[DriftPoint("body key", "the page says", "the target does", "curl ... # answered 400")],
+            drift=[DriftPoint("body key", "the page says", "the target does", "PUT ... answered 400", "page")],
+            reproducers={"page": "#!/bin/sh\n"},
+            target_url=None,
+            faults=["wrong-error-code"],
         ),
         RunSummary: RunSummary(
             verdict="COULD NOT RUN",
@@ -238,7 +255,7 @@ def test_another_version_is_refused_naming_the_schema_field(tmp_path: Path) -> N
 
 
 def test_another_document_is_refused() -> None:
-    with pytest.raises(DocumentError, match=r"'zscheck/drift/1' is not a zscheck/run-summary/1 document"):
+    with pytest.raises(DocumentError, match=r"'zscheck/drift/2' is not a zscheck/run-summary/1 document"):
         RunSummary.from_json(examples()[DriftReport].to_json(), "drift.json")
 
 
@@ -306,7 +323,8 @@ def test_the_contract_writer_keeps_every_key_it_wrote_before(tmp_path: Path) -> 
         "harness_errors", "restore_problems", "notes", "replay",
     }  # fmt: skip
     data = summary(report)
-    assert set(data) == before | {"schema"}
+    # version 3 adds the findings, the baseline's fixed ones and the target's options
+    assert set(data) == before | {"schema", "findings", "fixed", "target_url", "faults", "timing", "account"}
     report.write()
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written == data and ContractSummary.read(tmp_path / "summary.json").failures == report.failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from zscheck.cli.common import Subparsers, add_command, execute
 from zscheck.cli.values import capacity_search, load_run
@@ -73,10 +74,23 @@ def register(sub: Subparsers) -> None:
 
 def run_load_command(args: argparse.Namespace) -> int:
     run = load_run(lambda dest: getattr(args, dest), "load")
-    return execute(args, run.target, lambda control, emit: run_load(run, control=control, emit=emit))
+    run.validate()  # bad arguments are said before anything is opened or created
+    return execute(
+        args,
+        run.target,
+        lambda control, emit, out: run_load(replace(run, report_dir=out), control=control, emit=emit),
+        run.report_dir,
+    )
 
 
 def run_capacity_command(args: argparse.Namespace) -> int:
     get = lambda dest: getattr(args, dest)  # noqa: E731
     run, search = load_run(get, "capacity"), capacity_search(get)
-    return execute(args, run.target, lambda control, emit: run_capacity(run, search, control=control, emit=emit))
+    run.validate()
+    search.levels()
+    return execute(
+        args,
+        run.target,
+        lambda control, emit, out: run_capacity(replace(run, report_dir=out), search, control=control, emit=emit),
+        run.report_dir,
+    )

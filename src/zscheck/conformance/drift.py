@@ -21,21 +21,43 @@ from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
 from zscheck.events import Emit, VerdictReached, discard
 from zscheck.report.documents import DriftPoint, DriftReport
+from zscheck.report.reproducer import Request, Where, script, write_scripts
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
 
 
-def _evidence(result: ApiResult, base_url: str) -> str:
-    first = result.exchanges[0]
-    statuses = " -> ".join(str(e.status) for e in result.exchanges)
-    return f"{first.request.curl(base_url)}  # answered {statuses}"
+class _Evidence:
+    """Each request drift sent, once: a one-line summary per point, and one reproducer script per request
+    (three points may rest on one answer; the script is written once and named by each)."""
+
+    def __init__(self, where: Where, image: str) -> None:
+        self.where, self.image = where, image
+        self.scripts: dict[str, str] = {}
+
+    def __call__(self, result: ApiResult, name: str) -> tuple[str, str]:
+        first = result.exchanges[0].request
+        statuses = " -> ".join(str(e.status) for e in result.exchanges)
+        if name not in self.scripts:
+            body = first.redacted_body()
+            request = Request(
+                first.method,
+                first.path,
+                first.redacted_headers(),
+                None if body is None else body.decode("utf-8", errors="replace"),
+            )
+            self.scripts[name] = script(request, self.where, image=self.image, title=[f"zscheck drift: {name}"])
+        shown = first.path.replace(self.image, "{image}")
+        body_text = (first.body or b"").decode("utf-8", errors="replace")
+        return f"{first.method} {shown} {body_text} answered {statuses}".replace("  ", " "), name
 
 
-def find_drift(client: Client, image: str) -> list[DriftPoint]:
-    """Compare the target with the page on one image it may change (the caller restores it)."""
+def find_drift(client: Client, image: str, where: Where | None = None) -> tuple[list[DriftPoint], dict[str, str]]:
+    """Compare the target with the page on one image it may change (the caller restores it): the points,
+    and the reproducer script of each request they rest on."""
     assert client.session is not None
-    session, base = client.session.uuid, client.base_url
+    session = client.session.uuid
     points: list[DriftPoint] = []
+    evidence = _Evidence(where or Where(client.base_url), image)
 
     page = client.call(_wire.change_state(image, "disable", session, dialect="documented"))
     page_ok = page.final.status == 200 and isinstance(page.data, dict) and "success" in page.data
@@ -46,7 +68,7 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                 'the body is {"params": {"stateEvent": ...}}',
                 f"refused: HTTP {page.final.status} {page.final.text(120)}; the server reads the action name "
                 'as the key, {"changeImageState": {"stateEvent": ...}}',
-                _evidence(page, base),
+                *evidence(page, "page-request"),
             )
         )
     # From here on, speak the form the target accepts, and compare its answers with the page.
@@ -62,7 +84,7 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                 "synchronous: the answer to the PUT is 200 with the result",
                 f"202 {{location, apiTimeout}}; the result comes from polling the api-job "
                 f"({len(success.exchanges) - 1} poll(s), final HTTP {success.final.status})",
-                _evidence(success, base),
+                *evidence(success, "success"),
             )
         )
     body = success.data if isinstance(success.data, dict) else {}
@@ -72,7 +94,7 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                 "success field",
                 "every answer carries `success` (true/false) next to `error` and `inventory`",
                 f"no `success` field; the final answer has {sorted(body) or 'no JSON object'}",
-                _evidence(success, base),
+                *evidence(success, "success"),
             )
         )
     raw_inventory = body.get("inventory")
@@ -86,7 +108,7 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                 "null fields are omitted"
                 + (f": absent {', '.join(absent)}" if absent else "")
                 + ("" if "error" in body else "; no `error` on success"),
-                _evidence(success, base),
+                *evidence(success, "success"),
             )
         )
     fbody = failure.data if isinstance(failure.data, dict) else {}
@@ -96,7 +118,7 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                 "status of business failures",
                 "a failure is HTTP 200 with success=false and the ErrorCode in `error`",
                 f"HTTP {failure.final.status} {failure.final.text(160)}",
-                _evidence(failure, base),
+                *evidence(failure, "business-failure"),
             )
         )
     raw_error = fbody.get("error")
@@ -109,13 +131,13 @@ def find_drift(client: Client, image: str) -> list[DriftPoint]:
                     "ErrorCode fields",
                     f"ErrorCode has {', '.join(DOCUMENTED_ERROR)} (reserved ones null)",
                     f"absent: {', '.join(missing)}; present: {', '.join(sorted(error))}",
-                    _evidence(failure, base),
+                    *evidence(failure, "business-failure"),
                 )
             )
-    return points
+    return points, evidence.scripts
 
 
-def render_lines(points: list[DriftPoint], target: str) -> list[str]:
+def render_lines(points: list[DriftPoint], target: str, scripts: Path | None = None) -> list[str]:
     """Drift point by point, as a person reads it."""
     if not points:
         return [f"{target} answers as the published page says: no drift."]
@@ -125,7 +147,8 @@ def render_lines(points: list[DriftPoint], target: str) -> list[str]:
             f"{i}. {point.aspect}",
             f"   page:   {point.page}",
             f"   target: {point.target}",
-            f"   repro:  {point.evidence}",
+            f"   sent:   {point.evidence}",
+            *([f"   repro:  sh {scripts / (point.reproducer + '.sh')}"] if scripts and point.reproducer else []),
             "",
         ]
     return lines[:-1]
@@ -157,13 +180,17 @@ def run_drift(
     )
     try:
         harness.start()
-        points = find_drift(harness.main, harness.admin_images[0])
+        where = Where(target.url, target.faults, target.dialect, target.account, target.password_env, target.image_url)
+        points, scripts = find_drift(harness.main, harness.admin_images[0], where)
     finally:
         problems = harness.stop()
     label = target.label(harness.url)
     report_dir.mkdir(parents=True, exist_ok=True)
-    DriftReport(target=label, drift=points).write(report_dir / "drift.json")
+    DriftReport(
+        target=label, drift=points, reproducers=scripts, target_url=target.url, faults=list(target.faults)
+    ).write(report_dir / "drift.json")
+    written = write_scripts(report_dir / "reproducers", scripts)
     result = DriftRun(points, label, problems)
-    details = [*render_lines(points, label), *(f"RESTORE FAILED: {problem}" for problem in problems)]
+    details = [*render_lines(points, label, written), *(f"RESTORE FAILED: {problem}" for problem in problems)]
     emit(VerdictReached("drift", result.verdict, label, details=tuple(details), report=str(report_dir / "drift.json")))
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import random
 import threading
 import time
@@ -33,6 +34,8 @@ from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
 from zscheck.fixtures import SetupError
 from zscheck.report import Failure, RunReport
+from zscheck.report.findings import operation, with_fingerprint
+from zscheck.report.reproducer import Request, Where, script
 
 _HARNESS = pytest.StashKey[Harness]()
 _PLAN = pytest.StashKey[ContractPlan]()
@@ -202,6 +205,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # shrinking starts, and a run that hit it says so (see `require`).
     engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
     config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
+    # Named from the start: a run that cannot even set up still says which target it could not run against.
+    config.stash[_REPORT].target = plan.target.url or "embedded reference server"
+    config.stash[_REPORT].dialect = plan.target.dialect
+    # JUnit is ours, one testcase per finding (pytest's own has one per test, a Hypothesis retry's
+    # traceback in each); a session started by `zscheck contract` keeps pytest's tracebacks out of the
+    # terminal too: they go to tracebacks.txt, the findings to the terminal.
+    config.stash[_REPORT].junit = Path(config.option.xmlpath) if getattr(config.option, "xmlpath", None) else None
+    config.option.xmlpath = None
+    if config.getoption("--zs-plan") and getattr(config.option, "tbstyle", "auto") == "auto":
+        config.option.tbstyle = "no"
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +224,8 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     report = config.stash[_REPORT]
     plan = config.stash[_PLAN]
     report.target, report.dialect = plan.target.url or "embedded reference server", plan.target.dialect
+    report.target_url, report.faults, report.timing = plan.target.url, plan.target.faults, plan.target.timing
+    report.account = plan.target.account
     harness = Harness(plan, control=wiring(config).control)
     config.stash[_HARNESS] = harness
     try:
@@ -222,18 +237,19 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
         violations = judge_call(exc.result, "setup") if exc.result is not None else []
         for violation in violations:
             exchange = violation.exchange or (exc.result.final if exc.result is not None else None)
-            report.failures.append(
-                Failure(
-                    test="setup",
-                    check=violation.check,
-                    message=f"while setting up the run: {violation.message}",
-                    expected=violation.expected,
-                    actual=violation.actual,
-                    rule="setup",
-                    curl=exc.result.exchanges[0].request.curl(harness.url) if exc.result is not None else "",
-                    response=f"HTTP {exchange.status} {exchange.text(300)}" if exchange is not None else "",
-                )
+            first_request = exc.result.exchanges[0].request if exc.result is not None else None
+            failure = Failure(
+                test="setup",
+                check=violation.check,
+                message=f"while setting up the run: {violation.message}",
+                expected=violation.expected,
+                actual=violation.actual,
+                rule="setup",
+                curl=first_request.curl(harness.url) if first_request is not None else "",
+                response=f"HTTP {exchange.status} {exchange.text(300)}" if exchange is not None else "",
+                operation=_operation(first_request) if first_request is not None else "",
             )
+            report.failures.append(_finish(failure, plan, first_request))
         if not violations:
             report.harness_errors.append(str(exc))
         _stop(config)
@@ -276,6 +292,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = item.config.stash[_REPORT]
     if result.when != "call" and not result.failed:
         return
+    if result.when == "call" or result.skipped:
+        report.tests.append((item.nodeid, result.outcome))
+    if result.failed and result.longreprtext:
+        report.tracebacks.append((item.nodeid, result.longreprtext))
     if result.when == "call":
         report.count(result.outcome)
         harness = item.config.stash.get(_HARNESS, None)
@@ -302,10 +322,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if unique:
             report.notes.append(f"{item.nodeid}: a failure did not reproduce when Hypothesis replayed it")
             for exc in unique.values():
-                _record(report, item.nodeid, exc)
+                _record(report, item.nodeid, exc, item.config.stash[_PLAN])
             return
     for exc in _leaves(call.excinfo.value):
-        _record(report, item.nodeid, exc)
+        _record(report, item.nodeid, exc, item.config.stash[_PLAN])
 
 
 _PROGRESS = pytest.StashKey[dict[str, float]]()
@@ -343,33 +363,75 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
         yield exc
 
 
-def _record(report: RunReport, test: str, exc: BaseException) -> None:
+def _operation(request: Any) -> str:
+    return operation(request.method, request.path)
+
+
+def _finish(failure: Failure, plan: ContractPlan, request: Any | None) -> Failure:
+    """The failure with its fingerprint and, when it came from a request, the script that reproduces it."""
+    failure = with_fingerprint(failure)
+    if request is not None:
+        body = request.redacted_body()
+        target = plan.target
+        where = Where(target.url, target.faults, target.dialect, target.account, target.password_env, target.image_url)
+        title = [
+            f"zscheck finding {failure.fingerprint}: {failure.check}: {failure.message}",
+            f"  expected {failure.expected}, got {failure.actual}",
+        ]
+        if failure.facets.get("image") in ("foreign", "tenants-own"):
+            title.append("  (the run sent this as a normal account: set ZSTACK_ACCOUNT and the password to one)")
+        failure.reproducer = script(
+            Request(
+                request.method,
+                request.path,
+                request.redacted_headers(),
+                None if body is None else body.decode("utf-8", errors="replace"),
+            ),
+            where,
+            image=failure.image,
+            title=title,
+        )
+    return failure
+
+
+def _record(report: RunReport, test: str, exc: BaseException, plan: ContractPlan) -> None:
     notes = "\n".join(getattr(exc, "__notes__", []))
     if isinstance(exc, ContractViolation):
+        request = exc.sent.result.exchanges[0].request
         for violation in exc.sent.violations:
             exchange = violation.exchange or exc.sent.result.final
             report.failures.append(
-                Failure(
-                    test=test,
-                    check=violation.check,
-                    message=violation.message,
-                    expected=violation.expected,
-                    actual=violation.actual,
-                    rule=exc.sent.probe.expected.rule,
-                    curl=exc.sent.result.exchanges[0].request.curl(exc.base_url),
-                    response=f"HTTP {exchange.status} {exchange.text(300)}"
-                    if exchange.error is None
-                    else exchange.error,
-                    steps=notes,
+                _finish(
+                    Failure(
+                        test=test,
+                        check=violation.check,
+                        message=violation.message,
+                        expected=violation.expected,
+                        actual=violation.actual,
+                        rule=exc.sent.probe.expected.rule,
+                        curl=exc.sent.result.exchanges[0].request.curl(exc.base_url),
+                        response=f"HTTP {exchange.status} {exchange.text(300)}"
+                        if exchange.error is None
+                        else exchange.error,
+                        steps=notes,
+                        operation=_operation(request),
+                        image=exc.sent.probe.image_uuid if exc.sent.probe.image_uuid in request.path else "",
+                        event=json.dumps(exc.sent.probe.event),
+                        facets=dataclasses.asdict(exc.sent.facets),
+                    ),
+                    plan,
+                    request,
                 )
             )
     elif isinstance(exc, AssertionError):
         report.failures.append(
-            Failure(
-                test=test,
-                check="assertion",
-                message=str(exc).splitlines()[0][:300] if str(exc) else "assertion failed",
-                steps=notes,
+            with_fingerprint(
+                Failure(
+                    test=test,
+                    check="assertion",
+                    message=str(exc).splitlines()[0][:300] if str(exc) else "assertion failed",
+                    steps=notes,
+                )
             )
         )
     elif not isinstance(exc, pytest.skip.Exception):
@@ -399,9 +461,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = config.stash.get(_REPORT, None)
     if report is None or config.option.collectonly:
         return
-    for check, count in report.by_check().items():
-        first = next(f for f in report.failures if f.check == check)
-        _emit(config, ViolationFound("contract", check, f"{count} failure(s), e.g. {first.test}: {first.message}"))
+    for finding in report.findings():  # one per root cause, a few lines each; the rest is in the files
+        text = (
+            f"[{finding.id}] {finding.message} ({finding.count}x in {len(finding.tests)} test(s))\n"
+            f"  expected {finding.expected or '-'}, got {finding.actual or '-'}\n"
+            f"  replay: {report.replay_finding(finding)}"
+        )
+        _emit(config, ViolationFound("contract", finding.check, text))
     event = VerdictReached(
         "contract",
         report.verdict,
@@ -409,5 +475,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         seed=report.seed,
         details=tuple(report.details()),
         report=str(report.report_dir),
+        reason=report.harness_errors[0] if report.harness_errors else None,
     )
     _emit(config, event)

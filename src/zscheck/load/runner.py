@@ -589,6 +589,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
             seed=run.seed,
             details=tuple(_verdict_lines(summary, step)),
             report=f"{run.report_dir} ({', '.join(_written(run.report_dir))})",
+            reason=error,
         )
     )
     return verdict

@@ -117,6 +117,30 @@ class Failure:
     curl: str = ""  # the session is a placeholder ($ZSTACK_SESSION), never the real one
     response: str = ""
     steps: str = ""  # Hypothesis' minimal falsifying example (the shrunk sequence for the state machine)
+    operation: str = ""  # method and path, uuids as {uuid} (zscheck.report.findings.operation)
+    fingerprint: str = ""  # the root cause (zscheck.report.findings.fingerprint): failures sharing it are one finding
+    image: str = ""  # the image the request went to ("" when none)
+    event: str = ""  # the stateEvent sent, as JSON ("" when the request was not a state change)
+    facets: dict[str, str] = field(default_factory=dict)  # the request's input class: what `zscheck replay` re-sends
+    reproducer: str = ""  # a shell script that logs in, makes the image, sends the request and follows its job
+
+
+@dataclass
+class Finding:
+    """One root cause: the failures sharing a fingerprint, how many there were, and the first of them."""
+
+    id: str  # the fingerprint; `zscheck replay DIR ID` and baselines name a finding by it
+    check: str
+    rule: str
+    operation: str
+    message: str
+    expected: str
+    actual: str
+    count: int  # failures with this fingerprint in the run
+    tests: list[str]  # the tests they came from, first seen first
+    first: Failure  # the first example, with its reproducer
+    status: Literal["new", "known", "expired"] = "new"  # against a --baseline: accepted there, or its acceptance lapsed
+    reason: str = ""  # the baseline's reason for accepting it
 
 
 @dataclass(kw_only=True)
@@ -124,7 +148,9 @@ class ContractSummary(Document):
     """`zscheck contract`'s summary.json: the verdict, counts, rules exercised and every failure."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the verdict in the one vocabulary of every command
+    # 2: the verdict in the one vocabulary of every command; 3: findings grouped by fingerprint, the
+    # target's options (to replay against), each failure's fingerprint, request class and reproducer
+    SCHEMA_VERSION: ClassVar[int] = 3
     SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
 
     verdict: Verdict
@@ -142,11 +168,17 @@ class ContractSummary(Document):
     failures_by_check: dict[str, int]  # check -> failures naming it, most first
     coverage: dict[str, int]  # rule of the error-code table -> judged requests
     not_covered: dict[str, str]  # class or rule -> why it was not exercised
-    failures: list[Failure]
+    failures: list[Failure]  # every failure seen, in order
+    findings: list[Finding]  # one per fingerprint: what to act on
+    fixed: list[str]  # a --baseline's fingerprints this run did not see
     harness_errors: list[str]
     restore_problems: list[str]
     notes: list[str]
     replay: str  # the command that replays the run
+    target_url: str | None  # null: the embedded reference server was the target
+    faults: list[str]  # the embedded server's fault modes
+    timing: str  # the embedded server's job timing
+    account: str  # the account the run logged in as
 
 
 # ---------------------------------------------------------------------------------------- load
@@ -476,7 +508,8 @@ class DriftPoint:
     aspect: str
     page: str  # what the published page says
     target: str  # what the target did
-    evidence: str  # a curl reproducer (session redacted) and the status it got
+    evidence: str  # the request and the statuses it got, one line
+    reproducer: str = ""  # the name of its script in the report's `reproducers` (several points share one)
 
 
 @dataclass(kw_only=True)
@@ -484,10 +517,14 @@ class DriftReport(Document):
     """`zscheck drift`'s drift.json: the target, and each point where it departs from the published page."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/drift"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: reproducer scripts (each once) instead of a curl per point
     SCHEMA_FILE: ClassVar[str] = "drift.schema.json"
 
     target: str
     drift: list[DriftPoint]
+    reproducers: dict[str, str]  # name -> a shell script (zscheck.report.reproducer), also reproducers/<name>.sh
+    target_url: str | None  # null: the embedded reference server
+    faults: list[str]
 
 
 # ----------------------------------------------------------------------------------------- run

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zscheck import __version__
-from zscheck.report.documents import Failure
+from zscheck.report.documents import Failure, Finding
+from zscheck.report.findings import group
 from zscheck.verdict import Verdict
 
 
@@ -32,6 +33,15 @@ class RunReport:
     not_covered: dict[str, str] = field(default_factory=dict)  # class or rule -> why it was not exercised
     exit_code: int = 0
     version: str = __version__
+    # The target's options, so that a finding can be replayed against it (or an embedded server like it).
+    target_url: str | None = None
+    faults: tuple[str, ...] = ()
+    timing: str = "instant"
+    account: str = "admin"
+    tests: list[tuple[str, str]] = field(default_factory=list)  # (test, pytest outcome) in the order run
+    tracebacks: list[tuple[str, str]] = field(default_factory=list)  # (test, pytest's full report of its failure)
+    junit: Path | None = None  # where the JUnit XML goes (--junitxml): one testcase per finding
+    fixed: list[str] = field(default_factory=list)  # a --baseline's fingerprints this run did not see
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
@@ -46,6 +56,13 @@ class RunReport:
     def by_check(self) -> dict[str, int]:
         return dict(Counter(f.check for f in self.failures).most_common())
 
+    def findings(self) -> list[Finding]:
+        """One per root cause (fingerprint), first seen first."""
+        return group(self.failures)
+
+    def replay_finding(self, finding: Finding) -> str:
+        return f"zscheck replay {self.report_dir} {finding.id}"
+
     def replay_command(self) -> str:
         target = "" if self.target.startswith("embedded") else f" --target {self.target}"
         return f"zscheck contract{target} --dialect {self.dialect} --seed {self.seed}"
@@ -58,8 +75,11 @@ class RunReport:
             f"{self.dialect} dialect",
             f"{self.probes} cases, {self.requests} requests in {self.duration:.1f} s ({rate:.0f} requests/s)",
         ]
-        for check, n in self.by_check().items():
-            lines.append(f"  {check}: {n} failure(s)")
+        findings = self.findings()
+        if findings:
+            lines.append(f"{len(findings)} finding(s) from {len(self.failures)} failure(s), one per root cause:")
+        for i, finding in enumerate(findings, 1):
+            lines.append(f"  {i}. [{finding.id}] {finding.check}: {finding.count}x, in {len(finding.tests)} test(s)")
         if self.coverage:
             exercised = sum(1 for n in self.coverage.values() if n)
             lines.append(
@@ -71,7 +91,9 @@ class RunReport:
         lines.extend(f"could not run: {e}" for e in self.harness_errors)
         lines.extend(f"RESTORE FAILED: {p}" for p in self.restore_problems)
         if self.failures:
-            lines.append(f"replay with: {self.replay_command()}")
+            lines.append(
+                f"replay a finding: zscheck replay {self.report_dir} ID (or N); the run: {self.replay_command()}"
+            )
         return lines
 
     def write(self) -> None:

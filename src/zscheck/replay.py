@@ -1,0 +1,226 @@
+"""`zscheck replay REPORT_DIR [ID]`: does a finding of a past run still happen?
+
+It reads the run's summary.json (a contract run's, or the contract phase of a `zscheck run`), and for
+each finding asked for re-sends its failing request against a target: the one given, else the run's own
+target, else (the run used the embedded server, gone with it) a new embedded server with the same
+faults. The request goes out as the harness sends any request of its input class (`Harness.probe`): a
+session of its own, a fresh X-Job-UUID (a reused one is `400 Duplicate job uuid`), the api-job followed to
+its end, and judged by the same checks as in the run. The run's image is used when the target still has
+it (restored after); when it is gone (a run deletes and expunges its fixture images) a fixture image is
+created for the replay, and deleted after.
+
+FIXED: the finding's check no longer fails; STILL FAILING: it does, with the new evidence. A finding that
+did not come from one request of a known input class (a protocol suite's raw request, a suite's own
+assertion, setup) cannot be replayed this way: that is said, with the command that reruns the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zscheck.checks import Facets, Violation, check_change, check_failed_request
+from zscheck.checks.transitions import MIN_SEPARATION
+from zscheck.conformance.harness import Harness, Sent
+from zscheck.conformance.plan import ContractPlan
+from zscheck.control import RunControl
+from zscheck.errors import ConfigError, ZscheckError
+from zscheck.events import Emit, VerdictReached, discard
+from zscheck.fixtures import SetupError
+from zscheck.report.documents import ContractSummary, Finding
+from zscheck.report.findings import select
+from zscheck.target import TargetOptions
+from zscheck.verdict import Verdict
+
+FIXED, STILL_FAILING, NOT_REPLAYED = "FIXED", "STILL FAILING", "NOT REPLAYED"
+# Checks that compare the image before and after the request: the replay queries it on both sides.
+TRANSITION_CHECKS = frozenset(
+    {"status_untouched", "no_other_field_changes", "last_op_date", "query_agrees", "failed_request_changes_nothing"}
+)
+
+
+@dataclass
+class Replayed:
+    """One finding replayed: the outcome word, the violations of its check seen now, what was sent."""
+
+    finding: Finding
+    outcome: str  # FIXED, STILL FAILING or NOT REPLAYED
+    violations: list[Violation] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # the exchanges, one line each
+    note: str = ""  # how the image was had, or why the finding could not be replayed
+
+    def lines(self) -> list[str]:
+        head = f"{self.outcome}: [{self.finding.id}] {self.finding.check}: {self.finding.message}"
+        out = [head]
+        if self.note:
+            out.append(f"  {self.note}")
+        for violation in self.violations:
+            out.append(f"  now: {violation}")
+        out += [f"  {line}" for line in self.evidence]
+        return out
+
+
+@dataclass
+class ReplayRun:
+    target: str
+    replayed: list[Replayed]
+    restore_problems: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        """VIOLATIONS if any finding still fails; COULD NOT RUN if one could not be replayed (or the
+        images not restored); PASS when every finding asked for is fixed."""
+        outcomes = {r.outcome for r in self.replayed}
+        if STILL_FAILING in outcomes:
+            return Verdict.VIOLATIONS
+        if NOT_REPLAYED in outcomes or self.restore_problems or not self.replayed:
+            return Verdict.COULD_NOT_RUN
+        return Verdict.PASS
+
+
+def read_summary(report_dir: Path) -> ContractSummary:
+    """The contract summary of `report_dir`: a `zscheck contract` report, or a `zscheck run` directory."""
+    for candidate in (report_dir / "summary.json", report_dir / "contract" / "summary.json"):
+        if candidate.exists():
+            try:
+                return ContractSummary.read(candidate)
+            except ZscheckError:
+                raise
+            except ValueError as exc:
+                if candidate.parent == report_dir and (report_dir / "contract" / "summary.json").exists():
+                    continue  # a run's own summary.json: its contract phase is in contract/
+                raise ConfigError(f"{candidate} is not a contract report zscheck can replay: {exc}") from None
+    raise ConfigError(
+        f"{report_dir}: no summary.json here (nor contract/summary.json); give the report directory a "
+        "`zscheck contract` or `zscheck run` wrote"
+    )
+
+
+def target_of(summary: ContractSummary, given: TargetOptions) -> TargetOptions:
+    """`given` when it names a target; else the run's own: its URL, or an embedded server with its faults."""
+    if not given.embedded:
+        return given
+    if summary.target_url is not None:
+        return dataclasses.replace(given, url=summary.target_url, dialect=summary.dialect, account=summary.account)
+    return dataclasses.replace(
+        given, dialect=summary.dialect, faults=tuple(summary.faults), timing=summary.timing, account=summary.account
+    )
+
+
+def replay(
+    report_dir: Path,
+    wanted: str | None = None,
+    *,
+    target: TargetOptions | None = None,
+    control: RunControl | None = None,
+    emit: Emit = discard,
+) -> ReplayRun:
+    """Replay finding `wanted` (its id, a prefix or its number) of the run in `report_dir`, or all of them."""
+    summary = read_summary(report_dir)
+    findings = summary.findings
+    if wanted is not None:
+        try:
+            findings = [select(findings, wanted)]
+        except KeyError as exc:
+            raise ConfigError(f"zscheck replay {report_dir} {exc.args[0]}") from None
+    if not findings:
+        raise ConfigError(f"{report_dir}: the run has no findings to replay (its verdict: {summary.verdict})")
+    options = target_of(summary, target or TargetOptions()).validate()
+    replayable = [f for f in findings if f.first.facets and f.first.event]
+    results: dict[str, Replayed] = {
+        f.id: Replayed(
+            f,
+            NOT_REPLAYED,
+            note=f"it came from {f.tests[0]}, not from one request of a known input class: rerun the run "
+            f"with `{summary.replay}`",
+        )
+        for f in findings
+        if f not in replayable
+    }
+    label = options.url if options.url is not None else "embedded reference server"
+    problems: list[str] = []
+    if replayable:
+        label, problems, done = _replay_all(replayable, options, control or RunControl())
+        results.update({r.finding.id: r for r in done})
+    run = ReplayRun(label, [results[f.id] for f in findings], problems)
+    details = [line for r in run.replayed for line in r.lines()]
+    details += [f"RESTORE FAILED: {p}" for p in problems]
+    emit(VerdictReached("replay", run.verdict, label, seed=summary.seed, details=tuple(details)))
+    return run
+
+
+def _replay_all(
+    findings: list[Finding], options: TargetOptions, control: RunControl
+) -> tuple[str, list[str], list[Replayed]]:
+    """Start the target once (its own images adopted when it still has them), replay each finding."""
+    originals = tuple(dict.fromkeys(f.first.image for f in findings if f.first.image))
+    with tempfile.TemporaryDirectory(prefix="zscheck-replay-") as scratch:
+        harness = _start(options, originals, Path(scratch), control)
+        try:
+            label = options.label(harness.url)
+            done = [_replay_one(harness, finding) for finding in findings]
+        finally:
+            problems = harness.stop()
+    return label, problems, done
+
+
+def _start(options: TargetOptions, originals: tuple[str, ...], scratch: Path, control: RunControl) -> Harness:
+    """The harness on the target: with the run's images if a real target still has them, else with a
+    fixture image of its own (the embedded server is new: the run's images are never there)."""
+    if not options.embedded and originals:
+        adopting = dataclasses.replace(options, images=originals)
+        harness = Harness(ContractPlan(scratch, target=adopting, create_images=0, workers=1), control=control)
+        try:
+            return harness.start()
+        except (ConfigError, SetupError):  # one of them is gone: a fixture image of our own instead
+            harness.stop()
+    harness = Harness(ContractPlan(scratch, target=options, create_images=1, workers=1), control=control)
+    harness.start()
+    return harness
+
+
+def _replay_one(harness: Harness, finding: Finding) -> Replayed:
+    first = finding.first
+    facets = Facets(**first.facets)
+    event: Any = json.loads(first.event)
+    if first.image and first.image in harness.admin_images:
+        image, note = first.image, f"on the run's image {first.image} (restored after)"
+    else:
+        image = harness.admin_images[0]
+        note = f"the run's image {first.image or '(none)'} is gone: on a fixture image made for the replay ({image})"
+    transitions = finding.check in TRANSITION_CHECKS
+    before = harness.query(image) if transitions else None
+    if finding.check == "last_op_date":
+        time.sleep(MIN_SEPARATION)  # a real change must be able to move a one-second lastOpDate
+    started = time.monotonic()
+    sent = harness.probe(facets, image, event)
+    violations = list(sent.violations)
+    if before is not None:
+        after = harness.query(image)
+        violations += list(_transitions(sent, before, after, time.monotonic() - started + MIN_SEPARATION))
+    same = [v for v in violations if v.check == finding.check]
+    evidence = list(_evidence(sent))
+    return Replayed(finding, STILL_FAILING if same else FIXED, same or violations, evidence, note)
+
+
+def _transitions(sent: Sent, before: dict[str, Any], after: dict[str, Any] | None, since: float) -> Iterator[Violation]:
+    """The suites' before/after checks on the one request: a success must change only the state, a
+    failure nothing at all."""
+    target = sent.probe.target_state
+    if sent.result.ok and after is not None and target is not None:
+        yield from check_change(before, after, target, seconds_since_last_write=since, exchange=sent.result.final)
+    elif not sent.result.ok:
+        yield from check_failed_request(before, after, sent.result.final)
+
+
+def _evidence(sent: Sent) -> Iterator[str]:
+    for exchange in sent.result.exchanges:
+        request = exchange.request
+        answer = exchange.error or f"HTTP {exchange.status} {exchange.text(200)}"
+        yield f"{request.method} {request.path} -> {answer}"
