@@ -25,8 +25,8 @@ def test_the_knee_of_latency_under_load_is_where_the_faults_parameters_put_it(tm
     for attempt in range(2):
         code, out, doc = zscheck_load(
             tmp_path / str(attempt), "--fault", "latency-under-load", "--read-after-write", "0",
-            "--slo", f"e2e:mean<{GATE_MS:g}ms", "--start", "10", "--step", "10", "--stop", "60", "--step-duration", "3s",
-            "--refine", command="capacity", timeout=240,
+            "--slo", f"e2e:mean<{GATE_MS:g}ms", "--start", "10", "--step", "10", "--stop", "60",
+            "--step-duration", "3s", "--refine", command="capacity", timeout=240,
         )  # fmt: skip
         # A machine too busy to measure on (the self-check saw the generator starved for CPU) is no answer
         # either way, and says so (exit 2); one more attempt, then the test fails.
@@ -77,3 +77,9 @@ def test_a_correct_server_at_a_low_range_reports_no_saturation_and_the_next_rang
     assert "no saturation up to 2 users" in out
     assert "knee at" not in out
     assert "peak not predictable" in doc["model"]["statement"]  # two loads are no model
+    # the charts beside the JSON, and the page that embeds them
+    report = tmp_path / "r"
+    assert doc["files"]["html"] == "capacity.html" and "capacity-model.svg" in doc["files"]
+    assert all((report / name).stat().st_size > 0 for name in doc["files"].values())
+    page = (report / "capacity.html").read_text()
+    assert "no saturation up to 2 users" in page and page.count("<svg") == 3

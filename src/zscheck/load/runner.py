@@ -336,6 +336,8 @@ def execute(
             + " | ".join(tail)
         )
     results = RunResults.read(results_path)
+    if results.errors:  # a worker could not run: nothing this run measured can be judged
+        raise TargetError("; ".join(results.errors))
     recorder = results.recorder
     initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
     history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
@@ -571,6 +573,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         files=dict(REPORT_FILES),
         setup_actions=session.actions,
     )
+    summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")
     for failure in step.failures[:10] if step is not None else []:
         example = failure["examples"][0]["message"] if failure["examples"] else ""
@@ -593,6 +596,19 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         )
     )
     return verdict
+
+
+def draw_load(summary: LoadSummary, directory: Path, emit: Emit) -> dict[str, str]:
+    """Throughput and latency over time as PNG and SVG beside summary.json; what -> file name."""
+    if summary.result is None or not summary.result.timeline:
+        return {}
+    from zscheck.report import plots
+
+    try:
+        return plots.write_figures(plots.load_figures(summary), directory)
+    except Exception as exc:  # a chart that cannot be drawn never costs the verdict
+        emit(Note("load", f"charts not drawn: {type(exc).__name__}: {exc}"))
+        return {}
 
 
 REPORT_FILES = {

@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from zscheck.control import RunControl
@@ -486,6 +487,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         model=model_document(fit),
         next_range=outcome.next_range,
     )
+    report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")
     emit(
         VerdictReached(
@@ -498,6 +500,20 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         )
     )
     return verdict
+
+
+def draw_capacity(report: CapacityReport, directory: Path, emit: Emit) -> dict[str, str]:
+    """The charts as PNG and SVG beside capacity.json, and capacity.html with them; what -> file name."""
+    from zscheck.report import capacity_page, plots
+
+    try:
+        figures = plots.capacity_figures(report)
+        files = plots.write_figures(figures, directory)
+        capacity_page.write(report, directory, {name: plots.svg_text(fig) for name, fig in figures.items()})
+    except Exception as exc:  # a chart that cannot be drawn never costs the verdict
+        emit(Note("capacity", f"charts not drawn: {type(exc).__name__}: {exc}"))
+        return {}
+    return {"html": "capacity.html", **files}
 
 
 def _details(
