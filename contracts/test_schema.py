@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from schemathesis.checks import response_headers_conformance, response_schema_co
 
 from contracts.strategies import is_valid_event
 from zscheck import Exchange
-from zscheck.checks import Facets, Probe, Violation, judge
+from zscheck.checks import Facets, Probe, Violation, field_of_wrong_kind, judge
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import ContractViolation, require, run_options
 from zscheck.wire import WireRequest
@@ -72,6 +71,8 @@ def facets_of(body: Any, raw: bytes, dialect: str, image: str) -> Facets:
     if action is not None and not isinstance(action, dict):
         return Facets(body="not-object", image=image)
     action = action or {}
+    if field_of_wrong_kind(action, dialect) is not None:
+        return Facets(body="field-wrong-kind", image=image)
     names = ("systemTags", "userTags")
     if any(
         not isinstance(t, list)
@@ -143,21 +144,22 @@ CASES = st.one_of(OPERATION.as_strategy(GenerationMode.POSITIVE), OPERATION.as_s
 def test_envelope_and_schema(zs: Harness) -> None:
     """Positive and negative cases from the contract (schemathesis' strategies, max_examples of each).
 
-    Drawn first, in this thread (schemathesis' strategies are not safe to draw from several threads: seen,
-    CPython's ast failing under Hypothesis' lambda inspection), then sent `--workers` at a time, so that
-    against a target whose jobs take a while their waits overlap. Cases are independent (each picks its
-    image from its own content), so the order they are sent in changes nothing. A failing case is reported
-    as drawn, not shrunk: the cases are small, and each answer names its rule."""
-    drawn: list[Any] = []
-
-    @settings(settings(), max_examples=2 * settings().max_examples, phases=[Phase.generate])
-    @given(case=CASES)
-    def draw(case: Any) -> None:
-        drawn.append(case)
-
-    draw()
+    Drawn in this thread (schemathesis' strategies are not safe to draw from several threads: seen,
+    CPython's ast failing under Hypothesis' lambda inspection), and each sent as soon as it is drawn,
+    `--workers` at a time, so that against a target whose jobs take a while their waits overlap with each
+    other and with the drawing. Cases are independent (each picks its image from its own content), so the
+    order they are sent in changes nothing. A failing case is reported as drawn, not shrunk: the cases
+    are small, and each answer names its rule."""
     with ThreadPoolExecutor(max_workers=zs.workers) as pool:
-        sent = list(pool.map(partial(check_case, zs=zs), drawn))
+        pending: list[Future[Sent]] = []
+
+        @settings(settings(), max_examples=2 * settings().max_examples, phases=[Phase.generate])
+        @given(case=CASES)
+        def draw(case: Any) -> None:
+            pending.append(pool.submit(check_case, case, zs=zs))
+
+        draw()
+        sent = [future.result() for future in pending]
     failures = []
     for each in sent:
         try:
@@ -167,7 +169,7 @@ def test_envelope_and_schema(zs: Harness) -> None:
     if len(failures) == 1:
         raise failures[0]
     if failures:
-        raise ExceptionGroup(f"{len(failures)} of {len(drawn)} cases broke the contract", failures)
+        raise ExceptionGroup(f"{len(failures)} of {len(sent)} cases broke the contract", failures)
 
 
 def check_case(case: Any, zs: Harness) -> Sent:

@@ -177,11 +177,13 @@ def test_image_state_model(zs: Harness) -> None:
     are independent, so each image's sequence of steps stays in order while jobs of different lanes overlap."""
     current = settings()
     # The profile's budget (a quarter of max_examples, at least 5, of up to 25 steps each) is shared out
-    # among the lanes, five examples each at least: Hypothesis' first examples are its simplest (one rule
-    # over and over), so a lane needs a few to be worth running.
+    # among the lanes, one lane per fixture image up to `--workers`, three examples each at least:
+    # Hypothesis' first example is its simplest (one rule), so a lane needs a few to be worth running.
+    # Against a real node every step waits for a job and a lane's steps wait for each other, so the run
+    # takes as long as its longest lane: more, shorter lanes for the same budget, not fewer, longer ones.
     budget = max(5, current.max_examples // 4)
-    lanes = max(1, min(zs.workers, len(zs.admin_images), budget // 5))
-    per_lane = settings(current, max_examples=max(5, budget // lanes), stateful_step_count=25)
+    lanes = max(1, min(zs.workers, len(zs.admin_images), budget // 3))
+    per_lane = settings(current, max_examples=max(3, round(budget / lanes)), stateful_step_count=25)
     groups = [zs.admin_images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
     machines = [machine_for(zs, images) for images in groups]
     in_parallel([partial(run_state_machine_as_test, m, settings=per_lane) for m in machines], lanes)

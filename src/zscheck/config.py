@@ -14,9 +14,10 @@ Validation lives here, in one place: an unknown key, a wrong type or a secret in
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from zscheck.errors import ConfigError
 
 FILE_NAMES = ("zscheck.toml", "pyproject.toml")
+MAX_FILE_BYTES = 1 << 20  # a configuration file is a few dozen lines
+TABLES = ("commands", "profiles")  # the file's tables; every other key is an option
 # Keys that would hold a secret: refused in files and never read from ZSCHECK_<KEY>.
 SECRETS = frozenset({"password", "tenant_password", "session"})
 # ZSCHECK_PASSWORD and friends hold secrets, not configuration: they are read where the password is needed.
@@ -68,24 +71,83 @@ def find_file(explicit: str | None, cwd: Path | None = None) -> tuple[Path, dict
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path} is {len(raw)} bytes: a configuration file is at most {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 (byte {exc.start} is {raw[exc.start : exc.start + 1]!r}); TOML files are "
+            "UTF-8: save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nesting level: `a = [[[[...]]]]` a thousand deep
+        raise ConfigError(f"{path} nests arrays or tables too deeply to read; a zscheck file is flat") from None
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("zscheck", {})
         return table if isinstance(table, dict) else {}
     return data
 
 
+def check_keys(path: Path, data: Mapping[str, Any], every: Mapping[str, Collection[str]]) -> None:
+    """Refuse a key that is no option of any command (`duraton`), naming the nearest valid one; in
+    `[commands.NAME]`, a key that is no option of NAME. `every` maps each command to its options' dests."""
+    all_keys = sorted({dest for dests in every.values() for dest in dests})
+
+    def refuse(key: str, where: str, valid: Collection[str]) -> None:
+        near = difflib.get_close_matches(_dest(key), valid, n=1, cutoff=0.6)
+        hint = f"did you mean `{near[0].replace('_', '-')}`?" if near else "`zscheck config COMMAND` lists them"
+        of = f"`zscheck {where[10:-2]}`" if where.startswith("[commands.") else "any command"
+        raise ConfigError(f"{path}: {where}`{key}` is not an option of {of}; {hint}")
+
+    def check(table: Mapping[str, Any], where: str, valid: Collection[str]) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict) and not where and key in TABLES:
+                continue
+            if _dest(key) in SECRETS:
+                continue  # refused with its own message where it is read
+            if _dest(key) not in valid:
+                refuse(key, where, valid)
+
+    check(data, "", all_keys)
+    profiles = data.get("profiles", {})
+    for name, table in profiles.items() if isinstance(profiles, dict) else ():
+        if isinstance(table, dict):
+            check(table, f"[profiles.{name}] ", all_keys)
+    commands = data.get("commands", {})
+    for name, table in commands.items() if isinstance(commands, dict) else ():
+        if name not in every:
+            near = difflib.get_close_matches(name, list(every), n=1)
+            hint = f"did you mean [commands.{near[0]}]?" if near else f"commands are {', '.join(every)}"
+            raise ConfigError(f"{path}: [commands.{name}] names no command; {hint}")
+        if isinstance(table, dict):
+            check(table, f"[commands.{name}] ", sorted(every[name]))
+
+
 def layers(
-    command: str, known: Mapping[str, Any], *, config_file: str | None, profile: str | None, cwd: Path | None = None
+    command: str,
+    known: Mapping[str, Any],
+    *,
+    config_file: str | None,
+    profile: str | None,
+    cwd: Path | None = None,
+    every: Mapping[str, Collection[str]] | None = None,
 ) -> Layers:
-    """The environment and file layers for `command`, whose options are `known` (dest -> default)."""
+    """The environment and file layers for `command`, whose options are `known` (dest -> default).
+    `every` (each command's option dests) lets a key that is no option anywhere be refused."""
     out = Layers()
     found = find_file(config_file, cwd)
     if found is not None:
         path, data = found
         out.file_name = str(path)
+        if every is not None:
+            check_keys(path, data, every)
         merged = {k: v for k, v in data.items() if not isinstance(v, dict)}
         commands = data.get("commands", {})
         if isinstance(commands, dict) and isinstance(commands.get(command), dict):
@@ -128,6 +190,8 @@ def _typed(value: Any, default: Any, where: str) -> Any:
         return [str(i) for i in items]
     if isinstance(value, dict | list):
         raise ConfigError(f"{where} must be a single value, not {value!r}")
+    if isinstance(value, bool) and default is not None:  # `users = true` would be 1 user
+        raise ConfigError(f"{where} must be a {type(default).__name__}, not {value!r}")
     return value
 
 
@@ -146,7 +210,13 @@ class _Unset(list[Any]):
 
 
 def resolve(
-    parser: argparse.ArgumentParser, argv: list[str], command: str, *, config_file: str | None, profile: str | None
+    parser: argparse.ArgumentParser,
+    argv: list[str],
+    command: str,
+    *,
+    config_file: str | None,
+    profile: str | None,
+    every: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[argparse.Namespace, dict[str, Setting]]:
     """Parse `argv` for one command's parser, filling what the command line left out from the environment,
     then the file, then the option's default. Returns the namespace and where each value came from."""
@@ -162,7 +232,7 @@ def resolve(
     known = {
         dest: ([] if default is None and _repeatable(parser, dest) else default) for dest, default in defaults.items()
     }
-    found = layers(command, known, config_file=config_file, profile=profile)
+    found = layers(command, known, config_file=config_file, profile=profile, every=every)
     settings: dict[str, Setting] = {}
     for action in actions:
         dest, value = action.dest, getattr(args, action.dest)

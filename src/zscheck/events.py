@@ -122,16 +122,22 @@ class VerdictReached(Event):
     seed: int | None = None
     details: tuple[str, ...] = field(default_factory=tuple)
     report: str | None = None
+    reason: str | None = None  # why it could not run, said in the headline
 
     def headline(self) -> str:
         seed = f", seed {self.seed}" if self.seed is not None else ""
-        return f"zscheck: {self.verdict.word} ({self.phase}) - {self.target}{seed}"
+        why = f" - {self.reason}" if self.reason and self.verdict is Verdict.COULD_NOT_RUN else ""
+        return f"zscheck: {self.verdict.word} ({self.phase}) - {self.target}{seed}{why}"
 
     def line(self) -> str:
         lines = [self.headline(), *(f"zscheck: {d}" for d in self.details)]
         if self.report:
             lines.append(f"zscheck: report {self.report}")
         return "\n".join(lines)
+
+    def short(self) -> str:
+        """The verdict alone (`--quiet`): the headline and where the reports are."""
+        return self.headline() + (f"\nzscheck: report {self.report}" if self.report else "")
 
 
 Emit = Callable[[Event], None]

@@ -11,12 +11,15 @@ the journal: an account's password lives in memory only, for the run that create
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -25,6 +28,9 @@ from typing import Any, NamedTuple
 from zscheck._models import ApiResult
 from zscheck.client import Client
 from zscheck.errors import ConfigError, TargetError
+
+# Images restored at a time: a load a management node carries easily (the default of --workers).
+RESTORE_WORKERS = 8
 
 
 class SetupError(TargetError):
@@ -63,19 +69,66 @@ class FixtureAccount(NamedTuple):
         return f"FixtureAccount(uuid={self.uuid!r}, name={self.name!r}, password=<redacted>)"
 
 
+_HELD: set[str] = set()  # journals this process holds locked (resolved paths)
+
+
 @dataclass
 class Journal:
     path: Path
     target: str | None = None
     images: dict[str, JournalEntry] = field(default_factory=dict)
     accounts: dict[str, AccountEntry] = field(default_factory=dict)
+    _lock: int | None = field(default=None, repr=False)
+    # Held while a line is written and the entries it names change: fixtures are made and restored by
+    # several threads at once.
+    mutex: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @classmethod
     def create(cls, path: Path, target: str) -> Journal:
+        """A new run's journal, locked for the run (one journal belongs to one run and one target: an
+        existing one of another target, or with images still to restore, is refused, never merged)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         journal = cls(path, target)
-        journal._append({"kind": "target", "url": target, "time": time.time()})
+        journal.lock()
+        try:
+            if path.exists() and path.stat().st_size:
+                earlier = cls.load(path)
+                if str(earlier.target).rstrip("/") != target.rstrip("/") or earlier.pending():
+                    raise ConfigError(
+                        f"journal {path} already holds another run's entries ({earlier.target}, "
+                        f"{len(earlier.pending())} to restore): run `zscheck restore {path}`, and give this run "
+                        "a report directory of its own"
+                    )
+            journal._append({"kind": "target", "url": target, "time": time.time()})
+        except BaseException:
+            journal.close()
+            raise
         return journal
+
+    def lock(self) -> None:
+        """Hold the journal for this process (flock: the kernel drops it when the process dies, so a dead
+        run's journal is free again). Refused while another process holds it."""
+        key = str(self.path.resolve())
+        if self._lock is not None or key in _HELD:
+            return  # this process holds it already (the last resort of an interrupted run restoring)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"journal {self.path} is in use by another zscheck process; wait for it to end (its restore "
+                "runs on its way out) or stop it, then run `zscheck restore` if images are left"
+            ) from None
+        self._lock = fd
+        _HELD.add(key)
+
+    def close(self) -> None:
+        """Let go of the lock (the file stays: it is the run's record)."""
+        if self._lock is not None:
+            _HELD.discard(str(self.path.resolve()))
+            os.close(self._lock)
+            self._lock = None
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -83,6 +136,8 @@ class Journal:
             lines = path.read_text().splitlines()
         except FileNotFoundError:
             raise ConfigError(f"journal {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"journal {path} is not text (a journal is JSON lines); the file is damaged") from None
         journal = cls(path)
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -153,7 +208,7 @@ class Journal:
 
     def _append(self, entry: dict[str, Any]) -> None:
         # One write per line plus fsync: a `kill -9` right after a change still finds its original here.
-        with self.path.open("a") as f:
+        with self.mutex, self.path.open("a") as f:
             f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -184,10 +239,16 @@ def restore(
         )
     report = RestoreReport()
     owners = owners or {}
+    undos = []
     for entry in journal.pending_images():
         owner = owners.get(entry.owner) if entry.owner is not None else None
         by = [owner, client] if owner is not None else [client]  # the owner first; the admin if it cannot
-        _attempt(journal, report, entry.uuid, partial(_restore_by, by, entry))
+        undos.append(partial(_attempt, journal, report, entry.uuid, partial(_restore_by, by, entry)))
+    # Images are independent and each undo waits for its jobs (tens to hundreds of milliseconds on a real
+    # node), so they go RESTORE_WORKERS at a time; the journal's lines and the report are kept per image.
+    with ThreadPoolExecutor(max_workers=RESTORE_WORKERS) as pool:
+        for future in [pool.submit(undo) for undo in undos]:
+            future.result()
     deleted = False
     for account in journal.pending_accounts():
         deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))
@@ -203,10 +264,12 @@ def _attempt(journal: Journal, report: RestoreReport, uuid: str, undo: Callable[
     try:
         undo()
     except TargetError as exc:
-        report.failed[uuid] = str(exc)
+        with journal.mutex:
+            report.failed[uuid] = str(exc)
         return False
-    journal.mark_restored(uuid)
-    report.restored.append(uuid)
+    with journal.mutex:
+        journal.mark_restored(uuid)
+        report.restored.append(uuid)
     return True
 
 
@@ -234,7 +297,10 @@ def _restore_one(client: Client, entry: JournalEntry) -> None:
             return
         if current.get("status") != "Deleted":
             _require(client.delete_image(entry.uuid), f"delete image {entry.uuid}")
-        _require(client.expunge_image(entry.uuid), f"expunge image {entry.uuid}")
+        expunged = client.expunge_image(entry.uuid)
+        if expunged.error_code == "SYS.1003" and client.get_image(entry.uuid) is None:
+            return  # image.deletionPolicy Direct (§10): the delete removed it already, nothing to expunge
+        _require(expunged, f"expunge image {entry.uuid}")
         return
     if current is None:
         raise TargetError(f"image {entry.uuid} no longer exists on the target; cannot restore it")

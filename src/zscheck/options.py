@@ -10,6 +10,7 @@ place each (`target_options`, `contract_plan`, ...), and those validate themselv
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from zscheck.load.plan import SCENARIOS
 from zscheck.target import DEFAULT_IMAGE_URL, DIALECTS, TIMINGS, TargetOptions
 
 Get = Callable[[str], Any]  # an option's value by its name (argparse's dest)
+RUN_GATES = ("error_rate<1%", "e2e:p99<1s")  # the gates `zscheck run` holds when none is given
 
 
 def bounded(kind: Callable[[str], float], low: float, high: float | None, what: str) -> Callable[[str], Any]:
@@ -32,6 +34,8 @@ def bounded(kind: Callable[[str], float], low: float, high: float | None, what: 
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not math.isfinite(value):  # nan passes every comparison; inf is no bound
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite {what}: give e.g. {low if low else 1}")
         if value < low or (high is not None and value > high):
             upper = f" and at most {high}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"{text} is out of range: it must be at least {low}{upper}")
@@ -92,7 +96,7 @@ class Option:
         if self.action is not None:
             out["action"] = self.action
         if self.action == "append":
-            out["default"] = []
+            out["default"] = list(self.default_for(command) or [])
         elif self.action != "store_true":
             out["default"] = self.default_for(command)
         for key, value in (
@@ -151,7 +155,8 @@ RUN = _options(
     Option("seed", "replay a run: the same seed sends the same requests (default: random, reported)",
            kind=SEED, metavar="N", pytest=False),  # pytest has --hypothesis-seed
     Option("report-dir", "where reports go (default: reports/<command>-<UTC time>)", metavar="DIR"),
-    Option("quiet", "the verdict and its failures only, no progress lines", action="store_true", pytest=False),
+    Option("quiet", "the verdict only (and its violations, one line each): no progress, phase lines or summaries; "
+           "the reports have everything", action="store_true", pytest=False),
     Option("events", "also write every progress event and the verdict to FILE, one JSON object per line",
            metavar="FILE", pytest=False),
 )  # fmt: skip
@@ -188,7 +193,8 @@ LOAD = _options(
            "(open model; counts late starts) (default: closed loop, as fast as answers come)",
            kind=bounded(float, 0.1, 1_000_000, "number"), metavar="R"),
     Option("slo", "a gate such as 'p99<250ms', 'error_rate<0.1%%', 'rps>=200', 'job:p99.9<=1s' (repeatable; "
-           "`zscheck run` defaults to error_rate<1%% and e2e:p99<1s)", metavar="GATE", action="append"),
+           "`zscheck run` holds error_rate<1%% and e2e:p99<1s unless one is given)", metavar="GATE",
+           action="append", defaults={"run": list(RUN_GATES)}),
     Option("duration", "how long the load runs, e.g. 30s, 2m (default: 30s; 20s in `zscheck run`)", 30.0,
            duration, "TIME", defaults={"run": 20.0}),
     Option("processes", "load-generating processes on this machine (locust --processes) (default: %(default)s)",
@@ -222,11 +228,57 @@ CAPACITY = _options(
     Option("step", "increment (default: %(default)s)", 5.0, bounded(float, 0.1, 1e6, "number")),
     Option("stop", "last step (default: %(default)s)", 50.0, bounded(float, 0.1, 1e6, "number")),
     Option("step-duration", "each step's length (default: 10s)", 10.0, duration, "TIME"),
+    Option("refine", "bisect between the last good and the first bad step, so the knee is not a step-size "
+           "artefact (at most as many more runs as the steps took)", action="store_true"),
+    Option("repeat", "runs of each step, for a 95%% interval on every point (default: %(default)s)", 1,
+           bounded(int, 1, 20, "whole number"), "K"),
 )  # fmt: skip
 
 ALL_IN_ONE = _options(
     Option("skip", "leave a phase out (repeatable)", choices=("contract", "load", "drift"), action="append"),
     Option("reports", "where run directories go (default: %(default)s)", "reports", metavar="DIR"),
+)  # fmt: skip
+
+# The run store and what reads it (issue 13; zscheck.history). The store is also a ZSCHECK_STORE or a
+# `store = "postgresql://..."` key, so that every CI job of a pipeline shares one history.
+STORE = _options(
+    Option("store", "where runs are recorded and read: an SQLite file, or a postgresql:// URL; `off` records "
+           "nothing (default: reports/history.sqlite)", metavar="PATH|URL", pytest=False),
+)  # fmt: skip
+
+COMPARE = _options(
+    Option("last", "compare the newest N stored runs of each side (BASE and CANDIDATE name a target URL or "
+           "`embedded`) instead of one run each (default: one)", kind=bounded(int, 1, 1000, "whole number"),
+           metavar="N", pytest=False),
+    Option("max-regression", "exit 1 when a metric is significantly worse by more than this, e.g. 5%% "
+           "(default: any significant regression is reported, none fails)", metavar="PCT", pytest=False),
+    Option("equivalence", "prove instead: no regression larger than --max-regression (TOST), at 1-alpha",
+           action="store_true", pytest=False),
+    Option("alpha", "significance level of the tests (default: %(default)s)", 0.05,
+           bounded(float, 0.0001, 0.5, "number"), "A", pytest=False),
+    Option("html", "also write the comparison (or the trend) as an HTML page to FILE", metavar="FILE",
+           pytest=False),
+    Option("json", "also write the comparison (or the trend) as JSON to FILE", metavar="FILE", pytest=False),
+)  # fmt: skip
+
+TREND = _options(
+    Option("fail-on-change", "exit 1 when the newest run of a series is on the far side of a change point that "
+           "made it worse, and the canary did not change with it (a nightly gate)", action="store_true",
+           pytest=False),
+    Option("max-pvalue", "significance a change point must reach (default: %(default)s, as Apache Otava's)",
+           0.001, bounded(float, 1e-9, 0.5, "number"), "P", pytest=False),
+    Option("window", "Otava's window of runs each test looks at (default: %(default)s)", 30,
+           bounded(int, 6, 1000, "whole number"), "N", pytest=False),
+)  # fmt: skip
+
+DIFF = _options(
+    Option("baseline", "the released build: a URL, or `embedded` (the reference server)", "embedded", metavar="URL",
+           pytest=False),
+    Option("candidate", "the build under test: a URL, or `embedded`", "embedded", metavar="URL", pytest=False),
+    Option("candidate-fault", "an embedded candidate's fault mode (repeatable): to watch diff catch it",
+           metavar="NAME", action="append", pytest=False),
+    Option("sequences", "seeded sequences beside the fixed probes (default: %(default)s)", 10,
+           bounded(int, 0, 500, "whole number"), "N", pytest=False),
 )  # fmt: skip
 
 GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
@@ -239,27 +291,38 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "distributed": ("distributed load (locust master/worker)", DISTRIBUTED),
     "capacity": ("the capacity search", CAPACITY),
     "all-in-one": ("zscheck run", ALL_IN_ONE),
+    "store": ("the run store", STORE),
+    "compare": ("the comparison", COMPARE),
+    "trend": ("change points", TREND),
+    "diff": ("the two targets", DIFF),
 }
 
 # Which groups each command takes (and, within a group, which options, when it takes only some).
 COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
-    "contract": (("target", None), ("fixtures", None), ("embedded", None), ("run", None), ("contract", None)),
+    "contract": (("target", None), ("fixtures", None), ("embedded", None), ("run", None), ("contract", None),
+                 ("store", None)),
     "load": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
-             ("load", None), ("distributed", None)),
+             ("load", None), ("distributed", None), ("store", None)),
     "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
                  ("run", None),
                  ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
-                 ("capacity", None)),
+                 ("capacity", None), ("store", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
             ("contract", ("max-examples", "baseline", "baseline-update")),
             ("load", ("scenario", "users", "duration", "rate", "slo")),
-            ("all-in-one", None)),
+            ("all-in-one", None), ("store", None)),
     "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
-                          "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events"))),
+                          "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events")), ("store", None)),
     "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
                             "ca-bundle", "insecure")),),
     "replay": (("target", ("target", "password-env", "password-file", "timeout", "ca-bundle", "insecure")),
                ("run", ("quiet", "events"))),
+    "runs": (("store", None),),
+    "compare": (("store", None), ("compare", None)),
+    "trend": (("store", None), ("compare", ("html", "json")), ("trend", None)),
+    "diff": (("target", ("account", "password", "password-env", "password-file", "timeout", "ca-bundle",
+                         "insecure")), ("fixtures", ("backup-storage", "image-url")), ("run", ("seed",)),
+             ("diff", None), ("compare", ("json",))),
 }  # fmt: skip
 
 

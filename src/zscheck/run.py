@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 
-from zscheck import __version__
+from zscheck import __version__, rundir
 from zscheck.checks import CHECKS, ErrorTable
 from zscheck.conformance.drift import run_drift
 from zscheck.conformance.plan import NIGHTLY_MAX_EXAMPLES, ContractPlan
 from zscheck.conformance.runner import run_contract
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
-from zscheck.events import Emit, Note, PhaseFinished, PhaseStarted, VerdictReached, discard
+from zscheck.events import Emit, Event, Note, PhaseFinished, PhaseStarted, VerdictReached, discard
 from zscheck.load.runner import LoadRun, run_load
-from zscheck.options import utc_stamp
+from zscheck.options import RUN_GATES, utc_stamp
 from zscheck.report.documents import Phase as PhaseRecord
 from zscheck.report.documents import RunSummary
 from zscheck.report.documents import Verdict as VerdictWord
@@ -34,7 +34,7 @@ from zscheck.slo import parse_gate
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
 
-DEFAULT_GATES = ("error_rate<1%", "e2e:p99<1s")
+DEFAULT_GATES = RUN_GATES  # declared with the option, so `zscheck config run` shows what the run holds
 PHASES = ("contract", "load", "drift")
 PhaseName = Literal["contract", "load", "drift"]
 
@@ -103,11 +103,17 @@ def run_all(
 ) -> RunAllResult:
     run = run.validate()
     seed = run.seed if run.seed is not None else random.randrange(2**32)
-    directory = run.reports / utc_stamp()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = rundir.claim(run.reports / utc_stamp(), given=False)  # two runs in one second: -2, -3, ...
     _point_latest(run.reports, directory)
     result = RunAllResult(directory)
     started = time.time()
+    reasons: dict[str, str] = {}  # why a phase could not run, from its own verdict event
+
+    def phase_emit(event: Event) -> None:
+        if isinstance(event, VerdictReached) and event.verdict is Verdict.COULD_NOT_RUN and event.reason:
+            reasons.setdefault(event.phase, event.reason)
+        emit(event)
+
     steps: dict[str, Callable[[Path], Verdict]] = {
         "contract": lambda out: run_contract(
             ContractPlan(
@@ -119,7 +125,7 @@ def run_all(
                 baseline_update=run.baseline_update,
             ),
             control=control,
-            emit=emit,
+            emit=phase_emit,
             last_resort=last_resort,
             quiet=True,
         ),
@@ -135,30 +141,38 @@ def run_all(
                 seed=seed,
             ),
             control=control,
-            emit=emit,
+            emit=phase_emit,
         ),
         # drift is informational in a run: its phase line says so; its own verdict line would say VIOLATIONS
         "drift": lambda out: run_drift(out, run.target, control=control).verdict,
     }
     todo = [name for name in PHASES if name not in run.skip]
-    for number, name in enumerate(todo, 1):
-        emit(PhaseStarted(name, number, len(todo)))
-        t0 = time.monotonic()
-        error = None
-        try:
-            verdict = steps[name](directory / name)
-        except ZscheckError as exc:
-            verdict, error = Verdict.COULD_NOT_RUN, str(exc)
-        except KeyboardInterrupt:  # the phase restored what it changed on the way out
-            verdict, error = Verdict.COULD_NOT_RUN, "interrupted by a signal"
-            control.interrupt()
-        phase = Phase(name, verdict.exit_code, time.monotonic() - t0, error)
-        result.phases.append(phase)
-        emit(PhaseFinished(name, number, len(todo), verdict, phase.seconds, error))
-        if control.interrupted:  # Ctrl-C or SIGTERM: the phase restored; stop here
-            phase.exit_code, phase.error = 2, "interrupted by a signal"
-            emit(Note("run", "interrupted: the remaining phases were not run"))
-            break
+    try:
+        for number, name in enumerate(todo, 1):
+            if control.interrupted:  # a signal between two phases: the next one is not started
+                break
+            emit(PhaseStarted(name, number, len(todo)))
+            t0 = time.monotonic()
+            error = None
+            try:
+                verdict = steps[name](directory / name)
+            except ZscheckError as exc:
+                verdict, error = Verdict.COULD_NOT_RUN, str(exc)
+            except KeyboardInterrupt:  # the phase restored what it changed on the way out
+                verdict, error = Verdict.COULD_NOT_RUN, "interrupted by a signal"
+                control.interrupt()
+            if verdict is Verdict.COULD_NOT_RUN and error is None:
+                error = reasons.get(name)
+            phase = Phase(name, verdict.exit_code, time.monotonic() - t0, error)
+            result.phases.append(phase)
+            emit(PhaseFinished(name, number, len(todo), verdict, phase.seconds, error))
+            if control.interrupted:  # Ctrl-C or SIGTERM: the phase restored; stop here
+                phase.exit_code, phase.error = 2, "interrupted by a signal"
+                break
+    except KeyboardInterrupt:  # the first signal landed between phases (no phase was running to restore)
+        control.interrupt()
+    if control.interrupted:
+        emit(Note("run", "interrupted by a signal: the remaining phases were not run"))
     label = run.target.url or "embedded reference server"
     RunSummary(
         verdict=cast(VerdictWord, result.verdict.word),
@@ -176,7 +190,12 @@ def run_all(
         ],
     ).write(directory / "summary.json")
     index = write_index(directory, error_table=_error_table(), checks=CHECKS)
-    emit(VerdictReached("run", result.verdict, label, seed=seed, report=str(index.resolve())))
+    why = next((p.error for p in result.phases if p.verdict is Verdict.COULD_NOT_RUN and p.error), None)
+    if control.interrupted:
+        why = "interrupted by a signal"
+    elif not result.phases:
+        why = "every phase was skipped"
+    emit(VerdictReached("run", result.verdict, label, seed=seed, report=str(index.resolve()), reason=why))
     return result
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -82,10 +84,7 @@ class TargetOptions:
                 raise ConfigError(
                     "--timing applies to the embedded reference server only (a --target has its own); drop one of them"
                 )
-            if not self.url.startswith(("http://", "https://")):  # type: ignore[union-attr]
-                raise ConfigError(
-                    f"--target {self.url!r} is not an http:// or https:// URL; write e.g. http://10.0.0.5:8080"
-                )
+            check_target_url(str(self.url))
         return self
 
     def password(self) -> str:
@@ -108,6 +107,7 @@ class TargetOptions:
         """Say now, not after the embedded parts ran, that a real target's password is missing."""
         if not self.embedded:
             self.password()
+        self.tenant_password()
 
     def tenant_password(self) -> str | None:
         if self.tenant is None:
@@ -122,7 +122,42 @@ class TargetOptions:
 
     def label(self, url: str) -> str:
         """How reports name the target (the embedded server's URL changes every run, so it is said so)."""
-        return f"embedded reference server ({url})" if self.embedded else url
+        return f"embedded reference server ({url})" if self.embedded else masked_url(url)
+
+
+def masked_url(text: str) -> str:
+    """`text` with any user:password@ of a URL in it masked, whatever the password holds (`@`, `/`, `:`):
+    everything from `//` to the last `@` before the next blank goes."""
+    return re.sub(r"//[^\s]*@", "//***@", text)
+
+
+def check_target_url(url: str) -> str:
+    """A `--target` as the harness can use it: http(s), a host, an optional port, no credentials, no query.
+    Raises ConfigError naming the value (masked), the rule and an example."""
+    example = "write e.g. http://10.0.0.5:8080"
+    if "@" in url.partition("://")[2]:
+        # httpx would send user:password@ as Basic auth, replacing the session header; and the URL is
+        # written to journals and reports. The password has its own ways in.
+        raise ConfigError(
+            f"--target {masked_url(url)!r} carries credentials: give the URL without user:password@ and the "
+            "password in ZSCHECK_PASSWORD (or --password-env VAR, --password-file FILE), the account with --account"
+        )
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigError(f"--target {url!r} has blanks or control characters in it; {example}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"--target {url!r} is not a valid URL ({exc}); {example}") from None
+    if parts.scheme not in ("http", "https") or not url.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"--target {url!r} is not an http:// or https:// URL; {example}")
+    if not parts.hostname:
+        raise ConfigError(f"--target {url!r} names no host; {example}")
+    if port == 0:
+        raise ConfigError(f"--target {url!r}: port 0 is not a port; {example}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"--target {url!r}: a target is a node's address, without ?query or #fragment; {example}")
+    return url
 
 
 @dataclass(frozen=True)
@@ -189,6 +224,9 @@ class Target:
             dialect=cast(Dialect, options.dialect),
             faults=options.faults,
             seed_images=embedded.seed_images,
+            # The embedded server takes the run's password: with ZSCHECK_PASSWORD exported (for a real node,
+            # for the locust workers) every embedded-server command would otherwise fail to log in.
+            admin_password=options.password(),
         )
         if embedded.session_timeout is not None:
             config = dataclasses.replace(config, session_timeout=embedded.session_timeout)
@@ -258,6 +296,7 @@ class Target:
                 self.restore_problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
             except ZscheckError as exc:
                 self.restore_problems = [str(exc)]
+            self.journal.close()
             self.journal = None
         for client in reversed(self.clients):
             if client.session is not None:
@@ -275,6 +314,7 @@ class Target:
 
 def journal_of(path: Path, options: TargetOptions) -> Journal:
     """A run's journal on disk, refused if it belongs to another target than the one named."""
+    options.validate()
     journal = Journal.load(path)
     if not options.embedded and str(options.url).rstrip("/") != str(journal.target).rstrip("/"):
         raise ConfigError(
@@ -293,6 +333,10 @@ def restore_journal(path: Path, options: TargetOptions, *, password: str | None 
     if password is None:
         raise ConfigError(f"no password for account {options.account!r}: {options.no_password()}")
     timeouts = Timeouts(min(5.0, options.timeout), options.timeout)
-    with Client(journal.target, verify=options.verify, timeouts=timeouts) as client:
-        client.login(options.account, password)
-        return restore(journal, client)
+    journal.lock()  # refused while the run that writes it is still going (the same process may go on)
+    try:
+        with Client(journal.target, verify=options.verify, timeouts=timeouts) as client:
+            client.login(options.account, password)
+            return restore(journal, client)
+    finally:
+        journal.close()

@@ -30,6 +30,13 @@ class Verdict(enum.IntEnum):
         return cls(code) if code in (0, 1, 2) else cls.COULD_NOT_RUN
 
     @classmethod
+    def interrupted(cls, found: Verdict) -> Verdict:
+        """The verdict of a run cut short by Ctrl-C or SIGTERM, given what it had found: violations already
+        seen stand (exit 1, they are facts about the target); anything else is no verdict (exit 2), even a
+        pass so far, since the run did not finish what it set out to check."""
+        return cls.VIOLATIONS if found is cls.VIOLATIONS else cls.COULD_NOT_RUN
+
+    @classmethod
     def combine(cls, verdicts: Iterable[Verdict]) -> Verdict:
         """Several phases' verdicts as one: any violation wins (it is a fact about the target, even when
         another phase could not run); then any phase that could not run; an empty run never passes."""

@@ -92,3 +92,56 @@ def test_a_table_without_a_catch_all_says_so(tmp_path: Path) -> None:
 def test_unknown_facet_values_are_refused() -> None:
     with pytest.raises(ConfigError, match="facet session='stale' is not one of valid, unknown"):
         Facets(session="stale")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "reads"),
+    [
+        ("x", "string", True),
+        (1, "string", True),  # a number reads as its text
+        (True, "string", True),
+        (None, "string", True),
+        ({}, "string", False),
+        ([{}], "string", False),
+        (5, "long", True),
+        ("7", "long", True),
+        ("7.0", "long", True),  # nextLong parses a double and keeps it when integral
+        (7.0, "long", True),
+        (7.5, "long", False),
+        ("x", "long", False),
+        (True, "long", False),
+        ([], "long", False),
+        (2**63, "long", False),
+        (None, "long", True),
+    ],
+)
+def test_gson_reads(value: object, kind: str, reads: bool) -> None:
+    from zscheck.checks import gson_reads
+
+    assert gson_reads(value, kind) is reads
+
+
+@pytest.mark.parametrize(
+    ("action", "dialect", "field"),
+    [
+        ({"stateEvent": "enable"}, "rest", None),
+        ({"stateEvent": "enable", "serviceId": [{}]}, "rest", "serviceId"),
+        ({"timeout": "x", "id": {}}, "rest", "timeout"),  # the first in the map's order
+        ({"uuid": {}}, "rest", "uuid"),
+        ({"uuid": {}}, "documented", None),  # the literal page's params declare no uuid
+        ({"stateEvent": {}, "systemTags": [{}]}, "rest", None),  # classes of their own
+        ({"unknownKey": {}}, "rest", None),  # unknown keys are ignored
+    ],
+)
+def test_field_of_wrong_kind(action: dict[str, object], dialect: str, field: str | None) -> None:
+    from zscheck.checks import field_of_wrong_kind
+
+    assert field_of_wrong_kind(action, dialect) == field
+
+
+def test_a_field_of_the_wrong_kind_is_a_sync_500_before_any_job_rule() -> None:
+    table = default_table()
+    for facets in (Facets(body="field-wrong-kind"), Facets(body="field-wrong-kind", event="missing", image="unknown")):
+        expected = table.expect(facets, "rest")
+        assert (expected.rule, expected.stage, expected.status) == ("field-of-the-wrong-kind", "sync", 500)
+    assert table.expect(Facets(body="field-wrong-kind", auth="missing"), "rest").rule == "authorization-missing"

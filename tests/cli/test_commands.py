@@ -99,19 +99,22 @@ def test_a_damaged_journal_is_one_line_and_exit_2(
 
 
 @pytest.mark.slow
-def test_a_refused_login_still_writes_the_load_summary(tmp_path: Path) -> None:
-    """`zscheck load` with a wrong password wrote no summary.json: a nightly job had nothing to read."""
+def test_a_refused_login_still_writes_the_load_summary(make_server: ServerFactory, tmp_path: Path) -> None:
+    """`zscheck load` with a wrong password wrote no summary.json: a nightly job had nothing to read. The
+    could-not-run report names the target given and says why, in the terminal and in summary.json."""
+    server = make_server()
     report = tmp_path / "r"
     proc = subprocess.run(
-        [sys.executable, "-m", "zscheck", "load", "--duration", "2", "--users", "1", "--report-dir", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "ZSCHECK_PASSWORD": "not-the-password"},
-    )
+        [sys.executable, "-m", "zscheck", "load", "--target", server.url, "--duration", "2", "--users", "1",
+         "--report-dir", str(report)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "ZSCHECK_PASSWORD": "not-the-password"},
+    )  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
     summary = json.loads((report / "summary.json").read_text())
     assert summary["verdict"] == "COULD NOT RUN" and "ID.1000" in summary["error"]
+    assert summary["target"] == server.url
+    headline = next(line for line in proc.stdout.splitlines() if "COULD NOT RUN" in line)
+    assert headline.startswith(f"zscheck: COULD NOT RUN (load) - {server.url}, seed ") and "ID.1000" in headline
     assert "Traceback" not in proc.stderr
 
 
@@ -135,6 +138,7 @@ def test_every_option_of_every_command_comes_from_the_one_table() -> None:
     declared = {option.flag for _, table in GROUPS.values() for option in table.values()}
     own = {"serve": None, "config": {"for_command", "options"}, "faults": set(), "restore": {"journal"},
            "replay": {"report", "finding"}}  # fmt: skip
+    own |= {"runs": {"action", "what"}, "compare": {"base", "candidate"}, "trend": {"series"}}  # what they name
     for name, parser in subcommands().items():
         if name == "serve":
             continue  # the reference server's own options: one command, declared there once
@@ -190,7 +194,8 @@ def test_an_unknown_option_is_named_by_its_command(capsys: pytest.CaptureFixture
         main(["drift", "--bogus"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "zscheck drift: error: unrecognized arguments: --bogus" in err and "usage: zscheck drift" in err
+    # one line, like every error that is not a verdict, naming the command whose --help lists the options
+    assert err == "zscheck drift: error: unrecognized arguments: --bogus (`zscheck drift --help` lists the options)\n"
 
 
 @pytest.mark.slow
@@ -237,3 +242,70 @@ def test_a_contract_run_emits_its_violations_and_verdict_as_events(tmp_path: Pat
     assert "ViolationFound" in kinds and "from an earlier run" not in kinds  # this run's events only
     assert "zscheck: VIOLATIONS (contract) - embedded reference server" in proc.stdout
     assert "Traceback" not in proc.stdout  # --quiet: pytest's tracebacks stay out; failures.md has them
+
+
+def test_faults_help_promises_only_what_the_commands_take(capsys: pytest.CaptureFixture[str]) -> None:
+    """`zscheck faults --help` promised `run --fault` while run refused it: the text is derived from the
+    options each command takes, and each command it names parses --fault into its target."""
+    from zscheck.cli import fault_commands
+    from zscheck.options import target_options
+
+    takers = fault_commands()
+    assert "contract" in takers and "load" in takers and "drift" not in takers and "restore" not in takers
+    with pytest.raises(SystemExit):
+        main(["faults", "--help"])
+    text = capsys.readouterr().out
+    for command, parser in subcommands().items():
+        if command in takers:
+            assert f"zscheck {command} --fault" in text
+            parsed = vars(parser.parse_args(["--fault", "disable-noop"]))
+            assert target_options(parsed.__getitem__, command).faults == ("disable-noop",)
+        elif command != "serve":  # serve's own --fault is the server's, named in the description
+            assert f"zscheck {command} --fault" not in text
+
+
+def test_config_run_shows_the_gates_the_run_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    """`zscheck config run` showed `slo []` while the run held two gates."""
+    from zscheck.cli.values import run_all
+
+    assert main(["config", "run"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("slo"))
+    assert "['error_rate<1%', 'e2e:p99<1s']" in line and "(default)" in line
+    parser = subcommands()["run"]
+    args = parser.parse_args([])
+    assert list(run_all(lambda dest: getattr(args, dest)).slo) == ["error_rate<1%", "e2e:p99<1s"]
+    assert main(["config", "run", "--slo", "p99<1s"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("slo"))
+    assert "['p99<1s']" in line and "(command line)" in line
+
+
+def junit_counts(path: Path) -> tuple[int, int]:
+    """failures and errors as a CI server counts them: every testcase's <failure> and <error>."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.parse(path).getroot()
+    cases = list(root.iter("testcase"))
+    return (sum(len(c.findall("failure")) for c in cases), sum(len(c.findall("error")) for c in cases))
+
+
+@pytest.mark.slow
+def test_a_quiet_conformant_contract_run_prints_the_verdict_only_and_ci_reads_it_green(tmp_path: Path) -> None:
+    """Three output defects of a first run, in one run: --quiet printed pytest's dots and summary; a plain
+    install (no pytest-timeout: here `-p no:timeout`) printed `PytestConfigWarning: Unknown config option:
+    timeout`; and schemathesis' own JUnit carried failures="1" on a pass, so a CI glob went red."""
+    report = tmp_path / "r"
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "contract", "--quiet", "--max-examples", "2", "--report-dir", str(report)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTEST_ADDOPTS": "-p no:timeout"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, proc.stdout
+    assert lines[0].startswith("zscheck: PASS (contract) - embedded reference server") and lines[1].startswith(
+        "zscheck: report "
+    )
+    assert "PytestConfigWarning" not in proc.stdout + proc.stderr and "Unknown config option" not in proc.stderr
+    xmls = sorted(report.glob("**/*.xml"))  # every XML a `reports/**/*.xml` glob would hand a CI server
+    assert any(p.parent.name == "schemathesis" for p in xmls), xmls
+    for path in xmls:
+        assert junit_counts(path) == (0, 0), path.read_text()[:2000]

@@ -52,14 +52,28 @@ def test_a_terminal_redraws_the_tick_in_place_and_ends_it_before_the_next_line()
     assert "users 4\nzscheck: violation status" in text  # the tick line is ended, not overwritten
 
 
-def test_quiet_keeps_verdicts_and_violations_only() -> None:
+def test_quiet_keeps_the_commands_verdict_and_violations_only() -> None:
+    """--quiet: no progress, no phase lines, no summaries (the verdict's details), and in `zscheck run`
+    none of the phases' own verdicts: the run's verdict and where its report is."""
     out = io.StringIO()
-    handler = Terminal(out, quiet=True)
+    handler = Terminal(out, quiet=True, command="load")
     for event in EVENTS:
         handler(event)
-    text = out.getvalue()
-    assert "fixture images" not in text and "req/s" not in text and "suites" not in text
-    assert "violation status" in text and "zscheck: VIOLATIONS (load)" in text and "run: [2/3] load" in text
+    assert out.getvalue() == (
+        "zscheck: violation status: HTTP 500 where 202 was due\n"
+        "zscheck: VIOLATIONS (load) - http://127.0.0.1:1, seed 7\nzscheck: report r\n"
+    )
+    out = io.StringIO()
+    handler = Terminal(out, quiet=True, command="run")
+    for event in [*EVENTS, VerdictReached("run", Verdict.VIOLATIONS, "t", report="index.html")]:
+        handler(event)
+    assert out.getvalue() == "zscheck: VIOLATIONS (run) - t\nzscheck: report index.html\n"
+
+
+def test_a_run_that_could_not_run_says_why_in_its_headline() -> None:
+    event = VerdictReached("contract", Verdict.COULD_NOT_RUN, "http://10.0.0.5:8080", seed=1, reason="cannot reach it")
+    assert event.headline() == "zscheck: COULD NOT RUN (contract) - http://10.0.0.5:8080, seed 1 - cannot reach it"
+    assert "cannot" not in VerdictReached("x", Verdict.PASS, "t", reason="cannot reach it").headline()
 
 
 def test_json_lines_carry_every_event_with_its_type(tmp_path: Path) -> None:

@@ -32,8 +32,13 @@ def test_unreachable_target_is_exit_2_with_a_reason(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     result = contract(tmp_path, "--target", f"http://127.0.0.1:{port}", env={"ZSCHECK_PASSWORD": "x"})
     assert result.returncode == 2
-    assert "could not run: cannot reach" in result.stdout + result.stderr
+    # --quiet: the verdict only, and it names the target given and why it could not run
+    assert result.stdout.startswith(f"zscheck: COULD NOT RUN (contract) - http://127.0.0.1:{port}, seed ")
+    assert f" - cannot reach http://127.0.0.1:{port}" in result.stdout.splitlines()[0]
     assert "Traceback" not in result.stdout + result.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["target"] == f"http://127.0.0.1:{port}" and "cannot reach" in summary["harness_errors"][0]
+    assert f"--target http://127.0.0.1:{port}" in summary["replay"]
 
 
 def test_failed_login_is_exit_2_and_never_shows_the_password(make_server: ServerFactory, tmp_path: Path) -> None:
@@ -97,7 +102,8 @@ def test_real_target_run_restores_given_images_and_writes_reports(make_server: S
     st = report / "schemathesis"
     assert list(st.glob("junit-*.xml")) and list(st.glob("har-*.json")), "schemathesis' own report is missing"
     assert "OAuth " not in next(st.glob("har-*.json")).read_text().replace("OAuth $", "")
-    assert "cases," in result.stdout and "requests/s" in result.stdout
+    assert result.stdout.startswith(f"zscheck: PASS (contract) - {server.url}, seed 5\n")  # --quiet: the verdict
+    assert summary["cases"] > 0 and summary["requests_per_s"] > 0  # the numbers are in the report
 
 
 @pytest.mark.slow

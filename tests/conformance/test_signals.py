@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, ServerFactory
+from tests.conftest import PASSWORD, ServeProcess, ServerFactory
 from zscheck import Client
 from zscheck.conformance.runner import GRACE
 
@@ -95,6 +96,7 @@ def test_the_last_resort_restores_from_the_journal_and_ends_the_process(
         given = next(iter(before))
         fixtures.adopt(given)
         zs.change_state(given, "disable" if before[given] == "Enabled" else "enable")
+        journal.close()  # the run's own process holds it while it runs; this one stands in for a dead run
         code = (
             "import sys; from pathlib import Path; from zscheck.conformance import runner as r; "
             "from zscheck.cli.common import last_resort; from zscheck.control import RunControl; "
@@ -140,3 +142,109 @@ def test_our_own_interrupt_dropped_in_a_callback_prints_no_traceback(state: str)
         assert proc.stderr == ""
     else:
         assert "Traceback" in proc.stderr and "KeyboardInterrupt" in proc.stderr
+
+
+def _wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "the phase to interrupt never came"
+        time.sleep(0.05)
+
+
+def _lines_of(path: Path) -> Callable[[], str]:
+    return lambda: path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("phase", ["load-setup", "load-start", "drift", "schemathesis"])
+def test_sigterm_in_each_phase_of_run_restores_and_writes_the_whole_report(
+    serve_process: Callable[..., ServeProcess], tmp_path: Path, phase: str
+) -> None:
+    """SIGTERM while `zscheck run` sets up its load phase (an AddImage job in flight), while locust starts,
+    in drift, and in schemathesis' own report: it exited 143 with no message, left fixture images, started
+    the next phase after an interrupted load setup, and wrote no summary.json or index.html. Now each ends
+    with a message, everything restored, no further phase, and the run's whole report."""
+    slow = phase in ("load-setup", "drift")  # every api-job takes 1.5 s: the signal lands while one is in flight
+    server = serve_process("--db", ":memory:", "--job-delay", "1.5" if slow else "0")
+    skip = {
+        "load-setup": ["contract"],
+        "load-start": ["contract"],
+        "drift": ["contract", "load"],
+        "schemathesis": ["load", "drift"],
+    }[phase]
+    out_file = tmp_path / "out.txt"
+    reports = tmp_path / "reports"
+    with Client(server.url) as zs, out_file.open("w") as sink:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "run", "--target", server.url, "--reports", str(reports),
+             "--max-examples", "2", "--duration", "20s", "--users", "4", "--timeout", "10",
+             *(a for name in skip for a in ("--skip", name))],
+            stdout=sink, stderr=subprocess.PIPE, text=True, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        out = _lines_of(out_file)
+        if phase == "load-setup":  # the second fixture image's AddImage is in flight (each job takes 1.5 s)
+            _wait_for(proc, lambda: "creating 4 fixture images" in out())
+            time.sleep(2.2)
+        elif phase == "load-start":
+            _wait_for(proc, lambda: "load: toggle on" in out())
+        elif phase == "drift":
+            _wait_for(proc, lambda: "drift ..." in out())
+            time.sleep(1.0)
+        else:
+            _wait_for(proc, lambda: any(reports.glob("*/contract/schemathesis/journal.jsonl")), timeout=240)
+            time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        time.sleep(2.0)  # an AddImage job accepted before the signal finishes on the server meanwhile
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    text = out()
+    assert proc.returncode == 2, text[-3000:] + err[-3000:]
+    assert "Traceback" not in err and "Traceback" not in text
+    assert "interrupted by a signal" in text, text[-3000:]
+    assert after == before, "images left behind or changed"
+    (run_dir,) = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "COULD NOT RUN" and summary["target"] == server.url
+    assert (run_dir / "index.html").exists()
+    names = [p["name"] for p in summary["phases"]]
+    assert names == [{"load-setup": "load", "load-start": "load", "drift": "drift", "schemathesis": "contract"}[phase]]
+    assert summary["phases"][0]["error"] == "interrupted by a signal"
+    assert "drift ..." not in text or phase == "drift"  # no phase started after the interrupted one
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sigterm_in_schemathesis_report_of_contract_ends_with_the_verdict_event(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The suites are done and their reports written when schemathesis' own report runs: a signal there
+    ends the command with a message and its verdict line (interrupted: exit 2), never a bare exit."""
+    server = make_server()
+    report = tmp_path / "r"
+    out_file = tmp_path / "out.txt"
+    with out_file.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "contract", "--target", server.url, "--max-examples", "2",
+             "--report-dir", str(report)],
+            stdout=sink, stderr=subprocess.PIPE, text=True, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        _wait_for(proc, lambda: (report / "schemathesis" / "journal.jsonl").exists(), timeout=240)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    text = out_file.read_text()
+    assert proc.returncode == 2, text[-3000:] + err[-3000:]
+    assert "Traceback" not in err
+    assert "interrupted by a signal during schemathesis' own report" in text
+    assert f"zscheck: COULD NOT RUN (contract) - {server.url}" in text and "interrupted by a signal" in text
+    summary = json.loads((report / "summary.json").read_text())  # complete, and saying what the exit code says
+    assert summary["verdict"] == "COULD NOT RUN" and summary["exit_code"] == 2 and summary["cases"] > 0
+    assert "interrupted by a signal during schemathesis' own report" in summary["harness_errors"]
+    lines = [json.loads(line) for line in (report / "schemathesis" / "journal.jsonl").read_text().splitlines()]
+    assert {e["uuid"] for e in lines if e["kind"] in ("image", "account")} <= {
+        e["uuid"] for e in lines if e["kind"] == "restored"
+    }

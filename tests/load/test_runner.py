@@ -144,19 +144,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_capacity_reports_every_step_and_the_knee(tmp_path: Path) -> None:
-    code, out, doc = zscheck_load(
-        tmp_path, "--start", "1", "--step", "2", "--stop", "3", "--step-duration", "2s", "--slo", "e2e:p99<5s",
-        command="capacity",
-    )  # fmt: skip
-    assert code == 0, out
-    assert [s["users"] for s in doc["steps"]] == [1, 3]
-    assert all(s["passed"] for s in doc["steps"])
-    best = max(doc["steps"], key=lambda s: s["throughput"])
-    assert doc["knee"] == {"users": best["users"], "rate": None, "throughput": best["throughput"]}
-    assert "zscheck: knee at" in out
-
-
 def test_capacity_below_the_first_step_exits_1(tmp_path: Path) -> None:
     code, out, doc = zscheck_load(
         tmp_path, "--start", "1", "--step", "1", "--stop", "3", "--step-duration", "2s", "--slo", "e2e:p50<1us",

@@ -2,7 +2,15 @@
 scenarios alike. Never imports the reference server (see ARCHITECTURE.md)."""
 
 from zscheck.checks.agreement import check_echo_matches_query, check_query_visibility, check_strings_round_trip
-from zscheck.checks.expectations import FACETS, ErrorTable, Facets, ProtocolRule, default_table
+from zscheck.checks.expectations import (
+    FACETS,
+    ErrorTable,
+    Facets,
+    ProtocolRule,
+    default_table,
+    field_of_wrong_kind,
+    gson_reads,
+)
 from zscheck.checks.response import (
     Probe,
     check_inventory,
@@ -62,6 +70,8 @@ __all__ = [
     "check_query_visibility",
     "check_strings_round_trip",
     "default_table",
+    "field_of_wrong_kind",
+    "gson_reads",
     "judge",
     "judge_call",
     "judge_protocol",

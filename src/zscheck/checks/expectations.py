@@ -18,13 +18,58 @@ from zscheck.errors import ConfigError
 
 # Every facet and its values, in the vocabulary of the table's `when` clauses.
 FACETS: dict[str, tuple[str, ...]] = {
-    "body": ("action", "wrong-key", "empty", "not-json", "not-object", "bad-tags"),
+    "body": ("action", "wrong-key", "empty", "not-json", "not-object", "bad-tags", "field-wrong-kind"),
     "auth": ("oauth", "missing", "not-oauth"),
     "event": ("valid", "invalid", "missing", "not-a-string"),
     "tags": ("strings", "null-element", "not-string-in-action", "not-string-top"),
     "image": ("own", "unknown", "foreign", "tenants-own", "admin-on-tenants"),
     "session": ("valid", "unknown", "expired", "logged-out"),
 }
+
+
+# The fields of APIChangeImageStateMsg that Gson's rehash reads from the action map besides stateEvent and
+# the tags, with their Java kind (facts §10): the ones every message inherits (Message.id, serviceId,
+# createdTime; NeedReplyMessage.timeout) and, in the rest dialect, the declared `uuid`.
+INHERITED_FIELDS: dict[str, str] = {"id": "string", "serviceId": "string", "timeout": "long", "createdTime": "long"}
+DECLARED_FIELDS: dict[str, dict[str, str]] = {"rest": {"uuid": "string"}, "documented": {}}
+_LONG = (-(2**63), 2**63 - 1)
+
+
+def gson_reads(value: Any, kind: str) -> bool:
+    """Whether Gson reads this JSON value into a field of this Java kind (`string` or `long`). A string
+    field takes any scalar (a number or a boolean reads as its text); a long takes an integral number in
+    range or a string that parses as one (JsonReader.nextLong). Null is always fine (the field stays null)."""
+    if value is None:
+        return True
+    if kind == "string":
+        return not isinstance(value, dict | list)
+    if isinstance(value, bool | dict | list):
+        return False
+    number: float | int
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                return False
+    else:
+        number = value
+    if isinstance(number, float) and not (number == number and abs(number) != float("inf") and number.is_integer()):
+        return False
+    return _LONG[0] <= number <= _LONG[1]
+
+
+def field_of_wrong_kind(action: dict[str, Any], dialect: str) -> str | None:
+    """The first field of the action map (in its order, as the rehash reads it) that Gson cannot read
+    into its message field, stateEvent and the tags aside (they have classes of their own); None if none."""
+    kinds = INHERITED_FIELDS | DECLARED_FIELDS.get(dialect, {})
+    for name, value in action.items():
+        kind = kinds.get(name)
+        if kind is not None and not gson_reads(value, kind):
+            return name
+    return None
 
 
 @dataclass(frozen=True, slots=True)

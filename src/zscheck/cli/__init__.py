@@ -10,23 +10,40 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from zscheck import __version__
-from zscheck.cli import all_in_one, contract, drift, load, replay, restore, serve
+from zscheck.cli import all_in_one, compare, contract, diff, drift, load, replay, restore, runs, serve, trend
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.options import COMMANDS, options_of
 from zscheck.refserver.faults import FAULTS, LOAD_FAULTS
+from zscheck.target import masked_url
 
 __all__ = ["build_parser", "main"]
 _TOP_LEVEL_VALUES = ("--config", "--profile")  # the top-level options that take a value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the value, the rule, where the options are listed) and exit
+    2, like every other error that is not a verdict; its subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {one_line(message)} (`{self.prog} --help` lists the options)", file=sys.stderr)
+        sys.exit(EXIT_CANNOT_RUN)
+
+
+def one_line(text: str) -> str:
+    """A message as one line: a library message that spans lines (a TOML parser's) is joined with ` | `."""
+    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip()) or "(no message)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="zscheck",
         description="Contract and load testing for ZStack's ChangeImageState API. "
         "Exit codes: 0 conformant, 1 violations found, 2 could not run.",
@@ -50,21 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
     load.register(sub)
     restore.register(sub)
     replay.register(sub)
+    runs.register(sub)
+    compare.register(sub)
+    trend.register(sub)
+    diff.register(sub)
     _add_config(sub)
     return parser
 
 
+def fault_commands() -> list[str]:
+    """The commands whose embedded server takes --fault NAME, from the one table of options."""
+    return [c for c in COMMANDS if any(o.flag == "fault" and o.cli for _, o in options_of(c))]
+
+
 def _add_faults(sub: Subparsers) -> None:
+    takers = fault_commands()
     p = add_command(
         sub,
         "faults",
         "list the reference server's deliberate fault modes",
-        "List the fault modes of `zscheck serve --fault NAME` (and of contract, load and run's embedded server "
-        "with --fault NAME).",
-        "examples:\n  zscheck faults\n  zscheck contract --fault disable-noop\n"
-        "  zscheck load --scenario contention --fault lost-update-race",
+        f"List the fault modes of `zscheck serve --fault NAME` (and of the embedded server of "
+        f"{', '.join(takers)} with --fault NAME).",
+        "examples:\n  zscheck faults\n"
+        + "".join(f"  zscheck {c} --fault {_example_fault(c)}\n" for c in takers)
+        + "  zscheck serve --fault disable-noop",
     )
     p.set_defaults(func=_cmd_faults)
+
+
+def _example_fault(command: str) -> str:
+    return "lost-update-race --scenario contention" if command in ("load", "capacity") else "disable-noop"
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
@@ -81,6 +113,14 @@ def _cmd_faults(args: argparse.Namespace) -> int:
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return dict(action.choices)
+
+
+def _every(parser: argparse.ArgumentParser) -> dict[str, set[str]]:
+    """Each command's options (argparse dests), for refusing a configuration key that is no option at all."""
+    return {
+        name: {a.dest for a in sub._actions if a.option_strings and a.dest != "help"}
+        for name, sub in _subparsers(parser).items()
+    }
 
 
 def command_index(argv: Sequence[str]) -> int:
@@ -104,7 +144,9 @@ def _with_configuration(
     """Re-read the command's options with the environment and the configuration file filling the gaps."""
     command = args.command
     rest = argv[command_index(argv) + 1 :]
-    resolved, _ = resolve(_subparsers(parser)[command], rest, command, config_file=args.config, profile=args.profile)
+    resolved, _ = resolve(
+        _subparsers(parser)[command], rest, command, config_file=args.config, profile=args.profile, every=_every(parser)
+    )
     for name in ("command", "config", "profile"):
         setattr(resolved, name, getattr(args, name))
     return resolved
@@ -133,7 +175,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
         choices = ", ".join(c for c in commands if c != "config")
         raise ConfigError(f"zscheck config {args.for_command}: not a command; choose one of {choices}")
     _, settings = resolve(
-        commands[args.for_command], list(args.options), args.for_command, config_file=args.config, profile=args.profile
+        commands[args.for_command],
+        list(args.options),
+        args.for_command,
+        config_file=args.config,
+        profile=args.profile,
+        every=_every(parser),
     )
     width = max(map(len, settings)) if settings else 0
     print(f"zscheck {args.for_command}: effective configuration")
@@ -155,13 +202,49 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _masked(value: object) -> str:
     """A value as `zscheck config` shows it: user:password@ in URLs is masked."""
-    text = "" if value is None else str(value)
-    return re.sub(r"//[^/@]+@", "//***@", text)
+    return masked_url("" if value is None else str(value))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Every error that is not a verdict ends here as one line on stderr and exit 2: the harness's own
+    (`ZscheckError`), the file system's (`OSError`), and anything unexpected, which is a bug of zscheck
+    and says so (`internal error: ...`; its traceback with ZSCHECK_DEBUG=1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_word(argv)
+    try:
+        return _main(argv)
+    except OSError as exc:  # a report directory that is a file, a full disk, a read-only tree, ...
+        _debug()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"zscheck {command}: error: {where}{one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        _debug()
+        print(
+            f"zscheck {command}: internal error: {type(exc).__name__}: {one_line(str(exc))[:500]} "
+            f"(a bug in zscheck; set {DEBUG_ENV}=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_RUN
+
+
+DEBUG_ENV = "ZSCHECK_DEBUG"
+
+
+def _debug() -> None:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exc()
+
+
+def _command_word(argv: Sequence[str]) -> str:
+    try:
+        return argv[command_index(argv)]
+    except ValueError:
+        return ""
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and getattr(args, "command", None) in _subparsers(parser):
         # argparse would show the top-level usage; the command's own names the options it takes
@@ -176,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _with_configuration(parser, argv, args)
         code: int = args.func(args)
     except ZscheckError as exc:
-        print(f"zscheck {args.command}: error: {exc}", file=sys.stderr)
+        _debug()
+        print(f"zscheck {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print(f"zscheck {args.command}: interrupted", file=sys.stderr)

@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     return execute(
         args,
         plan.target,
-        lambda control, emit: run_everything(plan, control=control, emit=emit, last_resort=last_resort).verdict,
+        lambda control, emit, _: run_everything(plan, control=control, emit=emit, last_resort=last_resort).verdict,
     )

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
-from zscheck import options
+from zscheck import options, rundir
 from zscheck.cli.output import JsonLines, Terminal, fan_out
 from zscheck.control import RunControl
 from zscheck.events import Emit
@@ -40,19 +40,31 @@ def add_command(
     return parser
 
 
-def execute(args: argparse.Namespace, target: TargetOptions, run: Callable[[RunControl, Emit], Verdict]) -> int:
-    """Run a command against its target: the password checked first, one control object whose first signal
-    unwinds through the restore, the handlers its options ask for; the verdict is the exit code."""
-    target.require_password()
+def execute(
+    args: argparse.Namespace,
+    target: TargetOptions,
+    run: Callable[[RunControl, Emit, Path], Verdict],
+    report_dir: Path | None = None,
+) -> int:
+    """Run a command against its target: the password checked first, then its report directory claimed
+    (`zscheck.rundir`: its own, never shared or reused) and handed to `run`, one control object whose first
+    signal unwinds through the restore, the handlers its options ask for; the verdict is the exit code."""
+    target.validate().require_password()
+    directory = Path(".")
+    if report_dir is not None:
+        directory = rundir.claim(report_dir, given=bool(getattr(args, "report_dir", None)))
     control = RunControl()
+    from zscheck.cli.runs import Recording  # here: zscheck.cli.runs builds on this module
+
+    recording = Recording(args, target)  # the run store (issue 13): the documents the run wrote, recorded
     with handlers(args) as emit, control.for_command():
-        return run(control, emit).exit_code
+        return recording.record(run(control, recording.tap(emit), directory)).exit_code
 
 
 @contextmanager
 def handlers(args: argparse.Namespace) -> Iterator[Emit]:
     """The terminal (live or plain, `--quiet`), and JSON lines when `--events FILE` is given."""
-    terminal = Terminal(quiet=bool(getattr(args, "quiet", False)))
+    terminal = Terminal(quiet=bool(getattr(args, "quiet", False)), command=getattr(args, "command", None))
     events = getattr(args, "events", None)
     if not events:
         yield terminal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from zscheck import options
 from zscheck.cli.common import Subparsers, add_command, execute, last_resort
@@ -38,5 +39,12 @@ def run(args: argparse.Namespace) -> int:
     return execute(
         args,
         plan.target,
-        lambda control, emit: run_contract(plan, control=control, emit=emit, last_resort=last_resort, quiet=args.quiet),
+        lambda control, emit, out: run_contract(
+            dataclasses.replace(plan, report_dir=out),
+            control=control,
+            emit=emit,
+            last_resort=last_resort,
+            quiet=args.quiet,
+        ),
+        plan.report_dir,
     )

@@ -26,4 +26,9 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     get = lambda dest: getattr(args, dest)  # noqa: E731
     target, out = options.target_options(get, "drift"), options.report_dir(get, "drift")
-    return execute(args, target, lambda control, emit: run_drift(out, target, control=control, emit=emit).verdict)
+    return execute(
+        args,
+        target,
+        lambda control, emit, claimed: run_drift(claimed, target, control=control, emit=emit).verdict,
+        out,
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from zscheck.cli.common import Subparsers, add_command, execute
 from zscheck.cli.values import capacity_search, load_run
 from zscheck.load.plan import SCENARIOS
-from zscheck.load.runner import run_capacity, run_load
+from zscheck.load.runner import run_load
+from zscheck.load.search import run_capacity
 
 _LOAD_EPILOG = """\
 scenarios:
@@ -33,12 +35,18 @@ reports: summary.json, locust.html, locust_*.csv, plan.json and journal.jsonl in
 _CAPACITY_EPILOG = """\
 examples:
   zscheck capacity --slo 'e2e:p99<100ms' --start 5 --step 5 --stop 50          # users 5, 10, ... 50
+  zscheck capacity --slo 'e2e:p99<100ms' --start 5 --step 5 --stop 50 --refine --repeat 3
   zscheck capacity --by rate --users 64 --start 100 --step 100 --stop 2000 --slo 'e2e:p99<50ms'
 
 Each step is a locust run of --step-duration; the search stops at the first step that breaks a gate or
-shows a violation. The knee is the highest throughput of a step that met every gate with no violation.
-exit codes: 0 knee found, 1 violations found (or no step met the gates), 2 could not run.
-reports: capacity.json (the table of steps and the knee) and one directory per step in --report-dir.
+shows a violation. The knee is the highest load with every gate met and no violation below the first that
+broke one, stated with its margin to each gate; with nothing broken there is no knee: "no saturation up to
+..." and the next range to try. --refine bisects between the last good and the first bad step (at most as
+many more runs); --repeat K gives every point a 95% interval. The Universal Scalability Law is fitted to
+the steps that met the correctness constraint (a peak only when the data supports one).
+exit codes: 0 knee found or no saturation in range, 1 violations found (or the first step broke the gates),
+2 could not run.
+reports: capacity.json (points, runs, knee, model) and one directory per run in --report-dir.
 """
 
 
@@ -66,10 +74,23 @@ def register(sub: Subparsers) -> None:
 
 def run_load_command(args: argparse.Namespace) -> int:
     run = load_run(lambda dest: getattr(args, dest), "load")
-    return execute(args, run.target, lambda control, emit: run_load(run, control=control, emit=emit))
+    run.validate()  # bad arguments are said before anything is opened or created
+    return execute(
+        args,
+        run.target,
+        lambda control, emit, out: run_load(replace(run, report_dir=out), control=control, emit=emit),
+        run.report_dir,
+    )
 
 
 def run_capacity_command(args: argparse.Namespace) -> int:
     get = lambda dest: getattr(args, dest)  # noqa: E731
     run, search = load_run(get, "capacity"), capacity_search(get)
-    return execute(args, run.target, lambda control, emit: run_capacity(run, search, control=control, emit=emit))
+    run.validate()
+    search.levels()
+    return execute(
+        args,
+        run.target,
+        lambda control, emit, out: run_capacity(replace(run, report_dir=out), search, control=control, emit=emit),
+        run.report_dir,
+    )

@@ -9,7 +9,7 @@ import sys
 from zscheck import options
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers
 from zscheck.options import bounded
-from zscheck.refserver.server import ServeError, ServerConfig, default_db_path, serve
+from zscheck.refserver.server import Limits, ServeError, ServerConfig, default_db_path, serve
 from zscheck.target import TargetOptions
 
 _SERVE_EPILOG = """\
@@ -100,10 +100,44 @@ def register(sub: Subparsers) -> None:
         help="name of the normal account that owns some images (default: %(default)s)",
     )
     p.add_argument("--fault", **options.EMBEDDED["fault"].kwargs("serve"))
+    limits = Limits()
+    for flag, default, rule, what in (
+        ("--max-url-bytes", limits.max_url, "414", "bytes of request target (path and query)"),
+        ("--max-header-bytes", limits.max_headers, "431", "bytes of header names and values"),
+        ("--max-body-bytes", limits.max_body, "413", "bytes of request body (chunked included)"),
+    ):
+        p.add_argument(
+            flag,
+            type=bounded(int, 256, 1 << 30, "whole number of bytes"),
+            default=default,
+            metavar="BYTES",
+            help=f"most {what} a request may send; more is answered {rule} (default: %(default)s)",
+        )
+    for flag, seconds, what in (
+        ("--request-timeout", limits.request_timeout, "a request may take to arrive, first byte to last; "
+         "more is answered 408 (a client dripping bytes holds no connection)"),
+        ("--idle-timeout", limits.idle_timeout, "a keep-alive connection may sit with nothing asked before "
+         "it is closed"),
+    ):  # fmt: skip
+        p.add_argument(
+            flag,
+            type=_seconds,
+            default=seconds,
+            metavar="SECONDS",
+            help=f"most seconds {what} (default: %(default)s)",
+        )
     p.add_argument(
         "--fsync", action="store_true", help="fsync every commit: survive power loss, not only a crash (slower)"
     )
     p.set_defaults(func=_cmd_serve)
+
+
+def _seconds(text: str) -> float:
+    """A timeout from 0.1 s to a day; nan and inf are not numbers of seconds."""
+    value = bounded(float, 0.1, 86400.0, "number of seconds")(text)
+    if value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return float(value)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -124,6 +158,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         faults=tuple(args.fault),
         timing=args.timing,
         timing_seed=args.timing_seed,
+        limits=Limits(
+            max_url=args.max_url_bytes,
+            max_headers=args.max_header_bytes,
+            max_body=args.max_body_bytes,
+            request_timeout=args.request_timeout,
+            idle_timeout=args.idle_timeout,
+        ),
     )
 
     def ready(url: str) -> None:

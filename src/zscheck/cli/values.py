@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zscheck.load.runner import CapacitySearch, LoadRun
+from zscheck.load.runner import LoadRun
+from zscheck.load.search import CapacitySearch
 from zscheck.options import Get, options_of, report_dir, target_options
 from zscheck.run import DEFAULT_GATES, RunAll
 
@@ -49,6 +50,8 @@ def capacity_search(get: Get) -> CapacitySearch:
         stop=float(get("stop")),
         step_duration=float(get("step_duration")),
         by_rate=get("by") == "rate",
+        refine=bool(get("refine")),
+        repeat=int(get("repeat")),
     )
 
 

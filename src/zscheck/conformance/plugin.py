@@ -211,6 +211,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_REPORT].baseline = Baseline.read(Path(plan.baseline), missing_ok=plan.baseline_update)
         except DocumentError as exc:
             raise pytest.UsageError(f"--baseline {exc}") from None
+    # Named from the start: a run that cannot even set up still says which target it could not run against.
+    config.stash[_REPORT].target = plan.target.url or "embedded reference server"
+    config.stash[_REPORT].dialect = plan.target.dialect
     # JUnit is ours, one testcase per finding (pytest's own has one per test, a Hypothesis retry's
     # traceback in each); a session started by `zscheck contract` keeps pytest's tracebacks out of the
     # terminal too: they go to tracebacks.txt, the findings to the terminal.
@@ -485,5 +488,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         seed=report.seed,
         details=tuple(report.details()),
         report=str(report.report_dir),
+        reason=report.harness_errors[0] if report.harness_errors else None,
     )
     _emit(config, event)

@@ -8,15 +8,19 @@ password is read from. Progress and the verdict go out as events; nothing here p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import random
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
+from xml.etree import ElementTree
 
 import pytest
+from _pytest._io import TerminalWriter
 
 from zscheck.conformance.harness import Harness
 from zscheck.conformance.plan import ContractPlan, Wiring
@@ -24,6 +28,8 @@ from zscheck.conformance.st_report import run_schemathesis
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Event, Note, VerdictReached, discard
+from zscheck.report.documents import ContractSummary
+from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.target import restore_journal
 from zscheck.verdict import Verdict
 
@@ -41,18 +47,40 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
     return [
         str(CONTRACTS_DIR),
         f"--rootdir={CONTRACTS_DIR.parent}",
+        # Not the checkout's own pytest configuration (its `timeout = 120` made a plain install, without
+        # pytest-timeout, print "PytestConfigWarning: Unknown config option: timeout"; its addopts are the
+        # harness's tests'): the suites need none, and nothing cuts a long contract run short.
+        "-c",
+        os.devnull,
+        "-p",
+        "no:locust",  # locust's pytest plugin would import locust, and gevent would patch this process
         "-p",
         "no:cacheprovider",
         "-p",
         "no:unraisableexception",  # it would print our interrupt's traceback as a warning
-        "-o",
-        "timeout=1800",
         f"--junitxml={plan.report_dir / 'junit.xml'}",
         f"--hypothesis-seed={plan.seed}",
         f"--zs-plan={plan.to_json()}",
         *(["-q", "--tb=no", "-rN"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
         "--no-header",
     ]
+
+
+class _Silent:
+    """`quiet`: pytest's own terminal output (dots, its summary, an exit's message) goes nowhere; what the
+    run says comes from its events (the verdict, with why it could not run), and the files have the rest."""
+
+    def __init__(self) -> None:
+        self.sink = open(os.devnull, "w")  # noqa: SIM115 - open for the session, closed by close()
+
+    @pytest.hookimpl(trylast=True)  # after pytest's terminal plugin made its writer
+    def pytest_configure(self, config: pytest.Config) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter._tw = TerminalWriter(self.sink)
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 class _Interrupts:
@@ -137,21 +165,84 @@ def run_contract(
     def hold_verdict(event: Event) -> None:
         held.append(event) if isinstance(event, VerdictReached) else emit(event)
 
+    silent = _Silent() if quiet else None
+    plugins: list[object] = [interrupts, Wiring(control, hold_verdict), *([silent] if silent else [])]
     previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable(control)
     try:
         with control.handling_signals(interrupts.on_signal):
-            code = int(pytest.main(args, plugins=[interrupts, Wiring(control, hold_verdict)]))
+            code = int(pytest.main(args, plugins=plugins))
     finally:
         sys.unraisablehook = previous_hook
         interrupts.cancel()
+        if silent is not None:
+            silent.close()
     verdict = Verdict.of(code)
+    if not control.interrupted and verdict is not Verdict.COULD_NOT_RUN:
+        try:
+            _schemathesis_report(plan, control, emit)
+        except KeyboardInterrupt:  # the suites' report is written; schemathesis' (informational) is not
+            control.interrupt()
+            emit(Note("contract", "interrupted by a signal during schemathesis' own report; it was not written"))
+            _interrupted_summary(plan.report_dir / "summary.json")
     if control.interrupted:  # cut short: violations found so far stand, anything else is "could not run"
-        verdict = Verdict.VIOLATIONS if code == 1 else Verdict.COULD_NOT_RUN
-    elif verdict is not Verdict.COULD_NOT_RUN:
-        _schemathesis_report(plan, control, emit)
+        verdict = Verdict.interrupted(verdict)
+        held = [
+            dataclasses.replace(e, verdict=verdict, reason="interrupted by a signal")
+            if isinstance(e, VerdictReached)
+            else e
+            for e in held
+        ]
     for event in held:
         emit(event)
     return verdict
+
+
+def _interrupted_summary(path: Path) -> None:
+    """summary.json says what the exit code says: the run was cut short (its suites' results stay)."""
+    with contextlib.suppress(ValueError, OSError):  # no summary to amend (DocumentError is a ValueError)
+        summary = ContractSummary.read(path)
+        verdict = Verdict.interrupted(Verdict.of(summary.exit_code))
+        dataclasses.replace(
+            summary,
+            verdict=cast(VerdictWord, verdict.word),
+            exit_code=verdict.exit_code,
+            harness_errors=[*summary.harness_errors, "interrupted by a signal during schemathesis' own report"],
+        ).write(path)
+
+
+def informational_junit(directory: Path) -> int:
+    """schemathesis' JUnit, made informational: it flags what ZStack does by design (a 202 without a
+    Content-Type...), and a CI server that globs `reports/**/*.xml` went red on a conformant run. Each
+    failure or error becomes a `skipped` testcase of type `informational` with its text kept, and the
+    counts follow. zscheck's own verdict is `junit.xml` one level up. Returns the flags rewritten."""
+    flagged = 0
+    for path in sorted(directory.glob("junit*.xml")):
+        tree = ElementTree.parse(path)
+        root = tree.getroot()
+        suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+        for suite in suites:
+            moved = 0
+            for case in suite.iter("testcase"):
+                for outcome in [c for c in case if c.tag in ("failure", "error")]:
+                    case.remove(outcome)
+                    skipped = ElementTree.SubElement(case, "skipped")
+                    skipped.set("type", "informational")
+                    skipped.set(
+                        "message",
+                        f"schemathesis' own check {outcome.get('message', '')}: informational, never the verdict",
+                    )
+                    skipped.text = outcome.text
+                    moved += 1
+            suite.set("skipped", str(int(suite.get("skipped", "0") or 0) + moved))
+            suite.set("failures", "0")
+            suite.set("errors", "0")
+            flagged += moved
+        if root.tag == "testsuites":
+            root.set("skipped", str(sum(int(s.get("skipped", "0")) for s in suites)))
+            root.set("failures", "0")
+            root.set("errors", "0")
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+    return flagged
 
 
 def _schemathesis_report(plan: ContractPlan, control: RunControl, emit: Emit) -> None:
@@ -169,7 +260,14 @@ def _schemathesis_report(plan: ContractPlan, control: RunControl, emit: Emit) ->
             max_examples=min(plan.max_examples, 50),
             seed=plan.seed or 0,
         )
-        emit(Note("contract", f"schemathesis' own report in {report.report_dir} ({report.summary})"))
+        flagged = informational_junit(report.report_dir)
+        emit(
+            Note(
+                "contract",
+                f"schemathesis' own report in {report.report_dir} (informational: {flagged} of its flags, marked "
+                "skipped in its JUnit so that CI reads zscheck's verdict only)",
+            )
+        )
     except ZscheckError as exc:
         emit(Note("contract", f"schemathesis' own report skipped: {exc}"))
     finally:

@@ -4,6 +4,7 @@
 """
 
 from zscheck.load.plan import SCENARIOS, LoadPlan
-from zscheck.load.runner import LoadRun, run_capacity, run_load
+from zscheck.load.runner import LoadRun, run_load
+from zscheck.load.search import CapacitySearch, run_capacity
 
-__all__ = ["SCENARIOS", "LoadPlan", "LoadRun", "run_capacity", "run_load"]
+__all__ = ["SCENARIOS", "CapacitySearch", "LoadPlan", "LoadRun", "run_capacity", "run_load"]

@@ -1,4 +1,4 @@
-"""`zscheck load` and `zscheck capacity`: fixtures in, locust out, a verdict back.
+"""`zscheck load` (and each run of `zscheck capacity`, in search.py): fixtures in, locust out, a verdict back.
 
 The orchestrating process never imports locust: it prepares the target (the embedded reference server
 unless one is named), creates and journals the fixture images, starts locust as a subprocess with a
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import random
 import signal
@@ -32,12 +31,10 @@ from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
 from zscheck.report.documents import (
     Arrival,
-    CapacityReport,
     FailureGroup,
     GateOutcome,
     Generators,
     HistoryOperation,
-    Knee,
     Linearizability,
     LinearizabilityViolation,
     LoadResult,
@@ -100,25 +97,6 @@ class LoadRun:
     @property
     def workers(self) -> int:
         return self.expect_workers if self.master else self.processes
-
-
-@dataclass(frozen=True)
-class CapacitySearch:
-    """How `zscheck capacity` raises the load: from `start` by `step` up to `stop`, users or arrival rates."""
-
-    start: float = 5
-    step: float = 5
-    stop: float = 50
-    step_duration: float = 10.0
-    by_rate: bool = False
-
-    def levels(self) -> list[float]:
-        if self.start <= 0 or self.step <= 0 or self.stop < self.start:
-            raise ConfigError(
-                f"steps from {self.start:g} by {self.step:g} up to {self.stop:g}: give --start > 0, --step > 0, "
-                "--stop >= --start"
-            )
-        return [self.start + i * self.step for i in range(math.floor((self.stop - self.start) / self.step + 1e-9) + 1)]
 
 
 @dataclass
@@ -466,7 +444,7 @@ def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
     return Verdict.COULD_NOT_RUN if restore_problems or step.linearizability.undecided else Verdict.PASS
 
 
-def _seeded(run: LoadRun) -> LoadRun:
+def seeded(run: LoadRun) -> LoadRun:
     return run if run.seed is not None else replace(run, seed=random.randrange(2**32))
 
 
@@ -474,7 +452,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     """`zscheck load`: PASS every check, gate and history passed; VIOLATIONS found; COULD NOT RUN. Whatever
     happens after the options are valid, summary.json is written and every image is restored."""
     gates = run.validate()
-    run = _seeded(run)
+    run = seeded(run)
     run.report_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     session = Session(run, images_needed(run, run.users), emit)
@@ -547,6 +525,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
             seed=run.seed,
             details=tuple(_verdict_lines(summary, step)),
             report=f"{run.report_dir} ({', '.join(_written(run.report_dir))})",
+            reason=error,
         )
     )
     return verdict
@@ -599,112 +578,3 @@ def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
     for problem in summary.restore_problems:
         lines.append(f"could not restore {problem}")
     return lines
-
-
-def knee(steps: list[StepResult]) -> StepResult | None:
-    """The highest throughput sustained with every gate met and no violation."""
-    passing = [s for s in steps if s.passed]
-    return max(passing, key=lambda s: s.throughput) if passing else None
-
-
-def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, emit: Emit = discard) -> Verdict:
-    """Raise the load step by step until a gate breaks (or the last step); report the knee and every step."""
-    gates = run.validate()
-    if not gates:
-        raise ConfigError("capacity needs at least one --slo gate to know when to stop, e.g. --slo 'p99<250ms'")
-    levels = search.levels()
-    run = _seeded(run)
-    run.report_dir.mkdir(parents=True, exist_ok=True)
-    by_rate = search.by_rate
-    max_users = run.users if by_rate else int(max(levels))
-    steps: list[StepResult] = []
-    error: str | None = None
-    session = Session(run, images_needed(run, max_users), emit)
-    try:
-        with session:
-            for i, level in enumerate(levels, 1):
-                users = run.users if by_rate else int(level)
-                rate = level if by_rate else run.rate
-                emit(Note("capacity", f"step {i}/{len(levels)}: " + (f"{level:g}/s" if by_rate else f"{users} users")))
-                result = execute(
-                    session,
-                    run,
-                    gates,
-                    control=control,
-                    users=users,
-                    rate=rate,
-                    duration=search.step_duration,
-                    out=run.report_dir / f"step-{i:02d}",
-                    emit=emit,
-                )
-                steps.append(result)
-                emit(
-                    Note(
-                        "capacity",
-                        f"step {i}: {result.throughput:.1f} ops/s, "
-                        + ("all gates met" if result.passed else "BROKEN: " + _why(result)),
-                    )
-                )
-                if not result.passed:
-                    break
-    except ZscheckError as exc:
-        error = str(exc)
-    except KeyboardInterrupt:
-        error = "interrupted by a signal before the search could finish"
-    problems = session.close()
-    best = knee(steps)
-    # A gate breaking is what a capacity search looks for; a contract or linearizability violation is not.
-    violations = any(s.failures or not s.linearizability.ok for s in steps)
-    if error or problems or not steps:
-        verdict = Verdict.COULD_NOT_RUN
-    else:
-        verdict = Verdict.VIOLATIONS if violations or best is None else Verdict.PASS
-    CapacityReport(
-        verdict=cast(VerdictWord, verdict.word),
-        exit_code=verdict.exit_code,
-        target=session.target.label,
-        scenario=run.scenario,
-        by="rate" if by_rate else "users",
-        seed=run.seed,
-        slo=list(run.slo),
-        error=error,
-        restore_problems=problems,
-        knee=None if best is None else Knee(users=best.users, rate=best.rate, throughput=round(best.throughput, 2)),
-        steps=[s.to_result() for s in steps],
-    ).write(run.report_dir / "capacity.json")
-    details = ["step  load        ops/s     p99 ms  verdict"]
-    for i, s in enumerate(steps, 1):
-        load = f"{s.rate:g}/s" if by_rate else f"{s.users} users"
-        p99 = s.measured.get(None, {}).get("p99", 0) * 1000
-        outcome = "ok" if s.passed else "broken: " + _why(s)
-        details.append(f"{i:4d}  {load:10} {s.throughput:8.1f} {p99:10.1f}  {outcome}")
-    if best is not None:
-        details.append(
-            f"knee at {best.throughput:.1f} ops/s ({best.rate:g}/s offered)"
-            if by_rate
-            else f"knee at {best.throughput:.1f} ops/s with {best.users} users"
-        )
-    elif error is None:
-        details.append("no step met every gate: the knee is below the first step")
-    if error:
-        details.append(f"could not run: {error}")
-    details.extend(f"could not restore {p}" for p in problems)
-    emit(
-        VerdictReached(
-            "capacity",
-            verdict,
-            session.target.label,
-            seed=run.seed,
-            details=tuple(details),
-            report=str(run.report_dir / "capacity.json"),
-        )
-    )
-    return verdict
-
-
-def _why(step: StepResult) -> str:
-    reasons = [g.line() for g in step.gates if not g.passed]
-    reasons += [f"{f['check']} x{f['count']}" for f in step.failures[:2]]
-    if not step.linearizability.ok:
-        reasons.append("linearizability violated")
-    return "; ".join(reasons)

@@ -31,7 +31,7 @@ from zscheck.refserver.rest import (
     tag_lists,
     top_level_tags,
 )
-from zscheck.refserver.store import Job, Store, new_uuid
+from zscheck.refserver.store import Job, Store, WriteError, new_uuid
 from zscheck.refserver.timing import TimingProfile
 
 # An API's write: run when its job completes, committing the job's result (`job`) in the same
@@ -185,10 +185,19 @@ class Jobs:
         self.hooks.job_result(job, request)
         job.done = True
         # The change and the job result commit together: a 200 poll implies a durable change.
-        if outcome.write is not None:
-            outcome.write(job)
-        else:
-            self.store.save_job(job)
+        try:
+            if outcome.write is not None:
+                outcome.write(job)
+            else:
+                self.store.save_job(job)
+        except WriteError as exc:
+            # Undone alone (the batch's other jobs commit): this job ends with the error, never at 202.
+            job.status, job.with_schema = 503, None
+            job.payload = json_text({"error": model.error("SYS.1000", str(exc))})
+            try:
+                self.store.save_job(job)
+            except WriteError:
+                self.store.keep_failed(job)  # saved with the next batch that commits
 
     @staticmethod
     def _render(image: dict[str, Any]) -> str:

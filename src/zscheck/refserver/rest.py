@@ -85,6 +85,8 @@ def parse_body(raw: bytes) -> dict[str, Any] | None:
             raise RestError(500, str(exc)) from None
     except RecursionError:
         raise RestError(500, "java.lang.StackOverflowError") from None
+    if "\\u" in text:  # only an escape can make a lone surrogate: the bytes were decoded with `replace`
+        value = _java_strings(value)
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -94,6 +96,22 @@ def parse_body(raw: bytes) -> dict[str, Any] | None:
             "com.google.gson.JsonSyntaxException: java.lang.IllegalStateException: "
             f"Expected BEGIN_OBJECT but was {token} at line 1 column 2 path $",
         )
+    return value
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _java_strings(value: Any) -> Any:
+    """Strings as they reach ZStack's database and its answers: a lone surrogate (`"\\ud800"`, which Gson
+    reads into a Java String) becomes `?`, what Java's UTF-8 encoder (String.getBytes, JDBC, the servlet's
+    writer) makes of it. Here SQLite would refuse it: replaced once at the door, so no write can fail."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("?", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_java_strings(k): _java_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_java_strings(v) for v in value]
     return value
 
 

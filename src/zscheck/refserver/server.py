@@ -32,8 +32,26 @@ from zscheck.refserver.store import Store, StoreError
 
 log = logging.getLogger("zscheck.refserver")
 
-MAX_BODY = 2 * 1024 * 1024  # Tomcat's default maxPostSize
-IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle
+LINGER = 5.0  # seconds an answered bad request's connection is read and discarded before it is closed
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may send, each refused the way a front end (Tomcat, nginx) refuses it.
+
+    Why: without them one client could make the server buffer 64 MiB of headers (memory never returned),
+    read an endless chunked body forever, or hold a connection by sending a byte a second. Defaults are
+    a front end's: nginx's 8 KiB request line and 32 KiB of headers, Tomcat's 2 MiB maxPostSize, 60 s."""
+
+    max_url: int = 8 * 1024  # bytes of request target: 414 beyond
+    max_headers: int = 32 * 1024  # bytes of header names and values: 431 beyond
+    max_body: int = 2 * 1024 * 1024  # bytes of body, chunked or not: 413 beyond
+    request_timeout: float = 60.0  # seconds from a request's first byte to its last: 408 beyond
+    idle_timeout: float = 60.0  # seconds a keep-alive connection may sit with nothing asked: closed
+
+    @property
+    def sweep_interval(self) -> float:
+        return max(0.05, min(1.0, self.request_timeout / 4, self.idle_timeout / 4))
 
 
 class ServeError(Exception):
@@ -58,6 +76,7 @@ class ServerConfig:
     faults: tuple[str, ...] = field(default_factory=tuple)
     timing: Timing = "instant"  # "realistic": api-jobs take tens to hundreds of ms, seeded (timing.JOB_DELAY_*)
     timing_seed: int = 0
+    limits: Limits = field(default_factory=Limits)
 
 
 def _status_line(status: int) -> bytes:
@@ -68,7 +87,7 @@ def _status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {reason}\r\n".encode()
 
 
-_STATUS_LINES = {code: _status_line(code) for code in (200, 202, 400, 404, 405, 413, 500, 503)}
+_STATUS_LINES = {code: _status_line(code) for code in (200, 202, 400, 404, 405, 408, 413, 414, 431, 500, 501, 503)}
 
 
 class _DateHeader:
@@ -103,18 +122,26 @@ def encode_response(resp: Response, *, keep_alive: bool, head: bool) -> bytes:
 class _Connection(asyncio.Protocol):
     """One client connection. httptools calls the on_* methods while `feed_data` runs."""
 
-    def __init__(self, app: App, connections: set[_Connection]) -> None:
+    def __init__(self, app: App, connections: set[_Connection], limits: Limits) -> None:
         self._app = app
+        self._store = app.store
+        self._held: list[tuple[Response, bool, bool]] | None = None  # answers waiting for a commit
         self._connections = connections
+        self._limits = limits
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._body_size = 0
+        self._url_size = 0
+        self._header_size = 0  # bytes of header names and values, as httptools hands them over
+        self._head_size = 0  # bytes received while the request line and headers are read
+        self._in_head = False
         self._closing = False
         self._later: asyncio.Task[None] | None = None  # the last answer still to be sent, if any
-        self.last_active = time.monotonic()  # read by the server's idle sweep
+        self.last_active = time.monotonic()  # read by the server's sweep
+        self.request_started: float | None = None  # the first byte of a request not yet complete
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -129,15 +156,29 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
-            return
+            return  # answered and lingering (or closed): what follows is read and discarded
         self.last_active = time.monotonic()
+        if self._in_head:
+            self._head_size += len(data)
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(400, b"protocol upgrades are not supported")
+        except httptools.HttpParserUpgrade as exc:
+            # Answered in on_message_complete: CONNECT with 501 (closing), an Upgrade like any request
+            # (RFC 9110 §7.8 lets a server ignore it). The bytes after it are the next request's.
+            if not self._closing:
+                self._parser = httptools.HttpRequestParser(self)
+                offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+                if offset < len(data):
+                    self.data_received(data[offset:])
+            return
         except httptools.HttpParserError as exc:
             if not self._closing:
                 self._fail(400, f"bad HTTP request: {exc}".encode())
+            return
+        # httptools keeps a header's name and value until the next one starts: a single endless header is
+        # only visible here, counted as it arrives (within one read of the limit).
+        if self._in_head and self._head_size > self._limits.max_url + self._limits.max_headers + 1024:
+            self._fail(431, b"request header fields too large")
 
     def pause_writing(self) -> None:
         # A client that stops reading must not make us buffer without bound.
@@ -154,31 +195,60 @@ class _Connection(asyncio.Protocol):
         self._headers = {}
         self._body = []
         self._body_size = 0
+        self._url_size = 0
+        self._header_size = 0
+        self._head_size = 0
+        self._in_head = True
+        self.request_started = self.last_active
 
     def on_url(self, url: bytes) -> None:
+        self._url_size += len(url)
+        if self._url_size > self._limits.max_url:
+            self._fail(414, b"request URI too long")
+            return
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size <= MAX_BODY:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self._closing or self._transport is None:
+        self._header_size += len(name) + len(value)
+        if self._header_size > self._limits.max_headers:
+            self._fail(431, b"request header fields too large")
             return
-        if self._body_size > MAX_BODY:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        # A declared body too large is refused before it is sent (no on_headers_complete: one callback less
+        # per request on the hot path; the head ends for the byte count at the first body byte).
+        if key == "content-length" and text.isdigit() and int(text) > self._limits.max_body:
             self._fail(413, b"request body too large")
             return
+        self._headers.setdefault(key, text)
+
+    def on_body(self, body: bytes) -> None:
+        self._in_head = False
+        if self._closing:
+            return
+        self._body_size += len(body)
+        if self._body_size > self._limits.max_body:
+            self._fail(413, b"request body too large")  # at once: an endless chunked body is not read on
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.request_started = None
+        self._in_head = False
+        if self._closing or self._transport is None:
+            return
         method = self._parser.get_method().decode("ascii", errors="replace")
+        if method == "CONNECT":
+            self._fail(501, b"CONNECT is not supported")
+            return
         raw = self._url.decode("latin-1")
         path, _, query = raw.partition("?")
         request = Request(method, path, query, self._headers, b"".join(self._body))
         response: Answer
         try:
             response = self._app.handle(request)
+        except StoreError as exc:  # the store logs it once per episode: no traceback per request
+            response = Response(500, str(exc).encode())
         except Exception as exc:  # the catch-all in RestServer.handle(): a 500 with the message
             log.exception("unhandled error for %s %s", method, path)
             response = Response(500, str(exc).encode())
@@ -188,12 +258,7 @@ class _Connection(asyncio.Protocol):
             self._later = task
             task.add_done_callback(self._sent_later)
             return
-        if response is DROP:
-            self._drop()
-            return
-        self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
-        if not keep_alive:
-            self.close()
+        self._send(response, keep_alive, method == "HEAD")
 
     async def _answer_later(
         self, previous: asyncio.Task[None] | None, answer: Answer, keep_alive: bool, method: str, path: str
@@ -211,28 +276,77 @@ class _Connection(asyncio.Protocol):
             response = Response(500, str(exc).encode())
         if self._closing or self._transport is None:
             return
-        if response is DROP:
-            self._drop()
-            return
-        self._transport.write(encode_response(response, keep_alive=keep_alive, head=method == "HEAD"))
-        if not keep_alive:
-            self.close()
+        self._send(response, keep_alive, method == "HEAD")
 
     def _sent_later(self, task: asyncio.Task[None]) -> None:
         if self._later is task:
             self._later = None
 
+    # answering
+    def _send(self, response: Response, keep_alive: bool, head: bool) -> None:
+        """Write an answer, unless a batch of writes is open: then every answer waits for its commit, in
+        order, so no client hears of a change (or of a job's 202) that a crash could still take back."""
+        if self._held is not None:
+            self._held.append((response, keep_alive, head))
+        elif self._store.uncommitted:
+            self._held = [(response, keep_alive, head)]
+            self._store.after_commit(self._release)
+        else:
+            self._write(response, keep_alive, head)
+
+    def _release(self, committed: bool) -> None:
+        """The batch committed: the held answers go out. It failed: nothing of it is saved, so each
+        becomes a 500 (a change answered 500 is never committed)."""
+        held, self._held = self._held or [], None
+        for response, keep_alive, head in held:
+            if self._closing or self._transport is None:
+                return
+            if not committed and response is not DROP:
+                response = Response(500, b"the change could not be saved: the database cannot be written")
+            if not self._write(response, keep_alive, head):
+                return
+
+    def _write(self, response: Response, keep_alive: bool, head: bool) -> bool:
+        """False when the connection ends with it."""
+        assert self._transport is not None
+        if response is DROP:
+            self._drop()
+            return False
+        self._transport.write(encode_response(response, keep_alive=keep_alive, head=head))
+        if not keep_alive:
+            self.close()
+            return False
+        return True
+
     # helpers
+    def idle(self) -> bool:
+        """Nothing asked and nothing owed: a keep-alive connection the idle sweep may close."""
+        return self.request_started is None and self._later is None and self._held is None
+
     def _fail(self, status: int, text: bytes) -> None:
-        if self._transport is not None and not self._closing:
-            self._transport.write(encode_response(Response(status, text), keep_alive=False, head=False))
-        self.close()
+        """A front end's refusal: the answer, then the connection closed once the client has read it.
+
+        Closing at once with unread input would reset the connection and could destroy the answer before
+        the client reads it; so, as nginx's lingering close, what the client still sends is read and
+        discarded for at most LINGER seconds (data_received drops it)."""
+        if self._transport is None or self._closing:
+            return
+        self._closing = True
+        self.request_started = None
+        transport = self._transport
+        transport.write(encode_response(Response(status, text), keep_alive=False, head=False))
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, transport.close)
 
     def _drop(self) -> None:
         """A load fault's lost answer: the connection is reset with nothing written, whatever was pipelined."""
         self._closing = True
         if self._transport is not None:
             self._transport.abort()
+
+    def timed_out(self) -> None:
+        self._fail(408, b"request timed out")
 
     def close(self) -> None:
         self._closing = True
@@ -248,6 +362,7 @@ class ReferenceServer:
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
         self._maintenance: asyncio.Task[None] | None = None
+        self._sweep: asyncio.Task[None] | None = None
         self.store: Store | None = None
         self.app: App | None = None
         self.url = ""
@@ -286,30 +401,53 @@ class ReferenceServer:
             timing_seed=config.timing_seed,
         )
         self.store.enable_group_commit(loop.call_soon)
-        self.app = App(self.store, app_config, loop.call_later, config.faults)
-        self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
+        try:
+            self.app = App(self.store, app_config, loop.call_later, config.faults)
+            self.app.seed(config.seed_images, config.tenant_name, config.tenant_password, config.admin_password)
+        except StoreError as exc:  # a file that opened but cannot be written (read-only, full)
+            sock.close()
+            self.store.close()
+            raise ServeError(str(exc)) from None
         pending = self.app.pending_after_restart()
         if pending:
             log.info("%d api-jobs accepted before the restart stay processing (ZStack does not re-run them)", pending)
         app = self.app
-        self._server = await loop.create_server(lambda: _Connection(app, self._connections), sock=sock, backlog=1024)
+        limits = config.limits
+        self._server = await loop.create_server(
+            lambda: _Connection(app, self._connections, limits), sock=sock, backlog=1024
+        )
         self._maintenance = asyncio.create_task(self._maintain())
+        self._sweep = asyncio.create_task(self._sweep_connections())
         return self.url
+
+    async def _sweep_connections(self) -> None:
+        """408 to a request that takes too long to arrive (a client dripping a byte a second), and close
+        keep-alive connections idle too long: one periodic sweep, not a timer per connection re-armed on
+        every read (a hot path)."""
+        limits = self.config.limits
+        while True:
+            await asyncio.sleep(limits.sweep_interval)
+            now = time.monotonic()
+            for conn in list(self._connections):
+                started = conn.request_started
+                if started is not None and now - started > limits.request_timeout:
+                    conn.timed_out()
+                elif conn.idle() and now - conn.last_active > limits.idle_timeout:
+                    conn.close()
 
     async def _maintain(self) -> None:
         # One periodic sweep instead of a timer per connection re-armed on every read (a hot path).
         interval = max(0.5, min(5.0, self.config.job_ttl / 4, self.config.session_timeout / 4))
         while True:
             await asyncio.sleep(interval)
-            idle_since = time.monotonic() - IDLE_TIMEOUT
-            for conn in [c for c in self._connections if c.last_active < idle_since]:
-                conn.close()
             if self.app is not None:
-                self.app.maintain()
+                with contextlib.suppress(StoreError):  # logged by the store, once per episode
+                    self.app.maintain()
 
     async def stop(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.cancel()
+        for task in (self._maintenance, self._sweep):
+            if task is not None:
+                task.cancel()
         if self._server is not None:
             self._server.close()
             for conn in list(self._connections):

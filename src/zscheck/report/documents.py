@@ -2,7 +2,7 @@
 
 - ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
 - LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/1`
-- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/1`
+- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
 
@@ -338,20 +338,118 @@ class LoadSummary(Document):
 
 
 @dataclass(kw_only=True)
+class Interval:
+    """A value measured over repeated runs of one step: the mean and its 95 % interval (Student t over the
+    runs; one run: low = high = mean)."""
+
+    mean: float
+    low: float
+    high: float
+    runs: int
+
+
+@dataclass(kw_only=True)
+class GateMargin:
+    """How far a step stayed from one gate: the worst run's value and the share of the limit left."""
+
+    gate: str
+    measured: float | None  # the worst run's value (seconds, fraction or per second); null: nothing measured
+    threshold: float
+    headroom: float | None  # share of the threshold left before the gate breaks; negative: broken
+    shown: str
+
+
+@dataclass(kw_only=True)
+class LittleLaw:
+    """Little's law on one step: the users against throughput x mean latency."""
+
+    concurrency: float
+    implied: float
+    agrees: bool
+    shown: str
+
+
+@dataclass(kw_only=True)
+class CapacityPoint:
+    """One load level of the search (a step, or a bisection point with --refine), over its --repeat runs."""
+
+    phase: Literal["search", "refine"]
+    users: int
+    rate: float | None  # offered operations per second (--by rate), null: closed loop
+    passed: bool  # every run met every gate with no violation
+    correct: bool  # no contract or linearizability violation in any run (the USL fits these)
+    throughput: Interval
+    latency_mean: Interval  # every user-level operation's mean latency, seconds
+    gates: list[GateMargin]
+    little: LittleLaw
+    runs: list[int]  # indexes into `steps`
+
+
+@dataclass(kw_only=True)
 class Knee:
-    """The highest throughput sustained with every gate met and no violation."""
+    """The highest load with every gate met and no violation, below the first load that broke one."""
 
     users: int
     rate: float | None
     throughput: float
+    throughput_interval: Interval | None = None
+    margins: list[GateMargin] = field(default_factory=list)
+    broken_users: int | None = None  # the lowest load that broke a gate or showed a violation
+    broken_rate: float | None = None
+
+
+@dataclass(kw_only=True)
+class Fitted:
+    """A fitted quantity and its 95 % confidence interval (null bounds: not bounded by the data)."""
+
+    value: float
+    low: float | None
+    high: float | None
+
+
+@dataclass(kw_only=True)
+class UslResidual:
+    concurrency: float
+    measured: float
+    fitted: float
+
+
+@dataclass(kw_only=True)
+class UslModel:
+    """The Universal Scalability Law fitted to the runs that met the correctness constraint."""
+
+    points: int
+    predictable: bool  # a peak is stated (κ's interval clear of 0, enough loads)
+    lam: Fitted | None
+    sigma: Fitted | None
+    kappa: Fitted | None
+    peak_concurrency: Fitted | None
+    peak_throughput: Fitted | None
+    ceiling: Fitted | None  # λ/σ when no peak is predictable but contention is clear
+    r_squared: float | None
+    residuals: list[UslResidual]
+    statement: str
+
+
+@dataclass(kw_only=True)
+class NextRange:
+    """Where to search next when nothing broke."""
+
+    start: float
+    step: float
+    stop: float
+    arguments: str  # e.g. "--start 50 --step 10 --stop 100"
 
 
 @dataclass(kw_only=True)
 class CapacityReport(Document):
-    """`zscheck capacity`'s capacity.json: every step run, and the knee (null: no step met every gate)."""
+    """`zscheck capacity`'s capacity.json: every locust run (`steps`), the load levels they measured
+    (`points`), the knee (null: nothing broke, or nothing passed: `saturation` says which), the fitted
+    model and, when nothing broke, the next range to search."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/capacity"
     SCHEMA_FILE: ClassVar[str] = "capacity.schema.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: points with intervals and margins, saturation, the USL model
 
     command: Literal["capacity"] = "capacity"
     verdict: Verdict
@@ -365,6 +463,14 @@ class CapacityReport(Document):
     restore_problems: list[str]
     knee: Knee | None
     steps: list[LoadResult]
+    saturation: Literal["found", "none", "below-first-step", "not-run"] = "not-run"
+    statement: str = ""  # the one line a person reads: the knee and its margins, or "no saturation up to ..."
+    refine: bool = False
+    repeat: int = 1
+    points: list[CapacityPoint] = field(default_factory=list)
+    model: UslModel | None = None
+    next_range: NextRange | None = None
+    files: dict[str, str] = field(default_factory=dict)  # what -> file name (plots, capacity.html)
 
 
 # --------------------------------------------------------------------------------------- drift

@@ -1,0 +1,95 @@
+"""`zscheck trend`: change points in the stored nightly series of a target, the canary's changes set apart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from zscheck.cli.common import Subparsers, add_command
+from zscheck.cli.runs import store_spec
+from zscheck.errors import ConfigError
+from zscheck.history.record import EMBEDDED_TARGET
+from zscheck.history.store import OFF, Query, open_store
+from zscheck.history.trend import RECENT, Trend, trend
+from zscheck.verdict import Verdict
+
+_EPILOG = f"""\
+SERIES is a target (its URL, or `embedded`); default: the target of the newest stored run. Its runs on
+every host make the series; the embedded reference server's runs on the same host are the canary: a change
+the canary shows within 12 hours is reported as the host's (the machine changed, not the target).
+
+metrics: e2e, put, job and query p50 and p99, throughput, the capacity knee, the number of findings, and
+the run time; each run contributes what it measured.
+
+examples:
+  zscheck trend http://10.0.0.5:8080
+  zscheck trend http://10.0.0.5:8080 --fail-on-change --html trend.html     # the nightly gate
+  ZSCHECK_STORE=postgresql://ci@db/zscheck zscheck trend embedded
+
+exit codes: 0 no change (or --fail-on-change not given), 1 with --fail-on-change: a change among the newest
+{RECENT} runs made a metric worse and the canary did not show it, 2 could not run.
+"""
+
+
+def register(sub: Subparsers) -> None:
+    p = add_command(
+        sub,
+        "trend",
+        "change points in the stored nightly series of each metric (Apache Otava)",
+        "Find the runs where a metric changed for good (latency per operation, throughput, knee, findings, run "
+        "time) in the stored runs of one target, with the magnitude and the runs on each side.",
+        _EPILOG,
+        run,
+    )
+    p.add_argument("series", metavar="SERIES", nargs="?", default=None, help="a target URL, or `embedded`")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = store_spec(args)
+    if spec == OFF:
+        raise ConfigError("zscheck trend: --store off: there is no history to read; give --store PATH or URL")
+    with open_store(spec) as store:
+        target = EMBEDDED_TARGET if args.series == "embedded" else args.series
+        if target is None:
+            newest = store.query(Query(limit=1))
+            if not newest:
+                raise ConfigError(f"zscheck trend: the store {store.where} has no runs yet")
+            target = newest[0].target
+        records = store.query(Query(target=target))
+        if not records:
+            raise ConfigError(f"zscheck trend: no runs of {target} in {store.where}: `zscheck runs` lists them")
+        hosts = {r.host.get("name") for r in records}
+        canary = [] if target == EMBEDDED_TARGET else [
+            r for r in store.query(Query(target=EMBEDDED_TARGET)) if r.host.get("name") in hosts
+        ]  # fmt: skip
+    result = trend(records, canary, label=target, max_pvalue=args.max_pvalue, window=args.window)
+    for line in text(result):
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    if args.html:
+        from zscheck.history.charts import trend_page  # matplotlib: only when a page is asked for
+
+        Path(args.html).write_text(trend_page(result), encoding="utf-8")
+        print(f"zscheck: report {args.html}")
+    failing = result.failing()
+    return Verdict.VIOLATIONS.exit_code if args.fail_on_change and failing else Verdict.PASS.exit_code
+
+
+def text(result: Trend) -> list[str]:
+    lines = [f"zscheck trend: {result.label}, {result.runs} run(s), Apache Otava at p < {result.max_pvalue:g}"]
+    for s in result.series:
+        head = f"  {s.name:<11} {len(s.values):>3} runs"
+        if not s.change_points:
+            lines.append(f"{head}  no change point")
+        for cp in s.change_points:
+            whose = "host (the canary changed too)" if cp.host else ("worse" if cp.worse else "better")
+            lines.append(
+                f"{head}  {cp.change:+.1%} between run {cp.before} and {cp.run}: {cp.mean_before:.4g} -> "
+                f"{cp.mean_after:.4g} (p={cp.pvalue:.2g}), {whose}"
+            )
+    failing = result.failing()
+    word = Verdict.VIOLATIONS.word if failing else Verdict.PASS.word
+    lines.append(f"zscheck: {word} (trend) - " + ("; ".join(failing) if failing else "no change made it worse"))
+    return lines

@@ -1,0 +1,243 @@
+"""`zscheck diff`: differential testing of two live targets (a released build and a candidate).
+
+The same sequences of ChangeImageState calls (seeded, plus fixed error-code probes) run against both, each
+target with its own fixture images (created, journalled and restored as every command's are). Every
+answer is flattened into fields (`answer.inventory.state`, `http`, `outcome`, the image's state read back
+after the call, ...) and compared field by field, except the fields that must differ between any two
+runs: uuids, timestamps, `cost`, job locations. Those are learned, not listed: the baseline runs the same
+sequences a second time, and a field whose value differed between the baseline and itself anywhere is
+masked (Diffy's noise filter). Each difference is reported with both exchanges (curl reproducers, the
+session a placeholder) and shrunk to the shortest sequence that still shows it.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import uuid as uuidlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zscheck._models import ApiResult
+from zscheck.client import Client
+from zscheck.fixtures import fixture_names
+from zscheck.target import Target, TargetOptions
+
+MASK_GAP = 2.0  # seconds between the starts of the baseline's two runs
+
+# A step: a stateEvent as sent ("enable", "disable", or a wrong one), or a probe with a wrong part.
+EVENTS = ("enable", "disable")
+WRONG = ("Enable", "", "delete")
+PROBES: tuple[tuple[str, ...], ...] = (
+    ("disable", "enable"),
+    ("disable", "disable"),  # a same-state change
+    ("enable",),  # already enabled
+    ("Enable",),  # case matters
+    ("",),  # empty stateEvent
+    ("delete",),  # not an event of this API
+    ("unknown-image",),  # an image that does not exist
+    ("bad-session",),  # a session that was never issued
+    ("disable", "bad-session"),
+    ("bad-session-bad-event",),  # both wrong: which is checked first decides the ErrorCode
+)
+
+
+def sequences(seed: int, count: int) -> list[tuple[str, ...]]:
+    """The fixed probes, then `count` seeded sequences of one to four steps."""
+    rng = random.Random(seed)
+    out = list(PROBES)
+    for _ in range(count):
+        out.append(
+            tuple(
+                rng.choice(EVENTS + WRONG) if rng.random() < 0.2 else rng.choice(EVENTS)
+                for _ in range(rng.randint(1, 4))
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Observation:
+    step: str
+    fields: dict[str, Any]  # path -> scalar
+    exchange: str  # the calls as curl reproducers, and their answers
+
+
+def flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k in sorted(value):
+            yield from flatten(value[k], f"{prefix}.{k}")
+    elif isinstance(value, list):
+        yield f"{prefix}.length", len(value)
+        for i, item in enumerate(value):
+            yield from flatten(item, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def _observe(client: Client, base_url: str, image: str, step: str) -> Observation:
+    if step == "unknown-image":
+        result = client.change_state(uuidlib.uuid4().hex, "enable")
+    elif step == "bad-session":
+        result = client.change_state(image, "enable", session=uuidlib.uuid4().hex)
+    elif step == "bad-session-bad-event":
+        result = client.change_state(image, "Enable", session=uuidlib.uuid4().hex)
+    else:
+        result = client.change_state(image, step)
+    after = client.get_image(image)
+    fields = dict(flatten(result.data, "answer"))
+    fields["outcome"] = result.outcome.value
+    fields["http"] = " ".join(str(e.status) for e in result.exchanges)
+    fields["state.after"] = None if after is None else after.get("state")
+    return Observation(step, fields, _exchange(result, base_url))
+
+
+def _exchange(result: ApiResult, base_url: str) -> str:
+    return "\n".join(f"{e.request.curl(base_url)}\n  -> {e.status} {e.text(300)}" for e in result.exchanges)
+
+
+Run = list[list[Observation]]  # per sequence, per step
+
+
+@contextmanager
+def _opened(options: TargetOptions) -> Iterator[Target]:
+    with tempfile.TemporaryDirectory(prefix="zscheck-diff-") as tmp, Target(options, Path(tmp) / "journal.jsonl") as t:
+        yield t
+
+
+def observe(options: TargetOptions, seqs: Sequence[tuple[str, ...]]) -> Run:
+    """Every sequence against a target, each on a fresh fixture image; restored at the end."""
+    with _opened(options) as target:
+        assert target.fixtures is not None
+        storage = target.backup_storage()
+        names = fixture_names(len(seqs), prefix="zscheck-diff")
+        run: Run = []
+        for seq, (name, _) in zip(seqs, names, strict=False):
+            image = target.fixtures.create(name, options.image_url, storage)["uuid"]
+            run.append([_observe(target.main, target.url, image, step) for step in seq])
+        return run
+
+
+def _field(path: str) -> str:
+    """A path with its list indices dropped: what is masked is a kind of field, wherever it occurs."""
+    out, depth = [], 0
+    for ch in path:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def learn_mask(first: Run, second: Run) -> set[str]:
+    """The fields that differed between two runs of the same build (the noise): values, or presence."""
+    mask: set[str] = set()
+    for seq_a, seq_b in zip(first, second, strict=True):
+        for a, b in zip(seq_a, seq_b, strict=True):
+            for path in a.fields.keys() | b.fields.keys():
+                if a.fields.get(path, _ABSENT) != b.fields.get(path, _ABSENT):
+                    mask.add(_field(path))
+    return mask
+
+
+_ABSENT = "<absent>"
+
+
+@dataclass(frozen=True)
+class Difference:
+    sequence: tuple[str, ...]  # the shortest sequence found that shows it
+    step: int  # which step of it
+    path: str
+    baseline: Any
+    candidate: Any
+    baseline_exchange: str
+    candidate_exchange: str
+
+
+def differences(base: Run, cand: Run, seqs: Sequence[tuple[str, ...]], mask: set[str]) -> list[Difference]:
+    """The first difference of each sequence (later steps follow from it), field by field."""
+    out = []
+    for seq, seq_b, seq_c in zip(seqs, base, cand, strict=True):
+        found = _first(seq, seq_b, seq_c, mask)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _first(
+    seq: tuple[str, ...], seq_b: list[Observation], seq_c: list[Observation], mask: set[str]
+) -> Difference | None:
+    for i, (b, c) in enumerate(zip(seq_b, seq_c, strict=True)):
+        for path in sorted(b.fields.keys() | c.fields.keys()):
+            if _field(path) in mask:
+                continue
+            vb, vc = b.fields.get(path, _ABSENT), c.fields.get(path, _ABSENT)
+            if vb != vc:
+                return Difference(seq[: i + 1], i, path, vb, vc, b.exchange, c.exchange)
+    return None
+
+
+@dataclass
+class DiffResult:
+    baseline: str
+    candidate: str
+    sequences: int
+    mask: list[str]
+    differences: list[Difference] = field(default_factory=list)
+
+
+def shrink(found: Difference, check: Callable[[tuple[str, ...]], Difference | None], budget: int = 8) -> Difference:
+    """Drop steps one at a time while the difference (the same field) still shows; at most `budget` tries."""
+    best = found
+    tries = 0
+    changed = True
+    while changed and tries < budget and len(best.sequence) > 1:
+        changed = False
+        for i in range(len(best.sequence)):
+            if tries >= budget:
+                break
+            shorter = best.sequence[:i] + best.sequence[i + 1 :]
+            tries += 1
+            again = check(shorter)
+            if again is not None and _field(again.path) == _field(found.path):
+                best, changed = again, True
+                break
+    return best
+
+
+def _label(options: TargetOptions) -> str:
+    if options.url:
+        return options.url
+    return "embedded reference server" + (f" with --fault {','.join(options.faults)}" if options.faults else "")
+
+
+def run_diff(baseline: TargetOptions, candidate: TargetOptions, *, seed: int = 0, count: int = 10) -> DiffResult:
+    """The whole differential run: baseline twice (the mask), the candidate once, differences shrunk."""
+    seqs = sequences(seed, count)
+    started = time.monotonic()
+    first = observe(baseline, seqs)
+    # ZStack's timestamps have one-second resolution: two quick runs could agree on them by chance and
+    # leave them unmasked. The second run starts at least 2 s after the first, so each call's time differs.
+    time.sleep(max(0.0, MASK_GAP - (time.monotonic() - started)))
+    second = observe(baseline, seqs)
+    mask = learn_mask(first, second)
+    cand = observe(candidate, seqs)
+    result = DiffResult(_label(baseline), _label(candidate), len(seqs), sorted(mask))
+
+    def check(seq: tuple[str, ...]) -> Difference | None:
+        (b,), (c,) = observe(baseline, [seq]), observe(candidate, [seq])
+        return _first(seq, b, c, mask)
+
+    kinds: dict[str, Difference] = {}  # one per kind of field, from the shortest sequence that shows it
+    for found in differences(first, cand, seqs, mask):
+        seen = kinds.get(_field(found.path))
+        if seen is None or len(found.sequence) < len(seen.sequence):
+            kinds[_field(found.path)] = found
+    result.differences = [shrink(found, check) for found in kinds.values()]
+    return result

@@ -1,0 +1,146 @@
+"""The HTML pages of `zscheck compare` and `zscheck trend`: one self-contained file each (inline SVG drawn by
+matplotlib's Agg backend, inline CSS, no scripts, no network), so it opens from disk and from a CI artifact."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files, never a screen
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from zscheck.history.compare import Result, Row
+from zscheck.history.trend import Series, Trend
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 4px 8px; }
+.worse { color: #b00; font-weight: bold; } .better { color: #070; } .figure { display: inline-block; }
+.verdict { font-size: 1.3em; padding: 0.5em; border-radius: 4px; }
+.fail { background: #fdd; } .pass { background: #dfd; }
+"""
+
+
+def _svg(fig: Figure) -> str:
+    out = io.StringIO()
+    fig.savefig(out, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = out.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog: the SVG is inline
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def _scaled(values: Sequence[float], unit: str) -> list[float]:
+    return [v * 1000 for v in values] if unit == "s" else list(values)
+
+
+def _distribution(row: Row, base: str, candidate: str) -> str:
+    """The two samples side by side: a box each, with every value drawn over it."""
+    unit = "ms" if row.unit == "s" else row.unit
+    xs, ys = _scaled(row.base, row.unit), _scaled(row.candidate, row.unit)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.boxplot([xs, ys], showfliers=False)
+    ax.set_xticks([1, 2], [f"base\n{base}"[:40], f"candidate\n{candidate}"[:40]])
+    for i, values in enumerate((xs, ys), 1):
+        ax.plot([i + 0.15 * ((k % 7) - 3) / 3 for k in range(len(values))], values, ".", alpha=0.5, markersize=3)
+    ax.set_title(f"{row.operation} {row.metric} ({row.sample}): {row.verdict}")
+    ax.set_ylabel(unit)
+    return _svg(fig)
+
+
+def compare_page(result: Result) -> str:
+    failed = result.failed()
+    word = (
+        "FAIL: " + "; ".join(failed)
+        if failed
+        else "PASS: no new finding" + (", no regression beyond the margin" if result.margin is not None else "")
+    )
+    body = [
+        f"<h1>zscheck compare</h1><p>base <b>{html.escape(result.base.label)}</b> ({len(result.base.records)} "
+        f"run(s)) against candidate <b>{html.escape(result.candidate.label)}</b> "
+        f"({len(result.candidate.records)} run(s)); alpha {result.alpha:g}</p>",
+        f"<p class='verdict {'fail' if failed else 'pass'}'>{html.escape(word)}</p>",
+        "<h2>Findings</h2><table><tr><th>state</th><th>check</th><th>rule</th><th>operation</th><th>example</th></tr>",
+    ]
+    for state, findings in (
+        ("new", result.findings.new),
+        ("fixed", result.findings.fixed),
+        ("persisting", result.findings.persisting),
+    ):
+        for f in findings:
+            cells = (state, f.check, f.rule, f.operation, f.example)
+            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    if not (result.findings.new or result.findings.fixed or result.findings.persisting):
+        body.append("<tr><td colspan=5>none on either side</td></tr>")
+    body.append("</table><h2>Load</h2><table><tr><th>operation</th><th>metric</th><th>base</th><th>candidate</th>"
+                "<th>change (CI)</th><th>p</th><th>verdict</th></tr>")  # fmt: skip
+    for row in result.rows:
+        c = row.comparison
+        if c is None:
+            body.append(
+                f"<tr><td>{row.operation}</td><td>{row.metric}</td><td colspan=4>{html.escape(row.note)}</td>"
+                "<td>n/a</td></tr>"
+            )
+            continue
+        body.append(
+            f"<tr><td>{row.operation}</td><td>{row.metric}</td><td>{_value(c.base, row.unit)}</td>"
+            f"<td>{_value(c.candidate, row.unit)}</td><td>{c.change:+.1%} ({c.change_ci.low:+.1%} .. "
+            f"{c.change_ci.high:+.1%})</td><td>{c.p_value:.3g}</td><td class='{c.verdict}'>{c.verdict}</td></tr>"
+        )
+        if row.equivalence is not None:
+            body.append(f"<tr><td colspan=7>{html.escape(row.equivalence.claim())}</td></tr>")
+    body.append("</table>")
+    for row in result.rows:
+        body.append(f"<div class='figure'>{_distribution(row, result.base.label, result.candidate.label)}</div>")
+    return _page("zscheck compare", body)
+
+
+def _value(value: float, unit: str) -> str:
+    return f"{value * 1000:.2f} ms" if unit == "s" else f"{value:.1f} {unit}"
+
+
+def _series_chart(series: Series) -> str:
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    ax.plot(range(len(series.values)), series.values, ".-", label=series.name)
+    if series.canary is not None:
+        ax.plot(range(len(series.canary)), series.canary, ".:", color="grey", label="canary (embedded server)")
+    for cp in series.change_points:
+        ax.axvline(cp.index - 0.5, color="#b00" if not cp.host else "#888", linestyle="--")
+        ax.annotate(f"{cp.change:+.0%}{' host' if cp.host else ''}", (cp.index, max(series.values)), color="#b00")
+    ax.set_title(series.name)
+    ax.set_xlabel("run (oldest first)")
+    ax.legend(loc="upper left", fontsize="small")
+    return _svg(fig)
+
+
+def trend_page(trend: Trend) -> str:
+    failed = trend.failing()
+    body = [
+        f"<h1>zscheck trend</h1><p>{html.escape(trend.label)}: {trend.runs} run(s); change points by Apache "
+        f"Otava at p &lt; {trend.max_pvalue:g}, window {trend.window}</p>",
+        f"<p class='verdict {'fail' if failed else 'pass'}'>"
+        + html.escape("FAIL: " + "; ".join(failed) if failed else "no change that made the newest run worse")
+        + "</p><table><tr><th>metric</th><th>run</th><th>change</th><th>p</th><th>before</th><th>after</th>"
+        "<th>whose</th></tr>",
+    ]
+    for series in trend.series:
+        for cp in series.change_points:
+            body.append(
+                f"<tr><td>{html.escape(series.name)}</td><td>{html.escape(cp.run)}</td><td>{cp.change:+.1%}</td>"
+                f"<td>{cp.pvalue:.2g}</td><td>{cp.mean_before:.4g}</td><td>{cp.mean_after:.4g}</td>"
+                f"<td>{'host (the canary changed too)' if cp.host else 'target'}</td></tr>"
+            )
+    body.append("</table>")
+    body.extend(f"<div>{_series_chart(s)}</div>" for s in trend.series if s.values)
+    return _page("zscheck trend", body)

@@ -1,0 +1,189 @@
+"""`zscheck trend`: change points in the stored nightly series of each metric, found by Apache Otava.
+
+Otava (`otava.analysis.compute_change_points`, the successor of MongoDB's E-Divisive change-point work,
+Fleming et al., ICPE 2023) splits the series into windows, finds candidate points with a t-test in each,
+and merges them keeping those significant at `max_pvalue` (0.001, its default). zscheck adds what is its
+own: which metrics make a series, how a change is worded (magnitude, the runs on either side, worse or
+better), and the canary rule: a run against the embedded reference server on the same host is the
+host's noise, so a change in a target's series that the canary's same metric also shows within
+`CANARY_SLACK` of it is reported as the host's, and does not fail `--fail-on-change`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otava.analysis import compute_change_points
+
+from zscheck.history.findings import findings_of
+from zscheck.history.record import RunRecord
+
+TREND_SCHEMA = "zscheck/trend/1"
+CANARY_SLACK = 12 * 3600.0  # a canary change this close in time to the target's is the same night's
+RECENT = 10  # --fail-on-change: a change among the newest RECENT runs (Otava needs a few runs after one to see it)
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    index: int  # the position in the series of the first run after the change
+    run: str  # that run's id
+    before: str  # the id of the last run before it
+    started: float  # when `run` started
+    mean_before: float
+    mean_after: float
+    pvalue: float
+    worse: bool
+    host: bool = False  # the canary changed too: the host's, not the target's
+
+    @property
+    def change(self) -> float:
+        return self.mean_after / self.mean_before - 1 if self.mean_before else float("nan")
+
+
+@dataclass
+class Series:
+    name: str  # e.g. "e2e p99", "throughput", "findings"
+    lower_is_better: bool
+    values: list[float] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    started: list[float] = field(default_factory=list)
+    change_points: list[ChangePoint] = field(default_factory=list)
+    canary: list[float] | None = None
+
+
+@dataclass
+class Trend:
+    label: str
+    runs: int
+    max_pvalue: float
+    window: int
+    series: list[Series]
+
+    def failing(self) -> list[str]:
+        """What `--fail-on-change` fails on: a change that made a series worse among its newest runs, and
+        that the canary did not show."""
+        out = []
+        for s in self.series:
+            recent = set(s.runs[-RECENT:])
+            for cp in s.change_points:
+                if cp.worse and not cp.host and cp.run in recent:
+                    out.append(f"{s.name} {cp.change:+.1%} from run {cp.run}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": TREND_SCHEMA,
+            "label": self.label,
+            "runs": self.runs,
+            "max_pvalue": self.max_pvalue,
+            "window": self.window,
+            "failed": self.failing(),
+            "series": [
+                {
+                    "metric": s.name,
+                    "lower_is_better": s.lower_is_better,
+                    "values": s.values,
+                    "runs": s.runs,
+                    "change_points": [
+                        {
+                            "run": cp.run,
+                            "before": cp.before,
+                            "index": cp.index,
+                            "change": cp.change,
+                            "mean_before": cp.mean_before,
+                            "mean_after": cp.mean_after,
+                            "pvalue": cp.pvalue,
+                            "worse": cp.worse,
+                            "whose": "host" if cp.host else "target",
+                        }
+                        for cp in s.change_points
+                    ],
+                }
+                for s in self.series
+            ],
+        }
+
+
+# (name, lower is better) of every metric a series can have, in the order the report shows them
+METRICS: tuple[tuple[str, bool], ...] = (
+    *((f"{op} {m}", True) for op in ("e2e", "put", "job", "query") for m in ("p50", "p99")),
+    ("throughput", False),
+    ("knee", False),
+    ("findings", True),
+    ("run time", True),
+)
+
+
+def metrics_of(record: RunRecord) -> dict[str, float]:
+    """The values one run contributes to the series (a metric it did not measure is absent)."""
+    out: dict[str, float] = {}
+    for load in record.load_summaries()[:1]:
+        if load.result is None:
+            continue
+        for op in ("e2e", "put", "job", "query"):
+            stats = load.result.operations.get(op)
+            if stats is not None and stats.count:
+                out[f"{op} p50"], out[f"{op} p99"] = stats.p50, stats.p99
+        out["throughput"] = load.result.throughput
+    capacity = record.capacity()
+    if capacity is not None and capacity.knee is not None:
+        out["knee"] = capacity.knee.throughput
+    if record.verdict != "COULD NOT RUN":  # a run that could not run found nothing, which is not "no findings"
+        out["findings"] = float(len(findings_of(record)))
+    if record.duration_s is not None:
+        out["run time"] = float(record.duration_s)
+    return out
+
+
+def detect(values: Sequence[float], *, max_pvalue: float, window: int) -> list[tuple[int, float, float, float]]:
+    """(index, mean before, mean after, p-value) of each change point Otava finds."""
+    if len(values) < 4:
+        return []
+    points, _ = compute_change_points(list(values), window_len=window, max_pvalue=max_pvalue)
+    return [(int(p.index), float(p.stats.mean_1), float(p.stats.mean_2), float(p.stats.pvalue)) for p in points]
+
+
+def _series(records: Sequence[RunRecord], *, max_pvalue: float, window: int) -> dict[str, Series]:
+    out = {name: Series(name, low) for name, low in METRICS}
+    for record in records:
+        for name, value in metrics_of(record).items():
+            s = out[name]
+            s.values.append(value)
+            s.runs.append(record.id)
+            s.started.append(record.started)
+    for s in out.values():
+        for index, before, after, p in detect(s.values, max_pvalue=max_pvalue, window=window):
+            worse = after > before if s.lower_is_better else after < before
+            s.change_points.append(
+                ChangePoint(index, s.runs[index], s.runs[index - 1], s.started[index], before, after, p, worse)
+            )
+    return out
+
+
+def trend(
+    records: Sequence[RunRecord],
+    canary: Sequence[RunRecord] = (),
+    *,
+    label: str,
+    max_pvalue: float = 0.001,
+    window: int = 30,
+) -> Trend:
+    """The series of `records` (oldest first) with their change points; `canary` (the embedded server's
+    runs on the same host, oldest first) marks the changes that are the host's."""
+    ordered = sorted(records, key=lambda r: r.started)
+    target = _series(ordered, max_pvalue=max_pvalue, window=window)
+    host = _series(sorted(canary, key=lambda r: r.started), max_pvalue=max_pvalue, window=window)
+    for name, s in target.items():
+        c = host[name]
+        if c.values:
+            s.canary = c.values
+        for i, cp in enumerate(s.change_points):
+            if any(
+                abs(h.started - cp.started) <= CANARY_SLACK
+                and (h.mean_after > h.mean_before) == (cp.mean_after > cp.mean_before)
+                for h in c.change_points
+            ):
+                s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
+    return Trend(label, len(ordered), max_pvalue, window, [s for s in target.values() if s.values])

@@ -1,0 +1,99 @@
+"""zscheck trend on synthetic nightly series with a known step: found where it is, with its magnitude and the
+runs on each side; the canary's step is the host's; --fail-on-change; the command and its page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.history.factories import load_summary, record_of
+from zscheck.cli import main
+from zscheck.history.record import EMBEDDED_TARGET, RunRecord
+from zscheck.history.store import open_store
+from zscheck.history.trend import detect, trend
+
+DAY = 86400.0
+START = 1.8e9
+
+
+def nights(
+    tmp: Path, medians: list[float], *, target: str = "http://127.0.0.1:9", seed: int = 0, prefix: str = "n"
+) -> list[RunRecord]:
+    """One load run a night, each with 10 seconds around that night's median e2e latency."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for night, median in enumerate(medians):
+        samples = list(median * np.exp(rng.normal(0, 0.05, 10)))
+        summary = load_summary(samples, target=target, started=START + night * DAY)
+        out.append(record_of(tmp, f"{prefix}{night}", summary, "load"))
+    return out
+
+
+def noisy(n: int, level: float, seed: int, step_at: int | None = None, step: float = 0.0) -> list[float]:
+    values = level * np.exp(np.random.default_rng(seed).normal(0, 0.03, n))  # 3% night-to-night noise
+    if step_at is not None:
+        values[step_at:] *= 1 + step
+    return list(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (noisy(60, 10, 1), []),  # noise only
+        (noisy(60, 10, 2, step_at=40, step=0.15), [40]),  # a 15% step at night 40
+        (noisy(60, 10, 3, step_at=20, step=-0.2), [20]),
+        ([10.0] * 3, []),  # too short to say anything
+    ],
+)
+def test_detect_finds_a_step_where_it_is(values: list[float], found: list[int]) -> None:
+    assert [index for index, *_ in detect(values, max_pvalue=0.001, window=30)] == found
+
+
+def test_a_step_in_the_target_is_the_targets_with_its_size_and_runs(tmp_path: Path) -> None:
+    runs = nights(tmp_path, noisy(40, 0.010, 4, step_at=30, step=0.25))
+    result = trend(runs, label="t")
+    p50 = next(s for s in result.series if s.name == "e2e p50")
+    (cp,) = p50.change_points
+    assert cp.index == 30 and cp.run == runs[30].id and cp.before == runs[29].id
+    assert cp.change == pytest.approx(0.25, abs=0.06) and cp.worse and not cp.host
+    assert any("e2e p50 +" in reason for reason in result.failing())
+
+
+def test_a_step_the_canary_shows_too_is_the_hosts(tmp_path: Path) -> None:
+    target = nights(tmp_path, noisy(40, 0.010, 5, step_at=30, step=0.25))
+    canary = nights(tmp_path, noisy(40, 0.002, 6, step_at=30, step=0.25), target=EMBEDDED_TARGET, prefix="c")
+    result = trend(target, canary, label="t")
+    p50 = next(s for s in result.series if s.name == "e2e p50")
+    assert [cp.host for cp in p50.change_points] == [True] and p50.canary is not None
+    assert result.failing() == []
+
+
+def test_an_improvement_or_an_old_change_does_not_fail(tmp_path: Path) -> None:
+    better = trend(nights(tmp_path, noisy(40, 0.010, 7, step_at=30, step=-0.25)), label="t")
+    assert better.failing() == []
+    old = trend(nights(tmp_path, noisy(60, 0.010, 8, step_at=15, step=0.25), prefix="o"), label="t")
+    assert any(s.change_points for s in old.series) and old.failing() == []  # 45 nights ago: not news
+
+
+def test_the_command_gates_and_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "h.sqlite")
+    with open_store(store) as s:
+        for record in nights(tmp_path, noisy(36, 0.010, 9, step_at=30, step=0.3)):
+            s.add(record)
+    page, data = tmp_path / "t.html", tmp_path / "t.json"
+    argv = ["trend", "--store", store, "--html", str(page), "--json", str(data)]
+    assert main(argv) == 0  # without --fail-on-change a change is reported, not a failure
+    assert main([*argv, "--fail-on-change"]) == 1
+    text = capsys.readouterr().out
+    assert "zscheck: VIOLATIONS (trend) - e2e p50 +" in text and "between run" in text
+    doc = json.loads(data.read_text())
+    assert doc["schema"] == "zscheck/trend/1" and doc["runs"] == 36
+    p50 = next(s for s in doc["series"] if s["metric"] == "e2e p50")
+    assert p50["change_points"][0]["index"] == 30 and p50["change_points"][0]["whose"] == "target"
+    html = page.read_text()
+    assert html.count("<svg") == len(doc["series"]) and "<script" not in html
+    assert main(["trend", "--store", str(tmp_path / "empty.sqlite")]) == 2
+    assert "has no runs yet" in capsys.readouterr().err
