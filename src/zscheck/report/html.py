@@ -92,7 +92,7 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
         "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
         "<a href='#files'>Files</a></nav>",
         _meta(run, run_problem),
-        _conformance(contract, error_table, checks, contract_problem),
+        _conformance(contract, error_table, checks, contract_problem, directory),
         _load_section(load, load_problem),
         _drift(drift, drift_problem),
         _files(directory),
@@ -167,7 +167,11 @@ def _utc(value: float) -> str:
 
 
 def _conformance(
-    contract: ContractSummary | None, error_table: list[dict[str, Any]], checks: dict[str, str], problem: str | None
+    contract: ContractSummary | None,
+    error_table: list[dict[str, Any]],
+    checks: dict[str, str],
+    problem: str | None,
+    directory: Path = Path("."),
 ) -> str:
     out = ["<h2 id=conformance>Conformance</h2>"]
     if contract is None:
@@ -198,8 +202,8 @@ def _conformance(
             f"<tr><td>operation</td><td><code>{escape(f.operation)}</code> rule {escape(f.rule)}</td></tr>"
             f"<tr><td>expected</td><td><code>{escape(f.expected)}</code></td></tr>"
             f"<tr><td>actual</td><td><code>{escape(f.actual)}</code></td></tr>"
-            f"<tr><td>replay</td><td><code>zscheck replay contract {escape(f.id)}</code> (from the run's "
-            "directory)</td></tr></table>"
+            f"<tr><td>replay</td><td><code>zscheck replay {escape(str(directory))} {escape(f.id)}</code>"
+            "</td></tr></table>"
             + (f"<pre class=reproducer>{escape(first.reproducer)}</pre>" if first.reproducer else "")
             + (f"<pre>{escape(first.steps)}</pre>" if first.steps else "")
             + "</details>"
