@@ -33,7 +33,8 @@ from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
-from zscheck.report import Failure, RunReport
+from zscheck.report import DocumentError, Failure, RunReport
+from zscheck.report.baseline import Baseline
 from zscheck.report.findings import operation, with_fingerprint
 from zscheck.report.reproducer import Request, Where, script
 
@@ -205,6 +206,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # shrinking starts, and a run that hit it says so (see `require`).
     engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
     config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
+    if plan.baseline is not None:
+        try:
+            config.stash[_REPORT].baseline = Baseline.read(Path(plan.baseline), missing_ok=plan.baseline_update)
+        except DocumentError as exc:
+            raise pytest.UsageError(f"--baseline {exc}") from None
     # Named from the start: a run that cannot even set up still says which target it could not run against.
     config.stash[_REPORT].target = plan.target.url or "embedded reference server"
     config.stash[_REPORT].dialect = plan.target.dialect
@@ -452,13 +458,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report.finish()
     if wiring(config).control.interrupted:  # violations already found stand; otherwise a cut-short run has no verdict
         report.harness_errors.append("interrupted by a signal before the run could finish")
-    if report.failures:
+    if report.failing():  # known findings (--baseline) are reported, not failing
         session.exitstatus = 1
-    elif report.harness_errors or report.restore_problems or exitstatus not in (0, 5):
+    elif (
+        report.harness_errors or report.restore_problems or exitstatus not in ((0, 1, 5) if report.failures else (0, 5))
+    ):
         session.exitstatus = 2
     else:
         session.exitstatus = 0
     report.exit_code = int(session.exitstatus)
+    if report.baseline is not None and config.stash[_PLAN].baseline_update:  # the verdict was the old file's
+        written = report.baseline.updated(report.findings())
+        written.write()
+        report.notes.append(f"baseline {written.path} written: {len(written.entries)} finding(s) accepted")
     report.write()
 
 
@@ -467,8 +479,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if report is None or config.option.collectonly:
         return
     for finding in report.findings():  # one per root cause, a few lines each; the rest is in the files
+        known = f" - {finding.status.upper()} ({finding.reason})" if finding.status != "new" else ""
         text = (
-            f"[{finding.id}] {finding.message} ({finding.count}x in {len(finding.tests)} test(s))\n"
+            f"[{finding.id}] {finding.message} ({finding.count}x in {len(finding.tests)} test(s)){known}\n"
             f"  expected {finding.expected or '-'}, got {finding.actual or '-'}\n"
             f"  replay: {report.replay_finding(finding)}"
         )
