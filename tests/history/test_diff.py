@@ -110,7 +110,8 @@ def test_sigterm_during_a_diff_unwinds_through_the_restore(serve_process: Callab
         zs.login("admin", PASSWORD)
         before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "zscheck", "diff", "--baseline", server.url, "--candidate", server.url],
+            [sys.executable, "-m", "zscheck", "diff", "--baseline-target", server.url,
+             "--candidate-target", server.url],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
         )  # fmt: skip
