@@ -35,5 +35,7 @@ def run(args: argparse.Namespace) -> int:
     return execute(
         args,
         target,
-        lambda control, emit: replay(args.report, args.finding, target=target, control=control, emit=emit).verdict,
+        lambda control, emit, _directory: (
+            replay(args.report, args.finding, target=target, control=control, emit=emit).verdict
+        ),
     )

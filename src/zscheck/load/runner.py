@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from zscheck import __version__, linearizability
+from zscheck.checks.setup import judge_setup
+from zscheck.checks.violations import Violation
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, TargetError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
 from zscheck.load import selfcheck
 from zscheck.load.plan import SCENARIOS, LoadPlan
@@ -573,6 +575,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     session = Session(run, images_needed(run, run.users), emit)
     step: StepResult | None = None
     error: str | None = None
+    setup_violations: list[Violation] = []
     try:
         with session:
             emit(
@@ -594,6 +597,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
                 out=run.report_dir,
                 emit=emit,
             )
+    except SetupFailed as exc:  # setup is judged too: a target that broke the contract there has failed it
+        error, setup_violations = str(exc), judge_setup(exc)
     except ZscheckError as exc:  # a refused login, an unreachable target, locust that would not run, ...
         error = str(exc)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: locust has stopped; the images went back on the way out
@@ -601,7 +606,10 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         step = None
     problems = session.close()
     verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems)
-    if step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
+    if setup_violations:
+        verdict = Verdict.VIOLATIONS
+        error = f"the target broke the contract while the run set up: {setup_violations[0]}"
+    elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
         error = f"no verdict on the target's gates: {step.unjudged_gates}"
     summary = LoadSummary(
         verdict=cast(VerdictWord, verdict.word),
@@ -626,6 +634,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     )
     summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")
+    for violation in setup_violations:
+        emit(ViolationFound("load", violation.check, f"while setting up: {violation}"))
     for failure in step.failures[:10] if step is not None else []:
         example = failure["examples"][0]["message"] if failure["examples"] else ""
         emit(
