@@ -274,6 +274,14 @@ def restore(
     with ThreadPoolExecutor(max_workers=RESTORE_WORKERS) as pool:
         for future in [pool.submit(undo) for undo in undos]:
             future.result()
+    # What failed side by side is tried once more alone, as a sequential restore would have: a target
+    # whose logins end each other's sessions makes concurrent undos fail where one at a time succeeds.
+    for entry in journal.pending_images():
+        if entry.uuid in report.failed:
+            del report.failed[entry.uuid]
+            owner = owners.get(entry.owner) if entry.owner is not None else None
+            by = [owner, client] if owner is not None else [client]
+            _attempt(journal, report, entry.uuid, partial(_restore_by, by, entry))
     deleted = False
     for account in journal.pending_accounts():
         deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))
