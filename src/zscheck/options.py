@@ -176,6 +176,11 @@ CONTRACT = _options(
     Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
            "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,
            bounded(int, 1, 64, "whole number"), "N"),
+    Option("baseline", "known findings (TOML, written by --baseline-update): reported, but they do not fail "
+           "the run; new ones and ones past their `expires` date do; those no longer seen are listed as fixed",
+           metavar="FILE"),
+    Option("baseline-update", "write --baseline FILE from this run's findings, keeping each entry's reason "
+           "and expiry", action="store_true"),
 )  # fmt: skip
 
 LOAD = _options(
@@ -303,7 +308,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
                  ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
                  ("capacity", None), ("store", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
-            ("contract", ("max-examples",)), ("load", ("scenario", "users", "duration", "rate", "slo")),
+            ("contract", ("max-examples", "baseline", "baseline-update")),
+            ("load", ("scenario", "users", "duration", "rate", "slo")),
             ("all-in-one", None), ("store", None)),
     "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
                           "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events")), ("store", None)),
@@ -398,4 +404,6 @@ def contract_plan(get: Get, *, seed: int | None = None, command: str = "contract
         workers=int(get("workers")),
         shrink=not get("no_shrink"),
         shrink_budget=float(get("shrink_budget")),
+        baseline=get("baseline"),
+        baseline_update=bool(get("baseline_update")),
     )

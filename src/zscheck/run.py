@@ -51,6 +51,8 @@ class RunAll:
     rate: float | None = None
     slo: tuple[str, ...] = DEFAULT_GATES
     skip: tuple[str, ...] = ()  # phases to leave out: contract, load, drift
+    baseline: str | None = None  # the contract phase's known findings (--baseline)
+    baseline_update: bool = False
 
     def validate(self) -> RunAll:
         self.target.validate()
@@ -114,7 +116,14 @@ def run_all(
 
     steps: dict[str, Callable[[Path], Verdict]] = {
         "contract": lambda out: run_contract(
-            ContractPlan(out, target=run.target, max_examples=run.max_examples, seed=seed),
+            ContractPlan(
+                out,
+                target=run.target,
+                max_examples=run.max_examples,
+                seed=seed,
+                baseline=run.baseline,
+                baseline_update=run.baseline_update,
+            ),
             control=control,
             emit=phase_emit,
             last_resort=last_resort,

@@ -40,7 +40,7 @@ def test_one_finding_per_root_cause_everywhere(faulty_run: tuple[Path, str]) -> 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["schema"] == "zscheck/contract-summary/3"
     findings = summary["findings"]
-    error_code = [f for f in findings if f["check"] == "error_code"]
+    error_code = [f for f in findings if f["check"] == "error_code" and f["rule"] == "state-event-invalid"]
     assert len(error_code) == 1, findings  # the same violation from every suite is one finding
     finding = error_code[0]
     same = [f for f in summary["failures"] if f["fingerprint"] == finding["id"]]
@@ -87,7 +87,7 @@ def _run_script(script: Path, url: str) -> str:
 def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str]) -> None:
     out, _ = faulty_run
     summary = json.loads((out / "summary.json").read_text())
-    finding = next(f for f in summary["findings"] if f["check"] == "error_code")
+    finding = next(f for f in summary["findings"] if f["rule"] == "state-event-invalid")
     text = finding["first"]["reproducer"]
     assert f"zscheck serve --port 8080 --dialect rest --fault {FAULT}" in text  # how to start the target
     # the password from the environment, never in the script (nor its hash, which ZStack takes as it)
@@ -122,7 +122,7 @@ def _replay(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_replay_against_a_live_faulty_server_is_still_failing(faulty_run: tuple[Path, str]) -> None:
     out, _ = faulty_run
     summary = json.loads((out / "summary.json").read_text())
-    finding = next(f for f in summary["findings"] if f["check"] == "error_code")
+    finding = next(f for f in summary["findings"] if f["rule"] == "state-event-invalid")
     proc = _replay(out, finding["id"][:6])  # default target: an embedded server with the run's faults
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"STILL FAILING: [{finding['id']}] error_code" in proc.stdout

@@ -4,6 +4,7 @@ console errors, every section is there, and the charts are drawn. The screenshot
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -37,12 +38,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     directory = (reports / "latest").resolve()
-    shutil.rmtree(directory / "load")
-    load = subprocess.run(
-        [*base, "load", "--report-dir", str(directory / "load"), "--scenario", "contention", "--hot-images", "1",
-         "--users", "8", "--duration", "4s", "--fault", "lost-update-race", "--slo", "e2e:p99<1s"],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+    for _ in range(3):  # the race is caught in most 4 s runs, not all: a run that missed it is run again
+        shutil.rmtree(directory / "load")
+        load = subprocess.run(
+            [*base, "load", "--report-dir", str(directory / "load"), "--scenario", "contention", "--hot-images", "1",
+             "--users", "8", "--duration", "4s", "--fault", "lost-update-race", "--slo", "e2e:p99<1s"],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+        if load.returncode == 1:
+            break
     assert load.returncode == 1, load.stdout[-2000:]
     write_index(directory, error_table=_error_table(), checks=CHECKS)
     return directory
@@ -90,4 +94,32 @@ def test_the_report_opens_from_disk_with_every_section_and_chart(run_dir: Path, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
     assert (ARTIFACTS / "index.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_what_the_page_says_reads_right(run_dir: Path, browser: object) -> None:
+    """Issue 12's index.html items, read off the rendered page: the banner says the target was the embedded
+    reference server; no backtick is shown literally; no axis reads 1.1e-09; the distribution's x axis is
+    in percentiles; a check this run never applied says "not exercised"; drift shows each reproducer once."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    page.goto((run_dir / "index.html").as_uri())
+    banner = page.locator("#verdict").inner_text()
+    assert "embedded reference server" in banner and "not a ZStack" in banner
+    assert "`" not in page.locator("main").inner_text()
+    assert page.locator("#checks code").count() > page.locator("#checks tr").count()  # names set as code
+    ticks = page.locator("svg.chart text.ytick").all_text_contents()
+    assert ticks and not any("e-" in t or "e+" in t for t in ticks), ticks
+    assert all(float(t) == round(float(t), 3) for t in ticks), ticks  # round numbers
+    distribution = page.locator("svg.chart[aria-label='latency (ms) by percentile'] text.xtick").all_text_contents()
+    assert {"p50", "p90", "p99"} <= set(distribution), distribution
+    assert "not exercised" in page.locator("#check-linearizable").inner_text()
+    assert "no failure" in page.locator("#check-error_code").inner_text()
+    drift = json.loads((run_dir / "drift" / "drift.json").read_text())
+    used = {p["reproducer"] for p in drift["drift"]}
+    assert len(used) < len(drift["drift"])  # points share requests ...
+    scripts = page.locator("pre.reproducer[id^='repro-']")
+    assert scripts.count() == len(used)  # ... and each script is shown once
+    assert "".join(scripts.all_inner_texts()).count('show "request"') == len(used)
+    assert page.locator("#drift-table a[href^='#repro-']").count() == len(drift["drift"])
+    assert page.locator("#findings").count() == 1
     page.close()

@@ -67,4 +67,6 @@ def run_all(get: Get) -> RunAll:
         rate=get("rate"),
         slo=tuple(get("slo")) or DEFAULT_GATES,
         skip=tuple(get("skip")),
+        baseline=get("baseline"),
+        baseline_update=bool(get("baseline_update")),
     )

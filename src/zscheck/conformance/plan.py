@@ -37,6 +37,8 @@ class ContractPlan:
     shrink: bool = True  # search for the shortest failing example (Hypothesis' shrink phase)
     shrink_budget: float = DEFAULT_SHRINK_BUDGET
     timing_seed: int | None = None  # the realistic profile's delays; default: the run's seed
+    baseline: str | None = None  # known findings (zscheck.report.baseline): reported, not failing the run
+    baseline_update: bool = False  # rewrite `baseline` from the run's findings
 
     def validate(self) -> ContractPlan:
         self.target.validate()
@@ -46,6 +48,7 @@ class ContractPlan:
             ("--create-images", self.create_images is None or 0 <= self.create_images <= 50, "from 0 to 50"),
             ("--shrink-budget", self.shrink_budget >= 1, "at least 1 (seconds)"),
             ("--poll-deadline", self.poll_deadline is None or self.poll_deadline > 0, "a positive number of seconds"),
+            ("--baseline-update", self.baseline is not None or not self.baseline_update, "given with --baseline FILE"),
         )
         for name, ok, rule in checks:
             if not ok:

@@ -26,14 +26,15 @@ from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
 from zscheck import options
-from zscheck.checks import judge_call
+from zscheck._models import ApiResult
+from zscheck.checks.setup import judge_setup
 from zscheck.conformance.harness import ContractViolation, Harness, Sent
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
-from zscheck.fixtures import SetupError
-from zscheck.report import Failure, RunReport
+from zscheck.report import DocumentError, Failure, RunReport
+from zscheck.report.baseline import Baseline
 from zscheck.report.findings import operation, with_fingerprint
 from zscheck.report.reproducer import Request, Where, script
 
@@ -205,6 +206,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # shrinking starts, and a run that hit it says so (see `require`).
     engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
     config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
+    if plan.baseline is not None:
+        try:
+            config.stash[_REPORT].baseline = Baseline.read(Path(plan.baseline), missing_ok=plan.baseline_update)
+        except DocumentError as exc:
+            raise pytest.UsageError(f"--baseline {exc}") from None
     # Named from the start: a run that cannot even set up still says which target it could not run against.
     config.stash[_REPORT].target = plan.target.url or "embedded reference server"
     config.stash[_REPORT].dialect = plan.target.dialect
@@ -230,16 +236,16 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     config.stash[_HARNESS] = harness
     try:
         harness.start()
-    except SetupError as exc:
-        # Setting up is judged too: a target that breaks the protocol while the harness creates its fixtures
-        # (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1); one that
-        # refuses with a proper ErrorCode could not be used (exit 2).
-        violations = getattr(exc, "violations", None) or (
-            judge_call(exc.result, "setup") if exc.result is not None else []
-        )
+    except SetupFailed as exc:
+        # Setting up is judged too: a target that breaks the protocol while the harness logs in or creates
+        # its fixtures (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1);
+        # one that refuses with a proper ErrorCode could not be used (exit 2).
+        # (A rule broken across calls, such as two logins answered with one session, comes found.)
+        violations = getattr(exc, "violations", None) or judge_setup(exc)
+        result = exc.result if isinstance(exc.result, ApiResult) else None
         for violation in violations:
-            exchange = violation.exchange or (exc.result.final if exc.result is not None else None)
-            first_request = exc.result.exchanges[0].request if exc.result is not None else None
+            exchange = violation.exchange or (result.final if result is not None else None)
+            first_request = result.exchanges[0].request if result is not None else None
             failure = Failure(
                 test="setup",
                 check=violation.check,
@@ -247,7 +253,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
                 expected=violation.expected,
                 actual=violation.actual,
                 rule="setup",
-                curl=first_request.curl(harness.url) if first_request is not None else "",
+                curl=first_request.curl(harness.url or plan.target.url or "") if first_request is not None else "",
                 response=f"HTTP {exchange.status} {exchange.text(300)}" if exchange is not None else "",
                 operation=_operation(first_request) if first_request is not None else "",
             )
@@ -455,13 +461,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report.finish()
     if wiring(config).control.interrupted:  # violations already found stand; otherwise a cut-short run has no verdict
         report.harness_errors.append("interrupted by a signal before the run could finish")
-    if report.failures:
+    if report.failing():  # known findings (--baseline) are reported, not failing
         session.exitstatus = 1
-    elif report.harness_errors or report.restore_problems or exitstatus not in (0, 5):
+    elif (
+        report.harness_errors or report.restore_problems or exitstatus not in ((0, 1, 5) if report.failures else (0, 5))
+    ):
         session.exitstatus = 2
     else:
         session.exitstatus = 0
     report.exit_code = int(session.exitstatus)
+    if report.baseline is not None and config.stash[_PLAN].baseline_update:  # the verdict was the old file's
+        written = report.baseline.updated(report.findings())
+        written.write()
+        report.notes.append(f"baseline {written.path} written: {len(written.entries)} finding(s) accepted")
     report.write()
 
 
@@ -470,8 +482,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if report is None or config.option.collectonly:
         return
     for finding in report.findings():  # one per root cause, a few lines each; the rest is in the files
+        known = f" - {finding.status.upper()} ({finding.reason})" if finding.status != "new" else ""
         text = (
-            f"[{finding.id}] {finding.message} ({finding.count}x in {len(finding.tests)} test(s))\n"
+            f"[{finding.id}] {finding.message} ({finding.count}x in {len(finding.tests)} test(s)){known}\n"
             f"  expected {finding.expected or '-'}, got {finding.actual or '-'}\n"
             f"  replay: {report.replay_finding(finding)}"
         )

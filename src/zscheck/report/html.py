@@ -9,6 +9,7 @@ escaped. A file that is there but is not its document is said so on the page, na
 from __future__ import annotations
 
 import math
+import re
 import time
 from html import escape
 from pathlib import Path
@@ -86,17 +87,38 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
         f"<title>zscheck {escape(verdict)} - {escape(run.target if run else '')}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<div class='banner {css}' id=verdict>zscheck: {escape(verdict)} "
-        f"<span style='font-weight:400'>(exit {run.exit_code if run else '?'})</span></div><main>",
+        f"<span style='font-weight:400'>(exit {run.exit_code if run else '?'}) {_against(run, contract)}</span>"
+        "</div><main>",
         "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
         "<a href='#files'>Files</a></nav>",
         _meta(run, run_problem),
-        _conformance(contract, error_table, checks, contract_problem),
+        _conformance(contract, error_table, checks, contract_problem, directory),
         _load_section(load, load_problem),
         _drift(drift, drift_problem),
         _files(directory),
         "</main></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _against(run: RunSummary | None, contract: ContractSummary | None) -> str:
+    """What the verdict is about, in the banner: a verdict on the embedded reference server is not one on a
+    ZStack, and says so (with the faults it was started with)."""
+    if run is None:
+        return ""
+    if run.target.startswith("embedded"):
+        faults = contract.faults if contract is not None else []
+        with_faults = f" with faults {', '.join(faults)}" if faults else ""
+        return (
+            f"against the <b>embedded reference server</b>{escape(with_faults)}, not a ZStack: "
+            "give --target URL to judge a real node"
+        )
+    return f"against {escape(run.target)}"
+
+
+def _text(value: str) -> str:
+    """Prose from the oracle or a document, escaped, its `backticked` names set as code (not shown literally)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(value))
 
 
 def _problem(text: str | None) -> str:
@@ -145,7 +167,11 @@ def _utc(value: float) -> str:
 
 
 def _conformance(
-    contract: ContractSummary | None, error_table: list[dict[str, Any]], checks: dict[str, str], problem: str | None
+    contract: ContractSummary | None,
+    error_table: list[dict[str, Any]],
+    checks: dict[str, str],
+    problem: str | None,
+    directory: Path = Path("."),
 ) -> str:
     out = ["<h2 id=conformance>Conformance</h2>"]
     if contract is None:
@@ -160,21 +186,31 @@ def _conformance(
     for text in contract.harness_errors + contract.restore_problems:
         out.append(f"<p class=bad>{escape(text)}</p>")
     out.append(_checks_table(contract, checks))
-    out.append(f"<h3>Failures ({len(contract.failures)})</h3>")
-    for i, f in enumerate(contract.failures, 1):
+    out.append(
+        f"<h3 id=findings>Findings ({len(contract.findings)}, from {len(contract.failures)} failures)</h3>"
+        "<p class=muted>One per root cause: failures with the same check, rule, operation and expected/actual "
+        "(uuids, times and ports aside) are one finding.</p>"
+    )
+    for i, f in enumerate(contract.findings, 1):
+        first = f.first
+        status = f" ({escape(f.status)}{': ' + escape(f.reason) if f.reason else ''})" if f.status != "new" else ""
         out.append(
-            f"<details {'open' if i <= 3 else ''} class=failure><summary><b>{escape(f.check)}</b>: "
-            f"{escape(f.message)}</summary><table>"
-            f"<tr><td>test</td><td><code>{escape(f.test)}</code></td></tr>"
-            f"<tr><td>rule</td><td>{escape(f.rule)}</td></tr>"
+            f"<details {'open' if i <= 3 else ''} class=finding id='finding-{escape(f.id)}'><summary>"
+            f"<b>{escape(f.check)}</b>: {_text(f.message)} <span class=muted>[{escape(f.id)}] "
+            f"{f.count}x in {len(f.tests)} test(s){status}</span></summary><table>"
+            f"<tr><td>tests</td><td>{'<br>'.join(f'<code>{escape(t)}</code>' for t in f.tests)}</td></tr>"
+            f"<tr><td>operation</td><td><code>{escape(f.operation)}</code> rule {escape(f.rule)}</td></tr>"
             f"<tr><td>expected</td><td><code>{escape(f.expected)}</code></td></tr>"
             f"<tr><td>actual</td><td><code>{escape(f.actual)}</code></td></tr>"
-            f"<tr><td>replay seed</td><td><code>{escape(str(contract.seed))}</code></td></tr></table>"
-            f"<pre>{escape(f.curl)}</pre>" + (f"<pre>{escape(f.steps)}</pre>" if f.steps else "") + "</details>"
+            f"<tr><td>replay</td><td><code>zscheck replay {escape(str(directory))} {escape(f.id)}</code>"
+            "</td></tr></table>"
+            + (f"<pre class=reproducer>{escape(first.reproducer)}</pre>" if first.reproducer else "")
+            + (f"<pre>{escape(first.steps)}</pre>" if first.steps else "")
+            + "</details>"
         )
     if error_table:
         rows = "".join(
-            f"<tr><td>{i}</td><td><code>{escape(r['rule'])}</code></td><td>{escape(r['description'])}</td>"
+            f"<tr><td>{i}</td><td><code>{escape(r['rule'])}</code></td><td>{_text(r['description'])}</td>"
             f"<td><code>{escape(_when(r['when']))}</code></td>"
             f"<td><code>{escape(r['answers'].get('rest', ''))}</code></td>"
             f"<td><code>{escape(r['answers'].get('documented', ''))}</code></td></tr>"
@@ -205,9 +241,15 @@ def _checks_table(contract: ContractSummary, checks: dict[str, str]) -> str:
     def row(name: str) -> str:
         what = checks.get(name) or OTHER_CHECKS.get(name, "not in the oracle's list of checks")
         n = failures.get(name, 0)
-        result = f"<td class=bad>{n} failure{'s' if n != 1 else ''}</td>" if n else "<td class=ok>no failure</td>"
+        why = _not_exercised(name, contract)
+        if n:
+            result = f"<td class=bad>{n} failure{'s' if n != 1 else ''}</td>"
+        elif why:
+            result = f"<td class='muted not-exercised'>not exercised: {escape(why)}</td>"
+        else:
+            result = "<td class=ok>no failure</td>"
         return (
-            f"<tr id='check-{escape(name)}'><td><code>{escape(name)}</code></td><td>{escape(what)}</td>{result}"
+            f"<tr id='check-{escape(name)}'><td><code>{escape(name)}</code></td><td>{_text(what)}</td>{result}"
             f"<td class='num {'bad' if n else ''}'>{n}</td><td class=num>{len(tests.get(name, ()))}</td></tr>"
         )
 
@@ -219,6 +261,22 @@ def _checks_table(contract: ContractSummary, checks: dict[str, str]) -> str:
         "<table id=checks><tr><th>check</th><th>what it catches</th><th>result</th><th>failures</th>"
         f"<th>failing tests</th></tr>{''.join(row(n) for n in names)}</table>"
     )
+
+
+# Checks a conformance run never applies, or applies only to some requests: what must have happened for
+# "no failure" to mean anything.
+LOAD_ONLY_CHECKS = {"linearizable": "a load-run check (the Load section judges it)"}
+
+
+def _not_exercised(name: str, contract: ContractSummary) -> str:
+    """Why `name` was not applied in this conformance run ("" when it was)."""
+    if name in LOAD_ONLY_CHECKS:
+        return LOAD_ONLY_CHECKS[name]
+    if contract.cases == 0:
+        return "no case was judged"
+    if name == "job_protocol" and not any(n for rule, n in contract.coverage.items() if rule.startswith("job-")):
+        return "no protocol request (job uuid, poll, method) was sent"
+    return ""
 
 
 def _when(when: dict[str, list[str]]) -> str:
@@ -276,7 +334,9 @@ def _load_section(load: LoadSummary | None, problem: str | None) -> str:
     if series:
         out.append("<h3>Latency distribution</h3>")
         out.append(
-            _line_chart(series, "latency (ms) by percentile", "percentile (log scale of 1/(1-p): 90, 99, 99.9...)")
+            _line_chart(
+                series, "latency (ms) by percentile", "percentile (log scale of 1/(1-p))", x_ticks=_PERCENTILE_TICKS
+            )
         )
     if result.gates:
         rows = "".join(
@@ -318,6 +378,12 @@ def _load_section(load: LoadSummary | None, problem: str | None) -> str:
     return "".join(out)
 
 
+# The distribution's x axis, labelled in percentiles where _tail_x puts them (not its 0-5 positions).
+_PERCENTILE_TICKS: tuple[tuple[float, str], ...] = (
+    (0.0, "p0"), (math.log10(2), "p50"), (1.0, "p90"), (2.0, "p99"), (3.0, "p99.9"), (4.0, "p99.99"), (5.0, "p99.999"),
+)  # fmt: skip
+
+
 def _tail_x(percentile: float) -> float:
     """Percentiles on a scale that opens up the tail: 90 -> 1, 99 -> 2, 99.9 -> 3."""
     return math.log10(1 / max(1 - percentile / 100, 1e-5))
@@ -336,15 +402,23 @@ def _drift(drift: DriftReport | None, problem: str | None) -> str:
         out.append(f"<p class=ok>{escape(drift.target)} answers as the published page says.</p>")
         return "".join(out)
     rows = "".join(
-        f"<tr><td>{escape(p.aspect)}</td><td>{escape(p.page)}</td><td>{escape(p.target)}</td>"
-        f"<td><pre>{escape(p.evidence)}</pre></td></tr>"
+        f"<tr><td>{escape(p.aspect)}</td><td>{_text(p.page)}</td><td>{_text(p.target)}</td>"
+        f"<td><code>{escape(p.evidence)}</code>"
+        + (f"<br>script: <a href='#repro-{escape(p.reproducer)}'>{escape(p.reproducer)}</a>" if p.reproducer else "")
+        + "</td></tr>"
         for p in points
+    )
+    # Several points rest on one request: its reproducer is shown once, each point links to it.
+    scripts = "".join(
+        f"<h3>Reproducer: {escape(name)}</h3><pre class=reproducer id='repro-{escape(name)}'>{escape(text)}</pre>"
+        for name, text in drift.reproducers.items()
+        if any(p.reproducer == name for p in points)
     )
     out.append(
         f"<p>{escape(drift.target)} departs from the published page in {len(points)} points "
         "(informational: the REST server is what ZStack's own clients speak).</p>"
         f"<table id=drift-table><tr><th>aspect</th><th>the page says</th><th>the target does</th>"
-        f"<th>evidence</th></tr>{rows}</table>"
+        f"<th>evidence</th></tr>{rows}</table>{scripts}"
     )
     return "".join(out)
 
@@ -372,14 +446,30 @@ def _files(directory: Path) -> str:
 # ---------------------------------------------------------------------------------------- charts
 
 
-def _line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label: str) -> str:
-    """An inline SVG line chart: axes with a few ticks, one polyline per series, a legend."""
+def _nice_top(value: float) -> float:
+    """The top of a y axis: the least 1, 2, 4 or 8 times a power of ten at or above `value`, so that its
+    quarters are round numbers; 1 for an all-zero chart (not 1.1e-09)."""
+    if value <= 0:
+        return 1.0
+    power: float = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 4.0, 8.0, 10.0) if m * power >= value * (1 - 1e-9))
+
+
+def _line_chart(
+    series: dict[str, list[tuple[float, float]]],
+    title: str,
+    x_label: str,
+    *,
+    x_ticks: tuple[tuple[float, str], ...] | None = None,
+) -> str:
+    """An inline SVG line chart: axes with a few ticks (round numbers, or the `x_ticks` given: position and
+    label), one polyline per series, a legend."""
     width, height, left, right, top, bottom = 760, 220, 56, 130, 24, 34
     points = [p for values in series.values() for p in values]
     if not points:
         return f"<p class=muted>{escape(title)}: no data.</p>"
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y1 = max(max(p[1] for p in points), 1e-9) * 1.1
+    y1 = _nice_top(max(p[1] for p in points))
     x1 = x1 if x1 > x0 else x0 + 1
 
     def sx(x: float) -> float:
@@ -399,11 +489,21 @@ def _line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_labe
     for i in range(5):
         y = y1 * i / 4
         parts.append(
-            f"<text x={left - 6} y={sy(y) + 4:.1f} font-size=10 text-anchor=end>{_fmt(y)}</text>"
+            f"<text class=ytick x={left - 6} y={sy(y) + 4:.1f} font-size=10 text-anchor=end>{_fmt(y)}</text>"
             f"<line x1={left} y1={sy(y):.1f} x2={width - right} y2={sy(y):.1f} stroke='#eee'/>"
         )
-        x = x0 + (x1 - x0) * i / 4
-        parts.append(f"<text x={sx(x):.1f} y={height - bottom + 14} font-size=10 text-anchor=middle>{_fmt(x)}</text>")
+        if x_ticks is None:
+            x = x0 + (x1 - x0) * i / 4
+            parts.append(
+                f"<text class=xtick x={sx(x):.1f} y={height - bottom + 14} font-size=10 text-anchor=middle>"
+                f"{_fmt(x)}</text>"
+            )
+    for x, label in x_ticks or ():
+        if x0 - 1e-9 <= x <= x1 + 1e-9:
+            parts.append(
+                f"<text class=xtick x={sx(x):.1f} y={height - bottom + 14} font-size=10 text-anchor=middle>"
+                f"{escape(label)}</text>"
+            )
     for n, (name, values) in enumerate(series.items()):
         color = COLORS[n % len(COLORS)]
         coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)

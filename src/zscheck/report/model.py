@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zscheck import __version__
+from zscheck.report.baseline import Baseline
 from zscheck.report.documents import Failure, Finding
 from zscheck.report.findings import group
 from zscheck.verdict import Verdict
@@ -41,7 +42,7 @@ class RunReport:
     tests: list[tuple[str, str]] = field(default_factory=list)  # (test, pytest outcome) in the order run
     tracebacks: list[tuple[str, str]] = field(default_factory=list)  # (test, pytest's full report of its failure)
     junit: Path | None = None  # where the JUnit XML goes (--junitxml): one testcase per finding
-    fixed: list[str] = field(default_factory=list)  # a --baseline's fingerprints this run did not see
+    baseline: Baseline | None = None  # --baseline: the known findings
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
@@ -57,8 +58,18 @@ class RunReport:
         return dict(Counter(f.check for f in self.failures).most_common())
 
     def findings(self) -> list[Finding]:
-        """One per root cause (fingerprint), first seen first."""
-        return group(self.failures)
+        """One per root cause (fingerprint), first seen first; with a baseline, each known, expired or new."""
+        found = group(self.failures)
+        return self.baseline.classify(found) if self.baseline is not None else found
+
+    @property
+    def fixed(self) -> list[str]:
+        """The baseline's fingerprints this run did not see."""
+        return self.baseline.fixed(self.findings()) if self.baseline is not None else []
+
+    def failing(self) -> list[Finding]:
+        """The findings that fail the run: all of them, less those a baseline accepts (and has not let expire)."""
+        return [f for f in self.findings() if f.status != "known"]
 
     def replay_finding(self, finding: Finding) -> str:
         return f"zscheck replay {self.report_dir} {finding.id}"
@@ -79,7 +90,17 @@ class RunReport:
         if findings:
             lines.append(f"{len(findings)} finding(s) from {len(self.failures)} failure(s), one per root cause:")
         for i, finding in enumerate(findings, 1):
-            lines.append(f"  {i}. [{finding.id}] {finding.check}: {finding.count}x, in {len(finding.tests)} test(s)")
+            reason = f": {finding.reason}" if finding.reason else ""
+            status = f" ({finding.status}{reason})" if self.baseline is not None else ""
+            lines.append(
+                f"  {i}. [{finding.id}] {finding.check}: {finding.count}x, in {len(finding.tests)} test(s){status}"
+            )
+        if self.baseline is not None:
+            known = sum(1 for f in findings if f.status == "known")
+            lines.append(
+                f"baseline {self.baseline.path}: {known} known, {len(findings) - known} new or expired, "
+                f"{len(self.fixed)} fixed" + (f" ({', '.join(self.fixed)})" if self.fixed else "")
+            )
         if self.coverage:
             exercised = sum(1 for n in self.coverage.values() if n)
             lines.append(

@@ -132,11 +132,12 @@ def junit_cases(report: RunReport) -> list[Case]:
             )
         )
     reasons = report.harness_errors + [f"restore failed: {p}" for p in report.restore_problems]
-    for reason in reasons:
-        cases.append(Case(classname="zscheck.run", name="could not run", outcome="error", message=reason, text=reason))
     if report.exit_code == 2 and not reasons:
-        reason = "the run could not run (see the terminal output)"
-        cases.append(Case(classname="zscheck.run", name="could not run", outcome="error", message=reason, text=reason))
+        reasons = ["the run could not run (see the terminal output)"]
+    name = f"could not run against {report.target or 'the target'}"
+    for reason in reasons:
+        text = f"{name}: {reason}\nreplay the run: {report.replay_command()}"
+        cases.append(Case(classname="zscheck.run", name=name, outcome="error", message=reason, text=text))
     return cases
 
 
