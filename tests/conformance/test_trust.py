@@ -145,12 +145,13 @@ def test_the_shrink_budget_is_the_runs_not_each_tests(tmp_path: Path) -> None:
     gone for the next (each keeps at least 1 s)."""
     import re
 
-    budget = 3
+    budget = 2
     code, summary, output = contract(
         tmp_path / "r", "--fault", "disable-noop", "--max-examples", "30", "--seed", "3",
         "--shrink-budget", str(budget),
     )  # fmt: skip
     assert code == 1, output[-2000:]
     left = [int(m) for note in summary["notes"] for m in re.findall(r"stopped at the (\d+) s left", note)]
-    assert len(left) >= 2, summary["notes"]  # two tests' searches were cut short (seed 3: the state machine's too)
-    assert sum(left) <= budget + len(left), (left, summary["notes"])
+    assert left, summary["notes"]  # a search was cut short (on a busy machine, both tests' searches are)
+    # Each later test gets what is left, at least 1 s: per test, two cut-short searches would show 2 + 2.
+    assert sum(left) <= budget + max(0, len(left) - 1), (left, summary["notes"])
