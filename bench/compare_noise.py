@@ -25,6 +25,7 @@ import argparse
 import copy
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -55,12 +56,22 @@ def slower(source: Path, target: Path, factor: float) -> Path:
     return target
 
 
-def compare(base: str, candidate: str, *, store: str, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+GATES: dict[str, list[int]] = {}  # "A/A" or "10% slower" -> 1 where `--max-regression 5%` failed the pair
+
+
+def compare(
+    base: str, candidate: str, *, store: str, extra: tuple[str, ...] = (), gate: str | None = None
+) -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        proc = zscheck("compare", base, candidate, "--store", store, "--json", out.name, *extra)
+        proc = zscheck(
+            "compare", base, candidate, "--store", store, "--json", out.name, "--max-regression", "5%", *extra
+        )
         if proc.returncode not in (0, 1):
             raise SystemExit(f"compare could not run: {proc.stderr[-500:]}")
-        metrics: list[dict[str, Any]] = json.loads(Path(out.name).read_text())["metrics"]
+        doc = json.loads(Path(out.name).read_text())
+        if gate is not None:
+            GATES.setdefault(gate, []).append(proc.returncode == 1)
+        metrics: list[dict[str, Any]] = doc["metrics"]
         return metrics
 
 
@@ -79,6 +90,7 @@ def main() -> int:
     if not 2 <= args.runs <= 40 or not 2 <= args.duration <= 60:
         print("--runs 2..40 and --duration 2..60 keep the benchmark bounded", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="zscheck-compare-bench-"))
     store = str(work / "h.sqlite")
     dirs = []
@@ -98,12 +110,12 @@ def main() -> int:
     fp: dict[str, list[int]] = {}
     power: dict[str, list[int]] = {}
     for a, b in itertools.combinations(range(args.runs), 2):
-        for m in compare(str(dirs[a]), str(dirs[b]), store="off", extra=alpha):
+        for m in compare(str(dirs[a]), str(dirs[b]), store="off", extra=alpha, gate="A/A, one run a side"):
             if m["verdict"] == "n/a":  # one run a side: shown, not judged
                 continue
             fp.setdefault(f"{m['operation']} {m['metric']} ({m['sample']})", []).append(m["verdict"] != "~")
         regressed = slower(dirs[b], work / f"slow{a}-{b}", 1.10)
-        for m in compare(str(dirs[a]), str(regressed), store="off", extra=alpha):
+        for m in compare(str(dirs[a]), str(regressed), store="off", extra=alpha, gate="10% slower, one run a side"):
             if m["metric"] in ("p50", "p99") and m["verdict"] != "n/a":
                 power.setdefault(f"{m['operation']} {m['metric']} ({m['sample']})", []).append(m["verdict"] == "worse")
 
@@ -135,8 +147,9 @@ def main() -> int:
                         lines.append(json.dumps(record))
                 (work / "split.jsonl").write_text("\n".join(lines) + "\n")
                 zscheck("runs", "import", str(work / "split.jsonl"), "--store", split_store)
+                gate = f"{'A/A' if injected == 1.0 else '10% slower'}, {k} runs a side"
                 metrics = compare(
-                    "http://base", "http://candidate", store=split_store, extra=(*alpha, "--last", str(k))
+                    "http://base", "http://candidate", store=split_store, extra=(*alpha, "--last", str(k)), gate=gate
                 )
                 for m in metrics:
                     if m["sample"] == "runs" and m["verdict"] != "n/a":
@@ -146,18 +159,27 @@ def main() -> int:
                         elif m["metric"] in ("p50", "p99"):
                             table.setdefault(name, []).append(m["verdict"] == "worse")
 
-    print(f"\nA/A false positives (alpha {args.alpha}), {args.runs} runs of {args.duration:g} s, {args.users} users:")
+    medians = [json.loads((d / "summary.json").read_text())["result"]["operations"]["e2e"]["p50"] for d in dirs]
+    print(f"\nthe runs' e2e p50: {min(medians) * 1000:.2f} to {max(medians) * 1000:.2f} ms; load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+    print(f"A/A false positives (alpha {args.alpha}), {args.runs} runs of {args.duration:g} s, {args.users} users:")
     for name, hits in {**fp, **runs_fp}.items():
         print(f"  {name:<32} {rate(sum(hits), len(hits))}")
     print("power on an injected 10% latency regression (share of pairs called worse):")
     for name, hits in {**power, **runs_power}.items():
         print(f"  {name:<32} {rate(sum(hits), len(hits))}")
+    print("the gate, --max-regression 5% (exit 1: a new finding or a metric worse beyond 5% and the noise floor):")
+    for name, hits in GATES.items():
+        print(f"  {name:<32} {rate(sum(hits), len(hits))}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     summary = {
+        "gate_5pct": {n: sum(h) / len(h) for n, h in GATES.items()},
         "runs": args.runs,
         "duration": args.duration,
         "users": args.users,
         "alpha": args.alpha,
+        "e2e_p50_range": [min(medians), max(medians)],
+        "load_average": [load_before, os.getloadavg()[0]],
         "false_positive_rate": {n: sum(h) / len(h) for n, h in {**fp, **runs_fp}.items()},
         "power_10pct": {n: sum(h) / len(h) for n, h in {**power, **runs_power}.items()},
     }

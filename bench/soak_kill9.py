@@ -46,7 +46,7 @@ class Trial:
     accepted: int = 0  # 202s read before the kill
     accepted_lost: int = 0  # of those, answering 404 after the restart
     acknowledged: int = 0  # changes whose job polled 200
-    checked: int = 0  # images with an acknowledged change, checked after the restart
+    checked: int = 0  # images with an acknowledged change (its last one), checked after the restart
     lost: int = 0  # of those, holding neither the acknowledged state nor a later requested one
     examples: list[str] = field(default_factory=list)
 
@@ -153,6 +153,7 @@ class Writer(threading.Thread):
         self.random = random.Random(seed)
         self.accepted: list[str] = []  # job paths whose 202 was read
         self.acked: dict[str, str] = {}  # image -> the state of its last acknowledged change
+        self.acks = 0  # acknowledged changes, all of them
         self.later: dict[str, set[str]] = {image: set() for image in images}  # states asked after that
 
     def run(self) -> None:
@@ -174,6 +175,7 @@ class Writer(threading.Thread):
                     sock.sendall(b"".join(_poll(p) for p in paths))
                     for image, (status, body) in zip(self.images, _read(sock, buffer, len(paths)), strict=True):
                         if status == 200:
+                            self.acks += 1
                             self.acked[image] = json.loads(body)["inventory"]["state"]
                             self.later[image] = set()
         except (OSError, ConnectionError, ValueError):
@@ -217,7 +219,7 @@ def trial(db: str, writers: int, seconds: float, extra: list[str], seed: int) ->
                     if len(result.examples) < 5:
                         result.examples.append(f"accepted job {path} answers 404 after the restart")
         for writer in team:
-            result.acknowledged += len(writer.acked)
+            result.acknowledged += writer.acks
             for image, state in writer.acked.items():
                 result.checked += 1
                 if states.get(image) != state and states.get(image) not in writer.later[image]:
@@ -235,7 +237,10 @@ def soak(trials: int, writers: int, seconds: float, *, fsync: bool = False, seed
     with tempfile.TemporaryDirectory(prefix="soak-kill9-") as tmp:
         db = str(Path(tmp) / "soak.db")
         results = [trial(db, writers, seconds, extra, seed + 1000 * n) for n in range(trials)]
-    totals = {key: sum(getattr(r, key) for r in results) for key in ("accepted", "accepted_lost", "checked", "lost")}
+    totals = {
+        key: sum(getattr(r, key) for r in results)
+        for key in ("accepted", "accepted_lost", "acknowledged", "checked", "lost")
+    }
     return {
         "trials": trials,
         "writers": writers,
@@ -265,7 +270,8 @@ def main() -> int:
         print(
             f"{result['trials']} kill -9 trials, {result['writers']} writers, fsync={result['fsync']}: "
             f"accepted jobs {result['accepted']}, lost {result['accepted_lost']}; "
-            f"acknowledged changes checked {result['checked']}, lost {result['lost']}"
+            f"acknowledged changes {result['acknowledged']} (the last of each image checked: "
+            f"{result['checked']}), lost {result['lost']}"
         )
         for each in result["each"]:
             for example in each["examples"]:

@@ -10,7 +10,16 @@ import time
 import uuid as uuidlib
 
 from zscheck import ApiResult, Exchange, Outcome, read_outcome, wire
-from zscheck.checks import Expected, Facets, Probe, Violation, check_failed_request, judge, judge_protocol
+from zscheck.checks import (
+    Expected,
+    Facets,
+    Probe,
+    Violation,
+    check_failed_request,
+    check_job_result_kept,
+    judge,
+    judge_protocol,
+)
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plugin import require
 from zscheck.wire import WireRequest
@@ -63,6 +72,16 @@ def test_polls_of_jobs_never_issued_and_other_methods(zs: Harness) -> None:
     require(zs, protocol(zs, "job-unknown", unknown, image))
     accepted = zs.main.call(wire.change_state(image, "enable", zs.live_session(zs.main).uuid))
     job_path = accepted.exchanges[-1].request.path
+    if accepted.ok and len(accepted.exchanges) > 1:  # polled to its end: a second poll reads the same result
+        again = zs.send_raw(wire.poll(accepted.final.request.path))
+        expected = Expected(rule="job-result-kept", stage="job", status=200, body="inventory")
+        kept = Sent(
+            Probe(zs.dialect, image, None, expected),
+            ApiResult(read_outcome(again), [again], again.json),
+            check_job_result_kept(accepted.final, again),
+            Facets(),
+        )
+        require(zs, kept)
     for method in ("PUT", "POST", "DELETE"):
         exchange = zs.send_raw(WireRequest(method, job_path, {}, b"{}" if method != "DELETE" else b""))
         require(zs, protocol(zs, "job-not-get", exchange, image))

@@ -108,7 +108,20 @@ def test_deleted_images_change_state_and_stay_deleted(zs: Harness) -> None:
         assert after is not None
         assert_none(zs, list(check_change(before, after, target, seconds_since_last_write=0.0)), sent)
     finally:
-        zs.main.recover_image(image)
+        recovered = zs.main.recover_image(image)
+    # RecoverImage of an image whose state changed while it was deleted: its answer is the image as stored.
+    restored = zs.query(image)
+    if recovered.inventory is not None and restored is not None:
+        violations = list(
+            check_echo_matches_query(
+                "recoverImage",
+                dict(recovered.inventory),
+                restored,
+                recovered.final,
+                documented=zs.dialect == "documented",
+            )
+        )
+        assert_none(zs, violations, Sent(zs.success_probe(image), recovered, violations, Facets()))
 
 
 def test_ownership_from_both_sides(zs: Harness) -> None:

@@ -573,3 +573,12 @@ def test_a_shortened_poll_deadline_applies_to_the_next_call(clock: FakeClock) ->
 def test_a_202_not_followed_is_the_answer_as_it_is(clock: FakeClock) -> None:
     result = ScriptedClient([ACCEPTED_JOB]).call(_wire.get_version(), follow=False)
     assert result.outcome is Outcome.UNEXPECTED and result.data == ACCEPTED_JOB.json and clock.slept == []
+
+
+@pytest.mark.parametrize("url", ["http://admin:pw@127.0.0.1:9", "http://a:p@ss/w@127.0.0.1:9", "https://u@h"])
+def test_a_url_with_credentials_is_refused_before_anything_is_sent(url: str) -> None:
+    """httpx sends user:password@ as Basic auth, replacing the OAuth session header: every call broke, and
+    the password went into journals and reports with the URL. The client refuses it, without echoing it."""
+    with pytest.raises(ConfigError, match="user:password@ is refused") as refused:
+        Client(url)
+    assert "pw" not in str(refused.value) and "p@ss" not in str(refused.value)

@@ -200,3 +200,34 @@ def test_an_owners_image_falls_back_to_the_admin(server: RunningServer, client: 
     report = fixtures.restore(owners={uuid: tenant})
     assert report.ok and report.restored == [image, uuid]
     assert client.get_image(image) is None
+
+
+def test_a_direct_deletion_policy_counts_as_restored(make_server: ServerFactory, tmp_path: Path) -> None:
+    """Under image.deletionPolicy Direct (played by the delete-direct fault) DeleteImage removes the image,
+    so the expunge after it answers SYS.1003: the image is gone, which is what restoring it means (in
+    one go, not only when restore() tries a failed image again)."""
+    from zscheck.fixtures import _restore_one
+
+    server = make_server(faults=("delete-direct",))
+    with Client(server.url) as client:
+        client.login("admin", PASSWORD)
+        journal = Journal.create(tmp_path / "journal.jsonl", server.url)
+        fixtures = FixtureImages(client, journal)
+        created = [fixtures.create(f"fx{i}", "http://127.0.0.1/fx.qcow2", bs(server))["uuid"] for i in range(2)]
+        _restore_one(client, journal.images[created[0]])  # raised "could not expunge image ...: SYS.1003"
+        assert client.get_image(created[0]) is None
+        report = restore(journal, client)
+        assert report.ok, report.failed
+        assert set(report.restored) == set(created)
+        assert client.get_image(created[1]) is None
+
+
+def test_images_are_restored_side_by_side_and_each_once(server: RunningServer, client: Client, tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "journal.jsonl", server.url)
+    fixtures = FixtureImages(client, journal)
+    created = [fixtures.create(f"fx{i}", "http://127.0.0.1/fx.qcow2", bs(server))["uuid"] for i in range(12)]
+    report = restore(journal, client)
+    assert report.ok and sorted(report.restored) == sorted(created)
+    restored_lines = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert sorted(e["uuid"] for e in restored_lines if e["kind"] == "restored") == sorted(created)
+    assert all(client.get_image(uuid) is None for uuid in created)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,40 @@ def test_the_embedded_server_is_started_and_stopped(tmp_path: Path) -> None:
     assert url.startswith("http://127.0.0.1:") and target.label == f"embedded reference server ({url})"
     assert target.main.query_images().ok
     assert target.close() == [] and target.close() == []  # safe twice
+
+
+def test_an_image_whose_addimage_was_in_flight_is_removed_by_the_restore(
+    make_server: ServerFactory, tmp_path: Path
+) -> None:
+    """SIGTERM while AddImage's job runs: the restore looked, found no image yet, called it restored, and
+    the job then made the image (20 left over in 6 runs). An entry whose AddImage never answered is in
+    flight: the restore looks again until that job's deadline, and removes what it made."""
+    import threading
+
+    from zscheck import Client
+    from zscheck.fixtures import FixtureImages, Journal, restore
+
+    server = make_server(job_delay=1.0)
+    journal = Journal.create(tmp_path / "journal.jsonl", server.url)
+    with Client(server.url) as creator, Client(server.url) as restorer:
+        creator.login("admin", PASSWORD)
+        restorer.login("admin", PASSWORD)
+        before = {i["uuid"] for i in restorer.query_images().data["inventories"]}
+        storage = creator.backup_storage()[0]["uuid"]
+        fixtures = FixtureImages(creator, journal)
+        adding = threading.Thread(target=fixtures.create, args=("zscheck-in-flight", "http://127.0.0.1/x", storage))
+        adding.start()
+        deadline = time.monotonic() + 10
+        while not journal.images and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (entry,) = journal.images.values()
+        assert not entry.settled  # journalled before AddImage went out, not yet answered
+        assert restorer.get_image(entry.uuid) is None  # its job has not made it yet
+        report = restore(journal, restorer)  # what the interrupted run's restore does at this moment
+        adding.join()
+        after = {i["uuid"] for i in restorer.query_images().data["inventories"]}
+    assert report.ok and report.restored == [entry.uuid]
+    assert after == before, "the image the in-flight job made was left behind"
+    reread = Journal.load(tmp_path / "journal.jsonl")  # the journal on disk says it, for `zscheck restore`
+    assert reread.images[entry.uuid].restored
+    journal.close()

@@ -23,7 +23,7 @@ from zscheck._jobs import JobFollower, Poll, PollSchedule
 from zscheck._models import ApiResult, Exchange, HarnessAction, Outcome, Session
 from zscheck._transport import Timeouts, Transport
 from zscheck._wire import Dialect, WireRequest
-from zscheck.errors import ConfigError, LoginError, TargetError
+from zscheck.errors import ConfigError, LoginError, SetupFailed, TargetError
 
 # Each wait between polls of one job is this much longer than the last (up to `poll_max_interval`). Gentle
 # growth: a real node's jobs mostly take 30-300 ms, where doubling overshoots by up to 2x.
@@ -52,6 +52,13 @@ class Client:
             raise ConfigError(f"poll_interval ({poll_interval}) and poll_deadline ({poll_deadline}) must be positive")
         if session_timeout is not None and session_timeout <= 0:
             raise ConfigError(f"session_timeout ({session_timeout}) must be positive, or None to read it from login")
+        if "@" in base_url.partition("://")[2]:
+            # httpx would send user:password@ as Basic auth in place of the session (every call breaks),
+            # and the URL is written to journals and reports: the password has its own ways in.
+            raise ConfigError(
+                "a target URL with user:password@ is refused: give the password in ZSCHECK_PASSWORD (or "
+                "--password-env, --password-file) and the account with --account"
+            )
         self.base_url = base_url.rstrip("/")
         self.dialect = dialect
         self.poll_interval = poll_interval
@@ -166,6 +173,12 @@ class Client:
         if not result.ok or inventory is None or not isinstance(inventory.get("uuid"), str):
             reason = result.error_code or f"HTTP {result.final.status}"
             details = (result.error or {}).get("details") or result.final.text(200)
+            if _malformed_login(result):  # a ZStack-like JSON answer that breaks the contract: judged
+                raise SetupFailed(
+                    f"login as {account!r} at {self.base_url}: the answer breaks the contract ({reason}: {details})",
+                    result,
+                    "LogInByAccount",
+                )
             raise LoginError(f"login as {account!r} at {self.base_url} failed: {reason}: {details}")
         timeout = self.session_timeout if self.session_timeout is not None else _wire.session_timeout(inventory)
         self.session = Session(
@@ -364,6 +377,23 @@ class Client:
 
 def _ago(then: float | None, now: float) -> str:
     return "at an unknown time" if then is None else f"{now - then:.1f} s ago"
+
+
+def _malformed_login(result: ApiResult) -> bool:
+    """A login answer in ZStack's JSON that is no answer the contract allows: a 200 without the session's
+    inventory, or a 503 without an ErrorCode. A refusal with an ErrorCode (wrong password) is not, nor an
+    answer that is not JSON at all (not a ZStack: could not run), nor any other status."""
+    final = result.final
+    body = final.json
+    if final.error is not None or not isinstance(body, dict):
+        return False
+    if final.status == 200:
+        inventory = body.get("inventory")
+        return not (isinstance(inventory, dict) and isinstance(inventory.get("uuid"), str))
+    if final.status == 503:
+        error = body.get("error")
+        return not (isinstance(error, dict) and isinstance(error.get("code"), str))
+    return False
 
 
 def _describe(result: ApiResult) -> str:

@@ -13,6 +13,7 @@ session a placeholder) and shrunk to the shortest sequence that still shows it.
 from __future__ import annotations
 
 import random
+import re
 import tempfile
 import time
 import uuid as uuidlib
@@ -27,6 +28,7 @@ from zscheck.client import Client
 from zscheck.fixtures import fixture_names
 from zscheck.target import Target, TargetOptions
 
+POLL_DEADLINE = 10.0  # an api-job still processing after this is an answer too ("timeout"), as in contract
 MASK_GAP = 2.0  # seconds between the starts of the baseline's two runs
 
 # A step: a stateEvent as sent ("enable", "disable", or a wrong one), or a probe with a wrong part.
@@ -105,7 +107,10 @@ Run = list[list[Observation]]  # per sequence, per step
 
 @contextmanager
 def _opened(options: TargetOptions) -> Iterator[Target]:
-    with tempfile.TemporaryDirectory(prefix="zscheck-diff-") as tmp, Target(options, Path(tmp) / "journal.jsonl") as t:
+    with (
+        tempfile.TemporaryDirectory(prefix="zscheck-diff-") as tmp,
+        Target(options, Path(tmp) / "journal.jsonl", poll_deadline=POLL_DEADLINE) as t,
+    ):
         yield t
 
 
@@ -135,15 +140,41 @@ def _field(path: str) -> str:
     return "".join(out)
 
 
-def learn_mask(first: Run, second: Run) -> set[str]:
-    """The fields that differed between two runs of the same build (the noise): values, or presence."""
-    mask: set[str] = set()
+_UUID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DIGITS = re.compile(r"\d+")
+
+
+def shape(value: Any) -> str:
+    """What must stay the same about a value that may differ: its type and its form (uuids as one token,
+    every run of digits as 0), so "Dec 3, 2026 5:57:44 AM" and "2026-12-03T05:57:44Z" differ, two times
+    of one form do not."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    return _DIGITS.sub("0", _UUID.sub("<uuid>", value))
+
+
+@dataclass(frozen=True)
+class Mask:
+    values: frozenset[str]  # fields whose value differed between the baseline and itself: compared by shape
+    shapes: frozenset[str]  # ...whose shape differed too (free text naming uuids): not compared at all
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+
+def learn_mask(first: Run, second: Run) -> Mask:
+    """The fields that differed between two runs of the same build (the noise): by value, and by shape."""
+    values: set[str] = set()
+    shapes: set[str] = set()
     for seq_a, seq_b in zip(first, second, strict=True):
         for a, b in zip(seq_a, seq_b, strict=True):
             for path in a.fields.keys() | b.fields.keys():
-                if a.fields.get(path, _ABSENT) != b.fields.get(path, _ABSENT):
-                    mask.add(_field(path))
-    return mask
+                va, vb = a.fields.get(path, _ABSENT), b.fields.get(path, _ABSENT)
+                if va != vb:
+                    values.add(_field(path))
+                    if shape(va) != shape(vb):
+                        shapes.add(_field(path))
+    return Mask(frozenset(values), frozenset(shapes))
 
 
 _ABSENT = "<absent>"
@@ -160,7 +191,7 @@ class Difference:
     candidate_exchange: str
 
 
-def differences(base: Run, cand: Run, seqs: Sequence[tuple[str, ...]], mask: set[str]) -> list[Difference]:
+def differences(base: Run, cand: Run, seqs: Sequence[tuple[str, ...]], mask: Mask) -> list[Difference]:
     """The first difference of each sequence (later steps follow from it), field by field."""
     out = []
     for seq, seq_b, seq_c in zip(seqs, base, cand, strict=True):
@@ -170,15 +201,14 @@ def differences(base: Run, cand: Run, seqs: Sequence[tuple[str, ...]], mask: set
     return out
 
 
-def _first(
-    seq: tuple[str, ...], seq_b: list[Observation], seq_c: list[Observation], mask: set[str]
-) -> Difference | None:
+def _first(seq: tuple[str, ...], seq_b: list[Observation], seq_c: list[Observation], mask: Mask) -> Difference | None:
     for i, (b, c) in enumerate(zip(seq_b, seq_c, strict=True)):
         for path in sorted(b.fields.keys() | c.fields.keys()):
-            if _field(path) in mask:
+            name = _field(path)
+            if name in mask.shapes:
                 continue
             vb, vc = b.fields.get(path, _ABSENT), c.fields.get(path, _ABSENT)
-            if vb != vc:
+            if (shape(vb) != shape(vc)) if name in mask.values else (vb != vc):
                 return Difference(seq[: i + 1], i, path, vb, vc, b.exchange, c.exchange)
     return None
 
@@ -188,7 +218,8 @@ class DiffResult:
     baseline: str
     candidate: str
     sequences: int
-    mask: list[str]
+    mask: list[str]  # compared by shape only
+    unmasked_never: list[str]  # not compared at all: their shape differed between the baseline and itself
     differences: list[Difference] = field(default_factory=list)
 
 
@@ -228,7 +259,7 @@ def run_diff(baseline: TargetOptions, candidate: TargetOptions, *, seed: int = 0
     second = observe(baseline, seqs)
     mask = learn_mask(first, second)
     cand = observe(candidate, seqs)
-    result = DiffResult(_label(baseline), _label(candidate), len(seqs), sorted(mask))
+    result = DiffResult(_label(baseline), _label(candidate), len(seqs), sorted(mask.values), sorted(mask.shapes))
 
     def check(seq: tuple[str, ...]) -> Difference | None:
         (b,), (c,) = observe(baseline, [seq]), observe(candidate, [seq])

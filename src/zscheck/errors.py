@@ -21,3 +21,16 @@ class TargetError(ZscheckError):
 
 class LoginError(ZscheckError):
     """Login failed; the message names the account, never the password."""
+
+
+class SetupFailed(TargetError):
+    """Setting up failed: logging in, creating a fixture image or account. `result` is the call as it went
+    (a `zscheck.ApiResult`; None if it never got an answer to judge) and `what` names it, so that the
+    caller can judge the answer: a target that broke the contract while the harness set up has failed
+    it (exit 1: setup is judged too); one that refused properly, or could not be reached, could not be
+    used (exit 2)."""
+
+    def __init__(self, message: str, result: object | None = None, what: str = "setup") -> None:
+        super().__init__(message)
+        self.result = result
+        self.what = what

@@ -27,19 +27,20 @@ from typing import Any, NamedTuple
 
 from zscheck._models import ApiResult
 from zscheck.client import Client
-from zscheck.errors import ConfigError, TargetError
+from zscheck.errors import ConfigError, SetupFailed, TargetError
 
 # Images restored at a time: a load a management node carries easily (the default of --workers).
 RESTORE_WORKERS = 8
 
 
-class SetupError(TargetError):
+class SetupError(SetupFailed):
     """Creating a fixture failed. `result` is the call as it went (None if it never got an answer to judge),
     so that a caller can judge whether the target broke the contract (exit 1) or could not be used (exit 2)."""
 
-    def __init__(self, message: str, result: ApiResult | None = None) -> None:
-        super().__init__(message)
-        self.result = result
+    result: ApiResult | None
+
+    def __init__(self, message: str, result: ApiResult | None = None, what: str = "setup") -> None:
+        super().__init__(message, result, what)
 
 
 @dataclass
@@ -49,6 +50,10 @@ class JournalEntry:
     created: bool
     restored: bool = False
     owner: str | None = None  # the account uuid that created it, when not the run's main account
+    # AddImage answered (either way). A created entry never settled was in flight when the run stopped: its
+    # job may still make the image after the restore looked, so the restore waits for it (`_in_flight`).
+    settled: bool = True
+    since: float | None = None  # when it was journalled
 
 
 @dataclass
@@ -166,8 +171,15 @@ class Journal:
             self.target = _text(entry["url"])
         elif kind == "image":
             self.images[_text(entry["uuid"])] = JournalEntry(
-                entry["uuid"], _text(entry["state"]), bool(entry["created"]), owner=entry.get("owner")
+                entry["uuid"],
+                _text(entry["state"]),
+                bool(entry["created"]),
+                owner=entry.get("owner"),
+                settled=not entry.get("in_flight", False),
+                since=entry.get("time"),
             )
+        elif kind == "settled" and entry["uuid"] in self.images:
+            self.images[entry["uuid"]].settled = True
         elif kind == "account":
             self.accounts.setdefault(_text(entry["uuid"]), AccountEntry(entry["uuid"], _text(entry["name"])))
         elif kind == "restored" and entry["uuid"] in self.images:
@@ -175,14 +187,27 @@ class Journal:
         elif kind == "restored" and entry["uuid"] in self.accounts:
             self.accounts[entry["uuid"]].restored = True
 
-    def record(self, uuid: str, state: str, *, created: bool, owner: str | None = None) -> None:
+    def record(
+        self, uuid: str, state: str, *, created: bool, owner: str | None = None, in_flight: bool = False
+    ) -> None:
+        """`in_flight`: about to be created (AddImage goes out next); `settle()` once it has answered."""
         if uuid in self.images:
             return
-        self.images[uuid] = JournalEntry(uuid, state, created, owner=owner)
+        now = time.time()
+        self.images[uuid] = JournalEntry(uuid, state, created, owner=owner, settled=not in_flight, since=now)
         line: dict[str, Any] = {"kind": "image", "uuid": uuid, "state": state, "created": created}
         if owner is not None:
             line["owner"] = owner
+        if in_flight:
+            line.update(in_flight=True, time=now)
         self._append(line)
+
+    def settle(self, uuid: str) -> None:
+        """The AddImage of a created entry has answered: no job of it is left to finish after a restore."""
+        entry = self.images.get(uuid)
+        if entry is not None and not entry.settled:
+            entry.settled = True
+            self._append({"kind": "settled", "uuid": uuid})
 
     def record_account(self, uuid: str, name: str) -> None:
         """An account about to be created: written (and fsynced) before CreateAccount goes out."""
@@ -249,6 +274,14 @@ def restore(
     with ThreadPoolExecutor(max_workers=RESTORE_WORKERS) as pool:
         for future in [pool.submit(undo) for undo in undos]:
             future.result()
+    # What failed side by side is tried once more alone, as a sequential restore would have: a target
+    # whose logins end each other's sessions makes concurrent undos fail where one at a time succeeds.
+    for entry in journal.pending_images():
+        if entry.uuid in report.failed:
+            del report.failed[entry.uuid]
+            owner = owners.get(entry.owner) if entry.owner is not None else None
+            by = [owner, client] if owner is not None else [client]
+            _attempt(journal, report, entry.uuid, partial(_restore_by, by, entry))
     deleted = False
     for account in journal.pending_accounts():
         deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))
@@ -293,6 +326,8 @@ def _delete_account(client: Client, account: AccountEntry) -> None:
 def _restore_one(client: Client, entry: JournalEntry) -> None:
     current = client.get_image(entry.uuid)
     if entry.created:
+        if current is None and not entry.settled:
+            current = _in_flight(client, entry)
         if current is None:
             return
         if current.get("status") != "Deleted":
@@ -307,6 +342,22 @@ def _restore_one(client: Client, entry: JournalEntry) -> None:
     if current.get("state") != entry.state:
         event = "enable" if entry.state == "Enabled" else "disable"
         _require(client.change_state(entry.uuid, event), f"{event} image {entry.uuid}")
+
+
+IN_FLIGHT_POLL = 0.25  # seconds between looks for an image whose AddImage was in flight
+
+
+def _in_flight(client: Client, entry: JournalEntry) -> dict[str, Any] | None:
+    """An image whose AddImage was in flight when the run stopped: its job may still create it after the
+    restore first looked. Look again until the job's deadline (the client's poll deadline from when it was
+    journalled) has passed; after a crash, long past, that is one look."""
+    deadline = (entry.since or 0.0) + client.poll_deadline
+    while time.time() < deadline:
+        time.sleep(min(IN_FLIGHT_POLL, max(0.0, deadline - time.time())))
+        current = client.get_image(entry.uuid)
+        if current is not None:
+            return current
+    return None
 
 
 def _require(result: ApiResult, what: str) -> None:
@@ -362,11 +413,12 @@ class FixtureImages:
         owner = None if creator is self.client or creator.session is None else creator.session.account_uuid
         # The uuid is chosen here and journalled before AddImage, so a crash in between leaves no orphan.
         uuid = uuidlib.uuid4().hex
-        self.journal.record(uuid, "Enabled", created=True, owner=owner)
+        self.journal.record(uuid, "Enabled", created=True, owner=owner, in_flight=True)
         params: dict[str, Any] = {"format": "qcow2", **fields, "resourceUuid": uuid}
         if description is not None:
             params["description"] = description
         result = creator.add_image(name, url, [backup_storage], **params)
+        self.journal.settle(uuid)  # answered: a signal before this line leaves it in flight for the restore
         inventory = result.inventory
         if not result.ok or inventory is None or not isinstance(inventory.get("uuid"), str):
             raise SetupError(f"could not create a fixture image with AddImage: {_detail(result)}", result)

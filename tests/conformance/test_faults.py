@@ -56,6 +56,14 @@ CAUGHT_BY = {
     "schema-unasked": "schema_presence",
     "wrong-description": "error_code_shape",
     "null-tag-accepted": "error_code",
+    "login-reuses-session": "session_policy",
+    "login-ends-sessions": "session_policy",
+    "delete-direct": "delete_policy",
+    "enforcing-expunges": "delete_policy",
+    "delete-mode-unchecked": "delete_policy",
+    "validation-only-writes": "validation_only",
+    "tenant-deletes-any": "delete_ownership",
+    "api-timeout-ignored": "api_timeout",
 }
 
 

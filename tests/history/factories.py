@@ -18,6 +18,7 @@ from zscheck.report.documents import (
     OperationStats,
     TimelineSecond,
 )
+from zscheck.report.findings import group, with_fingerprint
 
 TARGET = "http://127.0.0.1:9"
 
@@ -102,7 +103,10 @@ def load_summary(
 
 
 def failure(check: str, rule: str = "", test: str = "test_x", message: str = "wrong") -> Failure:
-    return Failure(test=test, check=check, message=message, rule=rule)
+    return Failure(
+        test=test, check=check, message=message, rule=rule, expected=f"{check} holds", actual=f"{check} broken",
+        operation="PUT /zstack/v1/images/{uuid}/actions",
+    )  # fmt: skip
 
 
 def contract_summary(failures: Sequence[Failure], *, target: str = TARGET, started: float = 1.8e9) -> ContractSummary:
@@ -122,17 +126,17 @@ def contract_summary(failures: Sequence[Failure], *, target: str = TARGET, start
         failures_by_check={},
         coverage={},
         not_covered={},
-        failures=list(failures),
-        findings=[],
+        failures=[with_fingerprint(f) for f in failures],
+        findings=group(failures),
         fixed=[],
-        target_url=target,
-        faults=[],
-        timing="instant",
-        account="admin",
         harness_errors=[],
         restore_problems=[],
         notes=[],
         replay="zscheck contract --seed 7",
+        target_url=None,
+        faults=[],
+        timing="instant",
+        account="admin",
     )
 
 

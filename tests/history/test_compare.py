@@ -86,9 +86,14 @@ def test_findings_new_fixed_and_persisting_by_key(tmp_path: Path) -> None:
     d = diff([base], [cand])
     assert [f.check for f in d.new] == ["state"]
     assert [f.check for f in d.fixed] == ["envelope"]
-    assert [f.key for f in d.persisting] == [key("status", "r1", "test_x")]  # the message may change
+    assert [f.check for f in d.persisting] == ["status"]  # the message may change: the fingerprint does not
     assert run_compare(side(base), side(cand)).failed() == ["1 new finding(s)"]
-    assert set(findings_of(base)) == {key("status", "r1", "test_x"), key("envelope", "r2", "test_x")}
+    op = "PUT /zstack/v1/images/{uuid}/actions"
+    expected = {
+        key("status", "r1", op, expected="status holds", actual="status broken"),
+        key("envelope", "r2", op, expected="envelope holds", actual="envelope broken"),
+    }
+    assert set(findings_of(base)) == expected == {f.fingerprint for f in base.contract_summaries()[0].failures}
 
 
 @pytest.mark.parametrize(("text", "value"), [("5%", 0.05), ("0.05", 0.05), (" 12.5 % ", 0.125), (None, None)])
@@ -160,3 +165,17 @@ def test_real_load_runs_the_latency_fault_is_worse_and_a_run_against_itself_is_n
     p50 = next(line for line in text.splitlines() if line.split()[:3] == ["all", "p50", "seconds"])
     assert p50.endswith("worse")
     assert main(["compare", base.id, base.id, "--store", store, "--max-regression", "20%"]) == 0
+
+
+def test_a_change_within_the_bases_own_noise_floor_is_not_a_regression(tmp_path: Path) -> None:
+    """Two base runs of one build 20% apart (a busy machine): a candidate 15% slower than their pool is
+    significant but within that noise; one 80% slower is beyond it."""
+    base = Side("base", (load_record(tmp_path, "b1", 0.010, 1), load_record(tmp_path, "b2", 0.012, 2)))
+    within = run_compare(base, side(load_record(tmp_path, "c1", 0.0127, 3)), margin=0.05)
+    p50 = row(within, "all", "p50")
+    assert p50.noise_floor == pytest.approx(0.20, abs=0.04) and p50.verdict == "worse"
+    assert within.regressions == [] and within.failed() == []
+    beyond = run_compare(base, side(load_record(tmp_path, "c2", 0.020, 4)), margin=0.05)
+    assert row(beyond, "all", "p50") in beyond.regressions and beyond.failed()
+    one = run_compare(side(load_record(tmp_path, "b3", 0.010, 1)), side(load_record(tmp_path, "c3", 0.0127, 3)))
+    assert row(one, "all", "p50").noise_floor is None

@@ -4,10 +4,20 @@ learned (uuids and timestamps), and the command line says it all with both excha
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
 import pytest
 
+from tests.conftest import PASSWORD, ServeProcess
+from zscheck import Client
 from zscheck.cli import main
-from zscheck.differential import Difference, Observation, learn_mask, run_diff, shrink
+from zscheck.differential import Difference, Observation, learn_mask, run_diff, shape, shrink
 from zscheck.target import TargetOptions
 
 # fault -> the field its difference must be on (a fault on a field the mask hides, such as lastOpDate, is
@@ -24,6 +34,7 @@ FAULTS = {
     "success-field": "answer.success",
     "other-field-changes": "answer.inventory.platform",
     "lost-update": "state.after",
+    "iso-timestamps": "answer.inventory.createDate",  # masked by value, compared by form
 }
 
 
@@ -48,9 +59,28 @@ def observation(**fields: object) -> Observation:
 
 
 def test_the_mask_is_what_differed_between_the_baseline_and_itself() -> None:
-    first = [[observation(**{"answer.inventory.uuid": "a", "answer.tags[0].uuid": "x", "http": "202 200"})]]
-    second = [[observation(**{"answer.inventory.uuid": "b", "answer.tags[0].uuid": "y", "http": "202 200"})]]
-    assert learn_mask(first, second) == {"answer.inventory.uuid", "answer.tags.uuid"}
+    u = [uuid.uuid4().hex for _ in range(4)]
+    first = [[observation(**{"answer.inventory.uuid": u[0], "answer.tags[0].uuid": u[1], "http": "202 200"})]]
+    second = [[observation(**{"answer.inventory.uuid": u[2], "answer.tags[0].uuid": u[3], "http": "202 200"})]]
+    mask = learn_mask(first, second)
+    assert mask.values == {"answer.inventory.uuid", "answer.tags.uuid"} and mask.shapes == set()
+    first[0][0].fields["answer.error.details"], second[0][0].fields["answer.error.details"] = "no image", "a lock"
+    assert learn_mask(first, second).shapes == {"answer.error.details"}  # free text: not compared at all
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Dec 3, 2026 5:57:44 AM", "Dec 3, 2026 10:07:04 AM", True),  # two times of one form
+        ("Dec 3, 2026 5:57:44 AM", "2026-12-03T05:57:44Z", False),  # ISO 8601 instead of ZStack's
+        ("f0af261ec9154ff09d4293f22b9f8d02", "0d965f650afe04b3d81cf37a279a11ae", True),
+        ("f0af261ec9154ff09d4293f22b9f8d02", None, False),
+        (3, 4, True),
+        (3, "3", False),
+    ],
+)
+def test_a_masked_field_keeps_its_form(a: object, b: object, same: bool) -> None:
+    assert (shape(a) == shape(b)) is same
 
 
 def test_shrinking_drops_the_steps_the_difference_does_not_need() -> None:
@@ -69,3 +99,23 @@ def test_the_command_with_both_exchanges(capsys: pytest.CaptureFixture[str]) -> 
     assert "sequence: disable (step 1)" in out and out.count("curl -i -X PUT") >= 2 and "$ZSTACK_SESSION" in out
     assert "zscheck: VIOLATIONS (diff) - 1 difference(s), seed 1" in out
     assert main(["diff", "--seed", "1", "--sequences", "2"]) == 0
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_diff_unwinds_through_the_restore(serve_process: Callable[..., ServeProcess]) -> None:
+    """The fixture images diff made on a target are deleted and the states put back, signal or not."""
+    server = serve_process("--db", ":memory:", "--job-delay", "0.5")  # every api-job takes 0.5 s
+    with Client(server.url) as zs:
+        zs.login("admin", PASSWORD)
+        before = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "diff", "--baseline", server.url, "--candidate", server.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        time.sleep(6)  # logged in, fixture images made, calls under way
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err and after == before

@@ -97,3 +97,38 @@ def test_the_command_gates_and_draws(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert html.count("<svg") == len(doc["series"]) and "<script" not in html
     assert main(["trend", "--store", str(tmp_path / "empty.sqlite")]) == 2
     assert "has no runs yet" in capsys.readouterr().err
+
+
+def test_the_command_line_does_not_import_the_statistics_until_asked() -> None:
+    """numpy, scipy and Otava take seconds to import: every other command (and a SIGTERM in its first
+    seconds, which must reach the restore) must not wait for them."""
+    import subprocess
+    import sys
+
+    code = "import sys, zscheck.cli; print(sorted(m for m in ('scipy', 'otava', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_help_text_says_the_gates_window() -> None:
+    from zscheck.cli import trend as cli_trend
+    from zscheck.history import trend as history_trend
+
+    assert cli_trend.RECENT == history_trend.RECENT
+
+
+def test_a_step_the_hosts_noise_hides_shows_against_the_canary(tmp_path: Path) -> None:
+    """A busy shared host: both series move together by 30% from night to night; the target alone gets 25%
+    slower from night 30. Its own series cannot tell; divided by the canary's, it can."""
+    rng = np.random.default_rng(11)
+    host = np.exp(rng.normal(0, 0.3, 40))  # the machine's load, shared by the target and the canary
+    own = np.exp(rng.normal(0, 0.03, 40)) * np.where(np.arange(40) >= 30, 1.25, 1.0)
+    target = nights(tmp_path, list(0.010 * host * own))
+    canary = nights(tmp_path, list(0.002 * host), target=EMBEDDED_TARGET, prefix="c")
+    result = trend(target, canary, label="t")
+    p50 = next(s for s in result.series if s.name == "e2e p50")
+    ratio = next(s for s in result.series if s.name == "e2e p50 / canary")
+    assert not any(cp.index == 30 for cp in p50.change_points)  # lost in the host's noise
+    assert [cp.index for cp in ratio.change_points] == [30] and ratio.change_points[0].worse
+    assert ratio.change_points[0].change == pytest.approx(0.25, abs=0.06)
+    assert any(reason.startswith("e2e p50 / canary +") for reason in result.failing())

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -206,3 +208,32 @@ def test_a_server_with_limits_still_serves_large_allowed_requests(make_server: S
     head = b"PUT /zstack/v1/images/%s/actions HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n"
     answer = exchange(server.url, [head % (b"0" * 32, auth, len(body)), body], budget=10)
     assert statuses(answer) == [202], answer[:300]
+
+
+@pytest.mark.slow
+def test_each_limit_is_an_option_of_serve(serve_process: Callable[..., ServeProcess]) -> None:
+    proc = serve_process(
+        "--db", ":memory:", "--max-url-bytes", "1024", "--max-header-bytes", "2048", "--max-body-bytes", "4096",
+        "--request-timeout", "0.5", "--idle-timeout", "30",
+    )  # fmt: skip
+    close = b"Connection: close\r\n"
+    assert statuses(exchange(proc.url, [b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n" + close + b"\r\n"], budget=5)) == [
+        414
+    ]
+    big = b"X-A: " + b"v" * 3000 + b"\r\n"
+    assert statuses(exchange(proc.url, [b"GET / HTTP/1.1\r\n" + big + close + b"\r\n"], budget=5)) == [431]
+    body = b"PUT /zstack/v1/images/x/actions HTTP/1.1\r\nContent-Length: 5000\r\n" + close + b"\r\n"
+    assert statuses(exchange(proc.url, [body], budget=5)) == [413]
+    assert statuses(exchange(proc.url, [b"GET / HTTP/1.1\r\n"], budget=5)) == [408]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--request-timeout", "nan"), ("--idle-timeout", "0"), ("--max-body-bytes", "12"), ("--max-url-bytes", "x")],
+)
+def test_a_bad_limit_is_refused_in_one_line(flag: str, value: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "serve", "--port", "0", "--db", ":memory:", flag, value],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -17,28 +17,33 @@ pytestmark = pytest.mark.slow
 # LATENCY_PER_REQUEST late per request in flight; with N users N requests are in flight, so an
 # operation's mean latency is 2 x LATENCY_PER_REQUEST x N and the throughput N / that = a flat ceiling.
 REQUESTS_PER_OPERATION = 2
-GATE_MS = 71.0
+GATE_MS = 141.0  # breaks above 35 users: the fault's latency dominates the machine's own
 
 
 def test_the_knee_of_latency_under_load_is_where_the_faults_parameters_put_it(tmp_path: Path) -> None:
-    predicted = math.floor(GATE_MS / 1000 / (REQUESTS_PER_OPERATION * LATENCY_PER_REQUEST))  # 17 users
-    code, out, doc = zscheck_load(
-        tmp_path, "--fault", "latency-under-load", "--read-after-write", "0", "--slo", f"e2e:mean<{GATE_MS:g}ms",
-        "--start", "5", "--step", "5", "--stop", "40", "--step-duration", "2s", "--refine",
-        command="capacity", timeout=240,
-    )  # fmt: skip
+    predicted = math.floor(GATE_MS / 1000 / (REQUESTS_PER_OPERATION * LATENCY_PER_REQUEST))  # 35 users
+    for attempt in range(2):
+        code, out, doc = zscheck_load(
+            tmp_path / str(attempt), "--fault", "latency-under-load", "--read-after-write", "0",
+            "--slo", f"e2e:mean<{GATE_MS:g}ms", "--start", "10", "--step", "10", "--stop", "60",
+            "--step-duration", "3s", "--refine", command="capacity", timeout=240,
+        )  # fmt: skip
+        # A machine too busy to measure on (the self-check saw the generator starved for CPU) is no answer
+        # either way, and says so (exit 2); one more attempt, then the test fails.
+        if doc.get("saturation") != "generator-bound":
+            break
     assert code == 0, out
     assert doc["saturation"] == "found" and doc["refine"] is True
     search = [p for p in doc["points"] if p["phase"] == "search"]
     refine = [p for p in doc["points"] if p["phase"] == "refine"]
     # the plain search stops at the first broken step
     assert [p["passed"] for p in search] == [True] * (len(search) - 1) + [False]
-    assert [p["users"] for p in search] == list(range(5, 5 * len(search) + 1, 5))
+    assert [p["users"] for p in search] == list(range(10, 10 * len(search) + 1, 10))
     assert refine and len(refine) <= len(search)  # --refine: at most the plain search's count again
     knee = doc["knee"]
     # the fault alone breaks the gate above `predicted`; the machine's own latency (a busy CI box) can only
     # add to it, so the knee may come out a little lower, never higher
-    assert predicted - 2 <= knee["users"] <= predicted, (knee, predicted, [p["latency_mean"] for p in doc["points"]])
+    assert 0.85 * predicted <= knee["users"] <= predicted, (knee, predicted, [p["gates"] for p in doc["points"]])
     assert knee["broken_users"] == knee["users"] + 1  # bisected down to one user
     (margin,) = knee["margins"]
     assert margin["gate"] == f"e2e:mean<{GATE_MS:g}ms" and 0 < margin["headroom"] < 0.2
@@ -72,3 +77,9 @@ def test_a_correct_server_at_a_low_range_reports_no_saturation_and_the_next_rang
     assert "no saturation up to 2 users" in out
     assert "knee at" not in out
     assert "peak not predictable" in doc["model"]["statement"]  # two loads are no model
+    # the charts beside the JSON, and the page that embeds them
+    report = tmp_path / "r"
+    assert doc["files"]["html"] == "capacity.html" and "capacity-model.svg" in doc["files"]
+    assert all((report / name).stat().st_size > 0 for name in doc["files"].values())
+    page = (report / "capacity.html").read_text()
+    assert "no saturation up to 2 users" in page and page.count("<svg") == 3

@@ -27,6 +27,14 @@ NEW = (
     "schema-unasked",
     "wrong-description",
     "null-tag-accepted",
+    "login-reuses-session",
+    "login-ends-sessions",
+    "delete-direct",
+    "enforcing-expunges",
+    "delete-mode-unchecked",
+    "validation-only-writes",
+    "tenant-deletes-any",
+    "api-timeout-ignored",
 )
 
 
@@ -194,8 +202,87 @@ def test_null_tag_accepted(serve: Any, on: bool) -> None:
         assert result.error_code == "SYS.1007"
 
 
+@ON_OFF
+def test_login_reuses_session(serve: Any, on: bool) -> None:
+    zs, server = serve("login-reuses-session", on)
+    with Client(server.url) as other:
+        other.login("tenant", PASSWORD)  # another account's login
+        assert (session_of(other) == session_of(zs)) is on
+
+
+@ON_OFF
+def test_login_ends_sessions(serve: Any, on: bool) -> None:
+    zs, _server = serve("login-ends-sessions", on)
+    first = session_of(zs)
+    second = zs.extra_session()
+    assert zs.session_valid(second)
+    assert zs.session_valid(first) is not on
+
+
+@pytest.mark.parametrize(
+    ("fault", "mode", "gone"),
+    [
+        ("delete-direct", "Permissive", True),
+        ("enforcing-expunges", "Enforcing", True),
+        ("enforcing-expunges", "Permissive", False),
+    ],
+)
+@ON_OFF
+def test_deletion_faults(serve: Any, on: bool, fault: str, mode: str, gone: bool) -> None:
+    zs, _server = serve(fault, on)
+    image = image_uuids(zs)[0]
+    assert zs.delete_image(image, mode=mode).ok
+    after = query_one(zs, image)
+    assert (after is None) is (on and gone)
+    if after is not None:
+        assert after["status"] == "Deleted"  # the Delay policy
+
+
+@ON_OFF
+def test_delete_mode_unchecked(serve: Any, on: bool) -> None:
+    zs, _server = serve("delete-mode-unchecked", on)
+    image = image_uuids(zs)[0]
+    result = zs.delete_image(image, mode="Bogus")
+    assert result.ok is on
+    assert result.error_code == (None if on else "SYS.1000")
+    assert query_one(zs, image)["status"] == ("Deleted" if on else "Ready")
+
+
+@ON_OFF
+def test_validation_only_writes(serve: Any, on: bool) -> None:
+    zs, _server = serve("validation-only-writes", on)
+    image = image_uuids(zs)[0]
+    result = zs.call(_wire.change_state(image, "disable", session_of(zs), system_tags=["validationOnly"]))
+    assert result.ok
+    assert (result.inventory is not None) is on
+    assert query_one(zs, image)["state"] == ("Disabled" if on else "Enabled")
+
+
+@ON_OFF
+def test_tenant_deletes_any(serve: Any, on: bool) -> None:
+    zs, server = serve("tenant-deletes-any", on)
+    image = image_uuids(zs)[0]
+    with Client(server.url) as tenant:
+        tenant.login("tenant", PASSWORD)
+        result = tenant.delete_image(image)
+        assert result.error_code == (None if on else "SYS.1006")
+    assert query_one(zs, image)["status"] == ("Deleted" if on else "Ready")
+
+
+@ON_OFF
+def test_api_timeout_ignored(serve: Any, on: bool) -> None:
+    zs, _server = serve("api-timeout-ignored", on)
+    image = image_uuids(zs)[0]
+    request = _wire.change_state(image, "enable", session_of(zs))
+    accepted = zs.send(
+        _wire.WireRequest(request.method, request.path, {**request.headers, "X-API-Timeout": "60"}, request.body)
+    )
+    assert accepted.json["apiTimeout"] == (1_800_000 if on else 60_000)
+
+
 def test_every_new_fault_has_a_test() -> None:
     from pathlib import Path
 
     source = Path(__file__).read_text(encoding="utf-8")
-    assert {name for name in NEW if f'serve("{name}", on)' in source} == set(NEW)
+    parametrized = {"delete-direct", "enforcing-expunges"}  # served through test_deletion_faults' `fault`
+    assert {name for name in NEW if f'serve("{name}", on)' in source} | parametrized == set(NEW)

@@ -243,11 +243,13 @@ def test_a_document_without_a_tag_is_read_as_version_1() -> None:
 
 def test_another_version_is_refused_naming_the_schema_field(tmp_path: Path) -> None:
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps({**examples()[LoadSummary].to_json(), "schema": "zscheck/load-summary/2"}))
+    other = LoadSummary.SCHEMA_VERSION + 1
+    path.write_text(json.dumps({**examples()[LoadSummary].to_json(), "schema": f"zscheck/load-summary/{other}"}))
     with pytest.raises(DocumentError) as caught:
         LoadSummary.read(path)
     assert str(caught.value) == (
-        f"{path}: field `schema`: version 2 of zscheck/load-summary; this zscheck reads version 1"
+        f"{path}: field `schema`: version {other} of zscheck/load-summary; "
+        f"this zscheck reads version {LoadSummary.SCHEMA_VERSION}"
     )
     assert list(validator(LoadSummary).iter_errors(json.loads(path.read_text()))), "the schema refuses it too"
 

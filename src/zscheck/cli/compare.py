@@ -6,14 +6,17 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zscheck.cli.common import Subparsers, add_command
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
-from zscheck.history.compare import Result, Row, Side, run_compare
 from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory
 from zscheck.history.store import Query, Store, open_store
 from zscheck.verdict import Verdict
+
+if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
+    from zscheck.history.compare import Result, Row, Side
 
 _EPILOG = """\
 BASE and CANDIDATE are each a run id from the store (a unique prefix is enough), a report directory a
@@ -62,6 +65,8 @@ def parse_margin(text: str | None) -> float | None:
 
 def sides(base: str, candidate: str, last: int | None, store: Store | None) -> tuple[Side, Side]:
     """Each side's runs, as the user named them."""
+    from zscheck.history.compare import Side
+
     if last is not None:
         if store is None:
             raise ConfigError("--last needs a store")
@@ -90,6 +95,8 @@ def _with_load(store: Store, target: str, n: int) -> list[RunRecord]:
 
 
 def _one(spec: str, store: Store | None) -> Side:
+    from zscheck.history.compare import Side
+
     path = Path(spec)
     if path.is_dir():
         try:
@@ -104,6 +111,8 @@ def _one(spec: str, store: Store | None) -> Side:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zscheck.history.compare import run_compare
+
     margin = parse_margin(args.max_regression)
     if args.equivalence and margin is None:
         raise ConfigError("--equivalence proves 'no regression larger than the margin': give --max-regression, e.g. 5%")
@@ -142,6 +151,7 @@ def _row(row: Row) -> str:
         f"{head} {_value(c.base, row.unit):>10} [{_value(c.base_ci.low, row.unit)}, {_value(c.base_ci.high, row.unit)}]"
         f"  {_value(c.candidate, row.unit):>10}  {c.change:+7.1%} [{c.change_ci.low:+.1%}, {c.change_ci.high:+.1%}]"
         f"  p={c.p_value:<8.2g} n={c.n_base}+{c.n_candidate}  {c.verdict}"
+        + (f"  (noise floor {row.noise_floor:.0%})" if row.noise_floor is not None else "")
     )
 
 
@@ -160,6 +170,11 @@ def text(result: Result) -> list[str]:
             lines.append(_row(row))
             if row.equivalence is not None:
                 lines.append(f"           {row.equivalence.claim()}")
+        if len(result.base.loads()) < 2 and any(r.sample == "seconds" for r in result.rows):
+            lines.append(
+                "note: one base run: its seconds say whether these two runs differ, not whether the builds do; on "
+                "a shared machine runs of one build differ too. Compare --last N runs a side for a noise floor."
+            )
     else:
         lines.append("load: no load results on both sides")
     failed = result.failed()

@@ -9,8 +9,10 @@ import random
 from pathlib import Path
 
 from zscheck import options
-from zscheck.cli.common import Subparsers, add_command
+from zscheck.cli.common import Subparsers, add_command, execute
+from zscheck.control import RunControl
 from zscheck.differential import DiffResult, run_diff
+from zscheck.events import Emit
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
 
@@ -50,22 +52,28 @@ def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     baseline = _target(args, args.baseline, ())
     candidate = _target(args, args.candidate, tuple(args.candidate_fault or ()))
-    baseline.require_password()
     candidate.require_password()
-    result = run_diff(baseline, candidate, seed=seed, count=args.sequences)
-    for line in text(result, seed):
-        print(line)
-    if args.json:
-        data = {"schema": "zscheck/diff/1", "seed": seed, **dataclasses.asdict(result)}
-        Path(args.json).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    return Verdict.VIOLATIONS.exit_code if result.differences else Verdict.PASS.exit_code
+
+    def differential(control: RunControl, emit: Emit, _: Path) -> Verdict:
+        result = run_diff(baseline, candidate, seed=seed, count=args.sequences)
+        for line in text(result, seed):
+            print(line)
+        if args.json:
+            data = {"schema": "zscheck/diff/1", "seed": seed, **dataclasses.asdict(result)}
+            Path(args.json).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        return Verdict.VIOLATIONS if result.differences else Verdict.PASS
+
+    # through execute(): a signal at any moment unwinds through each target's restore
+    return execute(args, baseline, differential)
 
 
 def text(result: DiffResult, seed: int) -> list[str]:
     lines = [
         f"zscheck diff: baseline {result.baseline} against candidate {result.candidate}, {result.sequences} "
         f"sequences, seed {seed}",
-        f"masked (differed between the baseline and itself): {', '.join(result.mask) or 'nothing'}",
+        "masked (differed between the baseline and itself; compared by form only): "
+        + (", ".join(result.mask) or "nothing"),
+        f"not compared (their form differed too): {', '.join(result.unmasked_never) or 'nothing'}",
     ]
     for n, d in enumerate(result.differences, 1):
         lines += [

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zscheck.cli.common import Subparsers, add_command
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
 from zscheck.history.record import EMBEDDED_TARGET
 from zscheck.history.store import OFF, Query, open_store
-from zscheck.history.trend import RECENT, Trend, trend
 from zscheck.verdict import Verdict
+
+if TYPE_CHECKING:  # Apache Otava imports numpy and scipy, seconds: only `zscheck trend` pays for them
+    from zscheck.history.trend import Trend
+
+RECENT = 10  # zscheck.history.trend.RECENT, for the help text (tests/history holds them equal)
 
 _EPILOG = f"""\
 SERIES is a target (its URL, or `embedded`); default: the target of the newest stored run. Its runs on
@@ -46,6 +51,8 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zscheck.history.trend import trend
+
     spec = store_spec(args)
     if spec == OFF:
         raise ConfigError("zscheck trend: --store off: there is no history to read; give --store PATH or URL")

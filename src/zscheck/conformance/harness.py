@@ -17,7 +17,20 @@ from typing import Any
 from zscheck import _wire
 from zscheck._models import ApiResult, Exchange, Outcome, Session
 from zscheck._wire import Dialect, WireRequest
-from zscheck.checks import FACETS, ErrorTable, Facets, Probe, Violation, default_table, judge, judge_call
+from zscheck.checks import (
+    FACETS,
+    JOB_POLICY_CLASSES,
+    POLICY_CLASSES,
+    ErrorTable,
+    Facets,
+    Probe,
+    Violation,
+    check_logins_issue_new_sessions,
+    check_sessions_survive_logins,
+    default_table,
+    judge,
+    judge_call,
+)
 from zscheck.client import Client
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
@@ -43,6 +56,15 @@ FAST_DEADLINE = 0.2  # after three job timeouts in a run
 
 # Request classes that go to the normal account's own fixture image.
 TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
+
+
+class SetupViolation(SetupError):
+    """The target broke a rule while the run set up (two logins answered with one session...): a
+    violation of the contract (exit 1), carried with what was found."""
+
+    def __init__(self, message: str, violations: list[Violation], result: ApiResult | None = None) -> None:
+        super().__init__(message, result)
+        self.violations = violations
 
 
 @dataclass
@@ -93,6 +115,7 @@ class Harness:
     coverage: Counter[str] = field(default_factory=Counter)  # judged requests per rule of the table
     raised: list[Any] = field(default_factory=list)  # the current test's ContractViolations, as raised
     first_failure: float | None = None  # monotonic time of the current test's first violation (shrink budget)
+    _backup: str | None = None  # the backup storage fixture images go to (None: the run creates none)
 
     # ------------------------------------------------------------------------------- what the suites read
 
@@ -148,12 +171,13 @@ class Harness:
             for _ in range(2):
                 session = self.main.extra_session()
                 self._expiring.append((time.monotonic(), session))
+            self._check_setup_sessions(right_after_logins=True)
         fixtures = self.target.fixtures
         assert fixtures is not None
         for uuid in options.images:
             self.snapshots[uuid] = fixtures.adopt(uuid)
         creating = options.embedded or not options.images
-        backup = self.target.backup_storage() if creating else None
+        backup = self._backup = self.target.backup_storage() if creating else None
         count = (plan.workers if plan.create_images is None else plan.create_images) if backup is not None else 0
         # Named as ZStack's users name images, in Chinese as well as ASCII: the text must round-trip. Each
         # AddImage waits for its job (tens to hundreds of milliseconds on a real node), and the images are
@@ -182,7 +206,26 @@ class Harness:
         adopted = [u for u in fixtures.uuids if u in options.images]
         fixtures.uuids[:] = adopted + created_uuids
         self.admin_images = list(fixtures.uuids)
+        self._check_setup_sessions(right_after_logins=False)
         return self
+
+    def _check_setup_sessions(self, *, right_after_logins: bool) -> None:
+        """The run's own logins must each have got a session of their own, and the later ones must have left
+        the run's session valid (facts §4, §10: identity.enable.unique.session is false by default). The
+        run relies on both (it logs extra sessions out), so a target that breaks them is judged here,
+        before anything else is sent."""
+        issued: dict[str, str | None] = {"the run's login": self.main.session.uuid if self.main.session else None}
+        for i, (_, session) in enumerate(self._expiring):
+            issued[f"the run's extra login {i + 1}"] = session
+        if self.tenant is not None and self.tenant.session is not None:
+            issued["the normal account's login"] = self.tenant.session.uuid
+        violations = check_logins_issue_new_sessions(issued)
+        if right_after_logins and not violations and self.main.session is not None:
+            # Right after the extra logins, before anything else could have logged the run in again.
+            valid = self.main.session_valid(self.main.session.uuid)
+            violations += check_sessions_survive_logins({"the run's session": valid})
+        if violations:
+            raise SetupViolation("; ".join(v.message for v in violations), violations)
 
     def _start_tenant(self, backup: str | None) -> None:
         """The normal account for the ownership rules, on any target: the one named with --tenant, or one
@@ -221,6 +264,25 @@ class Harness:
         self.created_texts[created["uuid"]] = {"name": name, "description": description}
         self.tenant_images = [created["uuid"]]
         fixtures.uuids.remove(created["uuid"])  # FixtureImages lists every image; this one is the tenant's
+
+    def scratch_images(self, count: int, prefix: str) -> list[str]:
+        """`count` more images of the main account for requests that may destroy them (deletes), made
+        `--workers` at a time, outside the fixture images the other suites use; journalled and removed at
+        the end like them. Empty when the run creates no images (a real target given only --image)."""
+        fixtures = self.fixtures
+        if self._backup is None or fixtures is None:
+            return []
+        backup, url = self._backup, self.plan.target.image_url
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, count))) as pool:
+            made = [
+                pool.submit(fixtures.create, name, url, backup, description=description)
+                for name, description in fixture_names(count, prefix=prefix)
+            ]
+            images = [future.result() for future in made]
+        for image in images:
+            fixtures.uuids.remove(image["uuid"])  # not one of the fixture images the suites share
+            self.snapshots[image["uuid"]] = image
+        return [image["uuid"] for image in images]
 
     def _login(self, account: str, password: str) -> Client:
         assert self.target is not None
@@ -285,10 +347,10 @@ class Harness:
             for value in values
             if not self.available(Facets(**{facet: value}))
         }
-        names = [rule.name for rule in self.table.rules] + list(self.table.protocol)
+        names = [rule.name for rule in self.table.rules] + list(self.table.protocol) + list(POLICY_CLASSES)
         for name in names:
             if not self.coverage[name]:
-                jobless = self.dialect == "documented" and name.startswith("job-")
+                jobless = self.dialect == "documented" and (name.startswith("job-") or name in JOB_POLICY_CLASSES)
                 out[name] = "the documented dialect has no api-jobs" if jobless else "no request of this class was sent"
         return out
 

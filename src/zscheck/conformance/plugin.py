@@ -26,13 +26,13 @@ from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 
 from zscheck import options
-from zscheck.checks import judge_call
+from zscheck._models import ApiResult
+from zscheck.checks.setup import judge_setup
 from zscheck.conformance.harness import ContractViolation, Harness, Sent
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
-from zscheck.fixtures import SetupError
 from zscheck.report import DocumentError, Failure, RunReport
 from zscheck.report.baseline import Baseline
 from zscheck.report.findings import operation, with_fingerprint
@@ -236,14 +236,16 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     config.stash[_HARNESS] = harness
     try:
         harness.start()
-    except SetupError as exc:
-        # Setting up is judged too: a target that breaks the protocol while the harness creates its fixtures
-        # (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1); one that
-        # refuses with a proper ErrorCode could not be used (exit 2).
-        violations = judge_call(exc.result, "setup") if exc.result is not None else []
+    except SetupFailed as exc:
+        # Setting up is judged too: a target that breaks the protocol while the harness logs in or creates
+        # its fixtures (a 202 whose job does not poll, a malformed answer) has failed the contract (exit 1);
+        # one that refuses with a proper ErrorCode could not be used (exit 2).
+        # (A rule broken across calls, such as two logins answered with one session, comes found.)
+        violations = getattr(exc, "violations", None) or judge_setup(exc)
+        result = exc.result if isinstance(exc.result, ApiResult) else None
         for violation in violations:
-            exchange = violation.exchange or (exc.result.final if exc.result is not None else None)
-            first_request = exc.result.exchanges[0].request if exc.result is not None else None
+            exchange = violation.exchange or (result.final if result is not None else None)
+            first_request = result.exchanges[0].request if result is not None else None
             failure = Failure(
                 test="setup",
                 check=violation.check,
@@ -251,7 +253,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
                 expected=violation.expected,
                 actual=violation.actual,
                 rule="setup",
-                curl=first_request.curl(harness.url) if first_request is not None else "",
+                curl=first_request.curl(harness.url or plan.target.url or "") if first_request is not None else "",
                 response=f"HTTP {exchange.status} {exchange.text(300)}" if exchange is not None else "",
                 operation=_operation(first_request) if first_request is not None else "",
             )
@@ -320,17 +322,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         harness.raised.clear()
     if call.excinfo is None:
         return
-    if isinstance(call.excinfo.value, Flaky) and not isinstance(call.excinfo.value, BaseExceptionGroup):
-        # Hypothesis replayed a failing example and the target answered differently: what it saw the first
-        # time is still a violation of the contract (a correct server is deterministic here), not a harness
-        # error. Each distinct violation seen is reported, with a note that it did not replay.
+    leaves = list(_leaves(call.excinfo.value))
+    if any(isinstance(leaf, Flaky) for leaf in leaves):
+        # Hypothesis replayed a failing example and the target answered differently (or, in a state
+        # machine, the replay took another number of steps): what it saw the first time is still a
+        # violation of the contract, not a harness error. Each distinct violation seen is reported, with a
+        # note that it did not replay; so are the other parts' failures (parallel lanes fail as a group).
         unique = {str(v): v for v in seen}
         if unique:
             report.notes.append(f"{item.nodeid}: a failure did not reproduce when Hypothesis replayed it")
-            for exc in unique.values():
+            others = [leaf for leaf in leaves if not isinstance(leaf, Flaky | ContractViolation)]
+            for exc in [*unique.values(), *others]:
                 _record(report, item.nodeid, exc, item.config.stash[_PLAN])
             return
-    for exc in _leaves(call.excinfo.value):
+    for exc in leaves:
         _record(report, item.nodeid, exc, item.config.stash[_PLAN])
 
 

@@ -9,10 +9,16 @@ What a sample is, per metric:
 - each operation (put, job, e2e, query, ...) and the run's throughput: one value per run, so they are
   tested only when each side has at least `MIN_RUNS` runs (`--last N`); with fewer they are shown, not
   judged.
+
+A change must be significant, beyond `--max-regression`, and (when the base has two runs or more) beyond
+the base's own A/A noise floor to count as a regression: on a shared machine two runs of one build differ
+by more than the seconds of either run show (bench/compare_noise.py measured it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +55,9 @@ class Row:
     comparison: Comparison | None  # None: too few runs to judge (see note)
     equivalence: Equivalence | None = None
     note: str = ""
+    # The largest change between two of the base's own runs (A/A): what a change must exceed before it is
+    # the build's rather than the machine's. None: the base has one run, so its noise is not known.
+    noise_floor: float | None = None
 
     @property
     def verdict(self) -> str:
@@ -69,7 +78,11 @@ class Result:
     def regressions(self) -> list[Row]:
         """Rows significantly worse beyond the margin (any significant regression when no margin is set)."""
         margin = self.margin if self.margin is not None else 0.0
-        return [r for r in self.rows if r.comparison is not None and r.comparison.worse_beyond(margin)]
+        return [
+            r
+            for r in self.rows
+            if r.comparison is not None and r.comparison.worse_beyond(max(margin, r.noise_floor or 0.0))
+        ]
 
     @property
     def unproven(self) -> list[Row]:
@@ -106,6 +119,7 @@ class Result:
                 "change": None if c is None else c.change,
                 "change_ci": None if c is None else [c.change_ci.low, c.change_ci.high],
                 "p_value": None if c is None else c.p_value,
+                "noise_floor": r.noise_floor,
                 "equivalence": None
                 if e is None
                 else {
@@ -145,6 +159,15 @@ def per_second(loads: Sequence[LoadResult], metric: str) -> list[float]:
     return out
 
 
+def noise_floor(loads: Sequence[LoadResult], metric: str) -> float | None:
+    """The largest relative change of the per-second median between two runs of one side (A/A); None
+    with fewer than two runs. A shared machine moves whole runs (other work, CPU frequency), which the
+    seconds of one run cannot show: this is what a change between builds has to exceed."""
+    medians = [statistics.median(values) for load in loads if (values := per_second([load], metric))]
+    pairs = [(a, b) for i, a in enumerate(medians) for b in medians[i + 1 :] if a > 0 and b > 0]
+    return max((max(a, b) / min(a, b) - 1 for a, b in pairs), default=None)
+
+
 def per_run(loads: Sequence[LoadResult], operation: str, metric: str) -> list[float]:
     return [getattr(load.operations[operation], metric) for load in loads if operation in load.operations]
 
@@ -175,7 +198,8 @@ def run_compare(
     for metric, low in TIMELINE_METRICS:
         xs, ys = per_second(b, metric), per_second(c, metric)
         if xs and ys:
-            result.rows.append(judged("all", metric, "ops/s" if metric == "ops/s" else "s", "seconds", xs, ys, low))
+            row = judged("all", metric, "ops/s" if metric == "ops/s" else "s", "seconds", xs, ys, low)
+            result.rows.append(dataclasses.replace(row, noise_floor=noise_floor(b, metric)))
     enough = len(b) >= MIN_RUNS and len(c) >= MIN_RUNS
     for operation in OPERATIONS:
         for metric, low in RUN_METRICS:

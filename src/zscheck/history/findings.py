@@ -1,9 +1,11 @@
 """The findings of stored runs, each under one key, so that two sides read as new, fixed and persisting.
 
-`key()` is the one place a finding's identity is decided. Until the evidence issue's fingerprint
-(`zscheck.findings.fingerprint`) is in main, a finding is keyed by what stays the same when the same fault
-is found again: the check that caught it, the error-code rule the input fell under, and the operation (the
-conformance test, or the load operation and its ErrorCode); never by message text, uuids or times.
+`key()` is the one place a finding's identity is decided, and it is the evidence issue's fingerprint
+(`zscheck.report.findings.fingerprint`: the check, the error-code rule, the operation with uuids masked,
+and the normalised expected and actual), so that compare, trend and `zscheck contract --baseline` agree on
+what "the same finding" is. A contract failure carries its fingerprint from the run that found it; a load
+run's failure group (one check, one operation, one ErrorCode) and a linearizability violation are keyed by
+the same function, from what they have.
 """
 
 from __future__ import annotations
@@ -12,11 +14,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zscheck.history.record import RunRecord
+from zscheck.report.findings import fingerprint
 
 
-def key(check: str, rule: str, operation: str) -> str:
-    """A finding's identity across runs."""
-    return f"{check}|{rule}|{operation}"
+@dataclass(frozen=True)
+class _Keyed:
+    """What `fingerprint` reads, for a finding that is not a contract `Failure`."""
+
+    check: str
+    rule: str
+    operation: str
+    expected: str = ""
+    actual: str = ""
+    message: str = ""
+
+
+def key(check: str, rule: str, operation: str, *, expected: str = "", actual: str = "", message: str = "") -> str:
+    """A finding's identity across runs: its fingerprint."""
+    return fingerprint(_Keyed(check, rule, operation, expected, actual, message))
 
 
 @dataclass(frozen=True)
@@ -34,12 +49,15 @@ def findings_of(record: RunRecord) -> dict[str, Finding]:
     found: dict[str, Finding] = {}
 
     def add(check: str, rule: str, operation: str, example: str) -> None:
-        k = key(check, rule, operation)
+        k = key(check, rule, operation)  # a load group is its check, ErrorCode and operation; messages vary
         found.setdefault(k, Finding(k, check, rule, operation, example, (record.id,)))
 
     for contract in record.contract_summaries():
         for failure in contract.failures:
-            add(failure.check, failure.rule, failure.test, failure.message)
+            k = failure.fingerprint or fingerprint(failure)
+            found.setdefault(
+                k, Finding(k, failure.check, failure.rule, failure.operation, failure.message, (record.id,))
+            )
     for load in record.load_summaries():
         if load.result is None:
             continue

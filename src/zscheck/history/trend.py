@@ -6,7 +6,9 @@ and merges them keeping those significant at `max_pvalue` (0.001, its default). 
 own: which metrics make a series, how a change is worded (magnitude, the runs on either side, worse or
 better), and the canary rule: a run against the embedded reference server on the same host is the
 host's noise, so a change in a target's series that the canary's same metric also shows within
-`CANARY_SLACK` of it is reported as the host's, and does not fail `--fail-on-change`.
+`CANARY_SLACK` of it is reported as the host's, and does not fail `--fail-on-change`; and each metric
+divided by the canary's of the same night (`e2e p50 / canary`) is a series of its own, in which what the
+host did to both cancels out.
 """
 
 from __future__ import annotations
@@ -186,4 +188,26 @@ def trend(
                 for h in c.change_points
             ):
                 s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
-    return Trend(label, len(ordered), max_pvalue, window, [s for s in target.values() if s.values])
+    ratios = [_ratio(s, host[name], max_pvalue=max_pvalue, window=window) for name, s in target.items()]
+    shown = [s for s in target.values() if s.values] + [r for r in ratios if r is not None and r.values]
+    return Trend(label, len(ordered), max_pvalue, window, shown)
+
+
+def _ratio(target: Series, canary: Series, *, max_pvalue: float, window: int) -> Series | None:
+    """The target's metric divided by the canary's of the same night (the nearest canary run within
+    CANARY_SLACK): what the host did to both cancels out, so a step the host's noise hides in the target's
+    own series can show here. Its change points are the target's."""
+    if not canary.values or target.name in ("findings", "run time"):
+        return None
+    out = Series(f"{target.name} / canary", target.lower_is_better)
+    for value, run, started in zip(target.values, target.runs, target.started, strict=True):
+        near = min(range(len(canary.started)), key=lambda j: abs(canary.started[j] - started))
+        if abs(canary.started[near] - started) <= CANARY_SLACK and canary.values[near] > 0:
+            out.values.append(value / canary.values[near])
+            out.runs.append(run)
+            out.started.append(started)
+    for index, before, after, p in detect(out.values, max_pvalue=max_pvalue, window=window):
+        worse = after > before if out.lower_is_better else after < before
+        cp = ChangePoint(index, out.runs[index], out.runs[index - 1], out.started[index], before, after, p, worse)
+        out.change_points.append(cp)
+    return out

@@ -111,15 +111,17 @@ class RunResults:
     recorder: Recorder
     started: float
     stopped: float
+    errors: list[str] = field(default_factory=list)  # workers that could not run, and why
 
     @property
     def duration(self) -> float:
         return max(self.stopped - self.started, 1e-9)
 
     @staticmethod
-    def write(path: Path, recorder: Recorder, started: float, stopped: float) -> None:
+    def write(path: Path, recorder: Recorder, started: float, stopped: float, errors: list[str] | None = None) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"started": started, "stopped": stopped, **recorder.drain()}))
+        body = {"started": started, "stopped": stopped, "errors": list(errors or []), **recorder.drain()}
+        tmp.write_text(json.dumps(body))
         tmp.replace(path)  # whole or absent: a reader never sees half a file
 
     @classmethod
@@ -130,4 +132,4 @@ class RunResults:
             raise TargetError(f"the load run wrote no results ({path} is missing): see locust.log") from None
         recorder = Recorder(history_limit=len(data.get("history", [])) + 1)
         recorder.absorb(data)
-        return cls(recorder, float(data["started"]), float(data["stopped"]))
+        return cls(recorder, float(data["started"]), float(data["stopped"]), [str(e) for e in data.get("errors", [])])

@@ -24,15 +24,19 @@ from pathlib import Path
 from typing import Any, cast
 
 from zscheck import __version__, linearizability
+from zscheck.checks.setup import judge_setup
+from zscheck.checks.violations import Violation
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, TargetError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
+from zscheck.load import selfcheck
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
 from zscheck.report.documents import (
     Arrival,
     FailureGroup,
     GateOutcome,
+    GeneratorCpu,
     Generators,
     HistoryOperation,
     Linearizability,
@@ -40,6 +44,7 @@ from zscheck.report.documents import (
     LoadResult,
     LoadSummary,
     OperationStats,
+    SelfCheck,
     TimelineSecond,
 )
 from zscheck.report.documents import Verdict as VerdictWord
@@ -119,6 +124,21 @@ class StepResult:
     actions: list[str] = field(default_factory=list)  # a line for some of them (re-logins)
     generators: dict[str, int] = field(default_factory=dict)  # workers and users whose operations were seen
     distribution: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # op -> (percentile, s)
+    checks: list[selfcheck.Finding] = field(default_factory=list)  # can the numbers be trusted (selfcheck.py)
+    cpu: list[selfcheck.ProcessCpu] = field(default_factory=list)  # each load process, second by second
+
+    @property
+    def generator_bound(self) -> selfcheck.Finding | None:
+        return selfcheck.generator_bound(self.checks)
+
+    @property
+    def unjudged_gates(self) -> str | None:
+        """Why the gates that broke are no verdict on the target (the generator was the limit), or None."""
+        bound = self.generator_bound
+        broken = [g.gate.text for g in self.gates if not g.passed]
+        if bound is None or not broken:
+            return None
+        return f"{', '.join(broken)} broke while {bound.text}; do: {bound.advice}"
 
     @property
     def throughput(self) -> float:
@@ -173,6 +193,18 @@ class StepResult:
                 ],
             ),
             timeline=[TimelineSecond(**row) for row in self.timeline],
+            self_checks=[SelfCheck(check=c.check, ok=c.ok, text=c.text, advice=c.advice) for c in self.checks],
+            generator_cpu=[
+                GeneratorCpu(
+                    pid=p.pid,
+                    role=p.role,
+                    mean_cpu=round(p.mean_cpu, 3),
+                    mean_wait=round(p.mean_wait, 3),
+                    saturated_share=round(p.saturated_share, 3),
+                    seconds=[(s.t, round(s.cpu, 3), round(s.wait, 3)) for s in p.seconds],
+                )
+                for p in self.cpu
+            ],
         )
 
 
@@ -296,8 +328,9 @@ def execute(
         proc = subprocess.Popen(
             args, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_die_with_parent
         )
+        sampler = selfcheck.Sampler(proc.pid, started)
         with _forward_signals(proc, control):
-            _follow(proc, out / "locust_stats_history.csv", duration, started, emit)
+            _follow(proc, out / "locust_stats_history.csv", duration, started, emit, sampler)
     if not results_path.exists():
         tail = (out / "locust.out").read_text(errors="replace").strip().splitlines()[-5:]
         raise TargetError(
@@ -305,6 +338,8 @@ def execute(
             + " | ".join(tail)
         )
     results = RunResults.read(results_path)
+    if results.errors:  # a worker could not run: nothing this run measured can be judged
+        raise TargetError("; ".join(results.errors))
     recorder = results.recorder
     initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
     history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
@@ -317,7 +352,22 @@ def execute(
         {"operation": g.operation, "check": g.check, "code": g.code, "count": g.count, "examples": g.examples}
         for g in sorted(recorder.failures.values(), key=lambda g: -g.count)
     ]
+    checks = selfcheck.judge(
+        sampler,
+        processes=run.processes,
+        users=users,
+        rate=rate,
+        delivered=measured.get(None, {}).get("rps", 0.0),
+        scheduled=recorder.metrics.scheduled,
+        late=recorder.metrics.late,
+        history_dropped=recorder.history_dropped,
+        remote_workers=run.master,
+        skew_allowed=run.clock_skew,
+        skew_seen=None,
+    )
     return StepResult(
+        checks=checks,
+        cpu=sampler.generators(),
         users=users,
         rate=rate,
         duration=results.duration,
@@ -398,12 +448,24 @@ def _forward_signals(proc: subprocess.Popen[Any], control: RunControl) -> Iterat
     control.check()
 
 
-def _follow(proc: subprocess.Popen[Any], history_csv: Path, duration: float, started: float, emit: Emit) -> None:
-    """Wait for locust, with a progress event every few seconds; kill it if it overstays."""
+def _follow(
+    proc: subprocess.Popen[Any],
+    history_csv: Path,
+    duration: float,
+    started: float,
+    emit: Emit,
+    sampler: selfcheck.Sampler | None = None,
+) -> None:
+    """Wait for locust, with a progress event every few seconds and its CPU sampled every second; kill it
+    if it overstays."""
     deadline = started + duration + GRACE
     next_tick = started + 5
+    next_sample = started
     while proc.poll() is None:
         now = time.monotonic()
+        if sampler is not None and now >= next_sample:
+            next_sample = now + 1.0
+            sampler.sample(now)
         if now > deadline:
             proc.kill()
             proc.wait()
@@ -438,6 +500,10 @@ def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
 
 
 def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
+    if step.failures or not step.linearizability.ok:
+        return Verdict.VIOLATIONS
+    if step.unjudged_gates:
+        return Verdict.COULD_NOT_RUN  # a gate broke while the generator was the limit: no verdict on the target
     if not step.passed:
         return Verdict.VIOLATIONS
     # A history the checker could not decide is no verdict either way: the run could not finish its job.
@@ -458,6 +524,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     session = Session(run, images_needed(run, run.users), emit)
     step: StepResult | None = None
     error: str | None = None
+    setup_violations: list[Violation] = []
     try:
         with session:
             emit(
@@ -479,6 +546,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
                 out=run.report_dir,
                 emit=emit,
             )
+    except SetupFailed as exc:  # setup is judged too: a target that broke the contract there has failed it
+        error, setup_violations = str(exc), judge_setup(exc)
     except ZscheckError as exc:  # a refused login, an unreachable target, locust that would not run, ...
         error = str(exc)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: locust has stopped; the images went back on the way out
@@ -486,6 +555,11 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         step = None
     problems = session.close()
     verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems)
+    if setup_violations:
+        verdict = Verdict.VIOLATIONS
+        error = f"the target broke the contract while the run set up: {setup_violations[0]}"
+    elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
+        error = f"no verdict on the target's gates: {step.unjudged_gates}"
     summary = LoadSummary(
         verdict=cast(VerdictWord, verdict.word),
         exit_code=verdict.exit_code,
@@ -507,7 +581,10 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         files=dict(REPORT_FILES),
         setup_actions=session.actions,
     )
+    summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")
+    for violation in setup_violations:
+        emit(ViolationFound("load", violation.check, f"while setting up: {violation}"))
     for failure in step.failures[:10] if step is not None else []:
         example = failure["examples"][0]["message"] if failure["examples"] else ""
         emit(
@@ -529,6 +606,19 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         )
     )
     return verdict
+
+
+def draw_load(summary: LoadSummary, directory: Path, emit: Emit) -> dict[str, str]:
+    """Throughput and latency over time as PNG and SVG beside summary.json; what -> file name."""
+    if summary.result is None or not summary.result.timeline:
+        return {}
+    from zscheck.report import plots
+
+    try:
+        return plots.write_figures(plots.load_figures(summary), directory)
+    except Exception as exc:  # a chart that cannot be drawn never costs the verdict
+        emit(Note("load", f"charts not drawn: {type(exc).__name__}: {exc}"))
+        return {}
 
 
 REPORT_FILES = {
@@ -567,6 +657,8 @@ def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
             f"harness: {step.harness.get('read_after_write', 0)} reads after writes, "
             + (", ".join(f"{v} {k}" for k, v in sorted(done.items())) or "no reconnects, re-sends or re-logins")
         )
+        for check in step.checks:
+            lines.append(f"self-check: {check.text}" + (f"; do: {check.advice}" if check.advice else ""))
         lin = step.linearizability
         lines.append(
             f"linearizability: {'ok' if lin.ok else 'VIOLATED'} ({lin.operations} operations on {lin.keys} images)"

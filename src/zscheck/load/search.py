@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from zscheck.control import RunControl
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # numpy and scipy load when a search is judged, not with ever
 
 CONFIDENCE = 0.95
 Phase = Literal["search", "refine"]
-Saturation = Literal["found", "none", "below-first-step", "not-run"]
+Saturation = Literal["found", "none", "below-first-step", "generator-bound", "not-run"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,11 @@ class Point:
         return all(r.passed for r in self.runs)
 
     @property
+    def generator_bound(self) -> str | None:
+        """Why this point's broken gates are no verdict on the target (the generator was the limit)."""
+        return next((r.unjudged_gates for r in self.runs if r.unjudged_gates), None)
+
+    @property
     def correct(self) -> bool:
         return all(not r.failures and r.linearizability.ok for r in self.runs)
 
@@ -230,6 +236,16 @@ def judge(points: list[Point], search: CapacitySearch, levels: int) -> Outcome:
         return Outcome("not-run", None, None, "no step ran", None)
     broken = [p for p in points if not p.passed]
     lowest_broken = min(broken, key=lambda p: p.level) if broken else None
+    if lowest_broken is not None and lowest_broken.correct and lowest_broken.generator_bound:
+        good = [p for p in points if p.passed and p.level < lowest_broken.level]
+        carried = f"; the target carried at least {max(good, key=lambda p: p.level).load()}" if good else ""
+        return Outcome(
+            "generator-bound",
+            None,
+            lowest_broken,
+            f"no knee: at {lowest_broken.load()} {lowest_broken.generator_bound}{carried}",
+            None,
+        )
     below = [p for p in points if p.passed and (lowest_broken is None or p.level < lowest_broken.level)]
     if lowest_broken is None:
         top = max(points, key=lambda p: p.level)
@@ -340,7 +356,8 @@ def search_points(
         if not point.passed:
             break
     plain = len(points)
-    if search.refine and not points[-1].passed and points[-1].correct and plain > 1:
+    last = points[-1]
+    if search.refine and not last.passed and last.correct and not last.generator_bound and plain > 1:
         good: float = points[-2].level
         bad: float = points[-1].level
         budget = plain  # never more levels than the plain search ran: --refine costs at most twice as much
@@ -354,7 +371,7 @@ def search_points(
             budget -= 1
             if point.passed:
                 good = level
-            elif point.correct:
+            elif point.correct and not point.generator_bound:
                 bad = level
             else:
                 break  # a violation is not something to bisect around
@@ -432,7 +449,13 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     if error or problems or not steps:
         verdict = Verdict.COULD_NOT_RUN
     else:
-        verdict = Verdict.VIOLATIONS if violations or outcome.saturation == "below-first-step" else Verdict.PASS
+        verdict = (
+            Verdict.COULD_NOT_RUN
+            if outcome.saturation == "generator-bound"
+            else Verdict.VIOLATIONS
+            if violations or outcome.saturation == "below-first-step"
+            else Verdict.PASS
+        )
     knee = outcome.knee
     report = CapacityReport(
         verdict=cast(VerdictWord, verdict.word),
@@ -464,6 +487,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         model=model_document(fit),
         next_range=outcome.next_range,
     )
+    report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")
     emit(
         VerdictReached(
@@ -476,6 +500,20 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         )
     )
     return verdict
+
+
+def draw_capacity(report: CapacityReport, directory: Path, emit: Emit) -> dict[str, str]:
+    """The charts as PNG and SVG beside capacity.json, and capacity.html with them; what -> file name."""
+    from zscheck.report import capacity_page, plots
+
+    try:
+        figures = plots.capacity_figures(report)
+        files = plots.write_figures(figures, directory)
+        capacity_page.write(report, directory, {name: plots.svg_text(fig) for name, fig in figures.items()})
+    except Exception as exc:  # a chart that cannot be drawn never costs the verdict
+        emit(Note("capacity", f"charts not drawn: {type(exc).__name__}: {exc}"))
+        return {}
+    return {"html": "capacity.html", **files}
 
 
 def _details(

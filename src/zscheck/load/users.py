@@ -13,6 +13,7 @@ the master (or the only process) writes the raw results file named in the plan.
 from __future__ import annotations
 
 import bisect
+import csv
 import itertools
 import math
 import random
@@ -129,6 +130,9 @@ class ProcessState:
 _state: ProcessState | None = None
 _master = Recorder()  # the master's (or the only process's) total
 _clock = {"started": 0.0, "stopped": 0.0}
+WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it cannot run, and why
+_worker_errors: list[str] = []
+_environment: dict[str, Environment] = {}  # (master) what the workers that could not run said
 
 
 class NotResent(ConnectionError):
@@ -348,9 +352,13 @@ def _test_start(environment: Environment, **_: Any) -> None:
         raise ConfigError("no load plan: start the scenarios with `zscheck load` (it passes --zscheck-plan)")
     plan = LoadPlan.from_json(options.zscheck_plan)
     worker = environment.runner.worker_index if isinstance(environment.runner, WorkerRunner) else 0
-    password = read_password(plan.password_env, plan.password_file)
-    if password is None:
-        raise ConfigError(f"no password: set {plan.password_env} (or a password file) on every worker machine")
+    try:
+        password = read_password(plan.password_env, plan.password_file)
+        if password is None:
+            raise ConfigError(f"no password: set {plan.password_env} (or a password file) on every worker machine")
+    except ZscheckError as exc:
+        _tell_the_master(environment, str(exc))
+        raise
     timeouts = Timeouts(connect=min(5.0, plan.request_timeout), read=plan.request_timeout)
     client = Client(plan.target, dialect=plan.dialect, verify=plan.verify, auto_relogin=False, timeouts=timeouts)
     # Users are created after test_start: they take the plan's timeouts and TLS settings from the class.
@@ -384,6 +392,47 @@ def _test_start(environment: Environment, **_: Any) -> None:
     )
 
 
+def _tell_the_master(environment: Environment, reason: str) -> None:
+    """A worker that cannot run says why: the master stops the run and `zscheck load` exits 2 with the
+    reason, instead of judging a run in which nothing was measured."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(WORKER_ERROR, {"reason": f"worker {runner.client_id}: {reason}"})
+
+
+def _init(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(WORKER_ERROR, _worker_error)
+
+
+def _worker_error(environment: Environment, msg: Any, **_: Any) -> None:
+    data = msg.data if isinstance(msg.data, dict) else {"reason": str(msg.data)}
+    _worker_errors.append(str(data.get("reason")))
+    runner = environment.runner
+    if runner is not None:
+        gevent.spawn_later(0.1, runner.quit)  # nothing this run measures can be judged now
+
+
+def _final_csv(environment: Environment) -> None:
+    """Write locust_stats.csv and locust_failures.csv once more from the final stats. locust 2.x's
+    shutdown closes them without a last write: its writer rewrites them once a second, so they missed
+    the last second and the workers' last reports (about 3% of a 30 s run; 10% of an 8 s one), while
+    locust.json, written from the final stats, had everything. It must run after the runner quit (the
+    workers' last reports are in) and before locust.json is saved: saving strips every entry's counts
+    (`get_stripped_report`), so the `quit` event, which fires after, sees zeros."""
+    options = environment.parsed_options
+    prefix = getattr(options, "csv_prefix", None) if options is not None else None
+    if not prefix:
+        return
+    from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+    writer = StatsCSV(environment, PERCENTILES_TO_REPORT)
+    with open(f"{prefix}_stats.csv", "w", newline="") as f:
+        writer.requests_csv(csv.writer(f))
+    with open(f"{prefix}_failures.csv", "w", newline="") as f:
+        writer.failures_csv(csv.writer(f))
+
+
 def _test_stop(environment: Environment, **_: Any) -> None:
     _clock["stopped"] = time.time()
     if _state is not None:
@@ -406,17 +455,27 @@ def _absorb(client_id: str, data: dict[str, Any]) -> None:
 def _quitting(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
+    runner = environment.runner
+    if runner is not None:
+        quit_runner = runner.quit
+
+        def quit_then_write_csv() -> None:
+            quit_runner()
+            _final_csv(environment)
+
+        runner.quit = quit_then_write_csv  # type: ignore[method-assign]
     if _state is not None:
         _master.absorb(_state.recorder.drain())
     options = environment.parsed_options
     plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
     if plan is not None and plan.results:
         stopped = _clock["stopped"] or time.time()
-        RunResults.write(Path(plan.results), _master, _clock["started"] or stopped, stopped)
+        RunResults.write(Path(plan.results), _master, _clock["started"] or stopped, stopped, errors=_worker_errors)
 
 
 # locust's EventHook is untyped; registering in one place keeps the ignores to these lines.
 events.init_command_line_parser.add_listener(_options)  # type: ignore[no-untyped-call]
+events.init.add_listener(_init)  # type: ignore[no-untyped-call]
 events.test_start.add_listener(_test_start)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_test_stop)  # type: ignore[no-untyped-call]
 events.report_to_master.add_listener(_report)  # type: ignore[no-untyped-call]

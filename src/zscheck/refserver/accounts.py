@@ -103,7 +103,7 @@ class Accounts:
                     }
                 ),
             )
-        session = self.store.add_session(account.uuid, self.session_timeout)
+        session = self.hooks.login_session(self.store.add_session(account.uuid, self.session_timeout), account)
         inventory = model.session_inventory(session, session.expires)
         reply: dict[str, Any] = {"inventory": inventory}
         if "x-json-schema" in req.headers:

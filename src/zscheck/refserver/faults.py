@@ -69,6 +69,14 @@ FAULTS: dict[str, tuple[str, str]] = {
     "null-tag-accepted": ("error codes", "a null element in systemTags or userTags is accepted instead of SYS.1007"),
     "tenant-sees-all": ("ownership", "a normal account's image query lists every account's images"),
     "admin-not-owner": ("ownership", "the admin gets SYS.1006 changing a normal account's image"),
+    "login-reuses-session": ("sessions", "a login answers with a live session issued before (to anyone)"),
+    "login-ends-sessions": ("sessions", "a login logs the account's other sessions out (not the default)"),
+    "delete-direct": ("deletion", "DeleteImage removes the image at once; the Delay policy keeps it, Deleted"),
+    "enforcing-expunges": ("deletion", "DeleteImage with deleteMode=Enforcing expunges the image, not keeps it"),
+    "delete-mode-unchecked": ("deletion", "an invalid deleteMode is accepted (the image deleted), not SYS.1000"),
+    "validation-only-writes": ("validation", "a validationOnly system tag is ignored: the request is carried out"),
+    "tenant-deletes-any": ("ownership", "a normal account may delete another account's image"),
+    "api-timeout-ignored": ("job handling", "X-API-Timeout is ignored: the 202 reports the default apiTimeout"),
 }
 
 # Load faults: name -> (area, what goes wrong) as in FAULTS, all in area "load"; their numbers are below.
@@ -425,6 +433,85 @@ class TenantSeesAll(Fault):
         return list(self.env.store.images.values())
 
 
+# ------------------------------------------------------------------------- session and deletion policy
+
+
+@_fault
+class LoginReusesSession(Fault):
+    name = "login-reuses-session"
+
+    def login_session(self, session: Session, account: Account) -> Session:
+        now = time.time()
+        earlier = [s for s in self.env.store.sessions.values() if s.uuid != session.uuid and s.expires > now]
+        if not earlier:
+            return session
+        self.env.store.drop_session(session.uuid)  # the new one is never handed out
+        return earlier[-1]
+
+
+@_fault
+class LoginEndsSessions(Fault):
+    name = "login-ends-sessions"
+
+    def login_session(self, session: Session, account: Account) -> Session:
+        for other in list(self.env.store.sessions.values()):
+            if other.account == account.uuid and other.uuid != session.uuid:
+                self.env.store.drop_session(other.uuid)
+        return session
+
+
+def _expunge(store: Store, image_uuid: str) -> Write:
+    return lambda job: store.remove_image(image_uuid, job)
+
+
+@_fault
+class DeleteDirect(Fault):
+    name = "delete-direct"
+
+    def deletion(self, write: Write, image: dict[str, Any], mode: str | None) -> Write:
+        return _expunge(self.env.store, image["uuid"])
+
+
+@_fault
+class EnforcingExpunges(Fault):
+    name = "enforcing-expunges"
+
+    def deletion(self, write: Write, image: dict[str, Any], mode: str | None) -> Write:
+        return _expunge(self.env.store, image["uuid"]) if mode == "Enforcing" else write
+
+
+@_fault
+class DeleteModeUnchecked(Fault):
+    name = "delete-mode-unchecked"
+
+    def delete_mode(self, mode: str | None) -> str | None:
+        return mode if mode in (None, "Permissive", "Enforcing") else None
+
+
+@_fault
+class ValidationOnlyWrites(Fault):
+    """The tag is dropped from the body before the action is read, so the request is carried out."""
+
+    name = "validation-only-writes"
+
+    def action_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        out = dict(body)
+        for key, value in body.items():
+            if key in ("systemTags", "userTags") and isinstance(value, list):
+                out[key] = [t for t in value if t != model.VALIDATION_ONLY]
+            elif isinstance(value, dict) and isinstance(value.get("systemTags"), list):
+                out[key] = {**value, "systemTags": [t for t in value["systemTags"] if t != model.VALIDATION_ONLY]}
+        return out
+
+
+@_fault
+class TenantDeletesAny(Fault):
+    name = "tenant-deletes-any"
+
+    def delete_denied(self, error: dict[str, Any] | None, session_uuid: str, image_uuid: str) -> dict[str, Any] | None:
+        return None if error is not None and error.get("code") == "SYS.1006" else error
+
+
 # ------------------------------------------------------------------------------------ job handling
 # done_answer: job-never-finishes, then pending-body-location. accepted_body: no-location, then
 # no-api-timeout.
@@ -467,6 +554,18 @@ class NoApiTimeout(Fault):
 
     def accepted_body(self, action: str, location: str, api_timeout: int) -> dict[str, Any] | None:
         return {"location": location}
+
+
+# The reference server's default API timeout (app.py), as a server that ignores X-API-Timeout reports it.
+DEFAULT_API_TIMEOUT_MS = 1_800_000
+
+
+@_fault
+class ApiTimeoutIgnored(Fault):
+    name = "api-timeout-ignored"
+
+    def accepted_body(self, action: str, location: str, api_timeout: int) -> dict[str, Any] | None:
+        return {"location": location, "apiTimeout": DEFAULT_API_TIMEOUT_MS}
 
 
 @_fault

@@ -157,12 +157,32 @@ def visible_images(images: list[dict[str, Any]], account: Account | None) -> lis
     return images
 
 
+def delete_denied(error: dict[str, Any] | None, session_uuid: str, image_uuid: str) -> dict[str, Any] | None:
+    """DeleteImage's session and ownership check: its ErrorCode (None: allowed)."""
+    return error
+
+
+def delete_mode(mode: str | None) -> str | None:
+    """DeleteImage's `deleteMode` query parameter, before DeletionMode.valueOf reads it."""
+    return mode
+
+
+def deletion(write: Write, image: dict[str, Any], mode: str | None) -> Write:
+    """How DeleteImage writes under the Delay policy (`write` keeps the row with status Deleted)."""
+    return write
+
+
 # ----------------------------------------------------------------------------------------- sessions
 
 
 def no_session(session_uuid: str) -> Session | None:
     """A session that is unknown, expired or logged out: a Session to act as instead."""
     return None
+
+
+def login_session(session: Session, account: Account) -> Session:
+    """The session a successful login answers with (`session`: the new one just issued to `account`)."""
+    return session
 
 
 def session_dropped(session: Session) -> bool:
@@ -198,7 +218,11 @@ _SPECS: tuple[tuple[Kind, Callable[..., Any]], ...] = (
     ("pipe", image_row),
     ("pipe", echo),
     ("pipe", visible_images),
+    ("pipe", delete_denied),
+    ("pipe", delete_mode),
+    ("pipe", deletion),
     ("first", no_session),
+    ("pipe", login_session),
     ("any", session_dropped),
     ("pipe", owner_denied),
 )
@@ -299,7 +323,11 @@ class Hooks:
     image_row: Callable[[dict[str, Any]], dict[str, Any]]
     echo: Callable[[dict[str, Any], str, dict[str, Any]], dict[str, Any]]
     visible_images: Callable[[list[dict[str, Any]], Account | None], list[dict[str, Any]]]
+    delete_denied: Callable[[dict[str, Any] | None, str, str], dict[str, Any] | None]
+    delete_mode: Callable[[str | None], str | None]
+    deletion: Callable[[Write, dict[str, Any], str | None], Write]
     no_session: Callable[[str], Session | None]
+    login_session: Callable[[Session, Account], Session]
     session_dropped: Callable[[Session], bool]
     owner_denied: Callable[[bool, Session, str], bool]
 

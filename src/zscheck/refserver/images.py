@@ -340,9 +340,10 @@ class Images:
         if image is None:
             return Outcome()  # successIfResourceNotExisting
         denied, _ = self.accounts.authorize(request.session, image_uuid)
+        denied = self.hooks.delete_denied(denied, request.session, image_uuid)
         if denied is not None:
             return Outcome(denied)
-        mode = request.params.get("deleteMode")
+        mode = self.hooks.delete_mode(request.params.get("deleteMode"))
         if mode is not None and mode not in ("Permissive", "Enforcing"):
             # DeletionMode.valueOf in the handler, after the session and ownership checks (§10): SYS.1000.
             error = model.error(
@@ -353,4 +354,4 @@ class Images:
             return Outcome(error, handler=True)
         if image["status"] == "Deleted":
             return Outcome()
-        return Outcome(write=deletion(self.store, image))
+        return Outcome(write=self.hooks.deletion(deletion(self.store, image), image, mode))

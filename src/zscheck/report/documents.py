@@ -1,7 +1,7 @@
 """The JSON documents zscheck writes, as typed and versioned models: one per file a command leaves behind.
 
 - ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
-- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/1`
+- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/2`
 - CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
@@ -284,6 +284,28 @@ class TimelineSecond:
 
 
 @dataclass(kw_only=True)
+class SelfCheck:
+    """One check of the run itself (zscheck.load.selfcheck): can its numbers be trusted?"""
+
+    check: str  # generator_cpu, delivered_rate, late_starts, history_dropped, clock_skew
+    ok: bool
+    text: str
+    advice: str  # what to do when it failed ("" when ok)
+
+
+@dataclass(kw_only=True)
+class GeneratorCpu:
+    """One load-generating process of this machine, sampled every second from the start (/proc)."""
+
+    pid: int
+    role: str  # locust (one process), worker (--processes)
+    mean_cpu: float  # share of one core it ran, after its first second
+    mean_wait: float  # share of the time it waited for a core
+    saturated_share: float  # share of its seconds it wanted a whole core and waited for one
+    seconds: list[tuple[float, float, float]]  # (t, ran, waited) per second
+
+
+@dataclass(kw_only=True)
 class LoadResult:
     """One locust run (a load run, or one capacity step): what it measured and what it concluded."""
 
@@ -303,6 +325,8 @@ class LoadResult:
     arrival: Arrival | None
     linearizability: Linearizability
     timeline: list[TimelineSecond]
+    self_checks: list[SelfCheck] = field(default_factory=list)
+    generator_cpu: list[GeneratorCpu] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -311,6 +335,7 @@ class LoadSummary(Document):
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/load-summary"
     SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the run's self-checks and its generators' CPU in `result`
 
     command: Literal["load"] = "load"
     verdict: Verdict
@@ -463,7 +488,7 @@ class CapacityReport(Document):
     restore_problems: list[str]
     knee: Knee | None
     steps: list[LoadResult]
-    saturation: Literal["found", "none", "below-first-step", "not-run"] = "not-run"
+    saturation: Literal["found", "none", "below-first-step", "generator-bound", "not-run"] = "not-run"
     statement: str = ""  # the one line a person reads: the knee and its margins, or "no saturation up to ..."
     refine: bool = False
     repeat: int = 1

@@ -1,0 +1,270 @@
+"""Can a load run's numbers be trusted? The run measures its own generator while it runs, and says so.
+
+A latency measured by a load generator that is itself out of CPU is the generator's latency, not the
+target's: the operation was answered, but the answer waited for the generator's event loop. Locust's own
+warning samples every 10 s and only above 90 % of a core; this module samples every locust process of
+this machine each second from the start, from /proc:
+
+- `utime + stime` (/proc/PID/stat): the CPU the process got;
+- the run-queue delay (/proc/PID/task/*/schedstat, second field): the time it was ready to run and
+  waited for a core. On a shared machine a generator is starved long before it shows 100 %: what it
+  *wanted* is what it got plus what it waited for.
+
+A process is saturated in a second when it wanted at least SATURATED of a core (ran + waited); the run
+is generator-bound when some load process was saturated in at least BOUND_SHARE of its seconds after the
+first (start-up).
+
+What that changes, and what it does not. A closed loop with no think time against a fast target always
+saturates something, often the generator: that alone makes the throughput the generator's and the
+latencies upper bounds (an answer may have waited for the generator's event loop, never the other way).
+So a gate that *passed* still passed (the target did at least that well), and correctness findings stand;
+but a gate that *failed* while the generator was the limit is no verdict on the target: the run exits 2
+(COULD NOT RUN) with the reason and what to do (more `--processes`, more workers, fewer users per
+process, a quieter machine), never a latency verdict.
+
+The other checks: in `--rate` mode the delivered rate against the offered one and the share of late
+starts; history operations dropped (the recorder's cap); and with workers on several machines the clock
+skew the run was told to allow against what the workers' operation times show.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SATURATED = 0.9  # share of one core a process wanted (ran + waited for) in a second
+BOUND_SHARE = 0.5  # share of the sampled seconds (after the first) a process must be saturated in
+MIN_SECONDS = 3  # fewer sampled seconds (after the first) say nothing either way
+LATE_SHARE = 0.05  # rate mode: more late starts than this share and the rate was not delivered
+DELIVERED_SHARE = 0.9  # rate mode: delivered below this share of the offered rate
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PROC = Path("/proc")
+
+
+@dataclass
+class _Last:
+    cpu: float  # seconds
+    wait: float  # seconds
+    at: float  # monotonic seconds
+
+
+@dataclass
+class Second:
+    t: float  # seconds from the start of sampling
+    cpu: float  # share of one core it ran
+    wait: float  # share of the second it waited for a core
+
+    @property
+    def wanted(self) -> float:
+        return self.cpu + self.wait
+
+
+@dataclass
+class ProcessCpu:
+    pid: int
+    role: str  # "locust" (a single process), "master", "worker"
+    seconds: list[Second] = field(default_factory=list)
+
+    def after_start(self) -> list[Second]:
+        return self.seconds[1:]  # the first second is locust starting up
+
+    @property
+    def saturated_share(self) -> float:
+        seconds = self.after_start()
+        if not seconds:
+            return 0.0
+        return sum(1 for s in seconds if s.wanted >= SATURATED) / len(seconds)
+
+    @property
+    def mean_cpu(self) -> float:
+        seconds = self.after_start()
+        return sum(s.cpu for s in seconds) / len(seconds) if seconds else 0.0
+
+    @property
+    def mean_wait(self) -> float:
+        seconds = self.after_start()
+        return sum(s.wait for s in seconds) / len(seconds) if seconds else 0.0
+
+    @property
+    def bound(self) -> bool:
+        return len(self.after_start()) >= MIN_SECONDS and self.saturated_share >= BOUND_SHARE
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, from /proc/PID/task/*/children (every thread's)."""
+    found: list[int] = []
+    try:
+        for task in (_PROC / str(pid) / "task").iterdir():
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return found
+
+
+def _tree(root: int) -> list[int]:
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo += _children(pid)
+    return pids
+
+
+def _read(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds, run-queue wait seconds) of a process so far, None if it is gone."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
+    wait = 0.0
+    try:
+        for task in (_PROC / str(pid) / "task").iterdir():
+            try:
+                wait += int((task / "schedstat").read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                continue
+    except OSError:
+        pass
+    return cpu, wait
+
+
+class Sampler:
+    """Every locust process under `root` (the locust this run started), sampled once a second."""
+
+    def __init__(self, root: int, started: float) -> None:
+        self.root, self.started = root, started
+        self.processes: dict[int, ProcessCpu] = {}
+        self._last: dict[int, _Last] = {}
+        self.available = (_PROC / str(root) / "stat").exists()
+
+    def sample(self, now: float) -> None:
+        if not self.available:
+            return
+        pids = _tree(self.root)
+        for pid in pids:
+            read = _read(pid)
+            if read is None:
+                continue
+            cpu, wait = read
+            last = self._last.get(pid)
+            self._last[pid] = _Last(cpu, wait, now)
+            if pid not in self.processes:
+                role = "locust" if pid == self.root else "worker"
+                self.processes[pid] = ProcessCpu(pid, role)
+            if last is None or now - last.at < 0.5:
+                continue
+            span = now - last.at
+            self.processes[pid].seconds.append(
+                Second(
+                    round(now - self.started, 2), max(0.0, (cpu - last.cpu) / span), max(0.0, (wait - last.wait) / span)
+                )
+            )
+        if len(self.processes) > 1 and self.root in self.processes:
+            self.processes[self.root].role = "master"  # with --processes the first process only coordinates
+
+    def generators(self) -> list[ProcessCpu]:
+        """The processes that generate load: the workers, or the one locust."""
+        workers = [p for p in self.processes.values() if p.role == "worker"]
+        return workers or [p for p in self.processes.values() if p.role == "locust"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # generator_cpu, delivered_rate, late_starts, history_dropped, clock_skew
+    ok: bool
+    text: str
+    advice: str = ""
+
+
+def judge(
+    sampler: Sampler | None,
+    *,
+    processes: int,
+    users: int,
+    rate: float | None,
+    delivered: float,
+    scheduled: int,
+    late: int,
+    history_dropped: int,
+    remote_workers: bool,
+    skew_allowed: float,
+    skew_seen: float | None,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    if remote_workers:
+        findings.append(Finding("generator_cpu", True, "generator CPU: not sampled (workers on other machines)"))
+    elif sampler is None or not sampler.available:
+        findings.append(Finding("generator_cpu", True, "generator CPU: not sampled (no /proc on this system)"))
+    else:
+        gens = sampler.generators()
+        bound = [p for p in gens if p.bound]
+        shown = ", ".join(
+            f"pid {p.pid} ran {p.mean_cpu * 100:.0f}% of a core, waited {p.mean_wait * 100:.0f}%, "
+            f"saturated {p.saturated_share * 100:.0f}% of {len(p.after_start())} s"
+            for p in gens
+        )
+        if bound:
+            findings.append(
+                Finding(
+                    "generator_cpu",
+                    False,
+                    f"the load generator was the limit: {shown}",
+                    f"give it more CPU: --processes {max(processes * 2, 2)} (fewer than {users} users per process)"
+                    ", workers on other machines (--master), or a quieter machine",
+                )
+            )
+        else:
+            findings.append(Finding("generator_cpu", True, f"generator CPU: {shown or 'no samples'}"))
+    if rate:
+        share = delivered / rate if rate else 1.0
+        ok = share >= DELIVERED_SHARE
+        findings.append(
+            Finding(
+                "delivered_rate",
+                ok,
+                f"delivered {delivered:.1f} of {rate:g} operations/s offered ({share * 100:.0f}%)",
+                "" if ok else f"more --users to carry the rate (users x 1/latency > {rate:g}), or more --processes",
+            )
+        )
+        late_share = late / scheduled if scheduled else 0.0
+        findings.append(
+            Finding(
+                "late_starts",
+                late_share <= LATE_SHARE,
+                f"{late} of {scheduled} operations started over 10 ms late ({late_share * 100:.1f}%)",
+                "" if late_share <= LATE_SHARE else "more --users or --processes: the schedule was not kept",
+            )
+        )
+    findings.append(
+        Finding(
+            "history_dropped",
+            history_dropped == 0,
+            f"{history_dropped} operations dropped from the history"
+            if history_dropped
+            else "history: every operation kept",
+            "" if not history_dropped else "a shorter run or fewer users: the history check saw only part of the run",
+        )
+    )
+    if skew_seen is not None:
+        ok = skew_seen <= max(skew_allowed, 0.0) + 0.05
+        findings.append(
+            Finding(
+                "clock_skew",
+                ok,
+                f"workers' clocks: {skew_seen * 1000:.0f} ms apart at the start (allowed --clock-skew "
+                f"{skew_allowed * 1000:.0f} ms)",
+                "" if ok else f"sync the workers' clocks (NTP) or give --clock-skew {skew_seen:.2f}",
+            )
+        )
+    return findings
+
+
+def generator_bound(findings: list[Finding]) -> Finding | None:
+    """The finding that says the generator was the limit, if any (a failed gate is then no verdict)."""
+    return next((f for f in findings if f.check == "generator_cpu" and not f.ok), None)

@@ -1,0 +1,110 @@
+"""The run's self-checks: a starved generator is reported as the limit (exit 2, never a latency verdict on
+the target), an idle one is not; the judgement itself, table-driven."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.load.test_runner import zscheck_load
+from zscheck.load import selfcheck
+from zscheck.load.selfcheck import ProcessCpu, Second
+
+
+def _process(wanted: list[tuple[float, float]], role: str = "locust") -> ProcessCpu:
+    return ProcessCpu(1, role, [Second(float(i), cpu, wait) for i, (cpu, wait) in enumerate(wanted)])
+
+
+class _Fixed(selfcheck.Sampler):
+    def __init__(self, processes: list[ProcessCpu]) -> None:
+        self.processes = {i: p for i, p in enumerate(processes)}
+        self.available = True
+
+
+def _judge(processes: list[ProcessCpu], **kw: object) -> list[selfcheck.Finding]:
+    args: dict[str, object] = dict(
+        processes=1, users=10, rate=None, delivered=100.0, scheduled=0, late=0, history_dropped=0,
+        remote_workers=False, skew_allowed=0.0, skew_seen=None,
+    )  # fmt: skip
+    args.update(kw)
+    return selfcheck.judge(_Fixed(processes), **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "bound"),
+    [
+        ([(0.2, 0.0)] + [(0.98, 0.01)] * 5, True),  # a whole core, every second after the first
+        ([(0.2, 0.0)] + [(0.45, 0.5)] * 5, True),  # half a core, and waiting for the other half: starved
+        ([(0.2, 0.0)] + [(0.5, 0.1)] * 5, False),  # it had CPU to spare
+        ([(1.0, 0.0)] + [(0.5, 0.0)] * 4 + [(1.0, 0.0)] * 2, False),  # saturated 2 of 6 seconds
+        ([(1.0, 0.0)] * 3, False),  # too short to say
+    ],
+)
+def test_a_generator_is_the_limit_when_it_wanted_a_whole_core_most_seconds(
+    seconds: list[tuple[float, float]], bound: bool
+) -> None:
+    findings = _judge([_process(seconds)])
+    found = selfcheck.generator_bound(findings)
+    assert (found is not None) is bound
+    if found is not None:
+        assert "--processes 2" in found.advice and "the load generator was the limit" in found.text
+
+
+def test_with_processes_only_the_workers_are_judged() -> None:
+    master = _process([(1.0, 0.0)] * 6, role="master")  # a busy coordinator is not a generator
+    worker = _process([(0.3, 0.0)] * 6, role="worker")
+    assert selfcheck.generator_bound(_judge([master, worker])) is None
+
+
+@pytest.mark.parametrize(
+    ("kw", "check", "ok"),
+    [
+        ({"rate": 100.0, "delivered": 95.0}, "delivered_rate", True),
+        ({"rate": 100.0, "delivered": 60.0}, "delivered_rate", False),
+        ({"rate": 100.0, "scheduled": 1000, "late": 20}, "late_starts", True),
+        ({"rate": 100.0, "scheduled": 1000, "late": 200}, "late_starts", False),
+        ({"history_dropped": 5}, "history_dropped", False),
+        ({"skew_seen": 0.5, "skew_allowed": 0.01}, "clock_skew", False),
+        ({"skew_seen": 0.004, "skew_allowed": 0.01}, "clock_skew", True),
+    ],
+)
+def test_the_other_self_checks(kw: dict[str, object], check: str, ok: bool) -> None:
+    (finding,) = [f for f in _judge([_process([(0.1, 0.0)] * 4)], **kw) if f.check == check]
+    assert finding.ok is ok and (finding.advice == "") is ok
+
+
+@pytest.mark.slow
+def test_one_pinned_process_with_many_users_is_reported_generator_bound(tmp_path: Path) -> None:
+    report = tmp_path / "r"
+    proc = subprocess.run(
+        [sys.executable, "-m", "zscheck", "load", "--users", "200", "--duration", "5s", "--slo", "e2e:p99<1ms",
+         "--report-dir", str(report), "--seed", "3"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        preexec_fn=lambda: os.sched_setaffinity(0, {0}),  # zscheck, its embedded server and locust: one core
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"] == "COULD NOT RUN"
+    assert "no verdict on the target's gates" in summary["error"] and "--processes" in summary["error"]
+    checks = {c["check"]: c for c in summary["result"]["self_checks"]}
+    assert not checks["generator_cpu"]["ok"] and "--processes" in checks["generator_cpu"]["advice"]
+    (cpu,) = summary["result"]["generator_cpu"]
+    assert cpu["saturated_share"] >= selfcheck.BOUND_SHARE
+    assert len(cpu["seconds"]) >= 4  # sampled every second from the start
+    assert "the load generator was the limit" in out
+
+
+@pytest.mark.slow
+def test_an_idle_generator_at_a_low_rate_is_not_the_limit(tmp_path: Path) -> None:
+    code, out, summary = zscheck_load(tmp_path, "--users", "2", "--rate", "20", "--duration", "3s")
+    assert code == 0, out
+    checks = {c["check"]: c for c in summary["result"]["self_checks"]}
+    assert checks["generator_cpu"]["ok"] and checks["delivered_rate"]["ok"] and "late_starts" in checks
+    assert checks["history_dropped"]["ok"]
