@@ -298,10 +298,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result: pytest.TestReport = outcome.get_result()
     report = item.config.stash[_REPORT]
+    if result.when == "call" or (result.when == "setup" and result.skipped):  # each test once, for JUnit
+        report.tests.append((item.nodeid, result.outcome))
     if result.when != "call" and not result.failed:
         return
-    if result.when == "call" or result.skipped:
-        report.tests.append((item.nodeid, result.outcome))
     if result.failed and result.longreprtext:
         report.tracebacks.append((item.nodeid, result.longreprtext))
     if result.when == "call":
