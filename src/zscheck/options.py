@@ -272,9 +272,11 @@ TREND = _options(
 )  # fmt: skip
 
 DIFF = _options(
-    Option("baseline", "the released build: a URL, or `embedded` (the reference server)", "embedded", metavar="URL",
-           pytest=False),
-    Option("candidate", "the build under test: a URL, or `embedded`", "embedded", metavar="URL", pytest=False),
+    # not --baseline/--candidate: --baseline is contract's known-findings file, and a flag has one meaning
+    Option("baseline-target", "the released build: a URL, or `embedded` (the reference server) (default: "
+           "%(default)s)", "embedded", metavar="URL", pytest=False),
+    Option("candidate-target", "the build under test: a URL, or `embedded` (default: %(default)s)", "embedded",
+           metavar="URL", pytest=False),
     Option("candidate-fault", "an embedded candidate's fault mode (repeatable): to watch diff catch it",
            metavar="NAME", action="append", pytest=False),
     Option("sequences", "seeded sequences beside the fixed probes (default: %(default)s)", 10,
