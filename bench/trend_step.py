@@ -92,6 +92,9 @@ def main() -> int:
     ratios = [math.log(p50s[i + 1] / p50s[i]) for i in range(0, len(p50s) - 1, 2)]
     own = statistics.stdev(ratios) / math.sqrt(2) if len(ratios) > 1 else abs(ratios[0]) / math.sqrt(2)
     print(f"back-to-back pairs: {len(ratios)}, the noise a canary does not share: sigma {own:.3f}")
+    machine_sigma = max(0.0, sigma**2 - own**2) ** 0.5  # the shared part of the measured spread
+    if args.cv is not None:  # a given noise: all of it the target's own, none shared (the canary's worst case)
+        machine_sigma, own = 0.0, sigma
 
     outcomes: dict[float, list[dict[str, Any]]] = {}
     for step in (0.0, 0.10, 0.20):
@@ -99,7 +102,7 @@ def main() -> int:
             rng = random.Random(seed * 1000 + int(step * 100))
             lines = []
             for night in range(NIGHTS):
-                machine = math.exp(rng.gauss(0, sigma))  # the host's share, the same for target and canary
+                machine = math.exp(rng.gauss(0, machine_sigma))  # the host's share: target and canary alike
                 factor = machine * math.exp(rng.gauss(0, own)) * (1 + step if night >= STEP_AT else 1)
                 # one real run as every night's shape: the nights differ by the noise alone
                 lines.append(json.dumps(scaled(records[0], night, factor, seed)))

@@ -93,7 +93,11 @@ def _observe(client: Client, base_url: str, image: str, step: str) -> Observatio
     after = client.get_image(image)
     fields = dict(flatten(result.data, "answer"))
     fields["outcome"] = result.outcome.value
-    fields["http"] = " ".join(str(e.status) for e in result.exchanges)
+    # the first answer and the last: how many polls came between is the target's timing, not its contract
+    first, last = result.exchanges[0], result.exchanges[-1]
+    fields["http"] = f"{first.status} {last.status}" if len(result.exchanges) > 1 else str(first.status)
+    if len(result.exchanges) > 1:  # an api-job: its 202 answer (location, apiTimeout) is compared too
+        fields.update(flatten(first.json, "accepted"))
     fields["state.after"] = None if after is None else after.get("state")
     return Observation(step, fields, _exchange(result, base_url))
 

@@ -170,8 +170,8 @@ CONTRACT = _options(
            "(default: 10; 1 for the instant embedded server)", kind=SECONDS, metavar="SECONDS"),
     Option("no-shrink", "report each failing example as found instead of searching for the shortest one: a "
            "faster verdict against a broken build, with longer reproducers", action="store_true"),
-    Option("shrink-budget", "time a failing test may spend searching for its shortest form; the verdict says "
-           "when the budget cut it short (default: %(default)s)", DEFAULT_SHRINK_BUDGET,
+    Option("shrink-budget", "time the run's failing tests may spend, together, searching for their shortest "
+           "forms; the verdict says when the budget cut one short (default: %(default)s)", DEFAULT_SHRINK_BUDGET,
            bounded(float, 1, 3600, "number of seconds"), "SECONDS"),
     Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
            "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,
@@ -272,9 +272,11 @@ TREND = _options(
 )  # fmt: skip
 
 DIFF = _options(
-    Option("baseline", "the released build: a URL, or `embedded` (the reference server)", "embedded", metavar="URL",
-           pytest=False),
-    Option("candidate", "the build under test: a URL, or `embedded`", "embedded", metavar="URL", pytest=False),
+    # not --baseline/--candidate: --baseline is contract's known-findings file, and a flag has one meaning
+    Option("baseline-target", "the released build: a URL, or `embedded` (the reference server) (default: "
+           "%(default)s)", "embedded", metavar="URL", pytest=False),
+    Option("candidate-target", "the build under test: a URL, or `embedded` (default: %(default)s)", "embedded",
+           metavar="URL", pytest=False),
     Option("candidate-fault", "an embedded candidate's fault mode (repeatable): to watch diff catch it",
            metavar="NAME", action="append", pytest=False),
     Option("sequences", "seeded sequences beside the fixed probes (default: %(default)s)", 10,

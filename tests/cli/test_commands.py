@@ -222,7 +222,14 @@ def test_sigterm_while_setting_up_unwinds_through_the_restore(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
         )  # fmt: skip
-        time.sleep(3.5)  # logged in, the first fixture image (or the account) made; more on the way
+        journal = tmp_path / "r" / "journal.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and '"kind": "' + ("image" if command == "load" else "account") not in (
+            journal.read_text() if journal.exists() else ""
+        ):  # logged in, and the first fixture image's AddImage (or the account) on its way
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.8)  # its api-job (1.5 s) in flight
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
         after = {i["uuid"]: i["state"] for i in zs.query_images().data["inventories"]}

@@ -39,13 +39,14 @@ def test_a_load_run_is_recorded_and_listed_shown_exported_and_imported(tmp_path:
     assert (record.command, record.verdict, record.seed, record.scenario) == ("load", "PASS", 5, "toggle")
     assert record.target == "embedded reference server" and record.target_version == "5.2.1"
     assert record.report_dir == str((tmp_path / "l").resolve()) and record.host["cpus"] >= 1
+    assert 0 <= record.host["generator_saturation"] <= 1  # the load generators measured it
     summary = record.document("summary.json", LoadSummary)
-    assert summary is not None and summary.result is not None and summary.result.timeline
+    assert summary is not None and summary.result is not None  # typed back (its numbers: a loaded machine)
 
     listed = zscheck("runs", "list", "--store", store, cwd=tmp_path)
     assert listed.returncode == 0 and record.id in listed.stdout and "PASS" in listed.stdout
     shown = zscheck("runs", "show", record.id[:-3], "--store", store, cwd=tmp_path)
-    assert "zscheck/load-summary/1" in shown.stdout and "5.2.1" in shown.stdout
+    assert LoadSummary.schema_tag() in shown.stdout and "5.2.1" in shown.stdout
 
     assert zscheck("runs", "export", "runs.jsonl", "--store", store, cwd=tmp_path).returncode == 0
     (line,) = (tmp_path / "runs.jsonl").read_text().splitlines()
@@ -59,10 +60,9 @@ def test_a_load_run_is_recorded_and_listed_shown_exported_and_imported(tmp_path:
 
 @pytest.mark.slow
 def test_the_default_store_is_under_reports_and_off_records_nothing(tmp_path: Path) -> None:
-    args = ("drift", "--report-dir", "d")
-    assert zscheck(*args, "--store", "off", cwd=tmp_path).returncode in (0, 1)
+    assert zscheck("drift", "--report-dir", "d1", "--store", "off", cwd=tmp_path).returncode in (0, 1)
     assert not (tmp_path / "reports" / "history.sqlite").exists()
-    proc = zscheck(*args, cwd=tmp_path)
+    proc = zscheck("drift", "--report-dir", "d2", cwd=tmp_path)
     assert proc.returncode in (0, 1) and "recorded as run" in proc.stderr
     with open_store(str(tmp_path / "reports" / "history.sqlite")) as s:
         (record,) = s.query()

@@ -83,7 +83,7 @@ def test_export_then_import_into_another_store_is_lossless(spec: str, tmp_path: 
 
 def test_an_import_with_a_bad_line_adds_nothing(tmp_path: Path) -> None:
     good = record_of(tmp_path, "a", load_summary([0.01]), "load").to_json()
-    bad = dict(good, id="x", documents={"summary.json": {"schema": "zscheck/load-summary/1", "verdict": "MAYBE"}})
+    bad = dict(good, id="x", documents={"summary.json": {"schema": "someone/else/1", "verdict": "MAYBE"}})
     lines = [json.dumps(good), json.dumps(bad)]
     with open_store(str(tmp_path / "s.sqlite")) as store:
         with pytest.raises(StoreError, match=r"runs\.jsonl:2"):
@@ -130,3 +130,15 @@ def test_an_unreachable_postgresql_is_one_line_without_the_password() -> None:
     with pytest.raises(StoreError) as caught:
         open_store("postgresql://ci:s3cret@127.0.0.1:1/zs")
     assert "s3cret" not in str(caught.value) and "cannot connect" in str(caught.value)
+
+
+def test_a_run_an_older_zscheck_recorded_stays_listed_but_is_not_compared(tmp_path: Path) -> None:
+    """A store outlives the zscheck that wrote it: an older version of a document is kept and listed, and
+    typed reads skip it rather than failing the whole history."""
+    record = record_of(tmp_path, "a", load_summary([0.01]), "load")
+    old = dict(record.documents["summary.json"], schema="zscheck/load-summary/1")
+    older = RunRecord.from_json(dict(record.to_json(), id="older", documents={"summary.json": old}), "line 1")
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        store.add(older)
+        (back,) = store.query()
+    assert back.id == "older" and back.load_summaries() == [] and back.document("summary.json", LoadSummary) is None

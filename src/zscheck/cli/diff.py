@@ -1,4 +1,4 @@
-"""`zscheck diff --baseline URL --candidate URL`: the same calls against two live targets, answer by answer."""
+"""`zscheck diff --baseline-target URL --candidate-target URL`: the same calls against two targets, compared."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ must agree. Each difference is shown with both exchanges, shrunk to the shortest
 Both targets take the same account and password (--account, --password-env).
 
 examples:
-  ZSCHECK_PASSWORD=... zscheck diff --baseline http://10.0.0.5:8080 --candidate http://10.0.0.6:8080
+  ZSCHECK_PASSWORD=... zscheck diff --baseline-target http://10.0.0.5:8080 --candidate-target http://10.0.0.6:8080
   zscheck diff --candidate-fault disable-noop          # the reference server against itself with a fault
 
 exit codes: 0 no difference, 1 differences found, 2 could not run.
@@ -50,8 +50,8 @@ def _target(args: argparse.Namespace, url: str, faults: tuple[str, ...]) -> Targ
 
 def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
-    baseline = _target(args, args.baseline, ())
-    candidate = _target(args, args.candidate, tuple(args.candidate_fault or ()))
+    baseline = _target(args, args.baseline_target, ())
+    candidate = _target(args, args.candidate_target, tuple(args.candidate_fault or ()))
     candidate.require_password()
 
     def differential(control: RunControl, emit: Emit, _: Path) -> Verdict:

@@ -69,8 +69,8 @@ def host_facts() -> dict[str, Any]:
         "load1": load1,  # the 1-minute load average as the command ended: a busy host reads slower
         "platform": platform.platform(),
         "python": platform.python_version(),
-        # Load generator saturation is not measured by this zscheck's load runs; null says "not known",
-        # never "not saturated".
+        # the load generators' largest share of seconds spent waiting for a core, from the load result;
+        # null when the command ran no load (never "not saturated")
         "generator_saturation": None,
     }
 
@@ -128,7 +128,12 @@ class RunRecord:
     def document(self, path: str, model: type[D]) -> D | None:
         """The document at `path` as `model`, or None when the run left none there."""
         data = self.documents.get(path)
-        return None if data is None else model.from_json(data, f"run {self.id}: {path}")
+        if data is None:
+            return None
+        try:
+            return model.from_json(data, f"run {self.id}: {path}")
+        except DocumentError:  # another version of the document (an older zscheck wrote it)
+            return None
 
     def load_summaries(self) -> list[LoadSummary]:
         """The load runs in this record: `zscheck load`'s own, or a `zscheck run`'s load phase."""
@@ -149,7 +154,10 @@ class RunRecord:
                     continue
             elif model.SCHEMA_VERSION > 1 or data.get("command") != getattr(model, "command", None):
                 continue
-            out.append(model.from_json(data, f"run {self.id}: {path}"))
+            try:
+                out.append(model.from_json(data, f"run {self.id}: {path}"))
+            except DocumentError:  # another version of the document (an older zscheck wrote it): not comparable
+                continue
         return out
 
     def capacity(self) -> CapacityReport | None:
@@ -173,7 +181,13 @@ class RunRecord:
         except TypeError as exc:
             raise RecordError(f"{source}: {exc}") from exc
         for path, doc in record.documents.items():
-            document_from_json(doc, f"{source}: {path}")  # each document must still read as its model
+            # Each must be one of zscheck's documents, of any version: a store outlives the zscheck that
+            # wrote it, so an older version stays stored and listed (typed reads skip what they cannot read).
+            tag = doc.get("schema") if isinstance(doc, dict) else None
+            if not isinstance(doc, dict) or (
+                tag is not None and not any(str(tag).startswith(d.SCHEMA_NAME + "/") for d in DOCUMENTS)
+            ):
+                raise RecordError(f"{source}: {path}: {str(tag)!r} is none of zscheck's documents")
         return record
 
 
@@ -198,6 +212,11 @@ def from_directory(
         )
     main = documents.get("summary.json") or next(iter(documents.values()))
     facts = _facts(main, documents)
+    host = dict(host if host is not None else host_facts())
+    loads = [d for d in documents.values() if isinstance(d, LoadSummary) and d.result is not None]
+    cpus = [g for d in loads for g in (d.result.generator_cpu if d.result else [])]
+    if cpus:  # the load generators' own measurement: how much of the time they waited for a core
+        host["generator_saturation"] = max(g.saturated_share for g in cpus)
     now = time.time()
     started = float(facts.get("started") or now)
     return RunRecord(
@@ -214,7 +233,7 @@ def from_directory(
         seed=facts.get("seed"),
         scenario=facts.get("scenario"),
         harness_version=str(facts.get("harness_version") or __version__),
-        host=host if host is not None else host_facts(),
+        host=host,
         report_dir=str(directory.resolve()),
         documents={name: doc.to_json() for name, doc in documents.items()},
         labels=dict(labels or {}),
