@@ -25,7 +25,7 @@ from zscheck.checks import (
     check_validation_only,
 )
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import ContractViolation, in_parallel
+from zscheck.conformance.plugin import in_parallel
 
 # ZStack's defaults (facts §10): what a run against any target assumes, and says it assumed.
 ASSUMED = Assumptions()
@@ -48,7 +48,7 @@ def fail(zs: Harness, violations: list[Violation], result: ApiResult, policy: st
     if violations:
         request = result.exchanges[0].request
         image = request.path.split("?")[0].rstrip("/").split("/")[-1]
-        raise ContractViolation(Sent(zs.success_probe(image), result, violations, Facets()), zs.url)
+        raise zs.violation(Sent(zs.success_probe(image), result, violations, Facets()))
 
 
 def test_delete_keeps_the_image_whatever_its_mode(zs: Harness, scratch: list[str]) -> None:

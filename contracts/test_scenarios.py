@@ -17,14 +17,14 @@ from zscheck.checks import (
     check_strings_round_trip,
 )
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import ContractViolation, in_parallel, require
+from zscheck.conformance.plugin import in_parallel, require
 
 
 def assert_none(zs: Harness, violations: list[Violation], sent: Sent) -> None:
     """Fail with the request that led to the state the violations were found in."""
     if violations:
         sent.violations = violations
-        raise ContractViolation(sent, zs.url)
+        raise zs.violation(sent)
 
 
 def test_changes_leave_every_other_field_as_it_was_created(zs: Harness) -> None:

@@ -28,7 +28,7 @@ from zscheck.checks import (
     check_strings_round_trip,
 )
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import ContractViolation, in_parallel, require
+from zscheck.conformance.plugin import in_parallel, require
 
 STATES = {"enable": "Enabled", "disable": "Disabled"}
 
@@ -72,7 +72,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
         def _fail(self, violations: list[Violation], sent: Sent | None) -> None:
             if violations and sent is not None:
                 sent.violations = violations
-                raise ContractViolation(sent, zs.url)
+                raise zs.violation(sent)
             if violations:
                 raise AssertionError("; ".join(map(str, violations)))
 
@@ -163,7 +163,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             if violations:
                 request = result.exchanges[0].request
                 sent = Sent(zs.success_probe(uuid_of(request.path)), result, violations, Facets())
-                raise ContractViolation(sent, zs.url)
+                raise zs.violation(sent)
 
     return ImageStates
 

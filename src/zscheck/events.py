@@ -90,15 +90,15 @@ class LoadTick(Event):
 
     elapsed: float
     duration: float
-    rps: float | None = None  # None until locust has written its first row
-    requests: int = 0
+    rps: float | None = None  # operations per second (the `rps` gate's unit); None until locust has written
+    requests: int = 0  # operations so far (state changes, queries, invalid requests; not HTTP requests)
     failures: int = 0
     users: int = 0
 
     def line(self) -> str:
         text = f"load: {min(self.elapsed, self.duration):3.0f}/{self.duration:.0f} s"
         if self.rps is not None:
-            text += f"  {self.rps:7.0f} req/s  {self.requests} requests  {self.failures} failures  users {self.users}"
+            text += f"  {self.rps:7.0f} ops/s  {self.requests} operations  {self.failures} failures  users {self.users}"
         return text
 
 

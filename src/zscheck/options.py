@@ -170,8 +170,8 @@ CONTRACT = _options(
            "(default: 10; 1 for the instant embedded server)", kind=SECONDS, metavar="SECONDS"),
     Option("no-shrink", "report each failing example as found instead of searching for the shortest one: a "
            "faster verdict against a broken build, with longer reproducers", action="store_true"),
-    Option("shrink-budget", "time a failing test may spend searching for its shortest form; the verdict says "
-           "when the budget cut it short (default: %(default)s)", DEFAULT_SHRINK_BUDGET,
+    Option("shrink-budget", "time the run's failing tests may spend, together, searching for their shortest "
+           "forms; the verdict says when the budget cut one short (default: %(default)s)", DEFAULT_SHRINK_BUDGET,
            bounded(float, 1, 3600, "number of seconds"), "SECONDS"),
     Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
            "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,

@@ -33,7 +33,7 @@ def test_plain_lines_elsewhere_than_a_terminal() -> None:
         handler(event)
     lines = out.getvalue().splitlines()
     assert lines[0] == "load: creating 2 fixture images"
-    assert lines[1].startswith("load:   5/30 s") and "120 req/s" in lines[1]
+    assert lines[1].startswith("load:   5/30 s") and "120 ops/s" in lines[1]
     assert "\r" not in out.getvalue() and "\033" not in out.getvalue()
     assert lines[-3:] == [
         "zscheck: VIOLATIONS (load) - http://127.0.0.1:1, seed 7",

@@ -135,3 +135,23 @@ def test_a_live_session_refused_is_a_violation_not_a_re_login(tmp_path: Path) ->
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "session_rejected" in summary["failures_by_check"], summary["failures_by_check"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_shrink_budget_is_the_runs_not_each_tests(tmp_path: Path) -> None:
+    """A broken build fails several Hypothesis tests; each searching for its shortest form for the whole
+    budget would make the run cost a multiple of a clean one. The budget is shared: what one test spent is
+    gone for the next (each keeps at least 1 s)."""
+    import re
+
+    budget = 2
+    code, summary, output = contract(
+        tmp_path / "r", "--fault", "disable-noop", "--max-examples", "30", "--seed", "3",
+        "--shrink-budget", str(budget),
+    )  # fmt: skip
+    assert code == 1, output[-2000:]
+    left = [int(m) for note in summary["notes"] for m in re.findall(r"stopped at the (\d+) s left", note)]
+    assert left, summary["notes"]  # a search was cut short (on a busy machine, both tests' searches are)
+    # Each later test gets what is left, at least 1 s: per test, two cut-short searches would show 2 + 2.
+    assert sum(left) <= budget + max(0, len(left) - 1), (left, summary["notes"])

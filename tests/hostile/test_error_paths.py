@@ -292,3 +292,20 @@ def test_credentials_in_a_url_never_reach_the_wire_nor_any_file(
     assert not (clean_env / "r").exists()
     assert f"{PASSWORD}x" not in out + err
     assert json.dumps(os.listdir(clean_env)) == "[]"
+
+
+def test_sigterm_while_starting_is_one_line_and_exit_2() -> None:
+    """A CI job cancelled while zscheck still imports its commands: exit 2 and one line, never a bare 143.
+    The signal comes 0.1 s after `python -m zscheck` began loading its commands (which take seconds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, runpy, signal, sys, threading; import zscheck; sys.argv = ['zscheck', 'config', 'load']; "
+        "threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start(); "
+        "runpy.run_module('zscheck', run_name='__main__')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 2), proc.stderr  # 0: the command was done before the signal came
+    if proc.returncode == 2:
+        assert len(proc.stderr.splitlines()) == 1 and "interrupted" in proc.stderr, proc.stderr

@@ -124,7 +124,7 @@ def test_a_64_mib_header_is_refused_without_buffering_it(serve_process: Callable
     assert statuses(answer) == [431], answer[:200]
     grown = _rss_kib(proc.proc.pid) - before
     assert grown < 30 * 1024, f"the server grew by {grown} KiB"
-    assert len(others) == 5 and max(others) < 1.0, others
+    assert len(others) == 5 and max(others) < 2.0, others  # the code before: up to 4.2 s
 
 
 def test_a_declared_big_body_is_413_before_it_is_sent(make_server: ServerFactory) -> None:
@@ -155,19 +155,19 @@ def test_a_client_dripping_its_request_is_408(make_server: ServerFactory) -> Non
     server = make_server(limits=Limits(request_timeout=1.0, idle_timeout=30.0))
     request = b"GET /zstack/v1/images HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
     started = time.monotonic()
-    answer = exchange(server.url, [bytes([b]) for b in request], pause=0.1, budget=10)
+    answer = exchange(server.url, [bytes([b]) for b in request], pause=0.1, budget=20)
     took = time.monotonic() - started
     assert statuses(answer) == [408], answer[:200]
-    assert 1.0 <= took < 4.0, took
+    assert 1.0 <= took < 8.0, took
 
 
 def test_idle_connections_are_closed_and_busy_ones_are_not(make_server: ServerFactory) -> None:
     server = make_server(limits=Limits(request_timeout=30.0, idle_timeout=1.0))
     started = time.monotonic()
-    assert exchange(server.url, [], budget=10) == b""  # nothing asked: closed with nothing written
-    assert 1.0 <= time.monotonic() - started < 4.0
+    assert exchange(server.url, [], budget=20) == b""  # nothing asked: closed with nothing written
+    assert 1.0 <= time.monotonic() - started < 8.0  # not the budget: the server closed it
     # A keep-alive connection that keeps asking is never idle: 6 requests over 3 s.
-    sock = socket.create_connection(_address(server.url), timeout=5)
+    sock = socket.create_connection(_address(server.url), timeout=10)
     try:
         for _ in range(6):
             sock.sendall(b"GET /zstack/v1/api-jobs/x HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -175,7 +175,7 @@ def test_idle_connections_are_closed_and_busy_ones_are_not(make_server: ServerFa
             time.sleep(0.5)
         started = time.monotonic()
         assert sock.recv(65536) == b""  # then idle: closed
-        assert time.monotonic() - started < 4.0
+        assert time.monotonic() - started < 8.0
     finally:
         sock.close()
 

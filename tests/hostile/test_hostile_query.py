@@ -73,6 +73,6 @@ def test_many_percent_signs_do_not_block_the_server(make_server: ServerFactory) 
             result = zs.query_images([f"name~={pattern}"])
             took = time.monotonic() - started
             assert result.ok, result.final.text()
-            assert took < 1.0, f"{len(pattern)}-character pattern took {took:.2f} s"
+            assert took < 3.0, f"{len(pattern)}-character pattern took {took:.2f} s"  # wall time, a busy box
         assert len(zs.query_images(["name~=" + "%" * 200]).data["inventories"]) == 16
         assert zs.query_images(["name~=" + "%" * 200 + "x"]).data["inventories"] == []

@@ -64,6 +64,7 @@ def test_a_lone_surrogate_is_an_ordinary_error_and_others_jobs_commit(
             assert zs.send(_wire.poll(body["location"])).status in (200, 503)
 
 
+@pytest.mark.slow
 def test_serve_starts_on_a_database_that_met_the_hostile_requests(
     serve_process: Callable[..., ServeProcess], db_path: str
 ) -> None:

@@ -123,6 +123,8 @@ def test_capacity_finds_the_knee_of_a_server_that_slows_with_load(tmp_path: Path
     users = [s["users"] for s in doc["steps"]]
     if faulty:
         assert users == [2, 14] and doc["knee"]["users"] == 2  # 14 users broke the gate: the search stopped
+        assert doc["saturation"] == "found" and doc["knee"]["broken_users"] == 14
         assert not doc["steps"][-1]["passed"]
     else:
         assert users == [2, 14, 26] and all(s["passed"] for s in doc["steps"])
+        assert doc["saturation"] == "none" and doc["knee"] is None  # nothing broke: no knee is claimed

@@ -157,6 +157,29 @@ def test_a_worker_without_the_password_makes_the_master_exit_2_with_its_reason(t
     assert "nothing measured" not in out
 
 
+def test_the_master_says_it_is_waiting_for_workers_until_they_join(tmp_path: Path) -> None:
+    port = _free_port()
+    report = tmp_path / "r"
+    master = subprocess.Popen(
+        [sys.executable, "-m", "zscheck", "load", "--master", "--expect-workers", "1", "--master-bind-host",
+         "127.0.0.1", "--master-bind-port", str(port), "--users", "2", "--duration", "2s", "--report-dir", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    time.sleep(8)  # no worker yet: the master must say so
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(LOADTESTS / "toggle.py"), "--worker",
+         "--master-host", "127.0.0.1", "--master-port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    try:
+        out, _ = master.communicate(timeout=90)
+    finally:
+        master.kill()
+        worker.kill()
+    assert master.returncode == 0, out
+    assert "waiting for workers (0/1 joined)" in out
+
+
 def test_master_and_two_workers_on_loopback(tmp_path: Path) -> None:
     """locust's own distributed mode: `zscheck load --master` here, plain `locust --worker`s joining it."""
     port = _free_port()

@@ -39,11 +39,11 @@ def _judge(processes: list[ProcessCpu], **kw: object) -> list[selfcheck.Finding]
 @pytest.mark.parametrize(
     ("seconds", "bound"),
     [
-        ([(0.2, 0.0)] + [(0.98, 0.01)] * 5, True),  # a whole core, every second after the first
-        ([(0.2, 0.0)] + [(0.45, 0.5)] * 5, True),  # half a core, and waiting for the other half: starved
-        ([(0.2, 0.0)] + [(0.5, 0.1)] * 5, False),  # it had CPU to spare
-        ([(1.0, 0.0)] + [(0.5, 0.0)] * 4 + [(1.0, 0.0)] * 2, False),  # saturated 2 of 6 seconds
-        ([(1.0, 0.0)] * 3, False),  # too short to say
+        ([(0.2, 0.0)] * 2 + [(0.98, 0.01)] * 5, True),  # a whole core, every second after the first
+        ([(0.2, 0.0)] * 2 + [(0.45, 0.5)] * 5, True),  # half a core, and waiting for the other half: starved
+        ([(0.2, 0.0)] * 2 + [(0.5, 0.1)] * 5, False),  # it had CPU to spare
+        ([(1.0, 0.0)] * 2 + [(0.5, 0.0)] * 4 + [(1.0, 0.0)] * 2, False),  # saturated 2 of 6 seconds
+        ([(1.0, 0.0)] * 4, False),  # too short to say
     ],
 )
 def test_a_generator_is_the_limit_when_it_wanted_a_whole_core_most_seconds(

@@ -120,6 +120,7 @@ def accepted(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real contract runs on a shared machine
 def test_known_findings_are_reported_and_pass_and_unseen_ones_are_fixed(
     accepted: tuple[str, list[str]], tmp_path: Path
 ) -> None:
@@ -138,6 +139,7 @@ def test_known_findings_are_reported_and_pass_and_unseen_ones_are_fixed(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real contract runs on a shared machine
 def test_an_expired_acceptance_fails_the_run_again(accepted: tuple[str, list[str]], tmp_path: Path) -> None:
     text, _ = accepted
     baseline = tmp_path / "known.toml"
@@ -147,6 +149,7 @@ def test_an_expired_acceptance_fails_the_run_again(accepted: tuple[str, list[str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real contract runs on a shared machine
 def test_a_new_finding_fails_the_run(tmp_path: Path) -> None:
     baseline = tmp_path / "known.toml"
     baseline.write_text('[[finding]]\nid = "0123456789ab"\n')
@@ -156,6 +159,7 @@ def test_a_new_finding_fails_the_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # real contract runs on a shared machine
 def test_baseline_in_zscheck_run_and_its_fingerprints_match_another_target(
     accepted: tuple[str, list[str]], tmp_path: Path
 ) -> None:
@@ -169,8 +173,12 @@ def test_baseline_in_zscheck_run_and_its_fingerprints_match_another_target(
             "run", "--reports", str(tmp_path / "runs"), "--target", server.url, "--skip", "load", "--skip", "drift",
             "--max-examples", "5", "--seed", "1", "--baseline", str(baseline),
         )  # fmt: skip
+        # a `zscheck run` directory replays too: its contract phase, against the run's own target by default
+        replayed = _zscheck("replay", str(tmp_path / "runs" / "latest"), "1")
     finally:
         server.stop()
+    assert replayed.returncode == 1 and "STILL FAILING" in replayed.stdout, replayed.stdout + replayed.stderr
+    assert server.url in replayed.stdout
     contract = json.loads(((tmp_path / "runs" / "latest").resolve() / "contract" / "summary.json").read_text())
     assert contract["findings"] and {f["status"] for f in contract["findings"]} == {"known"}, contract["findings"]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

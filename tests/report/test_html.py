@@ -123,3 +123,36 @@ def test_what_the_page_says_reads_right(run_dir: Path, browser: object) -> None:
     assert page.locator("#drift-table a[href^='#repro-']").count() == len(drift["drift"])
     assert page.locator("#findings").count() == 1
     page.close()
+
+
+def test_findings_are_one_entry_each_on_the_page(run_dir: Path, browser: object, tmp_path: Path) -> None:
+    """Three failures of one root cause and one of another: two entries, each with its count, its
+    reproducer and the replay command naming the run's directory."""
+    from tests.report.test_documents import examples
+    from zscheck.report.documents import ContractSummary, Failure
+    from zscheck.report.findings import group, with_fingerprint
+
+    directory = tmp_path / "run"
+    shutil.copytree(run_dir, directory, symlinks=True)
+    same = [
+        with_fingerprint(Failure(test=f"t::{i}", check="error_code", message="wrong outcome (rule `x`)",
+                                 expected="SYS.1007", actual=f"'SYS.1000' at Oct 28, 2025 2:09:2{i} PM",
+                                 operation="PUT /zstack/v1/images/{uuid}/actions", reproducer="#!/bin/sh\necho hi\n"))
+        for i in range(3)
+    ]  # fmt: skip
+    other = with_fingerprint(Failure(test="t::9", check="status_code", message="m", expected="503", actual="500"))
+    summary = examples()[ContractSummary]
+    assert isinstance(summary, ContractSummary)
+    summary.failures = [*same, other]
+    summary.findings = group(summary.failures)
+    summary.write(directory / "contract" / "summary.json")
+    write_index(directory, error_table=_error_table(), checks=CHECKS)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto((directory / "index.html").as_uri())
+    entries = page.locator("details.finding")
+    assert entries.count() == 2
+    assert "3x in 3 test(s)" in entries.nth(0).inner_text() and "Findings (2, from 4 failures)" in page.content()
+    assert f"zscheck replay {directory} {same[0].fingerprint}" in entries.nth(0).inner_text()
+    assert entries.nth(0).locator("pre.reproducer").count() == 1
+    assert "`" not in page.locator("main").inner_text()
+    page.close()

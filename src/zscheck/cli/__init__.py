@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
@@ -211,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     and says so (`internal error: ...`; its traceback with ZSCHECK_DEBUG=1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_word(argv)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)  # the console script: SIGTERM before a command's own handlers
     try:
         return _main(argv)
     except OSError as exc:  # a report directory that is a file, a full disk, a read-only tree, ...
@@ -229,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 DEBUG_ENV = "ZSCHECK_DEBUG"
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _debug() -> None:

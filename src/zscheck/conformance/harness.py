@@ -470,6 +470,15 @@ class Harness:
         }
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
 
+    def violation(self, sent: Sent) -> ContractViolation:
+        """The exception for a judged request that broke the contract, recorded for the report (and for the
+        shrink budget, which counts from the first failure) as `require` records it: raise it."""
+        exc = ContractViolation(sent, self.url)
+        self.raised.append(exc)
+        if self.first_failure is None:
+            self.first_failure = time.monotonic()
+        return exc
+
     def success_probe(self, image: str, event: Any = None) -> Probe:
         """What a correct request to `image` expects (for writes the suites make other than probes)."""
         return Probe(self.dialect, image, event, self.table.expect(Facets(), self.dialect))
@@ -495,7 +504,7 @@ class Harness:
                 "ID.1001",
                 result.final,
             )
-            raise ContractViolation(Sent(self.success_probe(image), result, [rejected], Facets()), self.url)
+            raise self.violation(Sent(self.success_probe(image), result, [rejected], Facets()))
         listed = result.data.get("inventories") if isinstance(result.data, dict) else None
         if not result.ok or not isinstance(listed, list):
             detail = result.error_code or result.final.error or f"HTTP {result.final.status}"

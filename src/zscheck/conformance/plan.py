@@ -21,7 +21,7 @@ from zscheck.target import TargetOptions
 
 NIGHTLY_MAX_EXAMPLES = 100  # Hypothesis examples per property: the nightly profile, for every entry point
 DEFAULT_WORKERS = 8  # probes in flight at once: gentle for a management node, enough to overlap job waits
-DEFAULT_SHRINK_BUDGET = 30.0  # seconds a failing test may spend searching for its shortest form
+DEFAULT_SHRINK_BUDGET = 30.0  # seconds the run's failing tests may spend, together, searching for shortest forms
 PLAN_VERSION = 1
 
 

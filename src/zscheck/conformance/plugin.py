@@ -298,24 +298,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result: pytest.TestReport = outcome.get_result()
     report = item.config.stash[_REPORT]
+    if result.when == "call" or (result.when == "setup" and result.skipped):  # each test once, for JUnit
+        report.tests.append((item.nodeid, result.outcome))
     if result.when != "call" and not result.failed:
         return
-    if result.when == "call" or result.skipped:
-        report.tests.append((item.nodeid, result.outcome))
     if result.failed and result.longreprtext:
         report.tracebacks.append((item.nodeid, result.longreprtext))
     if result.when == "call":
         report.count(result.outcome)
         harness = item.config.stash.get(_HARNESS, None)
         if harness is not None and harness.first_failure is not None:
-            budget = item.config.stash[_PLAN].shrink_budget
+            budget = float(engine.MAX_SHRINKING_SECONDS)  # what was left of the run's budget for this test
             searched = time.monotonic() - harness.first_failure
             if result.failed and searched >= budget:
                 report.notes.append(
                     f"{item.nodeid}: the search for the shortest failing example stopped at the "
-                    f"{budget:g} s shrink budget; the failure shown may be longer than it needs to be"
+                    f"{budget:g} s left of the shrink budget; the failure shown may be longer than it needs to be"
                 )
             harness.first_failure = None
+            # The budget is the run's, not each test's: a broken build fails several tests, and each
+            # searching for the whole budget would make the run cost a multiple of a clean one.
+            engine.MAX_SHRINKING_SECONDS = max(1, int(budget - searched))
     harness = item.config.stash.get(_HARNESS, None)
     seen = list(harness.raised) if harness is not None else []
     if harness is not None and result.when == "call":

@@ -9,9 +9,11 @@ evaluates the gates, writes `summary.json`, and restores every image, whatever h
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -330,7 +332,10 @@ def execute(
         )
         sampler = selfcheck.Sampler(proc.pid, started)
         with _forward_signals(proc, control):
-            _follow(proc, out / "locust_stats_history.csv", duration, started, emit, sampler)
+            _follow(
+                proc, out / "locust_stats_history.csv", duration, started, emit, sampler,
+                workers=run.expect_workers if run.master else 0, log=out / "locust.log",
+            )  # fmt: skip
     if not results_path.exists():
         tail = (out / "locust.out").read_text(errors="replace").strip().splitlines()[-5:]
         raise TargetError(
@@ -401,7 +406,7 @@ def locust_command(run: LoadRun, plan: LoadPlan, out: Path, *, users: int, durat
         "--host", plan.target,
         "--stop-timeout", "5",
         "--html", str(out / "locust.html"),
-        "--csv", str(out / "locust"),
+        "--csv", str(out / "locust"), "--csv-full-history",
         "--json-file", str(out / "locust"),
         "--logfile", str(out / "locust.log"), "--loglevel", "INFO",
         "--exit-code-on-error", "0",
@@ -455,6 +460,9 @@ def _follow(
     started: float,
     emit: Emit,
     sampler: selfcheck.Sampler | None = None,
+    *,
+    workers: int = 0,
+    log: Path | None = None,
 ) -> None:
     """Wait for locust, with a progress event every few seconds and its CPU sampled every second; kill it
     if it overstays."""
@@ -472,30 +480,73 @@ def _follow(
             raise TargetError(f"locust did not stop within {GRACE:.0f} s of the end of the run; it was killed")
         if now >= next_tick:
             next_tick = now + 5
-            emit(_tick(history_csv, now - started, duration))
+            tick = _tick(history_csv, now - started, duration)
+            joined = _joined(log) if workers and log is not None and tick.rps is None else None
+            if joined is not None and joined < workers:
+                emit(Note("load", f"waiting for workers ({joined}/{workers} joined)"))
+            else:
+                emit(tick)
         time.sleep(0.2)
 
 
+_READY = re.compile(r"reported as ready\. (\d+) workers? connected|Waiting for workers to be ready, (\d+) of")
+
+
+def _joined(log: Path) -> int:
+    """How many workers the master has seen ready so far, from its log."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    found = _READY.findall(text)
+    return int(found[-1][0] or found[-1][1]) if found else 0
+
+
 def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
-    """Where the run is, from locust's own per-second CSV (the numbers locust shows)."""
+    """Where the run is, in operations (the unit of the `rps` gate and the summary), from locust's
+    per-second CSV with a row per entry (--csv-full-history): state changes and invalid requests are the
+    `E2E` entries, queries the `images/{uuid}` reads; HTTP requests (PUTs, polls) are not operations."""
     try:
         with history_csv.open() as f:
-            rows = [r for r in csv.DictReader(f) if r.get("Name") == "Aggregated"]
+            rows = list(csv.DictReader(f))
     except OSError:
         rows = []
+    seconds: dict[int, dict[str, float]] = {}
+    for row in rows:
+        try:
+            t = int(float(row.get("Timestamp") or 0))
+            count = float(row.get("Total Request Count") or 0)
+            failed = float(row.get("Total Failure Count") or 0)
+        except ValueError:
+            continue
+        second = seconds.setdefault(t, {"operations": 0.0, "failures": 0.0, "users": 0.0})
+        if row.get("Name") == "Aggregated":
+            second["users"] = float(row.get("User Count") or 0)
+        elif row.get("Type") == "E2E" or row.get("Name") == "images/{uuid}":
+            second["operations"] += count
+            second["failures"] += failed
     # locust writes rows of zeros until its first stats arrive: those are no news, not a rate of 0
-    rows = [r for r in rows if float(r.get("Total Request Count") or 0) or float(r.get("User Count") or 0)]
-    if not rows:
+    done = sorted((t, s) for t, s in seconds.items() if s["operations"])
+    if not done:
         return LoadTick("load", elapsed, duration)
-    last = rows[-1]
+    t, last = done[-1]
+    # The rate between the seconds where the count moved: with --processes or workers the master's
+    # totals move only when a worker reports (every 3 s), so a one-second delta reads 0 in between.
+    moved = [done[0]] + [b for a, b in itertools.pairwise(done) if b[1]["operations"] != a[1]["operations"]]
+    (t0, first), (t1, latest) = moved[max(len(moved) - 4, 0)], moved[-1]
+    rate = (
+        (latest["operations"] - first["operations"]) / (t1 - t0)
+        if t1 > t0
+        else last["operations"] / max(elapsed, 1.0)  # one report so far: what was done in the time so far
+    )
     return LoadTick(
         "load",
         elapsed,
         duration,
-        rps=float(last.get("Requests/s") or 0),
-        requests=int(float(last.get("Total Request Count") or 0)),
-        failures=int(float(last.get("Total Failure Count") or 0)),
-        users=int(float(last.get("User Count") or 0)),
+        rps=rate,
+        requests=int(last["operations"]),
+        failures=int(last["failures"]),
+        users=int(last["users"]),
     )
 
 

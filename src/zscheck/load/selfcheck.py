@@ -12,7 +12,7 @@ this machine each second from the start, from /proc:
 
 A process is saturated in a second when it wanted at least SATURATED of a core (ran + waited); the run
 is generator-bound when some load process was saturated in at least BOUND_SHARE of its seconds after the
-first (start-up).
+first STARTUP (locust importing and spawning), and at least MIN_SECONDS of them.
 
 What that changes, and what it does not. A closed loop with no think time against a fast target always
 saturates something, often the generator: that alone makes the throughput the generator's and the
@@ -35,7 +35,8 @@ from pathlib import Path
 
 SATURATED = 0.9  # share of one core a process wanted (ran + waited for) in a second
 BOUND_SHARE = 0.5  # share of the sampled seconds (after the first) a process must be saturated in
-MIN_SECONDS = 3  # fewer sampled seconds (after the first) say nothing either way
+MIN_SECONDS = 3  # fewer sampled seconds (after start-up) say nothing either way
+STARTUP = 2  # sampled seconds left out at the start: locust importing and spawning its users
 LATE_SHARE = 0.05  # rate mode: more late starts than this share and the rate was not delivered
 DELIVERED_SHARE = 0.9  # rate mode: delivered below this share of the offered rate
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -67,7 +68,7 @@ class ProcessCpu:
     seconds: list[Second] = field(default_factory=list)
 
     def after_start(self) -> list[Second]:
-        return self.seconds[1:]  # the first second is locust starting up
+        return self.seconds[STARTUP:]  # locust starting up (imports, spawning) is no load
 
     @property
     def saturated_share(self) -> float:

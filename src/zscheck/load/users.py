@@ -26,6 +26,7 @@ from typing import Any
 import gevent
 import gevent.lock
 import gevent.ssl
+import locust.stats
 from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, events
 from locust.env import Environment
@@ -130,6 +131,9 @@ class ProcessState:
 _state: ProcessState | None = None
 _master = Recorder()  # the master's (or the only process's) total
 _clock = {"started": 0.0, "stopped": 0.0}
+# locust flushes its CSVs every 5 s: the progress lines, read from the history CSV, would lag or start
+# at nothing while work is done. Every second instead (it writes them every second anyway).
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it cannot run, and why
 _worker_errors: list[str] = []
 _environment: dict[str, Environment] = {}  # (master) what the workers that could not run said
