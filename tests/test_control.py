@@ -65,3 +65,36 @@ def test_a_command_unwinds_on_the_first_signal_and_finishes_its_restore_on_the_n
             os.kill(os.getpid(), signal.SIGINT)  # during the restore: recorded, not raised
             restored.append("image")
     assert restored == ["image"] and control.first_signal == signal.SIGTERM and control.interrupted
+
+
+def test_a_signal_python_could_not_raise_prints_no_traceback_but_other_unraisables_do() -> None:
+    """A SIGTERM landing in logging's at-fork lock release while locust started printed "Exception ignored
+    ... Traceback" in the middle of an interrupted run; the signal is recorded, so that one stays quiet."""
+    import gc
+    import sys
+
+    seen: list[type[BaseException]] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: seen.append(type(unraisable.exc_value))
+
+    class Raises:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    try:
+        control = RunControl()
+        with control.for_command():
+            Raises(KeyboardInterrupt("before any signal"))
+            gc.collect()
+            control.interrupt(signal.SIGTERM)  # recorded as the handler would, without raising here
+            Raises(KeyboardInterrupt("signal 15"))
+            Raises(ValueError("a real bug"))
+            gc.collect()
+        Raises(KeyboardInterrupt("after the command"))
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert seen == [KeyboardInterrupt, ValueError, KeyboardInterrupt]

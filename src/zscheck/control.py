@@ -9,6 +9,7 @@ run, and `zscheck run` knows a phase was interrupted without importing that phas
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,8 +54,22 @@ class RunControl:
             if len(self._signals) == 1:
                 raise KeyboardInterrupt(f"signal {signum}")
 
-        with self.handling_signals(first_raises):
-            yield
+        # A signal that lands where Python cannot raise (an at-fork callback such as logging's lock release
+        # while a subprocess starts, a gc callback) is "unraisable": Python drops the KeyboardInterrupt and
+        # prints a traceback. The signal is recorded here all the same and `check()` stops the run at the
+        # next request, so that one is kept out of the output; every other unraisable goes on as before.
+        previous_hook = sys.unraisablehook
+
+        def quiet_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+            if not (self._signals and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+                previous_hook(unraisable)
+
+        sys.unraisablehook = quiet_interrupts
+        try:
+            with self.handling_signals(first_raises):
+                yield
+        finally:
+            sys.unraisablehook = previous_hook
 
     @contextmanager
     def handling_signals(self, on_signal: Callable[[int], None] | None = None) -> Iterator[None]:
