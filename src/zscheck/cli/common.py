@@ -4,12 +4,13 @@ resort of an interrupted run. The only layer that prints or exits."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from zscheck import options, rundir
 from zscheck.cli.output import JsonLines, Terminal, fan_out
@@ -80,3 +81,17 @@ def last_resort(message: str) -> NoReturn:
     """An interrupted run that did not stop in time: say what was restored, and end the process now."""
     print(f"zscheck: {message}", file=sys.stderr, flush=True)
     os._exit(EXIT_CANNOT_RUN)
+
+
+def print_and_write(
+    lines: Iterable[str], document: dict[str, Any], args: argparse.Namespace, page: Callable[[], str]
+) -> None:
+    """A statistics command's outputs: its text on stdout, then `--json FILE` and `--html FILE` when asked
+    (`page` builds the HTML only then: it imports matplotlib)."""
+    for line in lines:
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(page(), encoding="utf-8")
+        print(f"zscheck: report {args.html}")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zscheck.cli.common import Subparsers, add_command
+from zscheck.cli.common import Subparsers, add_command, print_and_write
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
 from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory
@@ -125,15 +125,13 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     result = run_compare(base, candidate, alpha=args.alpha, margin=margin, equivalence_mode=args.equivalence)
-    for line in text(result):
-        print(line)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
-    if args.html:
+
+    def page() -> str:
         from zscheck.history.charts import compare_page  # matplotlib: only when a page is asked for
 
-        Path(args.html).write_text(compare_page(result), encoding="utf-8")
-        print(f"zscheck: report {args.html}")
+        return compare_page(result)
+
+    print_and_write(text(result), result.to_json(), args, page)
     return Verdict.VIOLATIONS.exit_code if result.failed() else Verdict.PASS.exit_code
 
 

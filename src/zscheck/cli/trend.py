@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zscheck.cli.common import Subparsers, add_command
+from zscheck.cli.common import Subparsers, add_command, print_and_write
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
 from zscheck.history.record import EMBEDDED_TARGET
@@ -71,15 +69,13 @@ def run(args: argparse.Namespace) -> int:
             r for r in store.query(Query(target=EMBEDDED_TARGET)) if r.host.get("name") in hosts
         ]  # fmt: skip
     result = trend(records, canary, label=target, max_pvalue=args.max_pvalue, window=args.window)
-    for line in text(result):
-        print(line)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
-    if args.html:
+
+    def page() -> str:
         from zscheck.history.charts import trend_page  # matplotlib: only when a page is asked for
 
-        Path(args.html).write_text(trend_page(result), encoding="utf-8")
-        print(f"zscheck: report {args.html}")
+        return trend_page(result)
+
+    print_and_write(text(result), result.to_json(), args, page)
     failing = result.failing()
     return Verdict.VIOLATIONS.exit_code if args.fail_on_change and failing else Verdict.PASS.exit_code
 
