@@ -83,7 +83,7 @@ def test_the_other_self_checks(kw: dict[str, object], check: str, ok: bool) -> N
 def test_one_pinned_process_with_many_users_is_reported_generator_bound(tmp_path: Path) -> None:
     report = tmp_path / "r"
     proc = subprocess.run(
-        [sys.executable, "-m", "zscheck", "load", "--users", "200", "--duration", "5s", "--slo", "e2e:p99<1ms",
+        [sys.executable, "-m", "zscheck", "load", "--users", "300", "--duration", "8s", "--slo", "e2e:p99<1ms",
          "--report-dir", str(report), "--seed", "3"],
         capture_output=True, text=True, timeout=120, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
         preexec_fn=lambda: os.sched_setaffinity(0, {0}),  # zscheck, its embedded server and locust: one core
