@@ -123,7 +123,8 @@ def test_a_change_whose_connection_closes_unanswered_is_a_transport_violation_an
     resent = {job: n for job, n in proxy.jobs.items() if n > 1}
     assert resent == {}, f"re-sent state changes: {resent}"
     harness = result["harness"]
-    assert harness["resends_refused"] == proxy.dropped  # geventhttpclient tried once per drop; refused
+    # geventhttpclient tried once per drop, refused; a user stopped by locust mid-drop never records its last
+    assert proxy.dropped - 4 <= harness["resends_refused"] <= proxy.dropped
     # Each drop is followed by a new connection and a read of the image back by its owner before its next
     # change, except a drop that ended a user's last operation of the run (4 users).
     assert proxy.dropped - 4 <= harness["reconnects"] <= proxy.dropped
