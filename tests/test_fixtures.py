@@ -231,3 +231,28 @@ def test_images_are_restored_side_by_side_and_each_once(server: RunningServer, c
     restored_lines = [json.loads(line) for line in journal.path.read_text().splitlines()]
     assert sorted(e["uuid"] for e in restored_lines if e["kind"] == "restored") == sorted(created)
     assert all(client.get_image(uuid) is None for uuid in created)
+
+
+def test_an_undo_that_failed_side_by_side_and_worked_alone_is_kept_as_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second, lone try of a failed undo must not erase the first failure from the record."""
+    import zscheck.fixtures as fixtures
+    from zscheck.errors import TargetError
+
+    journal = Journal.create(tmp_path / "j.jsonl", "http://127.0.0.1:1")
+    journal.record("a" * 32, "Enabled", created=False)
+    journal.record("b" * 32, "Enabled", created=False)
+    tries: dict[str, int] = {}
+
+    def restore_one(client: object, entry: fixtures.JournalEntry) -> None:
+        tries[entry.uuid] = tries.get(entry.uuid, 0) + 1
+        if entry.uuid == "a" * 32 and tries[entry.uuid] == 1:
+            raise TargetError("session ended by another login")
+
+    monkeypatch.setattr(fixtures, "_restore_one", restore_one)
+    report = restore(journal, Client("http://127.0.0.1:1"))
+    assert report.failed == {}
+    assert set(report.restored) == {"a" * 32, "b" * 32}
+    assert list(report.retried) == ["a" * 32] and "session ended" in report.retried["a" * 32]
+    journal.close()

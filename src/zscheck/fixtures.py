@@ -243,6 +243,9 @@ class Journal:
 class RestoreReport:
     restored: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    # What failed side by side and was tried again alone, with the first failure: kept, never forgotten
+    # because the second try worked (the session rules such a target breaks are judged by session_policy).
+    retried: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -264,11 +267,13 @@ def restore(
         )
     report = RestoreReport()
     owners = owners or {}
-    undos = []
-    for entry in journal.pending_images():
+
+    def undo(entry: JournalEntry) -> Callable[[], bool]:
         owner = owners.get(entry.owner) if entry.owner is not None else None
         by = [owner, client] if owner is not None else [client]  # the owner first; the admin if it cannot
-        undos.append(partial(_attempt, journal, report, entry.uuid, partial(_restore_by, by, entry)))
+        return partial(_attempt, journal, report, entry.uuid, partial(_restore_by, by, entry))
+
+    undos = [undo(entry) for entry in journal.pending_images()]
     # Images are independent and each undo waits for its jobs (tens to hundreds of milliseconds on a real
     # node), so they go RESTORE_WORKERS at a time; the journal's lines and the report are kept per image.
     with ThreadPoolExecutor(max_workers=RESTORE_WORKERS) as pool:
@@ -278,10 +283,8 @@ def restore(
     # whose logins end each other's sessions makes concurrent undos fail where one at a time succeeds.
     for entry in journal.pending_images():
         if entry.uuid in report.failed:
-            del report.failed[entry.uuid]
-            owner = owners.get(entry.owner) if entry.owner is not None else None
-            by = [owner, client] if owner is not None else [client]
-            _attempt(journal, report, entry.uuid, partial(_restore_by, by, entry))
+            report.retried[entry.uuid] = report.failed.pop(entry.uuid)
+            undo(entry)()
     deleted = False
     for account in journal.pending_accounts():
         deleted |= _attempt(journal, report, account.uuid, partial(_delete_account, client, account))

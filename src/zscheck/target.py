@@ -294,6 +294,7 @@ class Target:
             try:
                 report = restore(self.journal, self.client, owners=owners)
                 self.restore_problems = [f"{uuid}: {why}" for uuid, why in report.failed.items()]
+                self.actions.extend(f"restore retried alone: {uuid}: {why}" for uuid, why in report.retried.items())
             except ZscheckError as exc:
                 self.restore_problems = [str(exc)]
             self.journal.close()

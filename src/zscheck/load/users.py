@@ -136,7 +136,6 @@ _clock = {"started": 0.0, "stopped": 0.0}
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it cannot run, and why
 _worker_errors: list[str] = []
-_environment: dict[str, Environment] = {}  # (master) what the workers that could not run said
 
 
 class NotResent(ConnectionError):
