@@ -302,3 +302,17 @@ def test_the_correct_server_passes_the_default_run_under_both_timing_profiles(tm
 def test_timing_is_for_the_embedded_server_only(tmp_path: Path) -> None:
     code, out, _ = zscheck_load(tmp_path, "--target", "http://127.0.0.1:9", "--timing", "realistic")
     assert code == 2 and "--timing applies to the embedded reference server only" in out
+
+
+@pytest.mark.slow  # ~35 s: with every job taking 7 s, the fixtures' creation and restore take as long
+def test_a_run_that_measured_no_change_is_no_verdict(make_server: ServerFactory, tmp_path: Path) -> None:
+    """Every job outlasts the run: no change is answered in it. Not PASS (the target was never measured
+    under load) and not FAIL (nothing timed out yet): exit 2, saying why and what to change."""
+    server = make_server(job_delay=7.0)  # past the run and locust's 5 s stop timeout
+    code, out, summary = zscheck_load(
+        tmp_path, "--target", server.url, "--users", "2", "--duration", "1s", "--timeout", "30"
+    )
+    assert code == 2, out
+    assert summary["verdict"] == "COULD NOT RUN", summary
+    assert "measured no state change" in summary["error"] and "longer --duration" in summary["error"]
+    assert "none answered" in out

@@ -350,6 +350,15 @@ def execute(
     history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
     checked = linearizability.check(history, initial=initial)
     measured = recorder.metrics.measured(results.duration)
+    if not measured.get("e2e", {}).get("count") and not recorder.failures:
+        # No change was answered: a PASS would say the target held under load that never reached it (seen
+        # on a starved CI machine, where start-up ate a 2 s run). Neither verdict is true; say why.
+        sent = sum(1 for op in recorder.history if op.kind == "write")
+        raise TargetError(
+            f"the run measured no state change in its {results.duration:.1f} s ({sent} sent, none answered): "
+            f"start-up took the whole run, or every answer takes longer than that; give it a longer --duration "
+            f"(the request timeout is {run.target.timeout:g} s)"
+        )
     codes: Counter[str] = Counter()
     for second in recorder.metrics.timeline.values():
         codes.update(second.codes)
