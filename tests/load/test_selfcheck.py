@@ -56,6 +56,13 @@ def test_a_generator_is_the_limit_when_it_wanted_a_whole_core_most_seconds(
         assert "--processes 2" in found.advice and "the load generator was the limit" in found.text
 
 
+def test_a_run_too_short_to_sample_says_so_instead_of_showing_zeros() -> None:
+    (short,) = [f for f in _judge([_process([(1.0, 0.0)] * 3)]) if f.check == "generator_cpu"]
+    assert short.ok and "too short to judge (1 s sampled after start-up, 3 needed)" in short.text, short.text
+    (long,) = [f for f in _judge([_process([(0.5, 0.0)] * 6)]) if f.check == "generator_cpu"]
+    assert "ran 50% of a core" in long.text and "saturated 0% of 4 s" in long.text, long.text
+
+
 def test_with_processes_only_the_workers_are_judged() -> None:
     master = _process([(1.0, 0.0)] * 6, role="master")  # a busy coordinator is not a generator
     worker = _process([(0.3, 0.0)] * 6, role="worker")

@@ -93,6 +93,16 @@ class ProcessCpu:
         return len(self.after_start()) >= MIN_SECONDS and self.saturated_share >= BOUND_SHARE
 
 
+def _process_line(p: ProcessCpu) -> str:
+    sampled = len(p.after_start())
+    if sampled < MIN_SECONDS:  # a 2 s run's "0% of 0 s" read as a measurement; it is none
+        return f"pid {p.pid}: too short to judge ({sampled} s sampled after start-up, {MIN_SECONDS} needed)"
+    return (
+        f"pid {p.pid} ran {p.mean_cpu * 100:.0f}% of a core, waited {p.mean_wait * 100:.0f}%, "
+        f"saturated {p.saturated_share * 100:.0f}% of {sampled} s"
+    )
+
+
 def _children(pid: int) -> list[int]:
     """Direct children, from /proc/PID/task/*/children (every thread's)."""
     found: list[int] = []
@@ -206,11 +216,7 @@ def judge(
     else:
         gens = sampler.generators()
         bound = [p for p in gens if p.bound]
-        shown = ", ".join(
-            f"pid {p.pid} ran {p.mean_cpu * 100:.0f}% of a core, waited {p.mean_wait * 100:.0f}%, "
-            f"saturated {p.saturated_share * 100:.0f}% of {len(p.after_start())} s"
-            for p in gens
-        )
+        shown = ", ".join(_process_line(p) for p in gens)
         if bound:
             findings.append(
                 Finding(
