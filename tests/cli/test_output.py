@@ -6,7 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from zscheck.cli.output import JsonLines, Terminal, fan_out
+import pytest
+
+from zscheck.cli.output import JsonLines, Terminal, fan_out, sparkline
 from zscheck.events import LoadTick, Note, PhaseFinished, SuiteProgress, VerdictReached, ViolationFound
 from zscheck.verdict import Verdict
 
@@ -42,14 +44,17 @@ def test_plain_lines_elsewhere_than_a_terminal() -> None:
     ]
 
 
-def test_a_terminal_redraws_the_tick_in_place_and_ends_it_before_the_next_line() -> None:
+def test_a_terminal_redraws_the_tick_in_place_and_ends_it_before_the_next_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # room for the chart
     out = Tty()
     handler = Terminal(out)
     for event in EVENTS[:4]:
         handler(event)
     text = out.getvalue()
     assert text.count("\r\033[K") == 2
-    assert "users 4\nzscheck: violation status" in text  # the tick line is ended, not overwritten
+    assert "users 4  ops/s ▁█ 120-130\nzscheck: violation status" in text  # the tick line is ended, not overwritten
 
 
 def test_quiet_keeps_the_commands_verdict_and_violations_only() -> None:
@@ -88,3 +93,36 @@ def test_json_lines_carry_every_event_with_its_type(tmp_path: Path) -> None:
     assert [r["event"] for r in rows] == seen == [type(e).__name__ for e in EVENTS]
     assert rows[-1]["verdict"] == "VIOLATIONS" and rows[-1]["details"] == ["gate p99<1s"]
     assert rows[2]["rps"] == 130.0 and rows[2]["phase"] == "load"
+
+
+def test_a_terminal_charts_the_rate_so_far_beside_the_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    out = Tty()
+    handler = Terminal(out)
+    for i, rate in enumerate([100.0, 200.0, 300.0, 150.0]):
+        handler(LoadTick("load", 5 * (i + 1), 60, rps=rate, requests=100 * i, users=4))
+    last = out.getvalue().rsplit("\r\033[K", 1)[1]
+    assert last.endswith("ops/s ▁▅█▃ 100-300"), last  # scaled between the run's own min and max
+    plain = io.StringIO()
+    Terminal(plain)(LoadTick("load", 5, 60, rps=100.0, requests=1, users=4))
+    assert "▁" not in plain.getvalue()  # CI logs get plain lines, no chart
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = Tty()
+    handler = Terminal(narrow)
+    for rate in [100.0, 200.0, 300.0]:
+        handler(LoadTick("load", 5, 60, rps=rate, requests=100, users=4))
+    assert all(len(line) <= 80 for line in narrow.getvalue().split("\r\033[K")), narrow.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("values", "width", "chart"),
+    [
+        ([1.0, 2.0], 10, "▁█ 1-2"),
+        ([5.0, 5.0, 5.0], 10, "▁▁▁ 5-5"),  # flat: no division by zero
+        ([1.0], 10, ""),  # one point is no chart
+        ([1.0, 2.0, 3.0, 4.0], 2, "▁█ 3-4"),  # only the last `width` values, scaled among themselves
+        ([1.0, 2.0], 0, ""),  # no room
+    ],
+)
+def test_sparkline(values: list[float], width: int, chart: str) -> None:
+    assert sparkline(values, width) == chart
