@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zscheck.linearizability import Operation, check, linearizable, simulated_history
+from zscheck.linearizability import (
+    Operation,
+    Result,
+    StreamChecker,
+    check,
+    final_states,
+    linearizable,
+    simulated_history,
+)
 
 E, D = "Enabled", "Disabled"
 
@@ -111,3 +120,88 @@ def test_a_search_that_runs_out_of_budget_says_so() -> None:
     result = check(history, initial, budget=10)
     assert result.ok and result.undecided == ["image-0"]
     assert check(history, initial).undecided == []
+
+
+# ---------------------------------------------------------------- the streaming checker (soaks, issue 14)
+
+
+def streamed(history: list[Operation], initial: dict[str, str], rng: random.Random) -> tuple[Result, StreamChecker]:
+    """`history` fed the way the history files feed it: in a shuffled order within each stretch between two
+    watermarks, each watermark the earliest send of what is still to come."""
+    checker = StreamChecker(initial)
+    ordered = sorted(history, key=lambda o: o.invoke)
+    i = 0
+    while i < len(ordered):
+        stretch = ordered[i : i + rng.randrange(1, 12)]
+        rng.shuffle(stretch)
+        for op in stretch:
+            checker.add(op)
+        i += len(stretch)
+        if i < len(ordered):
+            checker.advance(ordered[i].invoke)
+    return checker.finish(), checker
+
+
+def mangled(seed: int) -> tuple[list[Operation], dict[str, str]]:
+    """A simulated history with some reads and writes corrupted, some writes left indeterminate, some
+    intervals stretched over their neighbours, and half the time no known initial state."""
+    rng = random.Random(seed)
+    history, initial = simulated_history(seed, rng.randrange(5, 150), rng.randrange(1, 6), rng.randrange(1, 4))
+    out = []
+    for op in history:
+        roll = rng.random()
+        if roll < 0.05:
+            op = replace(op, value=D if op.value == E else E)
+        elif roll < 0.08 and op.kind == "write":
+            op = replace(op, complete=None)
+        elif roll < 0.12 and op.complete is not None:
+            op = replace(op, complete=op.complete + rng.random() * 10)
+        out.append(op)
+    return out, (initial if rng.random() < 0.5 else {})
+
+
+def test_the_streaming_checker_gives_the_same_verdict_as_the_whole_history() -> None:
+    violated = segmented = 0
+    for seed in range(400):
+        history, initial = mangled(seed)
+        whole = check(history, initial=initial)
+        stream, checker = streamed(history, initial, random.Random(seed))
+        assert (stream.ok, stream.keys, stream.operations) == (whole.ok, whole.keys, whole.operations), seed
+        assert sorted(v.key for v in stream.violations) == sorted(v.key for v in whole.violations), seed
+        assert stream.undecided == whole.undecided == [], seed
+        for v in stream.violations:  # each window really fails, and is no longer than the whole check's
+            assert linearizable(list(v.window), v.initial) is False
+        violated += not whole.ok
+        segmented += checker.segments > len(whole.violations) + whole.keys
+    assert violated > 50 and segmented > 200  # both verdicts, and histories really cut into segments
+
+
+def test_a_segment_hands_the_next_every_state_it_can_leave() -> None:
+    assert final_states([w(D, 0, 4), w(E, 1, 5)], E) == {D, E}  # concurrent writes: either lands last
+    assert final_states([w(D, 0, 4), w(E, 1, 5), r(E, 2, 6)], E) == {D, E}
+    assert final_states([w(D, 0, 1), w(E, 2, 3)], None) == {E}
+    assert final_states([r(D, 0, 1)], E) == set()
+    # ... so a read after the cut may see either write, but not a state neither left
+    for seen, ok in ((D, True), (E, True)):
+        checker = StreamChecker({"img": E})
+        for op in (w(D, 0, 4), w(E, 1, 5), r(seen, 6, 7)):
+            checker.add(op)
+            checker.advance(op.invoke)
+        assert checker.finish().ok is ok
+
+
+def test_a_lost_update_across_a_cut_is_caught_and_memory_stays_bounded() -> None:
+    # One user toggling an image for 20,000 operations, each done before the next: the checker holds a
+    # handful at a time, and one stale read near the end (a lost update) is still caught.
+    checker = StreamChecker({"img": E})
+    state, t = E, 0.0
+    for n in range(20_000):
+        state = D if state == E else E
+        checker.add(w(state, t, t + 0.5))
+        checker.add(r(state if n != 19_000 else (E if state == D else D), t + 0.6, t + 0.9))
+        t += 1.0
+        checker.advance(t)
+    result = checker.finish()
+    assert not result.ok and [v.key for v in result.violations] == ["img"]
+    assert result.operations == 40_000 and checker.peak_held <= 3
+    assert len(result.violations[0].window) <= 3

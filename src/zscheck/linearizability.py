@@ -90,6 +90,117 @@ def check(history: Iterable[Operation], initial: dict[str, str] | None = None, *
     return result
 
 
+class StreamChecker:
+    """`check`, fed one operation at a time, in memory bounded by the longest overlapping window of one
+    image instead of the whole run (the streamed history of a soak: `zscheck.load.oplog`).
+
+    A register's history can be cut where no operation is in flight: when every operation before the cut
+    completed before every operation after it was sent, any linearization of the whole is one of the part
+    before followed by one of the part after, and only the register's state links them. So each closed
+    segment is searched from every state the previous one can leave (`final_states`: a set of at most
+    the values seen, plus None for "any"), and dropped. A cut needs the promise that nothing still to come
+    was sent before it: `advance(watermark)` gives it. An indeterminate operation never completes, so a
+    key that has one is held until `finish` (its write may take effect at any later instant).
+
+    The verdict (ok, which keys are violated) is the one `check` gives on the same history; a violation's
+    window is cut from the failing segment (so it is never longer than `check`'s, and may be shorter).
+    """
+
+    def __init__(self, initial: dict[str, str] | None = None, *, budget: int = 5_000_000) -> None:
+        self.initial = dict(initial or {})
+        self.budget = budget
+        self.pending: dict[str, list[Operation]] = {}  # per key: operations not yet in a closed segment
+        self.starts: dict[str, set[str | None]] = {}  # per key: the states the closed segments can leave
+        self.done: set[str] = set()  # keys found violated or undecided: nothing more to check
+        self.result = Result(ok=True, keys=0, operations=0)
+        self.keys: set[str] = set()
+        self.held = 0  # operations held now
+        self.peak_held = 0  # the most held at once: the memory this checker needed
+        self.segments = 0
+
+    def add(self, op: Operation) -> None:
+        self.result.operations += 1
+        self.keys.add(op.key)
+        if op.key in self.done:
+            return
+        self.pending.setdefault(op.key, []).append(op)
+        self.held += 1
+        self.peak_held = max(self.peak_held, self.held)
+
+    def advance(self, watermark: float) -> None:
+        """Nothing added from now on was sent before `watermark`: close every segment that ends before it."""
+        for key in list(self.pending):
+            self._close(key, watermark)
+
+    def finish(self) -> Result:
+        """Everything is in: check what is left of each key (including its indeterminate operations)."""
+        for key in list(self.pending):
+            self._close(key, math.inf)
+            rest = self.pending.pop(key, [])
+            self.held -= len(rest)
+            if rest and key not in self.done:
+                self._segment(key, rest, final=True)
+        self.result.keys = len(self.keys)
+        return self.result
+
+    def _close(self, key: str, watermark: float) -> None:
+        ops = self.pending[key]
+        ops.sort(key=lambda o: o.invoke)
+        begin, reach = 0, -math.inf  # reach: the latest completion among ops[:j]
+        for j, op in enumerate(ops):
+            if not reach < watermark:
+                break  # something still to come may overlap: no cut from here on
+            if j > begin and reach < op.invoke:
+                self._segment(key, ops[begin:j], final=False)
+                begin = j
+                if key in self.done:
+                    break
+            reach = max(reach, op.end)
+        else:
+            if reach < watermark and key not in self.done:  # the last operations are closed too
+                self._segment(key, ops[begin:], final=False)
+                begin = len(ops)
+        if key in self.done:
+            begin = len(ops)
+        self.held -= begin
+        if begin == len(ops):
+            del self.pending[key]
+        elif begin:
+            self.pending[key] = ops[begin:]
+
+    def _segment(self, key: str, ops: list[Operation], *, final: bool) -> None:
+        self.segments += 1
+        starts = self.starts.get(key) or {self.initial.get(key)}
+        if final:
+            ops = prune_indeterminate(ops)
+            if not ops:
+                return  # only indeterminate writes no read needs: they may never have happened
+        ends: set[str | None] = set()
+        op = ops[0]
+        if len(ops) == 1 and op.complete is not None:  # the common case (one user per image): no search
+            if op.kind == "write" or None in starts or op.value in starts:
+                ends.add(op.value)
+        else:
+            for start in starts:
+                found = final_states(ops, start, budget=self.budget)
+                if found is None:
+                    self.result.undecided.append(key)
+                    self.done.add(key)
+                    return
+                ends |= found
+                if final and ends:
+                    break  # nothing follows the last segment: one way to explain it is enough
+        if ends:
+            self.starts[key] = ends
+            return
+        self.done.add(key)
+        self.result.ok = False
+        start = next(iter(starts)) if len(starts) == 1 else None
+        window = smallest_window(ops, start)
+        from_start = window[0] is min(ops, key=lambda o: o.invoke)
+        self.result.violations.append(Violation(key, tuple(window), start if from_start else None))
+
+
 def prune_indeterminate(ops: Sequence[Operation]) -> list[Operation]:
     """Drop indeterminate writes that cannot matter, so a run full of timeouts stays quick to check.
 
@@ -117,8 +228,25 @@ def prune_indeterminate(ops: Sequence[Operation]) -> list[Operation]:
 def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget: int | None = None) -> bool | None:
     """One register. `initial=None` lets the search choose the starting state. With a `budget` (search
     steps), None means the search gave up before an answer."""
+    return _search(ops, initial, budget, None)
+
+
+def final_states(ops: Sequence[Operation], initial: str | None, *, budget: int | None = None) -> set[str | None] | None:
+    """Every state the register can be left in by some linearization of `ops` from `initial` (empty: not
+    linearizable; None: the search ran out of budget). What a segment hands the next one."""
+    found: set[str | None] = set()
+    return None if _search(ops, initial, budget, found) is None else found
+
+
+def _search(
+    ops: Sequence[Operation], initial: str | None, budget: int | None, found: set[str | None] | None
+) -> bool | None:
+    """The search; with `found`, it does not stop at the first linearization but collects the state each
+    one ends in (the memo still visits every (placed set, state) once, so every end state is reached)."""
     n = len(ops)
     if n == 0:
+        if found is not None:
+            found.add(initial)
         return True
     # Entries in time order: a call at `invoke`, a return at `end`. On equal times calls come first, so
     # operations that touch at an instant count as concurrent (never a false alarm).
@@ -159,7 +287,11 @@ def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget
         if budget is not None and steps > budget:
             return None
         if done | indeterminate == everything:
-            return True  # every determinate operation placed; indeterminate ones may never have happened
+            if found is None:
+                return True  # every determinate operation placed; indeterminate ones may never have happened
+            found.add(state)
+            if done == everything:
+                pos = size + 1  # nothing left to place: back up for the other end states
         if pos > size:
             pos = -1  # ran off the end: nothing more can be placed here
         else:
@@ -184,7 +316,7 @@ def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget
                 continue
             pos = -1  # a return whose call is not placed yet: this branch is dead
         if not stack:
-            return False
+            return bool(found)
         call, state = stack.pop()
         i = events[call - 1][2]
         done &= ~(1 << i)
