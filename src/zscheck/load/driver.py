@@ -158,41 +158,45 @@ class Driver:
         request = _wire.change_state(image, event, session, dialect=self.plan.dialect)
         name = f"changeImageState {event}"
         invoked = time.time()
-        sent = time.perf_counter()
-        origin = intended if intended is not None else sent
-        result: ApiResult | None = None
+        token = self.recorder.begin(invoked)  # in flight: the history file's watermark waits for it
         try:
-            result = self._call(request, name)
-        finally:
-            # A user stopped mid-call (end of run) leaves a change that may or may not have happened.
-            if result is None:
+            sent = time.perf_counter()
+            origin = intended if intended is not None else sent
+            result: ApiResult | None = None
+            try:
+                result = self._call(request, name)
+            finally:
+                # A user stopped mid-call (end of run) leaves a change that may or may not have happened.
+                if result is None:
+                    self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
+            done = time.perf_counter()
+            probe = Probe(self.plan.dialect, image, event, self._valid, request.headers.get("X-Job-UUID"))
+            violations = self._session_verdict(result.error_code, result.final, session, invoked)
+            violations += judge(probe, result)
+            track = self.tracks.get(image)
+            if track is not None:
+                violations += self._sequential(track, result, STATE_OF[event], sent, done)
+            failure = self._settle(result, name, violations, request)
+            failed, metrics = failure is not None, self.recorder.metrics
+            put_seconds = result.exchanges[0].elapsed
+            metrics.record("put", event, put_seconds, failed=failed, code=None)
+            if len(result.exchanges) > 1:
+                job_seconds = done - sent - put_seconds  # from the 202's arrival to the job's final answer
+                metrics.record("job", event, job_seconds, failed=failed, code=None)
+                self.wire.measure("JOB", name, job_seconds, failure)
+            e2e = done - origin
+            metrics.record("e2e", event, e2e, failed=failed, code=result.error_code)
+            self.wire.measure("E2E", name, e2e, failure)
+            if result.outcome is Outcome.SUCCESS:
+                self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, time.time(), self.client))
+            elif result.outcome in (Outcome.TIMEOUT, Outcome.TRANSPORT_ERROR, Outcome.UNEXPECTED):
                 self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
-        done = time.perf_counter()
-        probe = Probe(self.plan.dialect, image, event, self._valid, request.headers.get("X-Job-UUID"))
-        violations = self._session_verdict(result.error_code, result.final, session, invoked)
-        violations += judge(probe, result)
-        track = self.tracks.get(image)
-        if track is not None:
-            violations += self._sequential(track, result, STATE_OF[event], sent, done)
-        failure = self._settle(result, name, violations, request)
-        failed, metrics = failure is not None, self.recorder.metrics
-        put_seconds = result.exchanges[0].elapsed
-        metrics.record("put", event, put_seconds, failed=failed, code=None)
-        if len(result.exchanges) > 1:
-            job_seconds = done - sent - put_seconds  # from the 202's arrival to the job's final answer
-            metrics.record("job", event, job_seconds, failed=failed, code=None)
-            self.wire.measure("JOB", name, job_seconds, failure)
-        e2e = done - origin
-        metrics.record("e2e", event, e2e, failed=failed, code=result.error_code)
-        self.wire.measure("E2E", name, e2e, failure)
-        if result.outcome is Outcome.SUCCESS:
-            self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, time.time(), self.client))
-        elif result.outcome in (Outcome.TIMEOUT, Outcome.TRANSPORT_ERROR, Outcome.UNEXPECTED):
-            self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
-        if track is not None and track.known and result.ok and self.rng.random() < self.plan.read_after_write:
-            self.recorder.count("read_after_write")
-            self.read(image)  # read-your-writes: the same user, right after the acknowledgement
-        return result
+            if track is not None and track.known and result.ok and self.rng.random() < self.plan.read_after_write:
+                self.recorder.count("read_after_write")
+                self.read(image)  # read-your-writes: the same user, right after the acknowledgement
+            return result
+        finally:
+            self.recorder.end(token)
 
     def read(self, image: str) -> str | None:
         """Query one image; its state goes into the history as a read. Returns the state seen. An owned
@@ -205,7 +209,15 @@ class Driver:
         session = self.sessions.live
         request = _wire.get_image(image, session)
         invoked = time.time()
-        exchange = self.wire.send(request, "images/{uuid}")
+        token = self.recorder.begin(invoked)  # in flight until recorded: the watermark waits for it
+        try:
+            return self._answered(image, request, session, invoked, self.wire.send(request, "images/{uuid}"))
+        finally:
+            self.recorder.end(token)
+
+    def _answered(
+        self, image: str, request: _wire.WireRequest, session: str, invoked: float, exchange: Exchange
+    ) -> tuple[dict[str, Any] | None, list[Violation]]:
         completed = time.time()
         data = exchange.json
         error = data.get("error") if isinstance(data, dict) else None

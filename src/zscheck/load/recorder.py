@@ -2,11 +2,20 @@
 
 A worker drains its recorder into each report to the locust master, which absorbs them; the master (or
 the only process) writes the total as the run's raw results. `RunResults` reads them back.
+
+The history goes to disk as it is made (`zscheck.load.oplog`), so memory does not grow with the run: a
+process on the master's machine appends to a file of its own; a worker on another machine sends its
+operations with each report (a few seconds' worth) and the master appends them to a file per worker.
+The raw results then keep only the summary (histograms, failures, the timeline). A recorder without a
+history directory keeps the history in memory (up to `history_limit`), as before.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +23,7 @@ from typing import Any
 
 from zscheck.errors import TargetError
 from zscheck.linearizability import Operation
+from zscheck.load.oplog import OpLog
 from zscheck.metrics import Metrics
 
 MAX_EXAMPLES = 3  # reproducers kept per failure group: a flood of one failure stays one line
@@ -41,11 +51,16 @@ class FailureGroup:
 
 
 class Recorder:
-    def __init__(self, history_limit: int = 2_000_000) -> None:
+    def __init__(self, history_limit: int = 2_000_000, history: Path | None = None, name: str = "w0") -> None:
         self.metrics = Metrics()
         self.history: list[Operation] = []
         self.history_limit = history_limit
         self.history_dropped = 0
+        self.history_dir = history
+        self.log = None if history is None else OpLog(history / f"history-{name}.jsonl")
+        self.remote_logs: dict[str, OpLog] = {}  # the master's files for workers on other machines
+        self.in_flight: dict[int, float] = {}  # token -> when an operation not yet recorded was sent
+        self.tokens = itertools.count()
         self.failures: dict[tuple[str, str, str], FailureGroup] = {}
         self.harness: Counter[str] = Counter()
         self.actions: list[str] = []
@@ -56,8 +71,32 @@ class Recorder:
         if detail is not None and len(self.actions) < MAX_ACTIONS:
             self.actions.append(detail)
 
+    def begin(self, invoked: float) -> int:
+        """An operation sent at `invoked` is in flight: no watermark passes it until `end`."""
+        token = next(self.tokens)
+        self.in_flight[token] = invoked
+        return token
+
+    def end(self, token: int) -> None:
+        self.in_flight.pop(token, None)
+        if self.log is not None and self.log.due():
+            self.log.flush(self.watermark())
+
+    def watermark(self) -> float:
+        """Every operation recorded from now on was sent at this time or later."""
+        return min(self.in_flight.values(), default=time.time())
+
+    def flush(self) -> None:
+        """Everything recorded so far onto disk (end of run; the logs also flush about once a second)."""
+        if self.log is not None:
+            self.log.flush(self.watermark())
+        for log in self.remote_logs.values():
+            log.flush()
+
     def operation(self, op: Operation) -> None:
-        if len(self.history) < self.history_limit:
+        if self.log is not None:
+            self.log.append(op)
+        elif len(self.history) < self.history_limit:
             self.history.append(op)
         else:
             self.history_dropped += 1
@@ -78,6 +117,7 @@ class Recorder:
             "metrics": self.metrics.drain(),
             "history": [[o.key, o.kind, o.value, o.invoke, o.complete, o.client] for o in self.history],
             "history_dropped": self.history_dropped,
+            "watermark": self.watermark(),
             "failures": [[g.operation, g.check, g.code, g.count, g.examples] for g in self.failures.values()],
             "harness": dict(self.harness),
             "actions": self.actions,
@@ -89,10 +129,21 @@ class Recorder:
         self.actions = []
         return data
 
-    def absorb(self, data: dict[str, Any]) -> None:
+    def absorb(self, data: dict[str, Any], source: str = "") -> None:
+        """Add what another process drained; `source` names it (its history gets a file of its own)."""
         self.metrics.absorb(data.get("metrics", {}))
-        for key, kind, value, invoke, complete, client in data.get("history", []):
-            self.operation(Operation(key, kind, value, invoke, complete, client))
+        history = data.get("history", [])
+        if self.history_dir is not None and (history or source in self.remote_logs):
+            log = self.remote_logs.get(source)
+            if log is None:
+                safe = re.sub(r"[^\w.-]", "_", source)  # locust's client id: host name and a uuid
+                log = self.remote_logs[source] = OpLog(self.history_dir / f"history-remote-{safe}.jsonl")
+            for key, kind, value, invoke, complete, client in history:
+                log.append(Operation(key, kind, value, invoke, complete, client))
+            log.flush(data.get("watermark"))
+        else:
+            for key, kind, value, invoke, complete, client in history:
+                self.operation(Operation(key, kind, value, invoke, complete, client))
         self.history_dropped += int(data.get("history_dropped", 0))
         for operation, check, code, count, examples in data.get("failures", []):
             group = self.failures.get((operation, check, code))

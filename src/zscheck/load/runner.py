@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from zscheck.checks.violations import Violation
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
-from zscheck.load import selfcheck
+from zscheck.load import oplog, selfcheck
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
 from zscheck.report.documents import (
@@ -300,6 +301,9 @@ def execute(
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "raw-results.json"
     results_path.unlink(missing_ok=True)
+    history_dir = out / "history"  # each locust process's operations, appended as they complete
+    shutil.rmtree(history_dir, ignore_errors=True)
+    history_dir.mkdir()
     plan = LoadPlan(
         target=session.url,
         scenario=run.scenario,  # type: ignore[arg-type]
@@ -319,6 +323,8 @@ def execute(
         origin=time.time(),
         horizon=duration + 600,
         results=str(results_path.resolve()),
+        history_dir=str(history_dir.resolve()),
+        history_local=not run.master,
         verify=run.target.verify,
         request_timeout=run.target.timeout,
     )
@@ -347,13 +353,14 @@ def execute(
         raise TargetError("; ".join(results.errors))
     recorder = results.recorder
     initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
-    history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
-    checked = linearizability.check(history, initial=initial)
+    # The history files, a stretch at a time, each image cut where nothing is in flight: memory and time
+    # that do not grow with the run's length (bench/soak.py). The final reads come after everything.
+    checked, seen = oplog.check(history_dir, initial, skew=run.clock_skew, extra=session.final_reads())
     measured = recorder.metrics.measured(results.duration)
     if not measured.get("e2e", {}).get("count") and not recorder.failures:
         # No change was answered: a PASS would say the target held under load that never reached it (seen
         # on a starved CI machine, where start-up ate a 2 s run). Neither verdict is true; say why.
-        sent = sum(1 for op in recorder.history if op.kind == "write")
+        sent = seen.writes
         raise TargetError(
             f"the run measured no state change in its {results.duration:.1f} s ({sent} sent, none answered): "
             f"start-up took the whole run, or every answer takes longer than that; give it a longer --duration "
@@ -374,7 +381,7 @@ def execute(
         delivered=measured.get(None, {}).get("rps", 0.0),
         scheduled=recorder.metrics.scheduled,
         late=recorder.metrics.late,
-        history_dropped=recorder.history_dropped,
+        history_dropped=recorder.history_dropped + seen.torn,
         remote_workers=run.master,
         skew_allowed=run.clock_skew,
         skew_seen=None,
@@ -393,13 +400,13 @@ def execute(
         scheduled=recorder.metrics.scheduled,
         timeline=recorder.metrics.timeline_rows(),
         error_codes=dict(codes),
-        history_dropped=recorder.history_dropped,
+        history_dropped=recorder.history_dropped + seen.torn,
         harness=dict(recorder.harness),
         actions=list(recorder.actions),
         distribution={name: recorder.metrics.distribution(name) for name in ("put", "job", "e2e", "query", "invalid")},
         generators={
-            "workers": len({op.client.split("u", 1)[0] for op in recorder.history if op.client}),
-            "users": len({op.client for op in recorder.history if op.client}),
+            "workers": len({client.split("u", 1)[0] for client in seen.clients if client}),
+            "users": len({client for client in seen.clients if client}),
         },
     )
 
@@ -441,12 +448,6 @@ def _die_with_parent() -> None:
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _widen(op: linearizability.Operation, skew: float) -> linearizability.Operation:
-    if not skew:
-        return op
-    return replace(op, invoke=op.invoke - skew, complete=None if op.complete is None else op.complete + skew)
 
 
 @contextmanager

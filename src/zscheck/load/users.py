@@ -383,7 +383,11 @@ def _test_start(environment: Environment, **_: Any) -> None:
     images = plan.images_for(worker)
     _state = ProcessState(
         plan=plan,
-        recorder=Recorder(plan.history_limit),
+        recorder=Recorder(
+            plan.history_limit,
+            history=Path(plan.history_dir) if plan.history_dir and plan.history_local else None,
+            name=f"w{worker}",
+        ),
         sessions=Sessions(client.session.uuid, dead, session_timeout),
         worker=worker,
         pacer=Pacer(plan.rate / max(plan.workers, 1)) if plan.rate else None,
@@ -406,6 +410,10 @@ def _tell_the_master(environment: Environment, reason: str) -> None:
 def _init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(WORKER_ERROR, _worker_error)
+        options = environment.parsed_options
+        plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
+        if plan is not None and plan.history_dir and not plan.history_local:
+            _master.history_dir = Path(plan.history_dir)  # workers elsewhere: their history lands here
 
 
 def _worker_error(environment: Environment, msg: Any, **_: Any) -> None:
@@ -439,6 +447,7 @@ def _final_csv(environment: Environment) -> None:
 def _test_stop(environment: Environment, **_: Any) -> None:
     _clock["stopped"] = time.time()
     if _state is not None:
+        _state.recorder.flush()  # the users are stopped: the history is complete
         try:
             _state.client.logout()  # a load run leaves no sessions behind
         finally:
@@ -452,11 +461,13 @@ def _report(client_id: str, data: dict[str, Any]) -> None:
 
 def _absorb(client_id: str, data: dict[str, Any]) -> None:
     if "zscheck" in data:
-        _master.absorb(data["zscheck"])
+        _master.absorb(data["zscheck"], source=client_id)
 
 
 def _quitting(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
+        if _state is not None:
+            _state.recorder.flush()
         return
     runner = environment.runner
     if runner is not None:
@@ -468,7 +479,9 @@ def _quitting(environment: Environment, **_: Any) -> None:
 
         runner.quit = quit_then_write_csv  # type: ignore[method-assign]
     if _state is not None:
+        _state.recorder.flush()
         _master.absorb(_state.recorder.drain())
+    _master.flush()
     options = environment.parsed_options
     plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
     if plan is not None and plan.results:
