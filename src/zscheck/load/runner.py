@@ -56,6 +56,9 @@ from zscheck.verdict import Verdict
 
 LOADTESTS_DIR = Path(__file__).resolve().parents[3] / "loadtests"
 GRACE = 45.0  # seconds past the duration before a locust that will not stop is killed
+# The measured window opens once the first process has logged in (users.py, `_open_window`); locust's
+# --run-time, counted from its own start, is the duration plus this, a ceiling if start-up never ends.
+STARTUP_ALLOWANCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,8 @@ def execute(
         read_after_write=run.read_after_write,
         seed=run.seed or 0,
         origin=time.time(),
-        horizon=duration + 600,
+        duration=duration,
+        horizon=duration + STARTUP_ALLOWANCE + 600,
         results=str(results_path.resolve()),
         verify=run.target.verify,
         request_timeout=run.target.timeout,
@@ -356,8 +360,8 @@ def execute(
         sent = sum(1 for op in recorder.history if op.kind == "write")
         raise TargetError(
             f"the run measured no state change in its {results.duration:.1f} s ({sent} sent, none answered): "
-            f"start-up took the whole run, or every answer takes longer than that; give it a longer --duration "
-            f"(the request timeout is {run.target.timeout:g} s)"
+            f"every answer takes longer than that (the request timeout is {run.target.timeout:g} s), or locust's "
+            f"start-up took over {STARTUP_ALLOWANCE:.0f} s; give it a longer --duration, and see locust.log"
         )
     codes: Counter[str] = Counter()
     for second in recorder.metrics.timeline.values():
@@ -411,7 +415,7 @@ def locust_command(run: LoadRun, plan: LoadPlan, out: Path, *, users: int, durat
         sys.executable, "-m", "locust",
         "-f", str(LOADTESTS_DIR / f"{run.scenario}.py"),
         "--headless", "--only-summary",
-        "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{max(duration, 1):.0f}s",
+        "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{max(duration, 1) + STARTUP_ALLOWANCE:.0f}s",
         "--host", plan.target,
         "--stop-timeout", "5",
         "--html", str(out / "locust.html"),
@@ -475,7 +479,7 @@ def _follow(
 ) -> None:
     """Wait for locust, with a progress event every few seconds and its CPU sampled every second; kill it
     if it overstays."""
-    deadline = started + duration + GRACE
+    deadline = started + duration + STARTUP_ALLOWANCE + GRACE
     next_tick = started + 5
     next_sample = started
     while proc.poll() is None:
@@ -486,10 +490,14 @@ def _follow(
         if now > deadline:
             proc.kill()
             proc.wait()
-            raise TargetError(f"locust did not stop within {GRACE:.0f} s of the end of the run; it was killed")
+            raise TargetError(
+                f"locust did not stop within {GRACE:.0f} s of the end of the run (and {STARTUP_ALLOWANCE:.0f} s "
+                "allowed for its start-up); it was killed"
+            )
         if now >= next_tick:
             next_tick = now + 5
-            tick = _tick(history_csv, now - started, duration)
+            # Start-up is outside the measured window: the time so far, never past the duration.
+            tick = _tick(history_csv, min(now - started, duration), duration)
             joined = _joined(log) if workers and log is not None and tick.rps is None else None
             if joined is not None and joined < workers:
                 emit(Note("load", f"waiting for workers ({joined}/{workers} joined)"))
