@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -375,3 +376,49 @@ def test_the_measured_window_opens_after_start_up(make_server: ServerFactory, tm
     result = summary["result"]
     assert result["duration"] >= 1.9, result["duration"]
     assert result["operations"]["e2e"]["count"] > 0
+
+
+SKEWED_LOCUST = (  # a locust whose clock runs ahead: every time.time() in it, ours included, reads late
+    "import runpy, sys, time; real = time.time; time.time = lambda: real() + {skew}; "
+    "sys.argv[0] = 'locust'; runpy.run_module('locust', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize(("fault", "expected"), [(None, 0), ("stale-read", 1)])
+def test_a_worker_whose_clock_is_off_is_measured_and_its_history_put_on_the_masters_clock(
+    tmp_path: Path, fault: str | None, expected: int
+) -> None:
+    """One worker's clock 0.7 s ahead: the master locates it (the self-check shows the offset) and judges
+    the contention history on its own clock, so shared images read and written from both workers pass
+    (judged by the workers' own clocks they failed: VIOLATIONS), and a stale replica is still caught."""
+    port = _free_port()
+    env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    args = [
+        "-f",
+        str(LOADTESTS / "contention.py"),
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "locust", *args], stdout=subprocess.DEVNULL, env=env),
+        subprocess.Popen(
+            [sys.executable, "-c", SKEWED_LOCUST.format(skew=0.7), *args], stdout=subprocess.DEVNULL, env=env
+        ),
+    ]
+    try:
+        code, out, summary = zscheck_load(
+            tmp_path, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port), "--scenario", "contention", "--users", "4", "--duration", "4s",
+            *(["--fault", fault] if fault else []),
+        )  # fmt: skip
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert code == expected, out
+    (clock,) = [c for c in summary["result"]["self_checks"] if c["check"] == "clock_skew"]
+    assert clock["ok"], clock
+    offsets = sorted(float(m) for m in re.findall(r"worker \d+ ([+-][\d.]+) ms", clock["text"]))
+    assert len(offsets) == 2 and abs(offsets[0]) < 100 and 600 < offsets[1] < 800, clock["text"]

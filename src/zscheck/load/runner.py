@@ -146,6 +146,13 @@ class StepResult:
         return f"{', '.join(broken)} broke while {bound.text}; do: {bound.advice}"
 
     @property
+    def unjudged_history(self) -> str | None:
+        """Why the history is no verdict on the target (the workers' clocks disagreed by more than the run
+        allows, so wall-clock order across machines says nothing either way), or None."""
+        skew = next((c for c in self.checks if c.check == "clock_skew" and not c.ok), None)
+        return None if skew is None else f"{skew.text}; do: {skew.advice}"
+
+    @property
     def throughput(self) -> float:
         return self.measured.get(None, {}).get("rps", 0.0)
 
@@ -351,7 +358,8 @@ def execute(
         raise TargetError("; ".join(results.errors))
     recorder = results.recorder
     initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
-    history = [_widen(op, run.clock_skew) for op in recorder.history] + session.final_reads()
+    history = [_on_master_clock(op, results.clocks, run.clock_skew) for op in recorder.history]
+    history += session.final_reads()
     checked = linearizability.check(history, initial=initial)
     measured = recorder.metrics.measured(results.duration)
     if not measured.get("e2e", {}).get("count") and not recorder.failures:
@@ -381,7 +389,7 @@ def execute(
         history_dropped=recorder.history_dropped,
         remote_workers=run.master,
         skew_allowed=run.clock_skew,
-        skew_seen=None,
+        clocks=results.clocks or None,
     )
     return StepResult(
         checks=checks,
@@ -447,10 +455,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _widen(op: linearizability.Operation, skew: float) -> linearizability.Operation:
-    if not skew:
+def _on_master_clock(
+    op: linearizability.Operation, clocks: dict[str, tuple[float, float]], allowed: float
+) -> linearizability.Operation:
+    """An operation timed by a worker, on the master's clock (which also times the final reads): less the
+    worker's measured offset, widened by the offset's bound and by --clock-skew (drift during the run).
+    Widening can only make more orders possible, so a skewed clock never makes a violation."""
+    worker = op.client[1:].split("u", 1)[0] if op.client.startswith("w") else ""
+    offset, bound = clocks.get(worker, (0.0, 0.0))
+    widen = bound + allowed
+    if not offset and not widen:
         return op
-    return replace(op, invoke=op.invoke - skew, complete=None if op.complete is None else op.complete + skew)
+    complete = None if op.complete is None else op.complete - offset + widen
+    return replace(op, invoke=op.invoke - offset - widen, complete=complete)
 
 
 @contextmanager
@@ -568,7 +585,11 @@ def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
 
 
 def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
-    if step.failures or not step.linearizability.ok:
+    if step.failures:
+        return Verdict.VIOLATIONS
+    if step.unjudged_history:
+        return Verdict.COULD_NOT_RUN  # clocks further apart than allowed: the history's order is unknown
+    if not step.linearizability.ok:
         return Verdict.VIOLATIONS
     if step.unjudged_gates:
         return Verdict.COULD_NOT_RUN  # a gate broke while the generator was the limit: no verdict on the target
@@ -626,6 +647,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     if setup_violations:
         verdict = Verdict.VIOLATIONS
         error = f"the target broke the contract while the run set up: {setup_violations[0]}"
+    elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_history:
+        error = f"no verdict on the history: {step.unjudged_history}"
     elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
         error = f"no verdict on the target's gates: {step.unjudged_gates}"
     summary = LoadSummary(

@@ -40,6 +40,7 @@ from zscheck.checks import default_table
 from zscheck.client import Client
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.load import selfcheck
 from zscheck.load.driver import EVENT_FOR, SAME_EVENT, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder, RunResults
@@ -137,6 +138,13 @@ _clock = {"started": 0.0, "stopped": 0.0, "opened": 0.0}
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it cannot run, and why
 WORKER_READY = "zscheck_worker_ready"  # a worker's message to the master: logged in, its users start now
+# The master measures each worker's clock against its own, NTP's way: it sends its time, the worker
+# answers with it and its own, and the offset is the worker's time less the round trip's midpoint,
+# true within half the round trip. The shortest of CLOCK_SAMPLES round trips bounds it best.
+CLOCK_PING, CLOCK_PONG = "zscheck_clock_ping", "zscheck_clock_pong"
+CLOCK_SAMPLES = 5
+_clocks: dict[str, tuple[float, float]] = {}  # worker index -> (offset from the master's clock, bound), s
+_round_trips: dict[str, int] = {}  # locust node id -> round trips measured
 _worker_errors: list[str] = []
 
 
@@ -428,6 +436,9 @@ def _init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(WORKER_ERROR, _worker_error)
         environment.runner.register_message(WORKER_READY, _worker_ready)
+        environment.runner.register_message(CLOCK_PONG, _clock_pong)
+    elif isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(CLOCK_PING, _clock_ping)
 
 
 def _worker_error(environment: Environment, msg: Any, **_: Any) -> None:
@@ -442,6 +453,25 @@ def _worker_ready(environment: Environment, msg: Any, **_: Any) -> None:
     options = environment.parsed_options
     if options is not None and options.zscheck_plan:
         _open_window(environment, LoadPlan.from_json(options.zscheck_plan).duration)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
+
+
+def _clock_ping(environment: Environment, msg: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(CLOCK_PONG, {"t0": msg.data["t0"], "t1": time.time(), "worker": runner.worker_index})
+
+
+def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
+    arrived = time.time()
+    sent, seen, worker = float(msg.data["t0"]), float(msg.data["t1"]), str(msg.data["worker"])
+    offset, bound = selfcheck.clock_offset(sent, seen, arrived)
+    if worker not in _clocks or bound < _clocks[worker][1]:
+        _clocks[worker] = (offset, bound)
+    _round_trips[msg.node_id] = _round_trips.get(msg.node_id, 0) + 1
+    if _round_trips[msg.node_id] < CLOCK_SAMPLES and isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
 
 
 def _final_csv(environment: Environment) -> None:
@@ -501,7 +531,9 @@ def _quitting(environment: Environment, **_: Any) -> None:
     plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
     if plan is not None and plan.results:
         stopped = _clock["stopped"] or time.time()
-        RunResults.write(Path(plan.results), _master, _clock["started"] or stopped, stopped, errors=_worker_errors)
+        RunResults.write(
+            Path(plan.results), _master, _clock["started"] or stopped, stopped, errors=_worker_errors, clocks=_clocks
+        )
 
 
 # locust's EventHook is untyped; registering in one place keeps the ignores to these lines.
