@@ -218,7 +218,7 @@ DISTRIBUTED = _options(
            bounded(int, 1, 65535, "port number"), "PORT"),
     Option("master-bind-host", "with --master: the interface workers connect to (default: all)", "*",
            metavar="ADDR"),
-    Option("clock-skew", "with workers on other machines: their clocks' worst disagreement (default: 0)", 0.0,
+    Option("clock-skew", "with workers: clock drift allowed in the run, beyond the offsets measured (default: 0)", 0.0,
            bounded(float, 0, 10, "number of seconds"), "S"),
 )  # fmt: skip
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory
+from tests.load.proxies import read_message
 from zscheck import Client
 from zscheck.load.runner import LOADTESTS_DIR as LOADTESTS
 
@@ -316,3 +319,106 @@ def test_a_run_that_measured_no_change_is_no_verdict(make_server: ServerFactory,
     assert summary["verdict"] == "COULD NOT RUN", summary
     assert "measured no state change" in summary["error"] and "longer --duration" in summary["error"]
     assert "none answered" in out
+
+
+class SlowLoginProxy:
+    """Forwards to a reference server; every login waits `delay` seconds first, as a login can on a
+    loaded node: the load generator's start-up then outlasts a short run."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        host, port = upstream.removeprefix("http://").rstrip("/").split(":")
+        self.upstream, self.delay = (host, int(port)), delay
+        self.logins = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        up = socket.create_connection(self.upstream)
+        reader, upreader = conn.makefile("rb"), up.makefile("rb")
+        try:
+            while (request := read_message(reader)) is not None:
+                if b"/accounts/login" in request.split(b"\r\n", 1)[0]:
+                    self.logins += 1
+                    time.sleep(self.delay)
+                up.sendall(request)
+                if (answer := read_message(upreader)) is None:
+                    return
+                conn.sendall(answer)
+        except OSError:
+            return
+        finally:
+            for s in (reader, upreader, conn, up):
+                s.close()
+
+
+def test_the_measured_window_opens_after_start_up(make_server: ServerFactory, tmp_path: Path) -> None:
+    """--duration is load, not locust's start-up: with every login taking 3 s, longer than the 2 s run,
+    the run still measures 2 s of state changes (locust's --run-time alone measured none: exit 2)."""
+    proxy = SlowLoginProxy(make_server().url, delay=3.0)
+    try:
+        code, out, summary = zscheck_load(tmp_path, "--target", proxy.url, "--users", "2", "--duration", "2s")
+    finally:
+        proxy.close()
+    assert code == 0, out
+    assert proxy.logins >= 2, "the orchestrator's login and the load generator's both went through the proxy"
+    result = summary["result"]
+    assert result["duration"] >= 1.9, result["duration"]
+    assert result["operations"]["e2e"]["count"] > 0
+
+
+SKEWED_LOCUST = (  # a locust whose clock runs ahead: every time.time() in it, ours included, reads late
+    "import runpy, sys, time; real = time.time; time.time = lambda: real() + {skew}; "
+    "sys.argv[0] = 'locust'; runpy.run_module('locust', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize(("fault", "expected"), [(None, 0), ("stale-read", 1)])
+def test_a_worker_whose_clock_is_off_is_measured_and_its_history_put_on_the_masters_clock(
+    tmp_path: Path, fault: str | None, expected: int
+) -> None:
+    """One worker's clock 0.7 s ahead: the master locates it (the self-check shows the offset) and judges
+    the contention history on its own clock, so shared images read and written from both workers pass
+    (judged by the workers' own clocks they failed: VIOLATIONS), and a stale replica is still caught."""
+    port = _free_port()
+    env = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
+    args = [
+        "-f",
+        str(LOADTESTS / "contention.py"),
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "locust", *args], stdout=subprocess.DEVNULL, env=env),
+        subprocess.Popen(
+            [sys.executable, "-c", SKEWED_LOCUST.format(skew=0.7), *args], stdout=subprocess.DEVNULL, env=env
+        ),
+    ]
+    try:
+        code, out, summary = zscheck_load(
+            tmp_path, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port), "--scenario", "contention", "--users", "4", "--duration", "4s",
+            *(["--fault", fault] if fault else []),
+        )  # fmt: skip
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert code == expected, out
+    (clock,) = [c for c in summary["result"]["self_checks"] if c["check"] == "clock_skew"]
+    assert clock["ok"], clock
+    offsets = sorted(float(m) for m in re.findall(r"worker \d+ ([+-][\d.]+) ms", clock["text"]))
+    assert len(offsets) == 2 and abs(offsets[0]) < 100 and 600 < offsets[1] < 800, clock["text"]

@@ -30,7 +30,7 @@ class _Fixed(selfcheck.Sampler):
 def _judge(processes: list[ProcessCpu], **kw: object) -> list[selfcheck.Finding]:
     args: dict[str, object] = dict(
         processes=1, users=10, rate=None, delivered=100.0, scheduled=0, late=0, history_dropped=0,
-        remote_workers=False, skew_allowed=0.0, skew_seen=None,
+        remote_workers=False, skew_allowed=0.0, clocks=None,
     )  # fmt: skip
     args.update(kw)
     return selfcheck.judge(_Fixed(processes), **args)  # type: ignore[arg-type]
@@ -77,8 +77,8 @@ def test_with_processes_only_the_workers_are_judged() -> None:
         ({"rate": 100.0, "scheduled": 1000, "late": 20}, "late_starts", True),
         ({"rate": 100.0, "scheduled": 1000, "late": 200}, "late_starts", False),
         ({"history_dropped": 5}, "history_dropped", False),
-        ({"skew_seen": 0.5, "skew_allowed": 0.01}, "clock_skew", False),
-        ({"skew_seen": 0.004, "skew_allowed": 0.01}, "clock_skew", True),
+        ({"clocks": {"0": (0.5, 0.3)}}, "clock_skew", False),  # located within 300 ms: too loose to judge by
+        ({"clocks": {"0": (2.5, 0.004), "1": (-0.01, 0.002)}}, "clock_skew", True),  # far off, but located
     ],
 )
 def test_the_other_self_checks(kw: dict[str, object], check: str, ok: bool) -> None:
@@ -115,3 +115,17 @@ def test_an_idle_generator_at_a_low_rate_is_not_the_limit(tmp_path: Path) -> Non
     checks = {c["check"]: c for c in summary["result"]["self_checks"]}
     assert checks["generator_cpu"]["ok"] and checks["delivered_rate"]["ok"] and "late_starts" in checks
     assert checks["history_dropped"]["ok"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "seen", "arrived", "offset", "bound"),
+    [
+        (100.0, 100.5, 100.2, 0.4, 0.1),  # the worker reads 100.5 at the master's 100.1 (+- 0.1)
+        (100.0, 99.0, 100.0, -1.0, 0.0),  # an instant round trip: exact
+        (100.0, 100.0, 99.9, 0.05, 0.0),  # the master's clock stepped back mid-trip: no negative bound
+    ],
+)
+def test_a_clock_is_located_from_one_round_trip(
+    sent: float, seen: float, arrived: float, offset: float, bound: float
+) -> None:
+    assert selfcheck.clock_offset(sent, seen, arrived) == pytest.approx((offset, bound))

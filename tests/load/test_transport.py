@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.load.proxies import read_message
 from tests.load.test_runner import zscheck_load
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,7 @@ class DroppingProxy:
         reader, upreader = conn.makefile("rb"), up.makefile("rb")
         try:
             while True:
-                request = _read_message(reader)
+                request = read_message(reader)
                 if request is None:
                     return
                 head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
@@ -72,7 +73,7 @@ class DroppingProxy:
                         drop = self.changes % self.every == 0
                         self.dropped += drop
                 up.sendall(request)
-                answer = _read_message(upreader)
+                answer = read_message(upreader)
                 if answer is None:
                     return
                 if drop:
@@ -83,21 +84,6 @@ class DroppingProxy:
         finally:
             for s in (reader, upreader, conn, up):
                 s.close()
-
-
-def _read_message(reader: object) -> bytes | None:
-    """One HTTP/1.1 message with a Content-Length body (what both zscheck and the server send)."""
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        line = reader.readline()  # type: ignore[attr-defined]
-        if not line:
-            return None
-        head += line
-    length = next(
-        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
-        0,
-    )
-    return head + (reader.read(length) if length else b"")  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from zscheck.linearizability import Operation, Result, StreamChecker
 FLUSH_SECONDS = 1.0  # how often a process's buffered lines reach the file (at most this much is lost to a crash)
 PATTERN = "history-*.jsonl"
 _COMPACT = (",", ":")
+Transform = Callable[[Operation], Operation]
 
 
 class OpLog:
@@ -92,9 +93,9 @@ class Seen:
 class _Reader:
     """One file, read a stretch at a time: the operations up to its next watermark."""
 
-    def __init__(self, path: Path, seen: Seen, skew: float) -> None:
+    def __init__(self, path: Path, seen: Seen, transform: Transform | None, lag: float) -> None:
         self.file = path.open()
-        self.seen, self.skew = seen, skew
+        self.seen, self.transform, self.lag = seen, transform, lag
         self.names: dict[str, list[str]] = {"k": [], "c": [], "v": []}
         self.watermark = -math.inf
         self.ended = False
@@ -107,7 +108,7 @@ class _Reader:
                     raise ValueError("cut short")
                 row = json.loads(line)
                 if row[0] == "w":
-                    self.watermark = float(row[1]) - self.skew
+                    self.watermark = float(row[1]) - self.lag
                     return ops
                 if isinstance(row[0], str):
                     self.names[row[0]].append(str(row[1]))
@@ -118,10 +119,12 @@ class _Reader:
                     self.names["k"][key],
                     "write" if is_write else "read",
                     self.names["v"][value],
-                    float(invoke) - self.skew,
-                    None if complete is None else float(complete) + self.skew,
+                    float(invoke),
+                    None if complete is None else float(complete),
                     name,
                 )
+                if self.transform is not None:
+                    op = self.transform(op)
             except (ValueError, TypeError, IndexError, KeyError):
                 self.seen.torn += 1
                 continue
@@ -139,11 +142,11 @@ def files(directory: Path) -> list[Path]:
     return sorted(directory.glob(PATTERN))
 
 
-def read(directory: Path, seen: Seen | None = None, *, skew: float = 0.0) -> Iterator[Operation]:
+def read(directory: Path, seen: Seen | None = None) -> Iterator[Operation]:
     """Every operation in the directory's history files, file after file (for tests and the bench)."""
     seen = seen or Seen()
     for path in files(directory):
-        reader = _Reader(path, seen, skew)
+        reader = _Reader(path, seen, None, 0.0)
         while not reader.ended:
             yield from reader.stretch()
 
@@ -152,18 +155,20 @@ def check(
     directory: Path,
     initial: dict[str, str] | None = None,
     *,
-    skew: float = 0.0,
+    transform: Transform | None = None,
+    lag: float = 0.0,
     extra: Iterable[Operation] = (),
     checker: StreamChecker | None = None,
 ) -> tuple[Result, Seen]:
     """Check the run's history files together, a stretch of each in turn, so the checker holds only the
-    operations that still overlap one not yet read. `skew` widens every interval (several machines'
-    clocks); `extra` are operations made after the run (the final reads), checked last."""
+    operations that still overlap one not yet read. `transform` puts each operation on the master's clock
+    (and widens it); `lag` is the most it moves a send earlier, so each watermark moves by as much. `extra`
+    are operations made after the run (the final reads), checked last."""
     seen = Seen()
     paths = files(directory)
     seen.files, seen.bytes = len(paths), sum(p.stat().st_size for p in paths)
     checker = checker or StreamChecker(initial)
-    readers = [_Reader(path, seen, skew) for path in paths]
+    readers = [_Reader(path, seen, transform, lag) for path in paths]
     while readers:
         for reader in readers:
             for op in reader.stretch():

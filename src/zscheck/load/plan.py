@@ -44,6 +44,7 @@ class LoadPlan:
     request_timeout: float = 30.0
     seed: int = 0
     origin: float = 0.0  # wall-clock time the plan was made: shared timelines (contention phases) start here
+    duration: float = 0.0  # seconds of load from the first process logged in; 0: locust's --run-time alone
     horizon: float = 3600.0  # seconds after `origin` the shared timelines must cover
     history_limit: int = 2_000_000  # operations kept per process for the linearizability check
     results: str = ""  # where the master (or the only process) writes the raw results

@@ -163,15 +163,30 @@ class RunResults:
     started: float
     stopped: float
     errors: list[str] = field(default_factory=list)  # workers that could not run, and why
+    # worker index -> (its clock less the master's, the bound on that), measured at its start (users.py)
+    clocks: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
         return max(self.stopped - self.started, 1e-9)
 
     @staticmethod
-    def write(path: Path, recorder: Recorder, started: float, stopped: float, errors: list[str] | None = None) -> None:
+    def write(
+        path: Path,
+        recorder: Recorder,
+        started: float,
+        stopped: float,
+        errors: list[str] | None = None,
+        clocks: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         tmp = path.with_suffix(".tmp")
-        body = {"started": started, "stopped": stopped, "errors": list(errors or []), **recorder.drain()}
+        body = {
+            "started": started,
+            "stopped": stopped,
+            "errors": list(errors or []),
+            "clocks": {k: list(v) for k, v in (clocks or {}).items()},
+            **recorder.drain(),
+        }
         tmp.write_text(json.dumps(body))
         tmp.replace(path)  # whole or absent: a reader never sees half a file
 
@@ -183,4 +198,7 @@ class RunResults:
             raise TargetError(f"the load run wrote no results ({path} is missing): see locust.log") from None
         recorder = Recorder(history_limit=len(data.get("history", [])) + 1)
         recorder.absorb(data)
-        return cls(recorder, float(data["started"]), float(data["stopped"]), [str(e) for e in data.get("errors", [])])
+        clocks = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("clocks", {}).items()}
+        return cls(
+            recorder, float(data["started"]), float(data["stopped"]), [str(e) for e in data.get("errors", [])], clocks
+        )

@@ -57,6 +57,9 @@ from zscheck.verdict import Verdict
 
 LOADTESTS_DIR = Path(__file__).resolve().parents[3] / "loadtests"
 GRACE = 45.0  # seconds past the duration before a locust that will not stop is killed
+# The measured window opens once the first process has logged in (users.py, `_open_window`); locust's
+# --run-time, counted from its own start, is the duration plus this, a ceiling if start-up never ends.
+STARTUP_ALLOWANCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,13 @@ class StepResult:
         if bound is None or not broken:
             return None
         return f"{', '.join(broken)} broke while {bound.text}; do: {bound.advice}"
+
+    @property
+    def unjudged_history(self) -> str | None:
+        """Why the history is no verdict on the target (the workers' clocks disagreed by more than the run
+        allows, so wall-clock order across machines says nothing either way), or None."""
+        skew = next((c for c in self.checks if c.check == "clock_skew" and not c.ok), None)
+        return None if skew is None else f"{skew.text}; do: {skew.advice}"
 
     @property
     def throughput(self) -> float:
@@ -321,7 +331,8 @@ def execute(
         read_after_write=run.read_after_write,
         seed=run.seed or 0,
         origin=time.time(),
-        horizon=duration + 600,
+        duration=duration,
+        horizon=duration + STARTUP_ALLOWANCE + 600,
         results=str(results_path.resolve()),
         history_dir=str(history_dir.resolve()),
         history_local=not run.master,
@@ -354,8 +365,16 @@ def execute(
     recorder = results.recorder
     initial = dict(plan.images)  # this run's start: a capacity step starts where the last one ended
     # The history files, a stretch at a time, each image cut where nothing is in flight: memory and time
-    # that do not grow with the run's length (bench/soak.py). The final reads come after everything.
-    checked, seen = oplog.check(history_dir, initial, skew=run.clock_skew, extra=session.final_reads())
+    # that do not grow with the run's length (bench/soak.py). Each worker's operations go on the master's
+    # clock; the final reads come after everything.
+    shifts = [run.clock_skew] + [offset + bound + run.clock_skew for offset, bound in results.clocks.values()]
+    checked, seen = oplog.check(
+        history_dir,
+        initial,
+        transform=lambda op: _on_master_clock(op, results.clocks, run.clock_skew),
+        lag=max(shifts),
+        extra=session.final_reads(),
+    )
     measured = recorder.metrics.measured(results.duration)
     if not measured.get("e2e", {}).get("count") and not recorder.failures:
         # No change was answered: a PASS would say the target held under load that never reached it (seen
@@ -363,8 +382,8 @@ def execute(
         sent = seen.writes
         raise TargetError(
             f"the run measured no state change in its {results.duration:.1f} s ({sent} sent, none answered): "
-            f"start-up took the whole run, or every answer takes longer than that; give it a longer --duration "
-            f"(the request timeout is {run.target.timeout:g} s)"
+            f"every answer takes longer than that (the request timeout is {run.target.timeout:g} s), or locust's "
+            f"start-up took over {STARTUP_ALLOWANCE:.0f} s; give it a longer --duration, and see locust.log"
         )
     codes: Counter[str] = Counter()
     for second in recorder.metrics.timeline.values():
@@ -384,7 +403,7 @@ def execute(
         history_dropped=recorder.history_dropped + seen.torn,
         remote_workers=run.master,
         skew_allowed=run.clock_skew,
-        skew_seen=None,
+        clocks=results.clocks or None,
     )
     return StepResult(
         checks=checks,
@@ -418,7 +437,7 @@ def locust_command(run: LoadRun, plan: LoadPlan, out: Path, *, users: int, durat
         sys.executable, "-m", "locust",
         "-f", str(LOADTESTS_DIR / f"{run.scenario}.py"),
         "--headless", "--only-summary",
-        "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{max(duration, 1):.0f}s",
+        "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{max(duration, 1) + STARTUP_ALLOWANCE:.0f}s",
         "--host", plan.target,
         "--stop-timeout", "5",
         "--html", str(out / "locust.html"),
@@ -450,6 +469,21 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _on_master_clock(
+    op: linearizability.Operation, clocks: dict[str, tuple[float, float]], allowed: float
+) -> linearizability.Operation:
+    """An operation timed by a worker, on the master's clock (which also times the final reads): less the
+    worker's measured offset, widened by the offset's bound and by --clock-skew (drift during the run).
+    Widening can only make more orders possible, so a skewed clock never makes a violation."""
+    worker = op.client[1:].split("u", 1)[0] if op.client.startswith("w") else ""
+    offset, bound = clocks.get(worker, (0.0, 0.0))
+    widen = bound + allowed
+    if not offset and not widen:
+        return op
+    complete = None if op.complete is None else op.complete - offset + widen
+    return replace(op, invoke=op.invoke - offset - widen, complete=complete)
+
+
 @contextmanager
 def _forward_signals(proc: subprocess.Popen[Any], control: RunControl) -> Iterator[None]:
     """Ctrl-C or SIGTERM: locust is told to stop (it writes its results), then the caller restores."""
@@ -476,7 +510,7 @@ def _follow(
 ) -> None:
     """Wait for locust, with a progress event every few seconds and its CPU sampled every second; kill it
     if it overstays."""
-    deadline = started + duration + GRACE
+    deadline = started + duration + STARTUP_ALLOWANCE + GRACE
     next_tick = started + 5
     next_sample = started
     while proc.poll() is None:
@@ -487,10 +521,14 @@ def _follow(
         if now > deadline:
             proc.kill()
             proc.wait()
-            raise TargetError(f"locust did not stop within {GRACE:.0f} s of the end of the run; it was killed")
+            raise TargetError(
+                f"locust did not stop within {GRACE:.0f} s of the end of the run (and {STARTUP_ALLOWANCE:.0f} s "
+                "allowed for its start-up); it was killed"
+            )
         if now >= next_tick:
             next_tick = now + 5
-            tick = _tick(history_csv, now - started, duration)
+            # Start-up is outside the measured window: the time so far, never past the duration.
+            tick = _tick(history_csv, min(now - started, duration), duration)
             joined = _joined(log) if workers and log is not None and tick.rps is None else None
             if joined is not None and joined < workers:
                 emit(Note("load", f"waiting for workers ({joined}/{workers} joined)"))
@@ -561,7 +599,11 @@ def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
 
 
 def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
-    if step.failures or not step.linearizability.ok:
+    if step.failures:
+        return Verdict.VIOLATIONS
+    if step.unjudged_history:
+        return Verdict.COULD_NOT_RUN  # clocks further apart than allowed: the history's order is unknown
+    if not step.linearizability.ok:
         return Verdict.VIOLATIONS
     if step.unjudged_gates:
         return Verdict.COULD_NOT_RUN  # a gate broke while the generator was the limit: no verdict on the target
@@ -619,6 +661,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     if setup_violations:
         verdict = Verdict.VIOLATIONS
         error = f"the target broke the contract while the run set up: {setup_violations[0]}"
+    elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_history:
+        error = f"no verdict on the history: {step.unjudged_history}"
     elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
         error = f"no verdict on the target's gates: {step.unjudged_gates}"
     summary = LoadSummary(

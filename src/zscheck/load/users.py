@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import csv
 import itertools
+import logging
 import math
 import random
 import time
@@ -39,6 +40,7 @@ from zscheck.checks import default_table
 from zscheck.client import Client
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.load import selfcheck
 from zscheck.load.driver import EVENT_FOR, SAME_EVENT, Driver, Sessions
 from zscheck.load.plan import LoadPlan
 from zscheck.load.recorder import Recorder, RunResults
@@ -130,11 +132,19 @@ class ProcessState:
 
 _state: ProcessState | None = None
 _master = Recorder()  # the master's (or the only process's) total
-_clock = {"started": 0.0, "stopped": 0.0}
+_clock = {"started": 0.0, "stopped": 0.0, "opened": 0.0}
 # locust flushes its CSVs every 5 s: the progress lines, read from the history CSV, would lag or start
 # at nothing while work is done. Every second instead (it writes them every second anyway).
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it cannot run, and why
+WORKER_READY = "zscheck_worker_ready"  # a worker's message to the master: logged in, its users start now
+# The master measures each worker's clock against its own, NTP's way: it sends its time, the worker
+# answers with it and its own, and the offset is the worker's time less the round trip's midpoint,
+# true within half the round trip. The shortest of CLOCK_SAMPLES round trips bounds it best.
+CLOCK_PING, CLOCK_PONG = "zscheck_clock_ping", "zscheck_clock_pong"
+CLOCK_SAMPLES = 5
+_clocks: dict[str, tuple[float, float]] = {}  # worker index -> (offset from the master's clock, bound), s
+_round_trips: dict[str, int] = {}  # locust node id -> round trips measured
 _worker_errors: list[str] = []
 
 
@@ -397,6 +407,25 @@ def _test_start(environment: Environment, **_: Any) -> None:
         client=client,
         phases=Phases(plan.seed, plan.origin, plan.horizon),
     )
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.send_message(WORKER_READY, {})
+    else:
+        _open_window(environment, plan.duration)
+
+
+def _open_window(environment: Environment, duration: float) -> None:
+    """The measured window opens when the first load-generating process has logged in, and lasts the
+    plan's duration. Locust's own --run-time starts before that, at `runner.start`: on a starved machine
+    its start-up (the login, the first users) ate 1.4 s of a 2 s run, which then measured nothing. Locust
+    still gets a --run-time (the duration plus a start-up allowance) as the ceiling if no window opens."""
+    if _clock["opened"]:
+        return
+    _clock["opened"] = _clock["started"] = time.time()
+    runner = environment.runner
+    if duration > 0 and runner is not None:
+        # locust.log says "Run time limit set to" the ceiling; this line says when the run really began.
+        logging.getLogger("zscheck.load").info("measured window opens: %g s of load from now", duration)
+        gevent.spawn_later(duration, runner.quit)
 
 
 def _tell_the_master(environment: Environment, reason: str) -> None:
@@ -410,10 +439,14 @@ def _tell_the_master(environment: Environment, reason: str) -> None:
 def _init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(WORKER_ERROR, _worker_error)
+        environment.runner.register_message(WORKER_READY, _worker_ready)
+        environment.runner.register_message(CLOCK_PONG, _clock_pong)
         options = environment.parsed_options
         plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
         if plan is not None and plan.history_dir and not plan.history_local:
             _master.history_dir = Path(plan.history_dir)  # workers elsewhere: their history lands here
+    elif isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(CLOCK_PING, _clock_ping)
 
 
 def _worker_error(environment: Environment, msg: Any, **_: Any) -> None:
@@ -422,6 +455,31 @@ def _worker_error(environment: Environment, msg: Any, **_: Any) -> None:
     runner = environment.runner
     if runner is not None:
         gevent.spawn_later(0.1, runner.quit)  # nothing this run measures can be judged now
+
+
+def _worker_ready(environment: Environment, msg: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    if options is not None and options.zscheck_plan:
+        _open_window(environment, LoadPlan.from_json(options.zscheck_plan).duration)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
+
+
+def _clock_ping(environment: Environment, msg: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(CLOCK_PONG, {"t0": msg.data["t0"], "t1": time.time(), "worker": runner.worker_index})
+
+
+def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
+    arrived = time.time()
+    sent, seen, worker = float(msg.data["t0"]), float(msg.data["t1"]), str(msg.data["worker"])
+    offset, bound = selfcheck.clock_offset(sent, seen, arrived)
+    if worker not in _clocks or bound < _clocks[worker][1]:
+        _clocks[worker] = (offset, bound)
+    _round_trips[msg.node_id] = _round_trips.get(msg.node_id, 0) + 1
+    if _round_trips[msg.node_id] < CLOCK_SAMPLES and isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
 
 
 def _final_csv(environment: Environment) -> None:
@@ -486,7 +544,9 @@ def _quitting(environment: Environment, **_: Any) -> None:
     plan = LoadPlan.from_json(options.zscheck_plan) if options is not None and options.zscheck_plan else None
     if plan is not None and plan.results:
         stopped = _clock["stopped"] or time.time()
-        RunResults.write(Path(plan.results), _master, _clock["started"] or stopped, stopped, errors=_worker_errors)
+        RunResults.write(
+            Path(plan.results), _master, _clock["started"] or stopped, stopped, errors=_worker_errors, clocks=_clocks
+        )
 
 
 # locust's EventHook is untyped; registering in one place keeps the ignores to these lines.
