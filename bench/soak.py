@@ -8,16 +8,15 @@ and the history check within 60 s per hour of history).
    `--baseline-commit` (unpacked from this checkout's git history, run with PYTHONPATH on its src/): its
    history held in each locust process, written whole into raw-results.json, read back and checked whole.
    Every second the bench reads VmRSS of each process of the load's tree (`zscheck load` and its locust
-   processes; not the server) from /proc: the peak of their sum, and that sum at the middle and at the
-   end of the run (past start-up), which says whether memory grows with the run.
+   processes; not the server) from /proc: the peak of their sum, and its growth past start-up (the first
+   30% of the run; least squares), which says whether memory grows with the run.
 2. The streamed run's history checked both ways, each in a fresh Python process that reports its CPU
-   seconds and its peak RSS (getrusage), with the same verdict: `zscheck.load.oplog.check` on the files;
-   and the files turned into the old raw-results.json outside the measurement, then `RunResults.read` +
-   `linearizability.check` on the whole history, measured. The Operation objects a locust process held
-   per million (tracemalloc) are printed too.
+   seconds and its peak RSS (getrusage), with the same verdict: `zscheck.linearizability.check_files` on
+   the files; and the files turned into the old raw-results.json outside the measurement, then that file
+   parsed whole, every Operation built and `linearizability.check` run on the whole history, measured.
+   What a locust process held per million operations (tracemalloc, the Operations) is printed too.
 3. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
-   2,524 operations/s. What still grows with the run by design (the per-second timeline kept for the
-   report and its plots) is measured on its own: a Metrics with an hour of seconds (tracemalloc).
+   2,524 operations/s: the peak plus the growth (if any) for eight hours; the check's CPU per hour.
 
     python bench/soak.py                    # 60 s each, 20 users, 2 locust processes
     python bench/soak.py --seconds 20       # quicker
@@ -116,57 +115,38 @@ def run_load(
 def checker(mode: str, run: Path) -> None:
     """In a fresh process: check the run's history one way; print what it cost as one JSON line."""
     from zscheck import linearizability
-    from zscheck.load import oplog
-    from zscheck.load.recorder import RunResults
+    from zscheck.linearizability import Operation
 
     initial = json.loads((run / "plan.json").read_text())["images"]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.process_time()
-    if mode == "stream":
-        result, _ = oplog.check(run / "history", initial)
-        held = None
-    else:
-        results = RunResults.read(run / "old-raw-results.json")
-        result = linearizability.check(results.recorder.history, initial=initial)
-        held = len(results.recorder.history)
+    if mode == "stream":  # what `zscheck load` does now
+        result, _ = linearizability.check_files(run / "history", initial)
+    else:  # what it did before: the whole raw-results.json parsed, every operation built, one check
+        data = json.loads((run / "old-raw-results.json").read_text())
+        history = [Operation(k, kind, v, i, c, client) for k, kind, v, i, c, client in data["history"]]
+        result = linearizability.check(history, initial=initial)
     cpu = time.process_time() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cpu": cpu, "peak_mb": peak, "start_mb": before, "ok": result.ok,
-                      "operations": result.operations, "held": held}))  # fmt: skip
+    print(json.dumps({"cpu": cpu, "peak_mb": peak, "start_mb": before, "ok": result.ok, "ops": result.operations}))
 
 
 def old_results(run: Path) -> float:
-    """Write the run's history as the in-memory path wrote it (one raw-results.json); return the
-    Operations' MB per million as a locust process held them (tracemalloc, on up to 200,000 of them)."""
-    from zscheck.load import oplog
-    from zscheck.load.recorder import Recorder, RunResults
+    """Write the run's history as the in-memory path wrote it (all of it in raw-results.json); return the
+    bytes per operation a locust process held them in (tracemalloc, on up to 200,000 Operations)."""
+    from zscheck import linearizability
+    from zscheck.linearizability import Operation
 
-    recorder = Recorder(history_limit=10**9)
-    for op in oplog.read(run / "history"):
-        recorder.operation(op)
-    sample = recorder.history[:200_000]
+    history = list(linearizability.read_files(run / "history"))
+    sample = history[:200_000]
     tracemalloc.start()
-    copy = [type(o)(o.key, o.kind, o.value, o.invoke, o.complete, o.client) for o in sample]
+    copy = [Operation(o.key, o.kind, o.value, o.invoke, o.complete, o.client) for o in sample]
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del copy
-    RunResults.write(run / "old-raw-results.json", recorder, 0.0, 1.0)
-    return held / len(sample)  # bytes per operation: MB per million
-
-
-def timeline_mb_per_hour() -> float:
-    """What the per-second timeline costs for an hour of run (it is kept for the report's plots)."""
-    from zscheck.metrics import Metrics
-
-    tracemalloc.start()
-    metrics = Metrics()
-    for t in range(3600):
-        second = metrics.timeline[t]
-        second.count, second.failures = 2500, 0
-        second.buckets.update({1 << b: 100 for b in range(10, 22)})  # a dozen latency buckets a second
-    mb, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return mb / 1e6
+    rows = [[o.key, o.kind, o.value, o.invoke, o.complete, o.client] for o in history]
+    (run / "old-raw-results.json").write_text(json.dumps({"history": rows}))
+    return held / len(sample)
 
 
 def measure(mode: str, run: Path) -> dict[str, Any]:
@@ -176,10 +156,22 @@ def measure(mode: str, run: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def shape(samples: list[tuple[float, float]], seconds: int) -> tuple[float, float, float]:
-    """Peak, middle and end of the load tree's MB, past the first 30% (start-up)."""
-    loaded = [mb for t, mb in samples if t >= seconds * 0.3] or [0.0]
-    return max(mb for _, mb in samples), loaded[len(loaded) // 2], loaded[-1]
+def shape(samples: list[tuple[float, float]], seconds: float) -> tuple[float, float]:
+    """The load tree's peak MB, and its growth past start-up (the first 30%) in MB per hour (least squares)."""
+    peak = max(mb for _, mb in samples)
+    late = [(t, mb) for t, mb in samples if t >= seconds * 0.3]
+    if len(late) < 3:
+        return peak, 0.0
+    mt, mm = sum(t for t, _ in late) / len(late), sum(mb for _, mb in late) / len(late)
+    slope = sum((t - mt) * (mb - mm) for t, mb in late) / sum((t - mt) ** 2 for t, _ in late)
+    return peak, slope * 3600
+
+
+def operations_and_seconds(run: Path, default: float) -> float:
+    try:
+        return float(json.loads((run / "summary.json").read_text())["result"]["duration"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return default
 
 
 def main() -> None:
@@ -203,49 +195,56 @@ def main() -> None:
             old_samples, old_code = run_load(url, a.seconds, a.users, a.processes, work / "old", old_src)
         finally:
             stop_process(server)
-        run = work / "run"
+        run, old = work / "run", work / "old"
         for name, c in (("run", code), ("old", old_code)):
             if c != 0:
                 sys.exit(f"soak: zscheck load ({name}) exited {c}:\n{(work / f'{name}.out').read_text()[-2000:]}")
         history_bytes = sum(p.stat().st_size for p in (run / "history").glob("history-*.jsonl"))
-        old_raw = json.loads((work / "old" / "raw-results.json").read_text())
-        old_ops, old_bytes = len(old_raw["history"]), (work / "old" / "raw-results.json").stat().st_size
-        del old_raw
-        held_mb_per_m = old_results(run)
+        summary_bytes = (run / "raw-results.json").stat().st_size
+        old_ops = len(json.loads((old / "raw-results.json").read_text())["history"])
+        old_bytes = (old / "raw-results.json").stat().st_size
+        seconds = operations_and_seconds(run, a.seconds)
+        old_seconds = operations_and_seconds(old, a.seconds)
+        held = old_results(run)
         stream, memory = measure("stream", run), measure("memory", run)
-    ops = stream["operations"]
-    assert stream["ok"] == memory["ok"] and memory["operations"] == ops, (stream, memory)
-    per_m, rate = 1e6 / ops, ops / a.seconds
-    peak, mid, end = shape(samples, a.seconds)
-    old_peak, old_mid, old_end = shape(old_samples, a.seconds)
-    line = timeline_mb_per_hour()
+    ops = stream["ops"]
+    assert stream["ok"] == memory["ok"] and memory["ops"] == ops, (stream, memory)
+    per_m, rate, old_rate = 1e6 / ops, ops / seconds, old_ops / old_seconds
+    peak, growth = shape(samples, a.seconds)
+    old_peak, old_growth = shape(old_samples, a.seconds)
+    check_s, old_check_s = stream["cpu"] * per_m, memory["cpu"] * per_m
     print(
-        f"soak: {a.seconds} s toggle, {a.users} users, {a.processes} locust processes, load average "
-        f"{os.getloadavg()[0]:.2f}; streamed {ops:,} operations ({rate:,.0f}/s), "
-        f"{'linearizable' if stream['ok'] else 'VIOLATED'} both ways; in-memory ({a.baseline_commit[:7]}) "
-        f"{old_ops:,} operations"
+        f"soak: toggle, {a.users} users, {a.processes} locust processes, --duration {a.seconds}s each, load average "
+        f"{os.getloadavg()[0]:.2f}: streamed {ops:,} operations ({rate:,.0f}/s), in-memory ({a.baseline_commit}) "
+        f"{old_ops:,} ({old_rate:,.0f}/s); the streamed history {'linearizable' if stream['ok'] else 'VIOLATED'} "
+        "checked both ways"
     )
-    print(f"{'':34}{'streamed':>14}{'in-memory':>14}")
     rows = [
-        ("load + locust RSS: peak", f"{peak:.0f} MB", f"{old_peak:.0f} MB"),
-        ("  mid-run -> end", f"{mid:.0f} -> {end:.0f} MB", f"{old_mid:.0f} -> {old_end:.0f} MB"),
-        ("history bytes / M ops", f"{history_bytes * per_m / 1e6:.0f} MB", f"{old_bytes / old_ops:.0f} MB"),
-        ("check CPU s / M ops (same history)", f"{stream['cpu'] * per_m:.1f}", f"{memory['cpu'] * per_m:.1f}"),
+        ("zscheck load + locust: peak RSS", f"{peak:.0f} MB", f"{old_peak:.0f} MB"),
+        ("  growth past start-up", f"{growth:+.0f} MB/h", f"{old_growth:+.0f} MB/h"),
+        (
+            "  growth per M operations",
+            f"{growth / (rate * 3.6e-3):+.0f} MB",
+            f"{old_growth / (old_rate * 3.6e-3):+.0f} MB",
+        ),
+        ("history on disk / M ops", f"{history_bytes * per_m / 1e6:.0f} MB", f"{old_bytes / old_ops:.0f} MB"),
+        ("raw-results.json", f"{summary_bytes / 1e3:.0f} kB", f"{old_bytes / 1e6:.1f} MB"),
+        ("check CPU s / M ops (same history)", f"{check_s:.1f}", f"{old_check_s:.1f}"),
         ("checker peak RSS (same history)", f"{stream['peak_mb']:.0f} MB", f"{memory['peak_mb']:.0f} MB"),
         ("  of which python + imports", f"{stream['start_mb']:.0f} MB", f"{memory['start_mb']:.0f} MB"),
-        ("history held per locust process", "~0 (on disk)", f"{held_mb_per_m:.0f} MB / M ops"),
+        ("history held per locust process", "0 (on disk)", f"{held:.0f} MB / M ops"),
     ]
+    print(f"{'':36}{'streamed':>16}{'in-memory':>16}")
     for name, st, me in rows:
-        print(f"{name:34}{st:>14}{me:>14}")
-    for label, r in ((f"this run's rate ({rate:,.0f}/s)", rate), (f"the issue's rate ({RATE:,.0f}/s)", RATE)):
+        print(f"{name:36}{st:>16}{me:>16}")
+    for label, r in ((f"this run's rate, {rate:,.0f}/s", rate), (f"the issue's rate, {RATE:,.0f}/s", RATE)):
         m8 = r * 3600 * HOURS / 1e6
-        grown = (memory["peak_mb"] - memory["start_mb"]) * per_m * m8 + held_mb_per_m * m8
+        mem8 = peak + max(growth, 0.0) / rate * r * HOURS
+        old8 = old_peak + max(old_growth, 0.0) / old_rate * r * HOURS
         print(
-            f"{HOURS} h at {label}, {m8:.0f} M ops: streamed {peak + HOURS * line * 2:.0f} MB (the run's peak + "
-            f"the per-second timeline, {line:.1f} MB/h, in the master and in zscheck load), history "
-            f"{history_bytes * per_m * m8 / 1e9:.1f} GB on disk, check {stream['cpu'] * per_m * r * 3.6e-3:.0f} s "
-            f"per hour of history; in-memory {old_peak / 1000 + grown / 1000:.1f} GB, check "
-            f"{memory['cpu'] * per_m * r * 3.6e-3:.0f} s per hour (goals: 500 MB, 60 s per hour)"
+            f"{HOURS} h at {label} ({m8:.0f} M ops): streamed {mem8:.0f} MB, {history_bytes * per_m * m8 / 1e9:.1f} GB "
+            f"of history on disk, check {check_s * r * 3.6e-3:.0f} s per hour of history; in-memory "
+            f"{old8 / 1000:.1f} GB, check {old_check_s * r * 3.6e-3:.0f} s per hour (goals: 500 MB, 60 s per hour)"
         )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zscheck import linearizability
 from zscheck.linearizability import Operation
-from zscheck.load import oplog
 from zscheck.load.recorder import MAX_EXAMPLES, Recorder, RunResults
 
 
@@ -62,7 +62,7 @@ def test_the_history_goes_to_disk_as_it_is_made_and_the_results_keep_only_the_su
     RunResults.write(tmp_path / "raw.json", r, 0.0, 100.0)
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert raw["history"] == [] and raw["metrics"]["operations"]["e2e"]
-    back = list(oplog.read(tmp_path))
+    back = list(linearizability.read_files(tmp_path))
     assert [(o.key, o.value, o.invoke, o.complete) for o in back] == [
         (f"img-{i % 3}", "Disabled" if i % 2 else "Enabled", float(i), i + 0.5) for i in range(100)
     ]
@@ -71,15 +71,15 @@ def test_the_history_goes_to_disk_as_it_is_made_and_the_results_keep_only_the_su
 
 
 def test_a_torn_last_line_is_ignored_and_counted(tmp_path: Path) -> None:
-    log = oplog.OpLog(tmp_path / "history-w0.jsonl")
+    log = linearizability.HistoryFile(tmp_path / "history-w0.jsonl")
     for i in range(5):
         log.append(Operation("img", "write", "Enabled", float(i), i + 0.5, "c"))
     log.flush(10.0)
     with log.path.open("a") as f:
         f.write("[0,1,0,11.0,11")  # the process was killed mid-line
-    seen = oplog.Seen()
-    assert len(list(oplog.read(tmp_path, seen))) == 5 and seen.torn == 1
-    result, seen = oplog.check(tmp_path, {"img": "Enabled"})
+    seen = linearizability.Seen()
+    assert len(list(linearizability.read_files(tmp_path, seen))) == 5 and seen.torn == 1
+    result, seen = linearizability.check_files(tmp_path, {"img": "Enabled"})
     assert result.ok and result.operations == 5 and seen.torn == 1
 
 
@@ -99,12 +99,14 @@ def test_files_are_checked_together_and_a_lost_update_across_them_is_caught(tmp_
         ("w0", Operation("img", "write", "Disabled", 1.0, 2.0, "w0u0"), 2.5),
         ("w1", Operation("img", "read", "Enabled", 3.0, 4.0, "w1u0"), 4.5),
     ):
-        log = oplog.OpLog(tmp_path / f"history-{name}.jsonl")
+        log = linearizability.HistoryFile(tmp_path / f"history-{name}.jsonl")
         log.append(op)
         log.flush(mark)
-    result, seen = oplog.check(tmp_path, {"img": "Enabled"})
+    result, seen = linearizability.check_files(tmp_path, {"img": "Enabled"})
     assert not result.ok and seen.files == 2 and seen.operations == 2 and seen.clients == {"w0u0", "w1u0"}
-    fine, _ = oplog.check(tmp_path, {"img": "Enabled"}, extra=[Operation("img", "read", "Enabled", 5.0, 6.0)])
+    fine, _ = linearizability.check_files(
+        tmp_path, {"img": "Enabled"}, extra=[Operation("img", "read", "Enabled", 5.0, 6.0)]
+    )
     assert not fine.ok  # still the same violation
 
 
@@ -114,5 +116,5 @@ def test_a_remote_workers_history_reaches_a_file_on_the_master(tmp_path: Path) -
     worker.operation(Operation("img", "write", "Disabled", 1.0, 2.0, "w1u0"))
     master.absorb(json.loads(json.dumps(worker.drain())), source="host-a_1f2e")
     master.flush()
-    assert [p.name for p in oplog.files(tmp_path)] == ["history-remote-host-a_1f2e.jsonl"]
-    assert [o.value for o in oplog.read(tmp_path)] == ["Disabled"]
+    assert [p.name for p in linearizability.history_files(tmp_path)] == ["history-remote-host-a_1f2e.jsonl"]
+    assert [o.value for o in linearizability.read_files(tmp_path)] == ["Disabled"]

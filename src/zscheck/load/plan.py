@@ -48,7 +48,9 @@ class LoadPlan:
     horizon: float = 3600.0  # seconds after `origin` the shared timelines must cover
     history_limit: int = 2_000_000  # operations kept per process for the linearizability check
     results: str = ""  # where the master (or the only process) writes the raw results
-    history_dir: str = ""  # where the history files go (zscheck.load.oplog); "": kept in memory instead
+    history_dir: str = (
+        ""  # where the history files go (zscheck.linearizability.HistoryFile); "": kept in memory instead
+    )
     history_local: bool = True  # the workers share the master's disk (else they send their history to it)
     verify: bool | str = True
 

@@ -3,7 +3,7 @@
 A worker drains its recorder into each report to the locust master, which absorbs them; the master (or
 the only process) writes the total as the run's raw results. `RunResults` reads them back.
 
-The history goes to disk as it is made (`zscheck.load.oplog`), so memory does not grow with the run: a
+The history goes to disk as it is made (`zscheck.linearizability.HistoryFile`), so memory does not grow with the run: a
 process on the master's machine appends to a file of its own; a worker on another machine sends its
 operations with each report (a few seconds' worth) and the master appends them to a file per worker.
 The raw results then keep only the summary (histograms, failures, the timeline). A recorder without a
@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zscheck.errors import TargetError
-from zscheck.linearizability import Operation
-from zscheck.load.oplog import OpLog
+from zscheck.linearizability import HistoryFile, Operation
 from zscheck.metrics import Metrics
 
 MAX_EXAMPLES = 3  # reproducers kept per failure group: a flood of one failure stays one line
@@ -57,8 +56,8 @@ class Recorder:
         self.history_limit = history_limit
         self.history_dropped = 0
         self.history_dir = history
-        self.log = None if history is None else OpLog(history / f"history-{name}.jsonl")
-        self.remote_logs: dict[str, OpLog] = {}  # the master's files for workers on other machines
+        self.log = None if history is None else HistoryFile(history / f"history-{name}.jsonl")
+        self.remote_logs: dict[str, HistoryFile] = {}  # the master's files for workers on other machines
         self.in_flight: dict[int, float] = {}  # token -> when an operation not yet recorded was sent
         self.tokens = itertools.count()
         self.failures: dict[tuple[str, str, str], FailureGroup] = {}
@@ -137,7 +136,7 @@ class Recorder:
             log = self.remote_logs.get(source)
             if log is None:
                 safe = re.sub(r"[^\w.-]", "_", source)  # locust's client id: host name and a uuid
-                log = self.remote_logs[source] = OpLog(self.history_dir / f"history-remote-{safe}.jsonl")
+                log = self.remote_logs[source] = HistoryFile(self.history_dir / f"history-remote-{safe}.jsonl")
             for key, kind, value, invoke, complete, client in history:
                 log.append(Operation(key, kind, value, invoke, complete, client))
             log.flush(data.get("watermark"))

@@ -32,7 +32,7 @@ from zscheck.checks.violations import Violation
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
-from zscheck.load import oplog, selfcheck
+from zscheck.load import selfcheck
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
 from zscheck.report.documents import (
@@ -368,7 +368,7 @@ def execute(
     # that do not grow with the run's length (bench/soak.py). Each worker's operations go on the master's
     # clock; the final reads come after everything.
     shifts = [run.clock_skew] + [offset + bound + run.clock_skew for offset, bound in results.clocks.values()]
-    checked, seen = oplog.check(
+    checked, seen = linearizability.check_files(
         history_dir,
         initial,
         transform=lambda op: _on_master_clock(op, results.clocks, run.clock_skew),
