@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zscheck.load.runner import _joined, _tick
+from zscheck.load.runner import StatsTail, _joined, _tick
 
 HEADER = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,Total Request Count,Total Failure Count\n"
 
@@ -68,3 +68,25 @@ def test_the_workers_joined_so_far_are_read_from_the_masters_log(tmp_path: Path,
     path.write_text(log)
     assert _joined(path) == joined
     assert _joined(tmp_path / "missing.log") == 0
+
+
+def test_a_long_run_is_read_as_it_grows_and_only_its_last_seconds_are_kept(tmp_path: Path) -> None:
+    # An hour of seconds, appended in pieces (one cut mid-line, as locust may leave it between two ticks):
+    # each tick reads only what was added, and gives what reading the whole file gives.
+    path = tmp_path / "locust_stats_history.csv"
+    path.write_text(HEADER)
+    tail = StatsTail(path)
+    for start in range(0, 3600, 600):
+        text = "".join(f"{t},{u},{k},{n},0,0,{c},{f}\n" for s in range(start, start + 600) for t, u, k, n, c, f in
+                       _second(1000 + s, 10 * s, s))  # fmt: skip
+        cut = len(text) // 2 + 7
+        with path.open("a") as f:
+            f.write(text[:cut])
+        tail.tick(5, 30)
+        with path.open("a") as f:
+            f.write(text[cut:])
+        tick = tail.tick(5, 30)
+        whole = _tick(path, 5, 30)
+        assert (tick.requests, tick.rps, tick.users) == (whole.requests, whole.rps, whole.users)
+        assert tick.requests == 11 * (start + 599)
+    assert len(tail.seconds) <= StatsTail.KEEP + 1  # the last minute, not the hour

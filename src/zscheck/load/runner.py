@@ -513,6 +513,7 @@ def _follow(
     deadline = started + duration + STARTUP_ALLOWANCE + GRACE
     next_tick = started + 5
     next_sample = started
+    stats = StatsTail(history_csv)
     while proc.poll() is None:
         now = time.monotonic()
         if sampler is not None and now >= next_sample:
@@ -528,7 +529,7 @@ def _follow(
         if now >= next_tick:
             next_tick = now + 5
             # Start-up is outside the measured window: the time so far, never past the duration.
-            tick = _tick(history_csv, min(now - started, duration), duration)
+            tick = stats.tick(min(now - started, duration), duration)
             joined = _joined(log) if workers and log is not None and tick.rps is None else None
             if joined is not None and joined < workers:
                 emit(Note("load", f"waiting for workers ({joined}/{workers} joined)"))
@@ -551,51 +552,89 @@ def _joined(log: Path) -> int:
 
 
 def _tick(history_csv: Path, elapsed: float, duration: float) -> LoadTick:
+    """Where the run is, from locust's per-second CSV read whole (see StatsTail, which `_follow` uses)."""
+    return StatsTail(history_csv).tick(elapsed, duration)
+
+
+class StatsTail:
     """Where the run is, in operations (the unit of the `rps` gate and the summary), from locust's
     per-second CSV with a row per entry (--csv-full-history): state changes and invalid requests are the
-    `E2E` entries, queries the `images/{uuid}` reads; HTTP requests (PUTs, polls) are not operations."""
-    try:
-        with history_csv.open() as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        rows = []
-    seconds: dict[int, dict[str, float]] = {}
-    for row in rows:
+    `E2E` entries, queries the `images/{uuid}` reads; HTTP requests (PUTs, polls) are not operations.
+
+    The CSV gains a dozen rows a second: an 8-hour soak's is some 400,000 rows. Read whole at every tick,
+    it cost the `zscheck load` process memory and time that grew with the run; so each tick reads only
+    the lines added since the last and keeps the last KEEP seconds, more than the rate needs."""
+
+    KEEP = 60  # seconds of totals kept: the rate is taken over the last few moves (worker reports, 3 s)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""  # a line locust has not finished writing
+        self.header: list[str] | None = None
+        self.seconds: dict[int, dict[str, float]] = {}
+
+    def _read(self) -> None:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        text = [line.decode(errors="replace") for line in lines]
+        if self.header is None and text:
+            self.header = next(csv.reader(text[:1]), [])
+            text = text[1:]
+        for values in csv.reader(text):
+            self._add(dict(zip(self.header or [], values, strict=False)))
+        if self.seconds:
+            newest = max(self.seconds)
+            for t in [t for t in self.seconds if t < newest - self.KEEP]:
+                del self.seconds[t]
+
+    def _add(self, row: dict[str, str]) -> None:
         try:
             t = int(float(row.get("Timestamp") or 0))
             count = float(row.get("Total Request Count") or 0)
             failed = float(row.get("Total Failure Count") or 0)
         except ValueError:
-            continue
-        second = seconds.setdefault(t, {"operations": 0.0, "failures": 0.0, "users": 0.0})
+            return
+        second = self.seconds.setdefault(t, {"operations": 0.0, "failures": 0.0, "users": 0.0})
         if row.get("Name") == "Aggregated":
             second["users"] = float(row.get("User Count") or 0)
         elif row.get("Type") == "E2E" or row.get("Name") == "images/{uuid}":
             second["operations"] += count
             second["failures"] += failed
-    # locust writes rows of zeros until its first stats arrive: those are no news, not a rate of 0
-    done = sorted((t, s) for t, s in seconds.items() if s["operations"])
-    if not done:
-        return LoadTick("load", elapsed, duration)
-    t, last = done[-1]
-    # The rate between the seconds where the count moved: with --processes or workers the master's
-    # totals move only when a worker reports (every 3 s), so a one-second delta reads 0 in between.
-    moved = [done[0]] + [b for a, b in itertools.pairwise(done) if b[1]["operations"] != a[1]["operations"]]
-    (t0, first), (t1, latest) = moved[max(len(moved) - 4, 0)], moved[-1]
-    rate = (
-        (latest["operations"] - first["operations"]) / (t1 - t0)
-        if t1 > t0
-        else last["operations"] / max(elapsed, 1.0)  # one report so far: what was done in the time so far
-    )
-    return LoadTick(
-        "load",
-        elapsed,
-        duration,
-        rps=rate,
-        requests=int(last["operations"]),
-        failures=int(last["failures"]),
-        users=int(last["users"]),
-    )
+
+    def tick(self, elapsed: float, duration: float) -> LoadTick:
+        self._read()
+        seconds = self.seconds
+        # locust writes rows of zeros until its first stats arrive: those are no news, not a rate of 0
+        done = sorted((t, s) for t, s in seconds.items() if s["operations"])
+        if not done:
+            return LoadTick("load", elapsed, duration)
+        _, last = done[-1]
+        # The rate between the seconds where the count moved: with --processes or workers the master's
+        # totals move only when a worker reports (every 3 s), so a one-second delta reads 0 in between.
+        moved = [done[0]] + [b for a, b in itertools.pairwise(done) if b[1]["operations"] != a[1]["operations"]]
+        (t0, first), (t1, latest) = moved[max(len(moved) - 4, 0)], moved[-1]
+        rate = (
+            (latest["operations"] - first["operations"]) / (t1 - t0)
+            if t1 > t0
+            else last["operations"] / max(elapsed, 1.0)  # one report so far: what was done in the time so far
+        )
+        return LoadTick(
+            "load",
+            elapsed,
+            duration,
+            rps=rate,
+            requests=int(last["operations"]),
+            failures=int(last["failures"]),
+            users=int(last["users"]),
+        )
 
 
 def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
