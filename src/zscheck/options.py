@@ -271,6 +271,11 @@ TREND = _options(
            bounded(int, 6, 1000, "whole number"), "N", pytest=False),
 )  # fmt: skip
 
+NOISE = _options(
+    Option("pairs", "A/A pairs to run: 2 x K runs of the same target, back to back (default: %(default)s)", 3,
+           bounded(int, 2, 50, "whole number"), "K", pytest=False),
+)  # fmt: skip
+
 DIFF = _options(
     # not --baseline/--candidate: --baseline is contract's known-findings file, and a flag has one meaning
     Option("baseline-target", "the released build: a URL, or `embedded` (the reference server) (default: "
@@ -296,6 +301,7 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "store": ("the run store", STORE),
     "compare": ("the comparison", COMPARE),
     "trend": ("change points", TREND),
+    "noise": ("the A/A pairs", NOISE),
     "diff": ("the two targets", DIFF),
 }
 
@@ -322,6 +328,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "runs": (("store", None),),
     "compare": (("store", None), ("compare", None)),
     "trend": (("store", None), ("compare", ("html", "json")), ("trend", None)),
+    "noise": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
+              ("load", None), ("store", None), ("noise", None), ("compare", ("alpha", "json"))),
     "diff": (("target", ("account", "password", "password-env", "password-file", "timeout", "ca-bundle",
                          "insecure")), ("fixtures", ("backup-storage", "image-url")), ("run", ("seed",)),
              ("diff", None), ("compare", ("json",))),

@@ -94,9 +94,7 @@ def _target(text: str) -> str:
 
 def _with_load(store: Store, target: str, n: int) -> list[RunRecord]:
     """The newest n runs of `target` with load results, A/A runs (`zscheck noise`'s) left out."""
-    from zscheck.history.noise import is_aa
-
-    runs = [r for r in store.query(Query(target=target)) if r.load_summaries() and not is_aa(r)]
+    runs = [r for r in store.query(Query(target=target)) if r.load_summaries() and not r.is_aa]
     return runs[:n]
 
 

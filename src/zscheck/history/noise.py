@@ -14,18 +14,17 @@ import math
 from collections.abc import Iterable, Sequence
 
 from zscheck.history.compare import METRICS, metric_key, run_values
-from zscheck.history.record import RunRecord
+from zscheck.history.record import AA_PAIR, AA_SIDE, RunRecord
 from zscheck.history.stats import Noise
 from zscheck.history.store import Query, Store
 from zscheck.report.documents import NoiseMetric
 
-AA_PAIR = "aa-pair"  # label: the pair's id (the noise session's id and the pair's number)
-AA_SIDE = "aa-side"  # label: "a" (the pair's first run) or "b"
+__all__ = ["AA_PAIR", "AA_SIDE", "is_aa", "noise_metrics", "noise_of", "pairs_of", "stored_noise"]
 MAX_PAIRS = 50  # the newest pairs compare uses: older ones may be of another machine state
 
 
 def is_aa(record: RunRecord) -> bool:
-    return AA_PAIR in record.labels
+    return record.is_aa
 
 
 def pairs_of(records: Iterable[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
