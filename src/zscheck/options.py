@@ -271,6 +271,18 @@ TREND = _options(
            bounded(int, 6, 1000, "whole number"), "N", pytest=False),
 )  # fmt: skip
 
+# `zscheck run --compare-to`: the run against a stored baseline, after it has run (needs a store)
+BASELINE_RUN = _options(
+    Option("compare-to", "after the run, compare it with a stored run: `last-pass` (the newest passing run of this "
+           "target and scenario) or a run id; writes comparison.json and a 'Since the baseline' section in "
+           "index.html", metavar="last-pass|RUN_ID", pytest=False),
+)  # fmt: skip
+
+NOISE = _options(
+    Option("pairs", "A/A pairs to run: 2 x K runs of the same target, back to back (default: %(default)s)", 3,
+           bounded(int, 2, 50, "whole number"), "K", pytest=False),
+)  # fmt: skip
+
 DIFF = _options(
     # not --baseline/--candidate: --baseline is contract's known-findings file, and a flag has one meaning
     Option("baseline-target", "the released build: a URL, or `embedded` (the reference server) (default: "
@@ -296,6 +308,8 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "store": ("the run store", STORE),
     "compare": ("the comparison", COMPARE),
     "trend": ("change points", TREND),
+    "noise": ("the A/A pairs", NOISE),
+    "baseline-run": ("since the baseline", BASELINE_RUN),
     "diff": ("the two targets", DIFF),
 }
 
@@ -312,7 +326,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
             ("contract", ("max-examples", "baseline", "baseline-update")),
             ("load", ("scenario", "users", "duration", "rate", "slo")),
-            ("all-in-one", None), ("store", None)),
+            ("all-in-one", None), ("store", None), ("baseline-run", None),
+            ("compare", ("max-regression", "alpha"))),
     "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
                           "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events")), ("store", None)),
     "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
@@ -322,6 +337,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "runs": (("store", None),),
     "compare": (("store", None), ("compare", None)),
     "trend": (("store", None), ("compare", ("html", "json")), ("trend", None)),
+    "noise": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
+              ("load", None), ("store", None), ("noise", None), ("compare", ("alpha", "json"))),
     "diff": (("target", ("account", "password", "password-env", "password-file", "timeout", "ca-bundle",
                          "insecure")), ("fixtures", ("backup-storage", "image-url")), ("run", ("seed",)),
              ("diff", None), ("compare", ("json",))),

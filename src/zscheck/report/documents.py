@@ -5,6 +5,9 @@
 - CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
+- ComparisonReport: `zscheck compare --json`, and `zscheck run --compare-to`'s comparison.json, tag
+  `zscheck/compare/1`
+- NoiseReport: `zscheck noise`'s noise.json, tag `zscheck/noise/1`
 
 Each is a dataclass (keyword-only) whose `to_json()` is the file's content, with `"schema": "<tag>"`
 first, and whose `from_json(data, source)` reads one back or raises `DocumentError` naming the file and the
@@ -560,7 +563,129 @@ class RunSummary(Document):
     phases: list[Phase]
 
 
-DOCUMENTS: tuple[type[Document], ...] = (ContractSummary, LoadSummary, CapacityReport, DriftReport, RunSummary)
+# ------------------------------------------------------------------------------------- compare
+
+
+@dataclass(kw_only=True)
+class CompareSide:
+    label: str  # what the user named: a run id, a report directory, a target with --last N
+    runs: list[str]  # the stored run ids (a report directory's record has one of its own)
+
+
+@dataclass(kw_only=True)
+class CompareFinding:
+    key: str  # the finding's fingerprint
+    check: str
+    rule: str
+    operation: str
+    example: str
+
+
+@dataclass(kw_only=True)
+class CompareFindings:
+    new: list[CompareFinding]
+    fixed: list[CompareFinding]
+    persisting: list[CompareFinding]
+
+
+@dataclass(kw_only=True)
+class CompareEquivalence:
+    """TOST: each one-sided test's p, and what they prove together."""
+
+    p_regression: float
+    p_improvement: float
+    no_regression: bool
+    equivalent: bool
+    claim: str
+
+
+@dataclass(kw_only=True)
+class CompareMetric:
+    """One metric, base against candidate: one value per run on each side (seconds in `s`)."""
+
+    operation: str  # "all": the user-level operations together
+    metric: str  # p50, p99, ops/s, throughput
+    unit: Literal["s", "ops/s"]
+    verdict: Literal["better", "worse", "~"]
+    test: Literal["permutation", "aa-noise", "none"]  # over runs; the stored A/A noise as null; none
+    reason: str  # what the test was, or why there was none
+    base: list[float]
+    candidate: list[float]
+    base_value: float  # the geometric mean of the side's runs
+    base_ci: tuple[float, float]
+    candidate_value: float
+    candidate_ci: tuple[float, float]
+    change: float  # candidate / base - 1
+    change_ci: tuple[float, float] | None
+    p_value: float | None
+    noise_floor: float | None  # the smallest change one run a side can show against the stored A/A noise
+    equivalence: CompareEquivalence | None
+
+
+@dataclass(kw_only=True)
+class ComparisonReport(Document):
+    """`zscheck compare --json FILE`, and `zscheck run --compare-to`'s comparison.json."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/compare"
+    SCHEMA_FILE: ClassVar[str] = "compare.schema.json"
+
+    base: CompareSide
+    candidate: CompareSide
+    alpha: float
+    max_regression: float | None
+    equivalence: bool
+    noise: str | None  # where the A/A noise came from (null: none stored)
+    findings: CompareFindings
+    metrics: list[CompareMetric]
+    notes: list[str]
+    failed: list[str]  # why the comparison fails its gate; empty: it passes
+
+
+# --------------------------------------------------------------------------------------- noise
+
+
+@dataclass(kw_only=True)
+class NoiseMetric:
+    """One metric's run-to-run noise over the A/A pairs."""
+
+    operation: str
+    metric: str
+    unit: Literal["s", "ops/s"]
+    changes: list[float]  # each pair's second run / first run - 1
+    sigma: float  # the standard deviation of a pair's log ratio (its mean known to be 0)
+    floor: float  # the smallest change one run a side can show at alpha: --max-regression must exceed it
+
+
+@dataclass(kw_only=True)
+class NoiseReport(Document):
+    """`zscheck noise`'s noise.json: the same target run in A/A pairs, and each metric's noise floor."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/noise"
+    SCHEMA_FILE: ClassVar[str] = "noise.schema.json"
+
+    command: Literal["noise"] = "noise"
+    verdict: Verdict
+    exit_code: int
+    target: str
+    scenario: str
+    harness_version: str
+    started: float
+    alpha: float
+    pairs: int  # the pairs that completed
+    runs: list[list[str]]  # each pair's two stored run ids
+    metrics: list[NoiseMetric]
+    error: str | None
+
+
+DOCUMENTS: tuple[type[Document], ...] = (
+    ContractSummary,
+    LoadSummary,
+    CapacityReport,
+    DriftReport,
+    RunSummary,
+    ComparisonReport,
+    NoiseReport,
+)
 
 
 def json_schemas() -> dict[str, str]:

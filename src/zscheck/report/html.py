@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from zscheck.report._codec import DocumentError
 from zscheck.report.documents import (
+    ComparisonReport,
     ContractSummary,
     Document,
     DriftReport,
@@ -25,6 +26,7 @@ from zscheck.report.documents import (
     Phase,
     RunSummary,
 )
+from zscheck.report.since import since_baseline
 
 D = TypeVar("D", bound=Document)
 # Checks a failure can name that the oracle's CHECKS does not list: the harness and the suites add them.
@@ -79,6 +81,7 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
     contract, contract_problem = read(directory, "contract/summary.json", ContractSummary)
     load, load_problem = read(directory, "load/summary.json", LoadSummary)
     drift, drift_problem = read(directory, "drift/drift.json", DriftReport)
+    comparison, comparison_problem = read(directory, "comparison.json", ComparisonReport)
     verdict = run.verdict if run else "UNKNOWN"
     css = {"PASS": "pass", "VIOLATIONS": "fail"}.get(verdict, "cannot")
     parts = [
@@ -90,11 +93,13 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
         f"<span style='font-weight:400'>(exit {run.exit_code if run else '?'}) {_against(run, contract)}</span>"
         "</div><main>",
         "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
-        "<a href='#files'>Files</a></nav>",
+        + ("<a href='#baseline'>Since the baseline</a>" if comparison or comparison_problem else "")
+        + "<a href='#files'>Files</a></nav>",
         _meta(run, run_problem),
         _conformance(contract, error_table, checks, contract_problem, directory),
         _load_section(load, load_problem),
         _drift(drift, drift_problem),
+        since_baseline(comparison, comparison_problem),
         _files(directory),
         "</main></body></html>",
     ]
@@ -434,6 +439,7 @@ def _files(directory: Path) -> str:
         ("load/summary.json", "load summary"),
         ("drift/drift.json", "drift (JSON)"),
         ("summary.json", "this run's summary"),
+        ("comparison.json", "this run against its baseline (zscheck/compare/1)"),
     ]
     items = "".join(
         f"<li><a href='{escape(rel)}'>{escape(rel)}</a>: {escape(what)}</li>"
