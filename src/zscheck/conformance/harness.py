@@ -178,6 +178,7 @@ class Harness:
     raised: dict[str, list[Any]] = field(default_factory=dict)  # each test's ContractViolations, as raised
     shrink: ShrinkClock = field(default_factory=lambda: ShrinkClock(300.0))  # the run's shrink budget
     limiter: RequestLimiter | None = None  # the run's bound on requests in flight (`--workers`), made at start
+    scratch: dict[str, list[str]] = field(default_factory=dict)  # scratch images made, by the prefix asked for
     _backup: str | None = None  # the backup storage fixture images go to (None: the run creates none)
 
     # ------------------------------------------------------------------------------- what the suites read
@@ -355,6 +356,7 @@ class Harness:
         for image in images:
             fixtures.uuids.remove(image["uuid"])  # not one of the fixture images the suites share
             self.snapshots[image["uuid"]] = image
+        self.scratch.setdefault(prefix, []).extend(image["uuid"] for image in images)
         return [image["uuid"] for image in images]
 
     def _login(self, account: str, password: str) -> Client:

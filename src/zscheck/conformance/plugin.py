@@ -218,6 +218,11 @@ def _join_beside(config: pytest.Config) -> None:
             entry.thread.join()
 
 
+def harness_of(config: pytest.Config) -> Harness | None:
+    """The session's harness, once the `zs` fixture has started it."""
+    return config.stash.get(_HARNESS, None)
+
+
 def beside_times(config: pytest.Config) -> dict[str, tuple[float, float | None]]:
     """When each test that ran beside started and finished (monotonic), for tests and reports."""
     return {k: (v.started, v.finished) for k, v in config.stash.get(_BESIDE, {}).items()}
