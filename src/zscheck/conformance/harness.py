@@ -129,14 +129,26 @@ class SetupViolation(SetupError):
         self.violations = violations
 
 
+@dataclass(frozen=True)
+class RawStep:
+    """One request of a sequence the typed client does not build (the protocol suite's), as sent: the
+    report records the sequence so that `zscheck replay` and the reproducer can send it again."""
+
+    request: WireRequest
+    follow: bool = False  # its api-job was polled to the end
+    schema: bool = True  # with X-JSON-Schema on those polls
+
+
 @dataclass
 class Sent:
-    """One judged request: what was asked, what came back, what was wrong with it."""
+    """One judged request: what was asked, what came back, what was wrong with it. `raw`: the exchange
+    sequence as sent, when it was not one request of an input class (the last is the judged one)."""
 
     probe: Probe
     result: ApiResult
     violations: list[Violation]
     facets: Facets
+    raw: tuple[RawStep, ...] = ()
 
 
 class ContractViolation(AssertionError):

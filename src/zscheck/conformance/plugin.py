@@ -15,7 +15,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +29,14 @@ from hypothesis.internal.conjecture import engine
 from zscheck import options
 from zscheck._models import ApiResult
 from zscheck.checks.setup import judge_setup
-from zscheck.conformance.harness import CURRENT_TEST, ContractViolation, Harness, Sent, ShrinkClock
+from zscheck.conformance.harness import CURRENT_TEST, ContractViolation, Harness, RawStep, Sent, ShrinkClock
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
 from zscheck.report import DocumentError, Failure, RunReport
 from zscheck.report.baseline import Baseline
+from zscheck.report.documents import RawRequest
 from zscheck.report.findings import operation, with_fingerprint
 from zscheck.report.reproducer import Request, Where, script
 
@@ -482,8 +483,27 @@ def _operation(request: Any) -> str:
     return operation(request.method, request.path)
 
 
+def raw_requests(steps: Iterable[RawStep]) -> list[RawRequest]:
+    """An exchange sequence as the report keeps it: each request with its secrets out."""
+    out = []
+    for step in steps:
+        body = step.request.redacted_body()
+        out.append(
+            RawRequest(
+                method=step.request.method,
+                path=step.request.path,
+                headers=step.request.redacted_headers(),
+                body=None if body is None else body.decode("utf-8", errors="replace"),
+                follow=step.follow,
+                schema=step.schema,
+            )
+        )
+    return out
+
+
 def _finish(failure: Failure, plan: ContractPlan, request: Any | None) -> Failure:
-    """The failure with its fingerprint and, when it came from a request, the script that reproduces it."""
+    """The failure with its fingerprint and, when it came from a request, the script that reproduces it
+    (the whole raw sequence when there is one)."""
     failure = with_fingerprint(failure)
     if request is not None:
         body = request.redacted_body()
@@ -495,17 +515,18 @@ def _finish(failure: Failure, plan: ContractPlan, request: Any | None) -> Failur
         ]
         if failure.facets.get("image") in ("foreign", "tenants-own"):
             title.append("  (the run sent this as a normal account: set ZSTACK_ACCOUNT and the password to one)")
-        failure.reproducer = script(
-            Request(
+        steps = [Request(r.method, r.path, r.headers, r.body, r.follow, r.schema) for r in failure.raw]
+        last = (
+            steps.pop()
+            if steps
+            else Request(
                 request.method,
                 request.path,
                 request.redacted_headers(),
                 None if body is None else body.decode("utf-8", errors="replace"),
-            ),
-            where,
-            image=failure.image,
-            title=title,
+            )
         )
+        failure.reproducer = script(last, where, image=failure.image, title=title, before=steps)
     return failure
 
 
@@ -533,6 +554,7 @@ def _record(report: RunReport, test: str, exc: BaseException, plan: ContractPlan
                         image=exc.sent.probe.image_uuid if exc.sent.probe.image_uuid in request.path else "",
                         event=json.dumps(exc.sent.probe.event),
                         facets=dataclasses.asdict(exc.sent.facets),
+                        raw=raw_requests(exc.sent.raw),
                     ),
                     plan,
                     request,

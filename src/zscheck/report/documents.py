@@ -1,7 +1,7 @@
 """The JSON documents zscheck writes, as typed and versioned models: one per file a command leaves behind.
 
-- ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
-- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/2`
+- ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/4`
+- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/3`
 - CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
@@ -108,6 +108,22 @@ class Document:
 
 
 @dataclass
+class RawRequest:
+    """One request of a failing exchange sequence that the typed client does not build (a protocol probe: a
+    reused X-Job-UUID, another method, a poll of an unknown job), as sent with its secrets out: the
+    session is `<redacted>` in Authorization, secret body fields too. `zscheck replay` and the reproducer
+    re-send the sequence with a session of their own, the run's image or one like it, and a fresh job id
+    for each 32-digit X-Job-UUID (the same fresh id wherever the original appeared, so a reuse stays one)."""
+
+    method: str
+    path: str  # query string included; the run's image uuid in it is replaced on replay
+    headers: dict[str, str]
+    body: str | None
+    follow: bool = False  # its api-job was polled to the end
+    schema: bool = True  # those polls carried X-JSON-Schema
+
+
+@dataclass
 class Failure:
     """One contract violation, ready to read and to replay."""
 
@@ -126,6 +142,9 @@ class Failure:
     event: str = ""  # the stateEvent sent, as JSON ("" when the request was not a state change)
     facets: dict[str, str] = field(default_factory=dict)  # the request's input class: what `zscheck replay` re-sends
     reproducer: str = ""  # a shell script that logs in, makes the image, sends the request and follows its job
+    # The exchange sequence as sent, when it was not one request of an input class (a protocol probe, a
+    # setup call): the last request is the one judged; `zscheck replay` re-sends them all.
+    raw: list[RawRequest] = field(default_factory=list)
 
 
 @dataclass
@@ -152,8 +171,9 @@ class ContractSummary(Document):
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
     # 2: the verdict in the one vocabulary of every command; 3: findings grouped by fingerprint, the
-    # target's options (to replay against), each failure's fingerprint, request class and reproducer
-    SCHEMA_VERSION: ClassVar[int] = 3
+    # target's options (to replay against), each failure's fingerprint, request class and reproducer;
+    # 4: a failure's raw exchange sequence (`raw`), so protocol and setup findings replay too
+    SCHEMA_VERSION: ClassVar[int] = 4
     SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
 
     verdict: Verdict
@@ -332,13 +352,32 @@ class LoadResult:
     generator_cpu: list[GeneratorCpu] = field(default_factory=list)
 
 
+@dataclass
+class LoadFinding:
+    """One root cause of a load run: the failures of one check on one operation with one ErrorCode (or the
+    history check's violations), under a fingerprint (zscheck.report.load_findings) that a --baseline and
+    the run history key on."""
+
+    id: str  # the fingerprint
+    check: str
+    operation: str  # e.g. "changeImageState enable"; "history" for linearizability
+    code: str  # the ErrorCode seen, "-" when there was none
+    message: str  # the first example's
+    count: int  # failures of this root cause in the run
+    example: str  # the first example's reproducer (curl), "" when there is none
+    status: Literal["new", "known", "expired"] = "new"  # against a --baseline: accepted there, or its acceptance lapsed
+    reason: str = ""  # the baseline's reason for accepting it
+
+
 @dataclass(kw_only=True)
 class LoadSummary(Document):
     """`zscheck load`'s summary.json: the run's options, its verdict and its result (null if it could not run)."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/load-summary"
     SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the run's self-checks and its generators' CPU in `result`
+    # 2: the run's self-checks and its generators' CPU in `result`; 3: findings (one per root cause, with
+    # a fingerprint), `fixed` and `baseline` (--baseline)
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     command: Literal["load"] = "load"
     verdict: Verdict
@@ -360,6 +399,9 @@ class LoadSummary(Document):
     result: LoadResult | None
     files: dict[str, str]  # what -> file name in the report directory
     setup_actions: list[str]
+    findings: list[LoadFinding] = field(default_factory=list)  # one per root cause: what to act on
+    fixed: list[str] = field(default_factory=list)  # the --baseline's load fingerprints this run did not see
+    baseline: str | None = None  # the --baseline file, null when none was given
 
 
 # ------------------------------------------------------------------------------------ capacity
