@@ -17,6 +17,7 @@ from zscheck.cli.all_in_one import since_baseline
 from zscheck.history.store import Query, open_store
 from zscheck.report.documents import SCHEMAS_DIR, ComparisonReport
 from zscheck.report.html import render
+from zscheck.run import Phase, RunAllResult
 from zscheck.verdict import Verdict
 
 
@@ -109,3 +110,12 @@ def test_run_compare_to_last_pass_writes_comparison_json_and_the_section(
     page = (latest / "index.html").read_text()
     assert "<h2 id=baseline>Since the baseline</h2>" in page and first.id in page
     assert "href='comparison.json'" in page
+
+
+@pytest.mark.parametrize(
+    ("compared", "verdict"),
+    [(None, Verdict.PASS), (Verdict.PASS, Verdict.PASS), (Verdict.VIOLATIONS, Verdict.VIOLATIONS)],
+)
+def test_a_comparison_that_fails_its_gate_fails_the_run(compared: Verdict | None, verdict: Verdict) -> None:
+    result = RunAllResult(Path("."), [Phase("contract", 0, 1.0), Phase("load", 0, 1.0)], compared=compared)
+    assert result.verdict is verdict
