@@ -86,6 +86,13 @@ def test_a_contract_entry_never_hides_a_load_finding() -> None:
     assert load.classify([finding], TODAY)[0].status == "new"  # and the other way round
 
 
+def test_an_expired_load_entry_is_expired() -> None:
+    finding = _finding()
+    lapsed = Entry(finding.id, reason="ZS-3", expires=datetime.date(2026, 12, 2), command="load")
+    shown = Baseline(Path("b.toml"), {finding.id: lapsed}).classify([finding], TODAY, command="load")
+    assert [(f.status, f.reason) for f in shown] == [("expired", "accepted until 2026-12-02: ZS-3")]
+
+
 def test_a_load_update_keeps_the_contract_entries(tmp_path: Path) -> None:
     finding = _finding()
     path = tmp_path / "b.toml"
