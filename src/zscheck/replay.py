@@ -191,11 +191,15 @@ def replayable_as(finding: Finding, table: ErrorTable) -> str:
     first = finding.first
     if first.raw:
         return "raw"
-    if first.rule == "setup":
+    if _is_setup(finding):
         return "setup"
     if first.facets and first.event and first.rule not in table.protocol and first.rule not in NOT_TYPED:
         return "typed"
     return ""
+
+
+def _is_setup(finding: Finding) -> bool:
+    return finding.first.rule == "setup" and not finding.first.raw
 
 
 def _replay_all(
@@ -204,7 +208,7 @@ def _replay_all(
     """Start the target once (its own images adopted when it still has them), replay each finding."""
     originals = tuple(dict.fromkeys(f.first.image for f in findings if f.first.image))
     with tempfile.TemporaryDirectory(prefix="zscheck-replay-") as scratch:
-        setup = [f for f in findings if replayable_as(f, default_table()) == "setup"]
+        setup = [f for f in findings if _is_setup(f)]
         try:
             harness = _start(options, originals, Path(scratch), control)
         except SetupFailed as exc:
@@ -227,7 +231,7 @@ def _replay_all(
 
 
 def _setup_again(finding: Finding, violations: list[Violation], reason: str) -> Replayed:
-    if replayable_as(finding, default_table()) != "setup":
+    if not _is_setup(finding):
         return Replayed(finding, NOT_REPLAYED, note=f"the replay could not set up: {reason}")
     same = [v for v in violations if v.check == finding.check]
     if same:
