@@ -192,3 +192,26 @@ def test_a_load_fault_fails_then_is_known_then_fixed(tmp_path: Path) -> None:
     assert code == 0, out
     assert third["findings"] == [] and third["fixed"] == [finding["id"]]
     assert f"1 fixed ({finding['id']})" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_zscheck_run_hands_the_baseline_to_its_load_phase(tmp_path: Path) -> None:
+    baseline = tmp_path / "known.toml"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "zscheck", "run", "--reports", str(tmp_path / "runs"), "--skip", "contract",
+             "--skip", "drift", "--scenario", "errors", "--duration", "4s", "--fault", FAULT, "--store", "off",
+             "--seed", "5", "--baseline", str(baseline), *args,
+             "--slo", "e2e:p99<30s"],  # not the run's error_rate gate: a known finding's failures count in it
+            capture_output=True, text=True, timeout=180, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+
+    first = run("--baseline-update")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert {e.command for e in Baseline.read(baseline).entries.values()} == {"load"}
+    second = run()
+    assert second.returncode == 0, second.stdout + second.stderr
+    load = json.loads(((tmp_path / "runs" / "latest").resolve() / "load" / "summary.json").read_text())
+    assert load["findings"] and {f["status"] for f in load["findings"]} == {"known"}
