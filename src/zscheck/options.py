@@ -176,11 +176,16 @@ CONTRACT = _options(
     Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
            "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,
            bounded(int, 1, 64, "whole number"), "N"),
+)  # fmt: skip
+
+# contract's and load's: one file may hold the findings of both, each entry naming its command
+KNOWN = _options(
     Option("baseline", "known findings (TOML, written by --baseline-update): reported, but they do not fail "
-           "the run; new ones and ones past their `expires` date do; those no longer seen are listed as fixed",
+           "the run; new ones and ones past their `expires` date do; those no longer seen are listed as fixed. "
+           "Entries name their command (contract or load): each command matches and rewrites its own",
            metavar="FILE"),
     Option("baseline-update", "write --baseline FILE from this run's findings, keeping each entry's reason "
-           "and expiry", action="store_true"),
+           "and expiry (and the other command's entries)", action="store_true"),
 )  # fmt: skip
 
 LOAD = _options(
@@ -301,6 +306,7 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "embedded": ("the embedded reference server", EMBEDDED),
     "run": ("the run", RUN),
     "contract": ("conformance", CONTRACT),
+    "known": ("known findings", KNOWN),
     "load": ("load", LOAD),
     "distributed": ("distributed load (locust master/worker)", DISTRIBUTED),
     "capacity": ("the capacity search", CAPACITY),
@@ -316,15 +322,15 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
 # Which groups each command takes (and, within a group, which options, when it takes only some).
 COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "contract": (("target", None), ("fixtures", None), ("embedded", None), ("run", None), ("contract", None),
-                 ("store", None)),
+                 ("known", None), ("store", None)),
     "load": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
-             ("load", None), ("distributed", None), ("store", None)),
+             ("load", None), ("distributed", None), ("known", None), ("store", None)),
     "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
                  ("run", None),
                  ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
                  ("capacity", None), ("store", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
-            ("contract", ("max-examples", "baseline", "baseline-update")),
+            ("contract", ("max-examples",)), ("known", None),
             ("load", ("scenario", "users", "duration", "rate", "slo")),
             ("all-in-one", None), ("store", None), ("baseline-run", None),
             ("compare", ("max-regression", "alpha"))),

@@ -16,8 +16,11 @@ run's image or a fixture one in the path, each 32-digit X-Job-UUID replaced by a
 one wherever the original appeared (a reuse stays a reuse; a job's path follows its job), each job
 followed as the run followed it; the last request is judged by the rule the run judged it by.
 
-FIXED: the finding's check no longer fails; STILL FAILING: it does, with the new evidence. A finding with
-neither (a suite's own assertion) cannot be replayed: that is said, with the command that reruns the run.
+FIXED: the finding's check no longer fails; STILL FAILING: it does, with the new evidence. A finding made
+while the run set up (a login answered with a session already given, a fixture call that broke the
+protocol) is replayed by the replay's own setup, which makes the same calls: broken the same way, STILL
+FAILING; gone through, FIXED. A finding with none of these (a suite's own assertion) cannot be replayed:
+that is said, with the command that reruns the run.
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ from zscheck.checks import (
     judge,
     judge_protocol,
 )
+from zscheck.checks.setup import judge_setup
 from zscheck.checks.transitions import MIN_SEPARATION
 from zscheck.conformance.harness import Harness, Sent
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
-from zscheck.errors import ConfigError, ZscheckError
+from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Emit, VerdictReached, discard
 from zscheck.fixtures import SetupError
 from zscheck.report.documents import ContractSummary, Finding, RawRequest
@@ -181,14 +185,21 @@ def replay(
 
 def replayable_as(finding: Finding, table: ErrorTable) -> str:
     """How a finding replays: `raw` (its recorded exchange sequence, re-sent), `typed` (one request of its
-    input class, built again), or "" (it cannot: a suite's own assertion). A protocol finding is never
+    input class, built again), `setup` (the replay's own setup makes the run's setup calls again), or ""
+    (it cannot: a suite's own assertion). A protocol finding is never
     `typed`: its class is the default one, and re-sending a correct request would always say FIXED."""
     first = finding.first
     if first.raw:
         return "raw"
+    if _is_setup(finding):
+        return "setup"
     if first.facets and first.event and first.rule not in table.protocol and first.rule not in NOT_TYPED:
         return "typed"
     return ""
+
+
+def _is_setup(finding: Finding) -> bool:
+    return finding.first.rule == "setup" and not finding.first.raw
 
 
 def _replay_all(
@@ -197,13 +208,44 @@ def _replay_all(
     """Start the target once (its own images adopted when it still has them), replay each finding."""
     originals = tuple(dict.fromkeys(f.first.image for f in findings if f.first.image))
     with tempfile.TemporaryDirectory(prefix="zscheck-replay-") as scratch:
-        harness = _start(options, originals, Path(scratch), control)
+        setup = [f for f in findings if _is_setup(f)]
+        try:
+            harness = _start(options, originals, Path(scratch), control)
+        except SetupFailed as exc:
+            # The replay's own setup makes the calls the run's made (login, the extra logins, a fixture
+            # image): broken again the same way, a setup finding still fails; the others cannot run.
+            violations = getattr(exc, "violations", None) or judge_setup(exc)
+            if not setup or not violations:
+                raise
+            label = options.url or "embedded reference server"
+            return label, [], [_setup_again(f, violations, str(exc)) for f in findings]
         try:
             label = options.label(harness.url)
-            done = [_replay_one(harness, finding) for finding in findings]
+            done = [
+                _setup_kept(f) if f in setup else _replay_one(harness, f)  # setup went through: kept the contract
+                for f in findings
+            ]
         finally:
             problems = harness.stop()
     return label, problems, done
+
+
+def _setup_again(finding: Finding, violations: list[Violation], reason: str) -> Replayed:
+    if not _is_setup(finding):
+        return Replayed(finding, NOT_REPLAYED, note=f"the replay could not set up: {reason}")
+    same = [v for v in violations if v.check == finding.check]
+    if same:
+        return Replayed(finding, STILL_FAILING, same, note="the replay's own setup made the run's setup calls again")
+    return Replayed(finding, NOT_REPLAYED, violations, note=f"the replay's setup broke another rule: {reason}")
+
+
+def _setup_kept(finding: Finding) -> Replayed:
+    return Replayed(
+        finding,
+        FIXED,
+        note="the replay's own setup made the run's setup calls again (login, the extra logins, a fixture "
+        "image) and the target kept the contract",
+    )
 
 
 def _start(options: TargetOptions, originals: tuple[str, ...], scratch: Path, control: RunControl) -> Harness:
@@ -217,7 +259,11 @@ def _start(options: TargetOptions, originals: tuple[str, ...], scratch: Path, co
         except (ConfigError, SetupError):  # one of them is gone: a fixture image of our own instead
             harness.stop()
     harness = Harness(ContractPlan(scratch, target=options, create_images=1, workers=1), control=control)
-    harness.start()
+    try:
+        harness.start()
+    except BaseException:
+        harness.stop()  # whatever it had made, undone
+        raise
     return harness
 
 

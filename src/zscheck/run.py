@@ -51,7 +51,7 @@ class RunAll:
     rate: float | None = None
     slo: tuple[str, ...] = DEFAULT_GATES
     skip: tuple[str, ...] = ()  # phases to leave out: contract, load, drift
-    baseline: str | None = None  # the contract phase's known findings (--baseline)
+    baseline: str | None = None  # the contract and load phases' known findings (--baseline)
     baseline_update: bool = False
 
     def validate(self) -> RunAll:
@@ -146,6 +146,8 @@ def run_all(
                 rate=run.rate,
                 slo=run.slo,
                 seed=seed,
+                baseline=run.baseline,  # one file for both phases: each matches and rewrites its own entries
+                baseline_update=run.baseline_update,
             ),
             control=control,
             emit=phase_emit,

@@ -4,6 +4,7 @@ models generate, a document round-trips through its model, and a wrong one is re
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -50,6 +51,7 @@ from zscheck.report.documents import (
     json_schemas,
 )
 from zscheck.report.findings import group, with_fingerprint
+from zscheck.report.load_findings import load_findings
 from zscheck.report.writers import summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +170,9 @@ def examples() -> dict[type[Document], Document]:
             result=load_result(),
             files={"locust_html": "locust.html"},
             setup_actions=["login: admin"],
+            findings=[dataclasses.replace(f, status="known", reason="ZS-7") for f in load_findings(load_result())],
+            fixed=["ba9876543210"],
+            baseline="ci/known.toml",
         ),
         CapacityReport: CapacityReport(
             verdict="PASS",

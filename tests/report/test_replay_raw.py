@@ -135,3 +135,26 @@ def test_the_reproducer_sends_the_raw_sequence(
     finally:
         good.stop()
     assert correct in shown, shown
+
+
+def test_a_setup_finding_replays_through_the_replays_own_setup(tmp_path: Path) -> None:
+    """Two logins answered with one session breaks the contract while the run sets up: the replay's own
+    setup makes those logins again."""
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / "test_protocol.py"), "-c", os.devnull,
+         f"--rootdir={ROOT}", "-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+         "--zs-report-dir", str(out), "--zs-fault", "login-reuses-session"],
+        capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    finding = _finding(json.loads((out / "summary.json").read_text()), "setup", "session_policy")
+    broken = _replay(out, finding["id"])  # an embedded server with the run's fault
+    assert broken.returncode == 1 and f"STILL FAILING: [{finding['id']}]" in broken.stdout, broken.stdout
+    assert "now: [session_policy]" in broken.stdout
+    correct = ServeProcess("--db", ":memory:")
+    try:
+        fixed = _replay(out, finding["id"], "--target", correct.url)
+    finally:
+        correct.stop()
+    assert fixed.returncode == 0 and f"FIXED: [{finding['id']}]" in fixed.stdout, fixed.stdout + fixed.stderr

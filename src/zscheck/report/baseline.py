@@ -9,7 +9,7 @@ The file is TOML, written to be edited by hand::
 
     [[finding]]
     id = "f5c98a41b3b1"                   # the fingerprint (zscheck.report.findings)
-    check = "error_code"                  # what it was, for the reader; only `id` is matched
+    check = "error_code"                  # what it was, for the reader; only `id` and `command` are matched
     message = "wrong outcome (rule state-event-invalid)"
     reason = "ZSTACK-1234: SYS.1000 until 4.8.2"
     expires = "2027-01-31"                # optional: from the day after, the finding fails the run again
@@ -41,8 +41,9 @@ FIELDS = ("id", "check", "message", "reason", "expires", "command")
 
 HEADER = """\
 # zscheck known findings (`--baseline`). A finding listed here is reported but does not fail the run; from
-# the day after its `expires` date (YYYY-MM-DD, optional) it fails again. Only `id` is matched; give each a
-# `reason`. Findings the run no longer sees are listed as fixed. Rewritten by --baseline-update.
+# the day after its `expires` date (YYYY-MM-DD, optional) it fails again. Only `id` and `command` (contract or
+# load) are matched; give each a `reason`. Findings the run no longer sees are listed as fixed. Rewritten by
+# --baseline-update (each command rewrites its own entries).
 """
 
 

@@ -361,16 +361,32 @@ def _load_section(load: LoadSummary | None, problem: str | None) -> str:
     out.append(_line_chart(codes_over_time, "error codes and failed checks per second", "t (s)"))
     failures = result.failures
     out.append(f"<h3>Failures under load ({sum(f.count for f in failures)})</h3>")
+    # each failure group is one finding (zscheck.report.load_findings): its id, and its --baseline status
+    found = {(f.check, f.operation, f.code): f for f in load.findings}
+
+    def finding(check: str, operation: str, code: str) -> str:
+        f = found.get((check, operation, code))
+        if f is None:
+            return ""
+        status = f" <span class={'ok' if f.status == 'known' else 'bad'}>{f.status}</span>" if load.baseline else ""
+        return f"<code>{escape(f.id)}</code>{status}"
+
     if failures:
         rows = "".join(
-            f"<tr><td><code>{escape(f.check)}</code></td><td>{escape(f.operation)}</td>"
-            f"<td>{escape(f.code)}</td><td class=num>{f.count}</td>"
+            f"<tr><td>{finding(f.check, f.operation, f.code)}</td><td><code>{escape(f.check)}</code></td>"
+            f"<td>{escape(f.operation)}</td><td>{escape(f.code)}</td><td class=num>{f.count}</td>"
             f"<td><pre>{escape(f.examples[0].get('message', '') if f.examples else '')}\n"
             f"{escape(f.examples[0].get('curl', '') if f.examples else '')}</pre></td></tr>"
             for f in failures
         )
-        out.append(f"<table><tr><th>check</th><th>operation</th><th>code</th><th>count</th><th>example</th></tr>{rows}")
-        out.append("</table>")
+        out.append(
+            "<table id=load-findings><tr><th>finding</th><th>check</th><th>operation</th><th>code</th><th>count</th>"
+            f"<th>example</th></tr>{rows}</table>"
+        )
+    if load.fixed:
+        out.append(
+            "<p>Fixed since the baseline: " + ", ".join(f"<code>{escape(i)}</code>" for i in load.fixed) + "</p>"
+        )
     lin = result.linearizability
     out.append(
         f"<h3>Linearizability</h3><p id=linearizability class={'ok' if lin.ok else 'bad'}>"
