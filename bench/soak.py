@@ -15,7 +15,9 @@ and the history check within 60 s per hour of history).
    the files; and the files turned into the old raw-results.json outside the measurement, then that file
    parsed whole, every Operation built and `linearizability.check` run on the whole history, measured.
    What a locust process held per million operations (tracemalloc, the Operations) is printed too.
-3. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
+3. The checker alone on the previous bench's simulated history (50 clients on 64 images: every operation
+   overlaps several), whole and streamed: CPU per million operations and the most operations held.
+4. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
    2,524 operations/s: the peak plus the growth (if any) for eight hours; the check's CPU per hour.
 
     python bench/soak.py                    # 60 s each, 20 users, 2 locust processes
@@ -149,6 +151,32 @@ def old_results(run: Path) -> float:
     return held / len(sample)
 
 
+def simulated(ops: int) -> tuple[float, float, int, bool]:
+    """The checker alone on overlapping histories (the previous bench's: 50 clients on 64 images, every
+    operation overlapping several others): CPU s per million operations whole and streamed (fed in send
+    order, a watermark every 1,000 operations), the most operations the streamed one held, same verdict."""
+    from zscheck import linearizability
+
+    history, initial = linearizability.simulated_history(7, ops, 50, 64)
+    started = time.process_time()
+    whole = linearizability.check(history, initial=initial)
+    whole_cpu = time.process_time() - started
+    started = time.process_time()
+    checker = linearizability.StreamChecker(initial)
+    ordered = sorted(history, key=lambda o: o.invoke)
+    for n, op in enumerate(ordered):
+        checker.add(op)
+        if n % 1000 == 999 and n + 1 < len(ordered):
+            checker.advance(ordered[n + 1].invoke)
+    streamed = checker.finish()
+    stream_cpu = time.process_time() - started
+    same = (whole.ok, sorted(v.key for v in whole.violations)) == (
+        streamed.ok,
+        sorted(v.key for v in streamed.violations),
+    )
+    return whole_cpu * 1e6 / ops, stream_cpu * 1e6 / ops, checker.peak_held, same and whole.ok
+
+
 def measure(mode: str, run: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--check", mode, str(run)], capture_output=True, text=True, timeout=3600, check=True
@@ -180,6 +208,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--baseline-commit", default=BASELINE, help="the in-memory path to run side by side")
+    parser.add_argument("--simulated", type=int, default=200_000, help="operations of the checker-only part")
     parser.add_argument("--check", nargs=2, metavar=("MODE", "RUN"), help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.check:
@@ -237,6 +266,12 @@ def main() -> None:
     print(f"{'':36}{'streamed':>16}{'in-memory':>16}")
     for name, st, me in rows:
         print(f"{name:36}{st:>16}{me:>16}")
+    whole_s, stream_s, held_most, same = simulated(a.simulated)
+    print(
+        f"the checker alone, {a.simulated:,} simulated operations (50 clients on 64 images, overlapping): whole "
+        f"{whole_s:.1f} CPU s / M ops, streamed {stream_s:.1f}, holding at most {held_most:,} operations; "
+        f"{'the same verdict (linearizable)' if same else 'VERDICTS DIFFER'}"
+    )
     for label, r in ((f"this run's rate, {rate:,.0f}/s", rate), (f"the issue's rate, {RATE:,.0f}/s", RATE)):
         m8 = r * 3600 * HOURS / 1e6
         mem8 = peak + max(growth, 0.0) / rate * r * HOURS
