@@ -38,7 +38,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from server_vs_locust import Deadline, pin_to, start_server, stop_process
+# server_vs_locust (the server and process helpers) is imported where used: the --check processes
+# measure their own peak RSS and must not start with its imports.
 
 RATE = 2524.0  # operations/s, measured on the embedded server (issue 14)
 BASELINE = "7243085"  # the last commit whose history was kept in memory
@@ -78,7 +79,9 @@ def baseline(commit: str, where: Path) -> Path:
     unpacked from this checkout's git history; run with PYTHONPATH pointing at its src/."""
     repo = Path(__file__).resolve().parents[1]
     where.mkdir()
-    archive = subprocess.run(["git", "-C", str(repo), "archive", commit, "src", "loadtests"], capture_output=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", commit, "src", "loadtests", "contracts"], capture_output=True
+    )
     if archive.returncode:
         sys.exit(
             f"soak: cannot unpack the baseline {commit}: {archive.stderr.decode()[-500:]} (give --baseline-commit)"
@@ -89,7 +92,7 @@ def baseline(commit: str, where: Path) -> Path:
 
 def run_load(
     url: str, seconds: int, users: int, processes: int, out: Path, src: Path | None = None
-) -> tuple[list[tuple[float, float]], int]:
+) -> tuple[list[tuple[float, float, int]], int]:
     cmd = [
         sys.executable, "-m", "zscheck", "load", "--target", url, "--scenario", "toggle", "--quiet",
         "--users", str(users), "--processes", str(processes), "--duration", f"{seconds}s", "--seed", "1",
@@ -98,7 +101,9 @@ def run_load(
     env = {**os.environ, "ZSCHECK_PASSWORD": "password"}
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    samples: list[tuple[float, float]] = []  # (seconds since start, MB of the load's tree)
+    from server_vs_locust import pin_to, stop_process
+
+    samples: list[tuple[float, float, int]] = []  # (seconds since start, MB of the load's tree, its processes)
     with (out.parent / f"{out.name}.out").open("wb") as sink:
         proc = subprocess.Popen(
             cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -107,7 +112,8 @@ def run_load(
         start = time.monotonic()
         try:
             while proc.poll() is None and time.monotonic() - start < seconds + 300:
-                samples.append((time.monotonic() - start, sum(rss_mb(pid) for pid in tree(proc.pid))))
+                pids = tree(proc.pid)
+                samples.append((time.monotonic() - start, sum(rss_mb(pid) for pid in pids), len(pids)))
                 time.sleep(1.0)
         finally:
             stop_process(proc)
@@ -184,10 +190,14 @@ def measure(mode: str, run: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def shape(samples: list[tuple[float, float]], seconds: float) -> tuple[float, float]:
-    """The load tree's peak MB, and its growth past start-up (the first 30%) in MB per hour (least squares)."""
-    peak = max(mb for _, mb in samples)
-    late = [(t, mb) for t, mb in samples if t >= seconds * 0.3]
+def shape(samples: list[tuple[float, float, int]]) -> tuple[float, float]:
+    """The load tree's peak MB, and its growth in MB per hour while it loads: the samples with every
+    process of the tree up (zscheck load, locust's master and workers), the first 30% of them left out
+    (start-up), fitted by least squares."""
+    peak = max(mb for _, mb, _ in samples)
+    full = max(n for _, _, n in samples)
+    loading = [(t, mb) for t, mb, n in samples if n == full]
+    late = loading[int(len(loading) * 0.3) :]
     if len(late) < 3:
         return peak, 0.0
     mt, mm = sum(t for t, _ in late) / len(late), sum(mb for _, mb in late) / len(late)
@@ -214,6 +224,8 @@ def main() -> None:
     if a.check:
         checker(a.check[0], Path(a.check[1]))
         return
+    from server_vs_locust import Deadline, start_server, stop_process
+
     deadline = Deadline(time.monotonic() + 2 * a.seconds + 1200)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
@@ -239,8 +251,11 @@ def main() -> None:
     ops = stream["ops"]
     assert stream["ok"] == memory["ok"] and memory["ops"] == ops, (stream, memory)
     per_m, rate, old_rate = 1e6 / ops, ops / seconds, old_ops / old_seconds
-    peak, growth = shape(samples, a.seconds)
-    old_peak, old_growth = shape(old_samples, a.seconds)
+    peak, growth = shape(samples)
+    old_peak, old_growth = shape(old_samples)
+    # The in-memory path's history costs what its peak is above the streamed one's, and that grows with
+    # the operations (every one held in each locust process and in zscheck load): per million, scaled.
+    old_per_m = max(old_peak - peak, 0.0) * 1e6 / old_ops
     check_s, old_check_s = stream["cpu"] * per_m, memory["cpu"] * per_m
     print(
         f"soak: toggle, {a.users} users, {a.processes} locust processes, --duration {a.seconds}s each, load average "
@@ -275,7 +290,7 @@ def main() -> None:
     for label, r in ((f"this run's rate, {rate:,.0f}/s", rate), (f"the issue's rate, {RATE:,.0f}/s", RATE)):
         m8 = r * 3600 * HOURS / 1e6
         mem8 = peak + max(growth, 0.0) / rate * r * HOURS
-        old8 = old_peak + max(old_growth, 0.0) / old_rate * r * HOURS
+        old8 = peak + old_per_m * m8
         print(
             f"{HOURS} h at {label} ({m8:.0f} M ops): streamed {mem8:.0f} MB, {history_bytes * per_m * m8 / 1e9:.1f} GB "
             f"of history on disk, check {check_s * r * 3.6e-3:.0f} s per hour of history; in-memory "
