@@ -10,11 +10,12 @@ and the history check within 60 s per hour of history).
    Every second the bench reads VmRSS of each process of the load's tree (`zscheck load` and its locust
    processes; not the server) from /proc: the peak of their sum, and its growth past start-up (the first
    30% of the run; least squares), which says whether memory grows with the run.
-2. The streamed run's history checked both ways, each in a fresh Python process that reports its CPU
-   seconds and its peak RSS (getrusage), with the same verdict: `zscheck.linearizability.check_files` on
-   the files; and the files turned into the old raw-results.json outside the measurement, then that file
-   parsed whole, every Operation built and `linearizability.check` run on the whole history, measured.
-   What a locust process held per million operations (tracemalloc, the Operations) is printed too.
+2. The streamed run's history checked both ways, each in a fresh Python process: its CPU seconds, then
+   in a second pass under tracemalloc the peak of what the check allocated; the same verdict both ways.
+   Streamed: `zscheck.linearizability.check_files` on the files. In-memory: the files turned into the old
+   raw-results.json outside the measurement, then that file parsed whole, every Operation built and
+   `linearizability.check` run on the whole history. What a locust process held per million operations
+   (tracemalloc, the Operations) is printed too.
 3. The checker alone on the previous bench's simulated history (50 clients on 64 images: every operation
    overlaps several), whole and streamed: CPU per million operations and the most operations held.
 4. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -121,22 +121,29 @@ def run_load(
 
 
 def checker(mode: str, run: Path) -> None:
-    """In a fresh process: check the run's history one way; print what it cost as one JSON line."""
+    """In a fresh process: check the run's history one way, twice: timed (CPU seconds), then under
+    tracemalloc (the peak of what the check allocated); print both as one JSON line."""
     from zscheck import linearizability
-    from zscheck.linearizability import Operation
+    from zscheck.linearizability import Operation, Result
 
     initial = json.loads((run / "plan.json").read_text())["images"]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.process_time()
-    if mode == "stream":  # what `zscheck load` does now
-        result, _ = linearizability.check_files(run / "history", initial)
-    else:  # what it did before: the whole raw-results.json parsed, every operation built, one check
+
+    def once() -> Result:
+        if mode == "stream":  # what `zscheck load` does now
+            return linearizability.check_files(run / "history", initial)[0]
+        # what it did before: the whole raw-results.json parsed, every operation built, one check
         data = json.loads((run / "old-raw-results.json").read_text())
         history = [Operation(k, kind, v, i, c, client) for k, kind, v, i, c, client in data["history"]]
-        result = linearizability.check(history, initial=initial)
+        return linearizability.check(history, initial=initial)
+
+    started = time.process_time()
+    result = once()
     cpu = time.process_time() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cpu": cpu, "peak_mb": peak, "start_mb": before, "ok": result.ok, "ops": result.operations}))
+    tracemalloc.start()
+    once()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({"cpu": cpu, "peak_mb": peak / 1e6, "ok": result.ok, "ops": result.operations}))
 
 
 def old_results(run: Path) -> float:
@@ -271,11 +278,12 @@ def main() -> None:
             f"{growth / (rate * 3.6e-3):+.0f} MB",
             f"{old_growth / (old_rate * 3.6e-3):+.0f} MB",
         ),
+        ("  peak above the streamed one", "-", f"{old_per_m:.0f} MB / M ops"),
         ("history on disk / M ops", f"{history_bytes * per_m / 1e6:.0f} MB", f"{old_bytes / old_ops:.0f} MB"),
         ("raw-results.json", f"{summary_bytes / 1e3:.0f} kB", f"{old_bytes / 1e6:.1f} MB"),
         ("check CPU s / M ops (same history)", f"{check_s:.1f}", f"{old_check_s:.1f}"),
-        ("checker peak RSS (same history)", f"{stream['peak_mb']:.0f} MB", f"{memory['peak_mb']:.0f} MB"),
-        ("  of which python + imports", f"{stream['start_mb']:.0f} MB", f"{memory['start_mb']:.0f} MB"),
+        ("check's peak allocation (same)", f"{stream['peak_mb']:.1f} MB", f"{memory['peak_mb']:.1f} MB"),
+        ("  per M ops", f"{stream['peak_mb'] * per_m:.0f} MB", f"{memory['peak_mb'] * per_m:.0f} MB"),
         ("history held per locust process", "0 (on disk)", f"{held:.0f} MB / M ops"),
     ]
     print(f"{'':36}{'streamed':>16}{'in-memory':>16}")
