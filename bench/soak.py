@@ -8,8 +8,9 @@ and the history check within 60 s per hour of history).
    `--baseline-commit` (unpacked from this checkout's git history, run with PYTHONPATH on its src/): its
    history held in each locust process, written whole into raw-results.json, read back and checked whole.
    Every second the bench reads VmRSS of each process of the load's tree (`zscheck load` and its locust
-   processes; not the server) from /proc: the peak of their sum, and its growth past start-up (the first
-   30% of the run; least squares), which says whether memory grows with the run.
+   processes; not the server) from /proc: the peak of their sum, and its growth over the second half of
+   the seconds with every process up (least squares; a Python process's heap warms up for a minute or
+   so, then stays flat when nothing grows), which says whether memory grows with the run.
 2. The streamed run's history checked both ways, each in a fresh Python process: its CPU seconds, then
    in a second pass under tracemalloc the peak of what the check allocated; the same verdict both ways.
    Streamed: `zscheck.linearizability.check_files` on the files. In-memory: the files turned into the old
@@ -21,8 +22,8 @@ and the history check within 60 s per hour of history).
 4. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
    2,524 operations/s: the peak plus the growth (if any) for eight hours; the check's CPU per hour.
 
-    python bench/soak.py                    # 60 s each, 20 users, 2 locust processes
-    python bench/soak.py --seconds 20       # quicker
+    python bench/soak.py --seconds 150      # 150 s each, 20 users, 2 locust processes
+    python bench/soak.py --seconds 30       # quicker (the growth is then the heaps' warm-up)
 """
 
 from __future__ import annotations
@@ -199,12 +200,12 @@ def measure(mode: str, run: Path) -> dict[str, Any]:
 
 def shape(samples: list[tuple[float, float, int]]) -> tuple[float, float]:
     """The load tree's peak MB, and its growth in MB per hour while it loads: the samples with every
-    process of the tree up (zscheck load, locust's master and workers), the first 30% of them left out
-    (start-up), fitted by least squares."""
+    process of the tree up (zscheck load, locust's master and workers), the first half left out
+    (start-up and the heaps' warm-up), fitted by least squares."""
     peak = max(mb for _, mb, _ in samples)
     full = max(n for _, _, n in samples)
     loading = [(t, mb) for t, mb, n in samples if n == full]
-    late = loading[int(len(loading) * 0.3) :]
+    late = loading[len(loading) // 2 :]
     if len(late) < 3:
         return peak, 0.0
     mt, mm = sum(t for t, _ in late) / len(late), sum(mb for _, mb in late) / len(late)
@@ -221,7 +222,7 @@ def operations_and_seconds(run: Path, default: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seconds", type=int, default=150)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--baseline-commit", default=BASELINE, help="the in-memory path to run side by side")
