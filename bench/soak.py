@@ -2,8 +2,8 @@
 by side (issue 14, "Soaks of hours": an 8-hour run at full rate within 500 MB for zscheck's own processes,
 and the history check within 60 s per hour of history).
 
-1. `zscheck serve` (in memory, CPU 0), then two `zscheck load --scenario toggle --target URL` runs against
-   it (CPU 1, `--seconds` each, the same users and processes): this checkout (the history streamed to
+1. Two `zscheck load --scenario toggle --target URL` runs (CPU 1), each against a `zscheck serve` of its
+   own (CPU 0) (`--seconds` each, the same users and processes): this checkout (the history streamed to
    per-process files, checked a stretch at a time) and the in-memory path, the harness at
    `--baseline-commit` (unpacked from this checkout's git history, run with PYTHONPATH on its src/): its
    history held in each locust process, written whole into raw-results.json, read back and checked whole.
@@ -238,16 +238,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
         old_src = baseline(a.baseline_commit, work / "baseline")
-        server, url = start_server(work, 0, a.users, deadline)
-        try:
-            samples, code = run_load(url, a.seconds, a.users, a.processes, work / "run")
-            old_samples, old_code = run_load(url, a.seconds, a.users, a.processes, work / "old", old_src)
-        finally:
-            stop_process(server)
-        run, old = work / "run", work / "old"
+        results = []
+        for name, src in (("run", None), ("old", old_src)):  # a server each: neither sees the other's images
+            (work / name).mkdir()
+            server, url = start_server(work / name, 0, a.users, deadline)
+            try:
+                results.append(run_load(url, a.seconds, a.users, a.processes, work / name / "report", src))
+            finally:
+                stop_process(server)
+        (samples, code), (old_samples, old_code) = results
+        run, old = work / "run" / "report", work / "old" / "report"
         for name, c in (("run", code), ("old", old_code)):
             if c != 0:
-                sys.exit(f"soak: zscheck load ({name}) exited {c}:\n{(work / f'{name}.out').read_text()[-2000:]}")
+                sys.exit(f"soak: zscheck load ({name}) exited {c}:\n{(work / name / 'report.out').read_text()[-2000:]}")
         history_bytes = sum(p.stat().st_size for p in (run / "history").glob("history-*.jsonl"))
         summary_bytes = (run / "raw-results.json").stat().st_size
         old_ops = len(json.loads((old / "raw-results.json").read_text())["history"])
