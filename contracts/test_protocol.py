@@ -20,18 +20,29 @@ from zscheck.checks import (
     judge,
     judge_protocol,
 )
-from zscheck.conformance.harness import Harness, Sent
+from zscheck.conformance.harness import Harness, RawStep, Sent
 from zscheck.conformance.plugin import require
 from zscheck.wire import WireRequest
 
 
-def protocol(zs: Harness, name: str, exchange: Exchange, image: str, more: list[Violation] | None = None) -> Sent:
-    """Judge one answer against the protocol entry `name`, as a Sent the report can show and replay."""
+def protocol(
+    zs: Harness,
+    name: str,
+    exchange: Exchange,
+    image: str,
+    more: list[Violation] | None = None,
+    *,
+    before: tuple[RawStep, ...] = (),
+    follow: bool = False,
+) -> Sent:
+    """Judge one answer against the protocol entry `name`, as a Sent the report can show and replay: the
+    requests it needed `before` (sent first on replay) and the judged one (its job followed: `follow`)."""
     rule = zs.table.protocol_rule(name)
     expected = Expected(rule=name, stage="sync", status=rule.status, body="text", text=rule.text)
     violations = judge_protocol(rule, exchange) + list(more or [])
     result = ApiResult(read_outcome(exchange), [exchange], exchange.json)
-    return Sent(Probe(zs.dialect, image, None, expected), result, violations, Facets())
+    raw = (*before, RawStep(exchange.request, follow=follow))
+    return Sent(Probe(zs.dialect, image, None, expected), result, violations, Facets(), raw)
 
 
 def test_a_reused_job_uuid_is_refused_and_changes_nothing(zs: Harness) -> None:
@@ -51,7 +62,8 @@ def test_a_reused_job_uuid_is_refused_and_changes_nothing(zs: Harness) -> None:
         if isinstance(location, str):
             zs.main.call(wire.poll(location))
     changed = list(check_failed_request(before, zs.query(image), again))
-    require(zs, protocol(zs, "job-uuid-duplicate", again, image, changed))
+    first_step = RawStep(first.exchanges[0].request, follow=True)
+    require(zs, protocol(zs, "job-uuid-duplicate", again, image, changed, before=(first_step,), follow=True))
 
 
 def test_a_job_uuid_of_the_wrong_length_is_refused(zs: Harness) -> None:
@@ -72,6 +84,7 @@ def test_polls_of_jobs_never_issued_and_other_methods(zs: Harness) -> None:
     require(zs, protocol(zs, "job-unknown", unknown, image))
     accepted = zs.main.call(wire.change_state(image, "enable", zs.live_session(zs.main).uuid))
     job_path = accepted.exchanges[-1].request.path
+    accepting = RawStep(accepted.exchanges[0].request, follow=True)  # the job the requests below are about
     if accepted.ok and len(accepted.exchanges) > 1:  # polled to its end: a second poll reads the same result
         again = zs.send_raw(wire.poll(accepted.final.request.path))
         expected = Expected(rule="job-result-kept", stage="job", status=200, body="inventory")
@@ -80,11 +93,12 @@ def test_polls_of_jobs_never_issued_and_other_methods(zs: Harness) -> None:
             ApiResult(read_outcome(again), [again], again.json),
             check_job_result_kept(accepted.final, again),
             Facets(),
+            (accepting, RawStep(again.request)),
         )
         require(zs, kept)
     for method in ("PUT", "POST", "DELETE"):
         exchange = zs.send_raw(WireRequest(method, job_path, {}, b"{}" if method != "DELETE" else b""))
-        require(zs, protocol(zs, "job-not-get", exchange, image))
+        require(zs, protocol(zs, "job-not-get", exchange, image, before=(accepting,)))
 
 
 def test_other_methods_on_the_actions_path(zs: Harness) -> None:
@@ -110,11 +124,12 @@ def test_schema_exactly_when_the_poll_asks(zs: Harness) -> None:
         accepted = zs.main.call(request, follow=False)
         location = (accepted.final.json or {}).get("location") if isinstance(accepted.final.json, dict) else None
         probe = Probe("rest", image, "disable", zs.table.expect(Facets(), "rest"), request.headers["X-Job-UUID"])
+        raw = (RawStep(request, follow=True, schema=asked),)  # the client always polls with the header
         if not isinstance(location, str):
-            require(zs, Sent(probe, accepted, judge(probe, accepted), Facets()))
+            require(zs, Sent(probe, accepted, judge(probe, accepted), Facets(), raw))
             continue
         result = follow(zs, location, accepted.final, json_schema=asked)
-        require(zs, Sent(probe, result, judge(probe, result), Facets()))
+        require(zs, Sent(probe, result, judge(probe, result), Facets(), raw))
 
 
 def follow(zs: Harness, location: str, first: Exchange, *, json_schema: bool) -> ApiResult:

@@ -28,7 +28,7 @@ from zscheck.checks import (
     check_strings_round_trip,
 )
 from zscheck.conformance.harness import Harness, Sent
-from zscheck.conformance.plugin import in_parallel, require
+from zscheck.conformance.plugin import beside, in_parallel, require
 
 STATES = {"enable": "Enabled", "disable": "Disabled"}
 
@@ -172,9 +172,19 @@ def uuid_of(path: str) -> str:
     return path.rstrip("/").split("/")[-2]  # /zstack/v1/images/{uuid}/actions
 
 
+def lanes_for(zs: Harness) -> int:
+    """How many lanes the state machine runs: one per fixture image of its own, up to `--workers`."""
+    budget = max(5, settings().max_examples // 4)
+    return max(1, min(zs.workers, budget // 3))
+
+
+@beside(lambda zs: zs.can_create_images)
 def test_image_state_model(zs: Harness) -> None:
-    """The fixture images split into lanes, one machine each, run side by side (`--workers`): ZStack's images
-    are independent, so each image's sequence of steps stays in order while jobs of different lanes overlap."""
+    """The state machine runs in lanes, one machine each on images of its own, side by side (`--workers`):
+    ZStack's images are independent, so each image's sequence of steps stays in order while jobs of
+    different lanes overlap. When the run makes images, each lane gets one made for it and the whole test
+    runs beside the other suites (no other suite touches these images), within the run's `--workers`
+    requests in flight; otherwise the lanes share out the run's fixture images when the test is reached."""
     current = settings()
     # The profile's budget (a quarter of max_examples, at least 5, of up to 25 steps each) is shared out
     # among the lanes, one lane per fixture image up to `--workers`, three examples each at least:
@@ -182,8 +192,10 @@ def test_image_state_model(zs: Harness) -> None:
     # Against a real node every step waits for a job and a lane's steps wait for each other, so the run
     # takes as long as its longest lane: more, shorter lanes for the same budget, not fewer, longer ones.
     budget = max(5, current.max_examples // 4)
-    lanes = max(1, min(zs.workers, len(zs.admin_images), budget // 3))
+    own = zs.scratch_images(lanes_for(zs), prefix="zscheck-machine")
+    images = own or zs.admin_images
+    lanes = max(1, min(zs.workers, len(images), budget // 3))
     per_lane = settings(current, max_examples=max(3, round(budget / lanes)), stateful_step_count=25)
-    groups = [zs.admin_images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
-    machines = [machine_for(zs, images) for images in groups]
+    groups = [images[i::lanes] for i in range(lanes)]  # each image in exactly one lane
+    machines = [machine_for(zs, group) for group in groups]
     in_parallel([partial(run_state_machine_as_test, m, settings=per_lane) for m in machines], lanes)

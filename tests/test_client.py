@@ -58,7 +58,7 @@ def test_poll_deadline_gives_timeout(make_server: ServerFactory) -> None:
         started = time.monotonic()
         result = zs.change_state(image_uuids(zs)[0], "disable")
         assert result.outcome is Outcome.TIMEOUT
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 3.0  # the 0.3 s deadline, not the 5 s job (slack for a busy box)
         assert all(e.status == 202 for e in result.exchanges)
 
 
@@ -106,7 +106,7 @@ def test_read_timeout_is_a_transport_error() -> None:
             started = time.monotonic()
             result = zs.change_state("x", "disable", session="s")
             assert result.outcome is Outcome.TRANSPORT_ERROR and "timed out" in (result.final.error or "")
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 5  # the 0.3 s read timeout, not the default 30 s
 
 
 def test_login_error_names_the_account_not_the_password(server: RunningServer) -> None:

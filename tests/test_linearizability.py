@@ -106,9 +106,9 @@ def test_a_run_full_of_timeouts_is_checked_quickly_and_soundly() -> None:
     import time as _time
 
     flood = [Operation("k", "write", ("Enabled", "Disabled")[i % 2], float(i), None, f"c{i}") for i in range(5000)]
-    started = _time.monotonic()
+    started = _time.process_time()  # CPU: a loaded CI box stretches wall time, not what the search burns
     assert check([*flood, Operation("k", "read", "Disabled", 6000.0, 6001.0)], {"k": "Enabled"}).ok
-    assert _time.monotonic() - started < 2.0
+    assert _time.process_time() - started < 2.0
     only_enabled = [op for op in flood if op.value == "Enabled"]
     bad = check([*only_enabled, Operation("k", "read", "Disabled", 6000.0, 6001.0)], {"k": "Enabled"})
     assert not bad.ok and bad.violations  # nothing could have written Disabled

@@ -13,7 +13,9 @@ The client never judges correctness; it only follows the protocol.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -30,6 +32,56 @@ from zscheck.errors import ConfigError, LoginError, SetupFailed, TargetError
 POLL_GROWTH = 1.25
 
 
+class RequestLimiter:
+    """At most `slots` HTTP requests in flight across every client that shares it, granted first come first
+    served: a run whose parts go out side by side (the conformance suites and the state machine's lanes)
+    loads the target no more than `--workers` would. A slot is held for one exchange only, never across
+    the wait between job polls, so no holder ever waits for another slot (no deadlock)."""
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ConfigError(f"a request limiter needs at least 1 slot, not {slots}")
+        self.slots = slots
+        self.in_flight = 0
+        self.peak = 0  # the most requests in flight at once, for tests and reports
+        self.waited = 0  # requests that had to queue for a slot
+        self._lock = threading.Lock()
+        self._queue: deque[threading.Event] = deque()
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self.in_flight < self.slots and not self._queue:
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+                return
+            ticket = threading.Event()
+            self._queue.append(ticket)
+            self.waited += 1
+        try:
+            ticket.wait()  # the releaser hands its slot over: `in_flight` is already counted
+        except BaseException:
+            with self._lock:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                    raise
+            self.release()  # handed over as we were interrupted: give it on
+            raise
+
+    def release(self) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue.popleft().set()
+            else:
+                self.in_flight -= 1
+
+    def __enter__(self) -> RequestLimiter:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Client:
     def __init__(
         self,
@@ -43,9 +95,11 @@ class Client:
         verify: bool | str = True,
         auto_relogin: bool = True,
         session_timeout: float | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         """`session_timeout`: the target's session timeout in seconds, if known (ZStack's
-        `identity.session.timeout`); by default it is read from each login answer (to +-1 s)."""
+        `identity.session.timeout`); by default it is read from each login answer (to +-1 s). `limiter`:
+        a bound on requests in flight shared with other clients (None: no bound but the caller's threads)."""
         if dialect not in _wire.DIALECTS:
             raise ConfigError(f"dialect {dialect!r} is not one of {', '.join(_wire.DIALECTS)}")
         if poll_interval <= 0 or poll_deadline <= 0:
@@ -66,6 +120,7 @@ class Client:
         self.poll_deadline = poll_deadline
         self.auto_relogin = auto_relogin
         self.session_timeout = session_timeout
+        self.limiter = limiter
         self.session: Session | None = None
         self.requests_sent = 0  # every HTTP request this client made, for rates in reports
         # When the latest request the target accepted with our own session was sent: ZStack's expiry slides
@@ -81,7 +136,10 @@ class Client:
     def send(self, request: WireRequest) -> Exchange:
         """One request, no following: the raw exchange."""
         self.requests_sent += 1
-        return self._transport.send(request)
+        if self.limiter is None:
+            return self._transport.send(request)
+        with self.limiter:
+            return self._transport.send(request)
 
     def call(self, request: WireRequest, *, follow: bool = True) -> ApiResult:
         """Send `request`; if the answer is a 202 with a job location, poll it to its end. Each request is

@@ -176,11 +176,16 @@ CONTRACT = _options(
     Option("workers", "independent probes in flight at once, a load a management node carries easily; each "
            "image's own sequence stays in order (default: %(default)s)", DEFAULT_WORKERS,
            bounded(int, 1, 64, "whole number"), "N"),
+)  # fmt: skip
+
+# contract's and load's: one file may hold the findings of both, each entry naming its command
+KNOWN = _options(
     Option("baseline", "known findings (TOML, written by --baseline-update): reported, but they do not fail "
-           "the run; new ones and ones past their `expires` date do; those no longer seen are listed as fixed",
+           "the run; new ones and ones past their `expires` date do; those no longer seen are listed as fixed. "
+           "Entries name their command (contract or load): each command matches and rewrites its own",
            metavar="FILE"),
     Option("baseline-update", "write --baseline FILE from this run's findings, keeping each entry's reason "
-           "and expiry", action="store_true"),
+           "and expiry (and the other command's entries)", action="store_true"),
 )  # fmt: skip
 
 LOAD = _options(
@@ -271,6 +276,18 @@ TREND = _options(
            bounded(int, 6, 1000, "whole number"), "N", pytest=False),
 )  # fmt: skip
 
+# `zscheck run --compare-to`: the run against a stored baseline, after it has run (needs a store)
+BASELINE_RUN = _options(
+    Option("compare-to", "after the run, compare it with a stored run: `last-pass` (the newest passing run of this "
+           "target and scenario) or a run id; writes comparison.json and a 'Since the baseline' section in "
+           "index.html", metavar="last-pass|RUN_ID", pytest=False),
+)  # fmt: skip
+
+NOISE = _options(
+    Option("pairs", "A/A pairs to run: 2 x K runs of the same target, back to back (default: %(default)s)", 3,
+           bounded(int, 2, 50, "whole number"), "K", pytest=False),
+)  # fmt: skip
+
 DIFF = _options(
     # not --baseline/--candidate: --baseline is contract's known-findings file, and a flag has one meaning
     Option("baseline-target", "the released build: a URL, or `embedded` (the reference server) (default: "
@@ -289,6 +306,7 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "embedded": ("the embedded reference server", EMBEDDED),
     "run": ("the run", RUN),
     "contract": ("conformance", CONTRACT),
+    "known": ("known findings", KNOWN),
     "load": ("load", LOAD),
     "distributed": ("distributed load (locust master/worker)", DISTRIBUTED),
     "capacity": ("the capacity search", CAPACITY),
@@ -296,23 +314,26 @@ GROUPS: dict[str, tuple[str, Mapping[str, Option]]] = {
     "store": ("the run store", STORE),
     "compare": ("the comparison", COMPARE),
     "trend": ("change points", TREND),
+    "noise": ("the A/A pairs", NOISE),
+    "baseline-run": ("since the baseline", BASELINE_RUN),
     "diff": ("the two targets", DIFF),
 }
 
 # Which groups each command takes (and, within a group, which options, when it takes only some).
 COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "contract": (("target", None), ("fixtures", None), ("embedded", None), ("run", None), ("contract", None),
-                 ("store", None)),
+                 ("known", None), ("store", None)),
     "load": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
-             ("load", None), ("distributed", None), ("store", None)),
+             ("load", None), ("distributed", None), ("known", None), ("store", None)),
     "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
                  ("run", None),
                  ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
                  ("capacity", None), ("store", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
-            ("contract", ("max-examples", "baseline", "baseline-update")),
+            ("contract", ("max-examples",)), ("known", None),
             ("load", ("scenario", "users", "duration", "rate", "slo")),
-            ("all-in-one", None), ("store", None)),
+            ("all-in-one", None), ("store", None), ("baseline-run", None),
+            ("compare", ("max-regression", "alpha"))),
     "drift": (("target", ("target", "account", "password", "password-env", "password-file", "image", "timeout",
                           "ca-bundle", "insecure")), ("run", ("report-dir", "quiet", "events")), ("store", None)),
     "restore": (("target", ("target", "account", "password", "password-env", "password-file", "timeout",
@@ -322,6 +343,8 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "runs": (("store", None),),
     "compare": (("store", None), ("compare", None)),
     "trend": (("store", None), ("compare", ("html", "json")), ("trend", None)),
+    "noise": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None), ("run", None),
+              ("load", None), ("store", None), ("noise", None), ("compare", ("alpha", "json"))),
     "diff": (("target", ("account", "password", "password-env", "password-file", "timeout", "ca-bundle",
                          "insecure")), ("fixtures", ("backup-storage", "image-url")), ("run", ("seed",)),
              ("diff", None), ("compare", ("json",))),

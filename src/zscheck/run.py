@@ -51,7 +51,7 @@ class RunAll:
     rate: float | None = None
     slo: tuple[str, ...] = DEFAULT_GATES
     skip: tuple[str, ...] = ()  # phases to leave out: contract, load, drift
-    baseline: str | None = None  # the contract phase's known findings (--baseline)
+    baseline: str | None = None  # the contract and load phases' known findings (--baseline)
     baseline_update: bool = False
 
     def validate(self) -> RunAll:
@@ -80,6 +80,7 @@ class Phase:
 class RunAllResult:
     directory: Path
     phases: list[Phase] = field(default_factory=list)
+    compared: Verdict | None = None  # --compare-to with --max-regression: the comparison's gate
 
     @property
     def verdict(self) -> Verdict:
@@ -87,6 +88,8 @@ class RunAllResult:
         counted = [p.verdict for p in self.phases if p.name != "drift" or p.verdict is Verdict.COULD_NOT_RUN]
         if not self.phases:
             return Verdict.COULD_NOT_RUN
+        if self.compared is Verdict.VIOLATIONS:  # worse than the baseline beyond --max-regression
+            counted.append(Verdict.VIOLATIONS)
         return Verdict.combine(counted) if counted else Verdict.PASS
 
     @property
@@ -100,7 +103,11 @@ def run_all(
     control: RunControl,
     emit: Emit = discard,
     last_resort: Callable[[str], NoReturn],
+    compare: Callable[[Path], Verdict | None] | None = None,
 ) -> RunAllResult:
+    """Every phase in turn, then (`compare`, for --compare-to) the run against its baseline, which writes
+    comparison.json into the run's directory and says whether it fails the run, then summary.json and
+    index.html."""
     run = run.validate()
     seed = run.seed if run.seed is not None else random.randrange(2**32)
     directory = rundir.claim(run.reports / utc_stamp(), given=False)  # two runs in one second: -2, -3, ...
@@ -139,6 +146,8 @@ def run_all(
                 rate=run.rate,
                 slo=run.slo,
                 seed=seed,
+                baseline=run.baseline,  # one file for both phases: each matches and rewrites its own entries
+                baseline_update=run.baseline_update,
             ),
             control=control,
             emit=phase_emit,
@@ -173,6 +182,8 @@ def run_all(
         control.interrupt()
     if control.interrupted:
         emit(Note("run", "interrupted by a signal: the remaining phases were not run"))
+    if compare is not None and result.phases and not control.interrupted:
+        result.compared = compare(directory)
     label = run.target.url or "embedded reference server"
     RunSummary(
         verdict=cast(VerdictWord, result.verdict.word),

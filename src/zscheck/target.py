@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 
 from zscheck._transport import Timeouts
 from zscheck._wire import Dialect
-from zscheck.client import Client
+from zscheck.client import Client, RequestLimiter
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, LoginError, TargetError, ZscheckError
 from zscheck.fixtures import FixtureImages, Journal, RestoreReport, restore
@@ -179,6 +179,7 @@ class Target:
     embedded: EmbeddedServer = field(default_factory=EmbeddedServer)
     poll_deadline: float | None = None  # None: the client's default
     session_timeout: float | None = None  # known for the embedded server; a real target's is read at login
+    limiter: RequestLimiter | None = None  # shared by every client of this target: a bound on requests in flight
     url: str = ""
     client: Client | None = None
     journal: Journal | None = None
@@ -251,6 +252,7 @@ class Target:
             verify=self.options.verify,
             timeouts=Timeouts(connect=min(5.0, self.options.timeout), read=self.options.timeout),
             session_timeout=self.session_timeout,
+            limiter=self.limiter,
         )
         if self.poll_deadline is not None:
             client.poll_deadline = self.poll_deadline

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zscheck.history.stats import bootstrap_change, bootstrap_median, compare, equivalence, mann_whitney
+from zscheck.history.stats import (
+    ONE_RUN_A_SIDE,
+    Noise,
+    bootstrap_change,
+    bootstrap_median,
+    compare,
+    compare_runs,
+    equivalence,
+    equivalence_runs,
+    mann_whitney,
+    min_permutation_p,
+    permutation_p,
+)
 
 
 def lognormal(median: float, n: int, seed: int, sigma: float = 0.1) -> list[float]:
@@ -91,3 +103,86 @@ def test_tost_on_too_little_data_proves_nothing() -> None:
 def test_a_sample_must_be_numbers(bad: list[float]) -> None:
     with pytest.raises(ValueError, match="non-empty list of finite numbers"):
         compare(bad, [1.0], lower_is_better=True)
+
+
+# ------------------------------------------------------------------------------ across runs
+
+
+def runs(median: float, n: int, seed: int, sigma: float = 0.1) -> list[float]:
+    """n runs' values of one metric: each run its own draw (the run-to-run noise)."""
+    return lognormal(median, n, seed, sigma)
+
+
+def test_a_permutation_test_over_runs_says_same_for_one_distribution_and_worse_for_a_shift() -> None:
+    same = compare_runs(runs(10, 5, 1), runs(10, 5, 2), lower_is_better=True)
+    assert same.verdict == "~" and same.test == "permutation" and same.p_value is not None and same.p_value > 0.05
+    shifted = compare_runs(runs(10, 5, 1), runs(14, 5, 2), lower_is_better=True)
+    assert shifted.verdict == "worse" and shifted.p_value is not None and shifted.p_value < 0.05
+    assert shifted.change == pytest.approx(0.4, abs=0.15) and shifted.change_ci is not None
+    assert shifted.change_ci.low > 0 and shifted.worse_beyond(0.05)
+    faster_throughput = compare_runs(runs(100, 5, 1), runs(140, 5, 2), lower_is_better=False)
+    assert faster_throughput.verdict == "better"
+
+
+def test_the_permutation_test_is_exact_for_small_sides() -> None:
+    # 4 against 4, completely separated: 2 of the 70 splits are as extreme (the observed and its mirror)
+    assert permutation_p(np.log([1.0, 1.1, 1.2, 1.3]), np.log([2.0, 2.1, 2.2, 2.3])) == pytest.approx(2 / 70)
+    assert min_permutation_p(4, 4) == pytest.approx(2 / 70) and min_permutation_p(3, 3) == pytest.approx(0.1)
+
+
+def test_the_permutation_false_positive_rate_is_at_most_alpha() -> None:
+    """The property compare needs: over many A/A splits of one distribution, 5 runs a side, the test rejects
+    at most about alpha of them (a 99.9% binomial band above 5% of 300)."""
+    rejections = sum(
+        compare_runs(runs(10, 5, 2 * s, 0.3), runs(10, 5, 2 * s + 1, 0.3), lower_is_better=True).verdict != "~"
+        for s in range(300)
+    )
+    assert rejections <= 27
+
+
+def test_too_few_runs_a_side_without_noise_is_not_tested_and_says_why() -> None:
+    one = compare_runs([10.0], [15.0], lower_is_better=True)
+    assert (one.verdict, one.test, one.p_value, one.change_ci) == ("~", "none", None, None)
+    assert one.reason == ONE_RUN_A_SIDE and "zscheck noise" in one.reason and "--last N" in one.reason
+    assert one.change == pytest.approx(0.5)
+    three = compare_runs(runs(10, 3, 1), runs(30, 3, 2), lower_is_better=True)  # 3v3 can never reach 0.05
+    assert three.verdict == "~" and "3 against 3 runs" in three.reason and "--last 4" in three.reason
+
+
+def test_one_run_a_side_against_stored_aa_noise() -> None:
+    """A/A pairs whose log ratios spread by about 5%: a 30% change is beyond that noise, a 3% one is not."""
+    noise = Noise(tuple(np.random.default_rng(5).normal(0, 0.05, 12)))
+    assert noise.pairs == 12 and 0.03 < noise.sigma < 0.08
+    assert 0.05 < noise.floor(0.05) < 0.2  # the smallest change one run a side can show
+    worse = compare_runs([10.0], [13.0], lower_is_better=True, noise=noise)
+    assert worse.verdict == "worse" and worse.test == "aa-noise" and "12 pairs" in worse.reason
+    assert worse.change_ci is not None and worse.change_ci.low > 0
+    small = compare_runs([10.0], [10.3], lower_is_better=True, noise=noise)
+    assert small.verdict == "~" and small.test == "aa-noise" and small.p_value is not None and small.p_value > 0.05
+
+
+def test_the_aa_noise_null_keeps_its_false_positive_rate() -> None:
+    """One run a side, both from the noise the pairs measured: rejected about alpha of the time."""
+    rng = np.random.default_rng(9)
+    run_sigma = 0.1
+    rejections = 0
+    for _ in range(400):
+        pairs = Noise(tuple(rng.normal(0, run_sigma, 8) - rng.normal(0, run_sigma, 8)))
+        a, b = np.exp(rng.normal(0, run_sigma, 2))
+        rejections += compare_runs([a], [b], lower_is_better=True, noise=pairs).verdict != "~"
+    assert 6 <= rejections <= 36  # 5% of 400 = 20; a binomial 99.9% band
+
+
+@pytest.mark.parametrize(
+    ("candidate", "no_regression"),
+    [
+        ([10.0, 10.1, 9.9, 10.05, 9.95], True),  # the same: no regression beyond 10%
+        ([13.0, 13.1, 12.9, 13.05, 12.95], False),  # 30% slower
+    ],
+)
+def test_tost_over_runs(candidate: list[float], no_regression: bool) -> None:
+    base = [10.0, 10.05, 9.95, 10.1, 9.9]
+    result = equivalence_runs(base, candidate, margin=0.10, lower_is_better=True)
+    assert result.no_regression == no_regression
+    nothing = equivalence_runs([10.0], [10.0], margin=0.10, lower_is_better=True)
+    assert not nothing.no_regression and nothing.p_regression == 1.0

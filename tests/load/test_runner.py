@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, ServerFactory
-from tests.load.proxies import read_message
+from tests.load.proxies import Proxy
 from zscheck import Client
 from zscheck.load.runner import LOADTESTS_DIR as LOADTESTS
 
@@ -321,46 +320,19 @@ def test_a_run_that_measured_no_change_is_no_verdict(make_server: ServerFactory,
     assert "none answered" in out
 
 
-class SlowLoginProxy:
-    """Forwards to a reference server; every login waits `delay` seconds first, as a login can on a
-    loaded node: the load generator's start-up then outlasts a short run."""
+class SlowLoginProxy(Proxy):
+    """Every login waits `delay` seconds first, as a login can on a loaded node: the load generator's
+    start-up then outlasts a short run."""
 
     def __init__(self, upstream: str, delay: float) -> None:
-        host, port = upstream.removeprefix("http://").rstrip("/").split(":")
-        self.upstream, self.delay = (host, int(port)), delay
-        self.logins = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.delay, self.logins = delay, 0
+        super().__init__(upstream)
 
-    def close(self) -> None:
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        up = socket.create_connection(self.upstream)
-        reader, upreader = conn.makefile("rb"), up.makefile("rb")
-        try:
-            while (request := read_message(reader)) is not None:
-                if b"/accounts/login" in request.split(b"\r\n", 1)[0]:
-                    self.logins += 1
-                    time.sleep(self.delay)
-                up.sendall(request)
-                if (answer := read_message(upreader)) is None:
-                    return
-                conn.sendall(answer)
-        except OSError:
-            return
-        finally:
-            for s in (reader, upreader, conn, up):
-                s.close()
+    def handle(self, request: bytes) -> bool:
+        if b"/accounts/login" in request.split(b"\r\n", 1)[0]:
+            self.logins += 1
+            time.sleep(self.delay)
+        return True
 
 
 def test_the_measured_window_opens_after_start_up(make_server: ServerFactory, tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ know). It counts every X-Job-UUID it is sent, so a re-send shows up as a job uui
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,74 +14,34 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.load.proxies import read_message
+from tests.load.proxies import Proxy
 from tests.load.test_runner import zscheck_load
 
 pytestmark = pytest.mark.slow
 
 
-class DroppingProxy:
+class DroppingProxy(Proxy):
     def __init__(self, upstream: str, every: int) -> None:
-        host, port = upstream.removeprefix("http://").rstrip("/").split(":")
-        self.upstream = (host, int(port))
         self.every = every
         self.jobs: Counter[str] = Counter()  # X-Job-UUID -> times sent
         self.changes = 0
         self.dropped = 0
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(upstream)
 
-    def close(self) -> None:
-        self.closed = True
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        up = socket.create_connection(self.upstream)
-        reader, upreader = conn.makefile("rb"), up.makefile("rb")
-        try:
-            while True:
-                request = read_message(reader)
-                if request is None:
-                    return
-                head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-                drop = False
-                if head.startswith("PUT ") and "/actions" in head.split("\r\n", 1)[0]:
-                    job = next(
-                        (
-                            line.split(":", 1)[1].strip()
-                            for line in head.split("\r\n")
-                            if line.lower().startswith("x-job-uuid:")
-                        ),
-                        "",
-                    )
-                    with self.lock:
-                        self.jobs[job] += 1
-                        self.changes += 1
-                        drop = self.changes % self.every == 0
-                        self.dropped += drop
-                up.sendall(request)
-                answer = read_message(upreader)
-                if answer is None:
-                    return
-                if drop:
-                    return  # the server did it and answered; the client gets a closed connection
-                conn.sendall(answer)
-        except OSError:
-            return
-        finally:
-            for s in (reader, upreader, conn, up):
-                s.close()
+    def handle(self, request: bytes) -> bool:
+        head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        if not (head.startswith("PUT ") and "/actions" in head.split("\r\n", 1)[0]):
+            return True
+        job = next(
+            (line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("x-job-uuid:")),
+            "",
+        )
+        with self.lock:
+            self.jobs[job] += 1
+            self.changes += 1
+            drop = self.changes % self.every == 0
+            self.dropped += drop
+        return not drop  # the server did it and answered; the client gets a closed connection
 
 
 @pytest.fixture

@@ -318,7 +318,7 @@ def test_jobs_stall_when_too_many_are_in_flight(make_server: ServerFactory, faul
         for n in range(20):
             started = time.monotonic()
             assert zs.change_state(images[0], ("disable", "enable")[n % 2]).ok
-            assert time.monotonic() - started < 0.5
+            assert time.monotonic() - started < 1.5  # far below the fault's 3 s stall, on a loaded box too
     count = STALL_THRESHOLD + 4
     assert len(images) >= count
     durations = _concurrent_changes(server, images[:count])

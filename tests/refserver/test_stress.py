@@ -93,7 +93,7 @@ def test_ten_times_overload_queues_without_500s_bounded_memory_and_recovers(
         assert after - before < 150, f"memory grew from {before:.0f} MB to {after:.0f} MB"
         started = time.monotonic()
         result = zs.change_state(images[1], "disable")  # the load is gone: the server answers promptly again
-        assert result.ok and time.monotonic() - started < 1.0
+        assert result.ok and time.monotonic() - started < 3.0  # promptly: not queued behind the overload
 
 
 def test_kill_9_under_concurrent_changes_keeps_every_acknowledged_change(

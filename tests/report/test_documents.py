@@ -4,6 +4,7 @@ models generate, a document round-trips through its model, and a wrong one is re
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -30,6 +31,12 @@ from zscheck.report import (
 from zscheck.report.documents import (
     SCHEMAS_DIR,
     Arrival,
+    CompareEquivalence,
+    CompareFinding,
+    CompareFindings,
+    CompareMetric,
+    CompareSide,
+    ComparisonReport,
     FailureGroup,
     GateOutcome,
     Generators,
@@ -37,11 +44,14 @@ from zscheck.report.documents import (
     Knee,
     Linearizability,
     LinearizabilityViolation,
+    NoiseMetric,
+    NoiseReport,
     OperationStats,
     TimelineSecond,
     json_schemas,
 )
 from zscheck.report.findings import group, with_fingerprint
+from zscheck.report.load_findings import load_findings
 from zscheck.report.writers import summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +170,9 @@ def examples() -> dict[type[Document], Document]:
             result=load_result(),
             files={"locust_html": "locust.html"},
             setup_actions=["login: admin"],
+            findings=[dataclasses.replace(f, status="known", reason="ZS-7") for f in load_findings(load_result())],
+            fixed=["ba9876543210"],
+            baseline="ci/known.toml",
         ),
         CapacityReport: CapacityReport(
             verdict="PASS",
@@ -195,6 +208,78 @@ def examples() -> dict[type[Document], Document]:
                 Phase(name="contract", exit_code=0, seconds=20.0, error=None),
                 Phase(name="load", exit_code=2, seconds=1.0, error="locust exited"),
             ],
+        ),
+        ComparisonReport: ComparisonReport(
+            base=CompareSide(label="20261201T0200", runs=["20261201T020000Z-abcdef"]),
+            candidate=CompareSide(label="http://c (newest 4)", runs=["r1", "r2", "r3", "r4"]),
+            alpha=0.05,
+            max_regression=0.05,
+            equivalence=True,
+            noise="6 stored A/A pairs of embedded reference server (toggle)",
+            findings=CompareFindings(
+                new=[CompareFinding(key="k1", check="status", rule="r", operation="PUT x", example="got 500")],
+                fixed=[],
+                persisting=[],
+            ),
+            metrics=[
+                CompareMetric(
+                    operation="all",
+                    metric="p50",
+                    unit="s",
+                    verdict="worse",
+                    test="aa-noise",
+                    reason="A/A",
+                    base=[0.010],
+                    candidate=[0.012],
+                    base_value=0.010,
+                    base_ci=(0.010, 0.010),
+                    candidate_value=0.012,
+                    candidate_ci=(0.012, 0.012),
+                    change=0.2,
+                    change_ci=(0.1, 0.3),
+                    p_value=0.01,
+                    noise_floor=0.08,
+                    equivalence=CompareEquivalence(
+                        p_regression=0.4, p_improvement=0.01, no_regression=False, equivalent=False, claim="c"
+                    ),
+                ),
+                CompareMetric(
+                    operation="e2e",
+                    metric="p99",
+                    unit="s",
+                    verdict="~",
+                    test="none",
+                    reason="one run a side",
+                    base=[0.02],
+                    candidate=[0.021],
+                    base_value=0.02,
+                    base_ci=(0.02, 0.02),
+                    candidate_value=0.021,
+                    candidate_ci=(0.021, 0.021),
+                    change=0.05,
+                    change_ci=None,
+                    p_value=None,
+                    noise_floor=None,
+                    equivalence=None,
+                ),
+            ],
+            notes=["1 metric(s) not tested"],
+            failed=["1 new finding(s)"],
+        ),
+        NoiseReport: NoiseReport(
+            verdict="PASS",
+            exit_code=0,
+            target="embedded reference server",
+            scenario="toggle",
+            harness_version="0.1.0",
+            started=1_700_000_000.0,
+            alpha=0.05,
+            pairs=2,
+            runs=[["a1", "b1"], ["a2", "b2"]],
+            metrics=[
+                NoiseMetric(operation="all", metric="p50", unit="s", changes=[0.05, -0.02], sigma=0.038, floor=0.18)
+            ],
+            error=None,
         ),
     }
 

@@ -38,7 +38,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_one_finding_per_root_cause_everywhere(faulty_run: tuple[Path, str]) -> None:
     out, stdout = faulty_run
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["schema"] == "zscheck/contract-summary/3"
+    assert summary["schema"] == "zscheck/contract-summary/4"
     findings = summary["findings"]
     error_code = [f for f in findings if f["check"] == "error_code" and f["rule"] == "state-event-invalid"]
     assert len(error_code) == 1, findings  # the same violation from every suite is one finding
@@ -93,7 +93,7 @@ def test_the_reproducer_reproduces_on_a_fresh_server(faulty_run: tuple[Path, str
     # the password from the environment, never in the script (nor its hash, which ZStack takes as it)
     assert "PASSWORD=${ZSCHECK_PASSWORD:?" in text and hashlib.sha512(PASSWORD.encode()).hexdigest() not in text
     assert "127.0.0.1:8080" in text
-    assert "X-Job-UUID: $(fresh)" in text  # its own job id, never the harness's
+    assert "JOB1=$(fresh)" in text and '"X-Job-UUID: $JOB1"' in text  # its own job id, never the harness's
     script = out / "reproducers" / f"{finding['id']}.sh"  # also written as a file, the same script
     assert script.read_text() == text and f"sh reproducers/{finding['id']}.sh" in (out / "failures.md").read_text()
     faulty = ServeProcess("--db", ":memory:", "--fault", FAULT)

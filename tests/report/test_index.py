@@ -87,3 +87,15 @@ def test_a_load_run_that_could_not_run_shows_its_error(tmp_path: Path) -> None:
     load.write(tmp_path / "load" / "summary.json")
     page = render(tmp_path, [], CHECKS)
     assert "No load results: could not log in as admin" in page
+
+
+def test_each_load_failure_group_shows_its_finding_and_baseline_status(tmp_path: Path) -> None:
+    load = examples()[LoadSummary]
+    assert isinstance(load, LoadSummary) and load.findings and load.result is not None
+    load.write(tmp_path / "load" / "summary.json")
+    page = render(tmp_path, [], CHECKS)
+    table = page[page.index("<table id=load-findings>") :]
+    table = table[: table.index("</table>")]
+    finding = load.findings[0]
+    assert f"<code>{finding.id}</code> <span class=ok>known</span>" in table
+    assert "Fixed since the baseline: <code>ba9876543210</code>" in page

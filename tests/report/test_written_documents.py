@@ -57,7 +57,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, s
         )
     done = {}
     for name, (out, proc) in procs.items():
-        stdout, _ = proc.communicate(timeout=300)
+        stdout, _ = proc.communicate(timeout=600)  # five commands at once, on a busy 2-core box
         done[name] = (out, subprocess.CompletedProcess(proc.args, proc.returncode, stdout, ""))
     return done
 

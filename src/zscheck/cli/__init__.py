@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from zscheck import __version__
-from zscheck.cli import all_in_one, compare, contract, diff, drift, load, replay, restore, runs, serve, trend
+from zscheck.cli import all_in_one, compare, contract, diff, drift, load, noise, replay, restore, runs, serve, trend
 from zscheck.cli.common import EXIT_CANNOT_RUN, EXIT_OK, Subparsers, add_command
 from zscheck.config import Setting, resolve
 from zscheck.errors import ConfigError, ZscheckError
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.register(sub)
     runs.register(sub)
     compare.register(sub)
+    noise.register(sub)
     trend.register(sub)
     diff.register(sub)
     _add_config(sub)
@@ -98,6 +99,8 @@ def _add_faults(sub: Subparsers) -> None:
 
 
 def _example_fault(command: str) -> str:
+    if command == "noise":
+        return "latency-under-load --pairs 2"
     return "lost-update-race --scenario contention" if command in ("load", "capacity") else "disable-noop"
 
 

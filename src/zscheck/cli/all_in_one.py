@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from zscheck.cli.common import Subparsers, add_command, execute, last_resort
+from zscheck.cli.compare import parse_margin
+from zscheck.cli.runs import store_spec
 from zscheck.cli.values import run_all
+from zscheck.errors import ConfigError
+from zscheck.history.record import RecordError, RunRecord, from_directory
+from zscheck.history.store import OFF, Query, open_store
 from zscheck.run import run_all as run_everything
+from zscheck.verdict import Verdict
 
 _RUN_EPILOG = """\
 examples:
@@ -17,7 +25,15 @@ examples:
 
 phases: contract (the nightly profile: 100 examples per property), load (toggle, 10 users, 20 s, gates
 error_rate<1% and e2e:p99<1s unless --slo is given), drift (informational: never a violation).
-exit codes: 0 every phase passed, 1 violations found in any phase, 2 a phase could not run.
+since the baseline (--compare-to last-pass|RUN_ID, with a store): after the phases, the run is compared
+with the newest passing run of the same target and scenario (or the run named), as `zscheck compare`
+would: comparison.json (zscheck/compare/1) and a "Since the baseline" section in index.html; with
+--max-regression, a metric significantly worse by more than it fails the run (exit 1). No passing run
+stored yet: said, and this run is not compared.
+  zscheck run --compare-to last-pass --max-regression 10%
+
+exit codes: 0 every phase passed, 1 violations found in any phase (or worse than the baseline beyond
+--max-regression), 2 a phase could not run.
 reports: reports/<UTC time>/ with index.html, summary.json and one directory per phase; reports/latest
 points at the newest run.
 """
@@ -38,8 +54,83 @@ def register(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = run_all(lambda dest: getattr(args, dest)).validate()
+    margin = parse_margin(args.max_regression)
+    which = args.compare_to
+    if which is None and margin is not None:
+        raise ConfigError("--max-regression in zscheck run needs --compare-to last-pass (or a run id) to compare with")
+    spec = store_spec(args)
+    if which is not None and spec == OFF:
+        raise ConfigError(f"--compare-to {which}: the baseline is a stored run; --store off has none")
+    if which not in (None, "last-pass"):
+        with open_store(spec) as store:
+            store.get(which)  # an unknown id is said now, not after the phases
+
+    def compare(directory: Path) -> Verdict | None:
+        return since_baseline(directory, str(which), spec, margin=margin, alpha=float(args.alpha))
+
     return execute(
         args,
         plan.target,
-        lambda control, emit, _: run_everything(plan, control=control, emit=emit, last_resort=last_resort).verdict,
+        lambda control, emit, _: (
+            run_everything(
+                plan, control=control, emit=emit, last_resort=last_resort, compare=compare if which else None
+            ).verdict
+        ),
     )
+
+
+def baseline(store_records: list[RunRecord], candidate: RunRecord) -> RunRecord | None:
+    """`last-pass`: the newest passing `zscheck run` of the candidate's target and scenario (A/A runs left out)."""
+    for record in store_records:
+        if record.command == candidate.command and record.scenario == candidate.scenario and not record.is_aa:
+            return record
+    return None
+
+
+def since_baseline(directory: Path, which: str, spec: str, *, margin: float | None, alpha: float) -> Verdict | None:
+    """The run in `directory` against its baseline: comparison.json written; VIOLATIONS when the comparison
+    fails its gate (as `zscheck compare` would exit 1), None when there was nothing to compare with."""
+    from zscheck.history.compare import Side, run_compare  # numpy and scipy: only when comparing
+    from zscheck.history.noise import stored_noise
+
+    try:
+        candidate = from_directory(directory, command="run", target_version=None)
+    except RecordError as exc:
+        print(f"zscheck run: not compared with the baseline: {exc}", file=sys.stderr)
+        return None
+    with open_store(spec) as store:
+        if which == "last-pass":
+            base = baseline(store.query(Query(target=candidate.target, verdict="PASS")), candidate)
+            if base is None:
+                print(
+                    f"zscheck run: --compare-to last-pass: no passing run of {candidate.target} "
+                    f"({candidate.scenario or 'no load'}) in {store.where} yet: nothing to compare with",
+                    file=sys.stderr,
+                )
+                return None
+        else:
+            base = store.get(which)
+        noise, source = stored_noise(store, base.target, base.scenario)
+    result = run_compare(
+        Side(f"{which} ({base.id})", (base,)),
+        Side(f"this run ({directory})", (candidate,)),
+        alpha=alpha,
+        margin=margin,
+        noise=noise,
+        noise_source=source,
+    )
+    result.document().write(directory / "comparison.json")
+    failed = result.failed()
+    worse = [f"{r.operation} {r.metric} {r.comparison.change:+.1%}" for r in result.rows if r.verdict == "worse"]
+    print(
+        f"zscheck run: since the baseline {base.id}: "
+        + ("; ".join(failed) if failed else "no new finding" + (", nothing worse beyond the margin" if margin else ""))
+        + (f" (worse: {', '.join(worse)})" if worse else "")
+        + (
+            f"; {len(result.untested)} metric(s) not tested: one run a side, no A/A runs stored"
+            if result.untested
+            else ""
+        ),
+        file=sys.stderr,
+    )
+    return Verdict.VIOLATIONS if failed else Verdict.PASS

@@ -17,6 +17,7 @@ from zscheck.verdict import Verdict
 
 if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
     from zscheck.history.compare import Result, Row, Side
+    from zscheck.history.stats import Noise
 
 _EPILOG = """\
 BASE and CANDIDATE are each a run id from the store (a unique prefix is enough), a report directory a
@@ -29,10 +30,12 @@ examples:
   zscheck compare --last 5 http://10.0.0.5:8080 http://10.0.0.6:8080 --html compare.html
   zscheck compare --last 5 embedded embedded --equivalence --max-regression 5%
 
-per metric: the medians with their bootstrap confidence intervals, the change and its interval, Mann-Whitney
-U's p, and better / worse / ~ (no significant change at --alpha). Per second: the user-level operations'
-p50, p99 and operations of each second. Per run (each side at least 4 runs): each operation's p50 and p99,
-and throughput. Findings: new, fixed and persisting.
+per metric, one value per run (the seconds of one run are correlated: they are summarised, never pooled):
+the user-level operations' p50, p99 and ops/s (the geometric mean of the run's seconds), each operation's
+p50 and p99, and throughput. The test: a permutation test over the runs with 4 or more a side (--last 4);
+with fewer, the stored A/A noise of the base's target and scenario (`zscheck noise`) as the null; with
+neither, `~` and the reason. Shown: the geometric means with bootstrap intervals, the change and its
+interval, p, and better / worse / ~ (no significant change at --alpha). Findings: new, fixed, persisting.
 exit codes: 0 no new finding and no regression beyond --max-regression (with --equivalence: every metric
 proven within it), 1 otherwise, 2 could not compare.
 """
@@ -90,7 +93,8 @@ def _target(text: str) -> str:
 
 
 def _with_load(store: Store, target: str, n: int) -> list[RunRecord]:
-    runs = [r for r in store.query(Query(target=target)) if r.load_summaries()]
+    """The newest n runs of `target` with load results, A/A runs (`zscheck noise`'s) left out."""
+    runs = [r for r in store.query(Query(target=target)) if r.load_summaries() and not r.is_aa]
     return runs[:n]
 
 
@@ -110,6 +114,16 @@ def _one(spec: str, store: Store | None) -> Side:
     return Side(spec, (store.get(spec),))
 
 
+def stored_noise_for(store: Store | None, base: Side) -> tuple[dict[str, Noise], str | None]:
+    """The stored A/A noise of the base's target and scenario (`zscheck noise`), if the store has any."""
+    from zscheck.history.noise import stored_noise
+
+    if store is None or not base.records:
+        return {}, None
+    first = base.records[0]
+    return stored_noise(store, first.target, first.scenario)
+
+
 def run(args: argparse.Namespace) -> int:
     from zscheck.history.compare import run_compare
 
@@ -119,12 +133,23 @@ def run(args: argparse.Namespace) -> int:
     spec = store_spec(args)
     needs_store = args.last is not None or not (Path(args.base).is_dir() and Path(args.candidate).is_dir())
     store = open_store(spec) if needs_store and spec != "off" else None
+    if store is None and spec != "off" and Path(spec).is_file():
+        store = open_store(spec)  # two directories: the store only for the stored A/A noise
     try:
         base, candidate = sides(args.base, args.candidate, args.last, store)
+        noise, source = stored_noise_for(store, base)
     finally:
         if store is not None:
             store.close()
-    result = run_compare(base, candidate, alpha=args.alpha, margin=margin, equivalence_mode=args.equivalence)
+    result = run_compare(
+        base,
+        candidate,
+        alpha=args.alpha,
+        margin=margin,
+        equivalence_mode=args.equivalence,
+        noise=noise,
+        noise_source=source,
+    )
 
     def page() -> str:
         from zscheck.history.charts import compare_page  # matplotlib: only when a page is asked for
@@ -141,15 +166,17 @@ def _value(value: float, unit: str) -> str:
 
 def _row(row: Row) -> str:
     c = row.comparison
-    head = f"  {row.operation:<8} {row.metric:<10} {row.sample:<7}"
-    if c is None:
-        b, c_ = sorted(row.base)[len(row.base) // 2], sorted(row.candidate)[len(row.candidate) // 2]
-        return f"{head} {_value(b, row.unit):>10} -> {_value(c_, row.unit)} ({c_ / b - 1:+.1%}), n/a: {row.note}"
+    head = f"  {row.operation:<8} {row.metric:<10}"
+    values = (
+        f"{_value(c.base, row.unit):>10} [{_value(c.base_ci.low, row.unit)}, {_value(c.base_ci.high, row.unit)}]"
+        f"  {_value(c.candidate, row.unit):>10}  {c.change:+7.1%}"
+    )
+    if c.p_value is None or c.change_ci is None:
+        return f"{head} {values}  n={c.n_base}+{c.n_candidate}  ~ (not tested: {c.reason})"
     return (
-        f"{head} {_value(c.base, row.unit):>10} [{_value(c.base_ci.low, row.unit)}, {_value(c.base_ci.high, row.unit)}]"
-        f"  {_value(c.candidate, row.unit):>10}  {c.change:+7.1%} [{c.change_ci.low:+.1%}, {c.change_ci.high:+.1%}]"
-        f"  p={c.p_value:<8.2g} n={c.n_base}+{c.n_candidate}  {c.verdict}"
-        + (f"  (noise floor {row.noise_floor:.0%})" if row.noise_floor is not None else "")
+        f"{head} {values} [{c.change_ci.low:+.1%}, {c.change_ci.high:+.1%}]  p={c.p_value:<8.2g} "
+        f"n={c.n_base}+{c.n_candidate} {'perm' if c.test == 'permutation' else 'A/A'}  {c.verdict}"
+        + (f"  (noise floor {row.noise_floor:.1%})" if row.noise_floor is not None else "")
     )
 
 
@@ -163,16 +190,16 @@ def text(result: Result) -> list[str]:
     for state, found in (("new", result.findings.new), ("fixed", result.findings.fixed)):
         lines.extend(f"  {state:<6} {f.check} [{f.rule or '-'}] {f.operation}: {f.example[:100]}" for f in found)
     if result.rows:
-        lines.append(f"load (median [{1 - result.alpha:.0%} CI]; change [CI]; Mann-Whitney p):")
+        lines.append(
+            f"load, one value per run (geometric mean [{1 - result.alpha:.0%} CI]; change [CI]; p; runs; test):"
+        )
+        if result.noise_source is not None:
+            lines.append(f"  A/A noise: {result.noise_source}")
         for row in result.rows:
             lines.append(_row(row))
             if row.equivalence is not None:
                 lines.append(f"           {row.equivalence.claim()}")
-        if len(result.base.loads()) < 2 and any(r.sample == "seconds" for r in result.rows):
-            lines.append(
-                "note: one base run: its seconds say whether these two runs differ, not whether the builds do; on "
-                "a shared machine runs of one build differ too. Compare --last N runs a side for a noise floor."
-            )
+        lines.extend(f"note: {note}" for note in result.notes())
     else:
         lines.append("load: no load results on both sides")
     failed = result.failed()

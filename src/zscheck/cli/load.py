@@ -30,7 +30,8 @@ or s), error_rate (% or fraction), rps. Operations: put, job, e2e, query, invali
 (e2e.enable, invalid.bad-event); none means every user-level operation (e2e, query, invalid) together.
 
 exit codes: 0 every check, gate and history passed, 1 violations found, 2 could not run.
-reports: summary.json, locust.html, locust_*.csv, plan.json and journal.jsonl in --report-dir.
+reports: summary.json, junit.xml (one testcase per finding), locust.html, locust_*.csv, plan.json and
+journal.jsonl in --report-dir. --baseline FILE: known findings reported, not failing (see README).
 """
 _CAPACITY_EPILOG = """\
 examples:

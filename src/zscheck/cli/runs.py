@@ -142,7 +142,7 @@ class Recording:
             return verdict
         spec = str(self.spec or DEFAULT_STORE)
         try:
-            version = self._target_version(verdict)
+            version = self.target_version(verdict)
             record = from_directory(report_directory(self.final.report), command=self.command, target_version=version)
             with open_store(spec) as store:
                 store.add(record)
@@ -157,7 +157,7 @@ class Recording:
         print(f"zscheck: recorded as run {record.id} in {store.where}", file=sys.stderr)
         return verdict
 
-    def _target_version(self, verdict: Verdict) -> str | None:
+    def target_version(self, verdict: Verdict) -> str | None:
         """The target's GetVersion answer. Not asked of a target the run could not use (it may not answer,
         and the record must not cost a timeout); the embedded server's is its declared version."""
         if not self.target.url:

@@ -40,6 +40,8 @@ def load_run(get: Get, command: str) -> LoadRun:
         master_bind_port=int(value("master_bind_port")),
         master_bind_host=str(value("master_bind_host")),
         clock_skew=float(value("clock_skew")),
+        baseline=value("baseline"),
+        baseline_update=bool(value("baseline_update")),
     )
 
 

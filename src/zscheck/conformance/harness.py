@@ -7,10 +7,12 @@ The suites in `contracts/` stay thin: they decide *what* to send (Hypothesis), t
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid as uuidlib
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +33,7 @@ from zscheck.checks import (
     judge,
     judge_call,
 )
-from zscheck.client import Client
+from zscheck.client import Client, RequestLimiter
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
 from zscheck.errors import TargetError
@@ -57,6 +59,66 @@ FAST_DEADLINE = 0.2  # after three job timeouts in a run
 # Request classes that go to the normal account's own fixture image.
 TENANT_IMAGE_FACETS = ("tenants-own", "admin-on-tenants")
 
+# The test a request is made for. Parts of a run go out side by side (the state machine's lanes run beside
+# the other suites), so "the test running now" is not one thing: each thread's context names its own, and a
+# violation is recorded against it, never against whichever test the main thread is in.
+CURRENT_TEST: ContextVar[str] = ContextVar("zscheck_current_test", default="")
+
+
+@dataclass
+class ShrinkClock:
+    """The run's shrink budget (`--shrink-budget`), spent while any test searches for a shortest failing
+    example, counted from its first failure to its end. Searches that overlap in time spend it once: the
+    budget bounds what searching adds to the run's wall time. Hypothesis reads it as
+    `perf_counter() + MAX_SHRINKING_SECONDS` when a search starts (hence `__radd__`): what is left then,
+    at least 1 s, so every search gets a chance."""
+
+    seconds: float
+    closed: list[tuple[float, float]] = field(default_factory=list)
+    searching: dict[str, tuple[float, float]] = field(default_factory=dict)  # test -> (first failure, left then)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def spent(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            spans = sorted([*self.closed, *((start, now) for start, _ in self.searching.values())])
+        total, reach = 0.0, float("-inf")
+        for start, end in spans:  # the length of the union: overlapping searches count once
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
+
+    def left(self, now: float | None = None) -> float:
+        return max(1.0, self.seconds - self.spent(now))
+
+    def failed(self, test: str) -> None:
+        """`test` saw a violation: its search (if any) starts from here."""
+        now = time.monotonic()
+        with self._lock:
+            if not test or test in self.searching:  # outside any test (setting up): no search follows
+                return
+        left = self.left(now)
+        with self._lock:
+            self.searching.setdefault(test, (now, left))
+
+    def finish(self, test: str, end: float | None = None) -> tuple[float, float] | None:
+        """`test` ended at `end`: (seconds it spent from its first failure, what was left for it then), or None."""
+        with self._lock:
+            found = self.searching.pop(test, None)
+            if found is None:
+                return None
+            start, left = found
+            end = time.monotonic() if end is None else max(start, end)
+            self.closed.append((start, end))
+        return end - start, left
+
+    def __radd__(self, other: float) -> float:
+        return other + self.left()
+
+    def __int__(self) -> int:
+        return int(self.left())
+
 
 class SetupViolation(SetupError):
     """The target broke a rule while the run set up (two logins answered with one session...): a
@@ -67,14 +129,26 @@ class SetupViolation(SetupError):
         self.violations = violations
 
 
+@dataclass(frozen=True)
+class RawStep:
+    """One request of a sequence the typed client does not build (the protocol suite's), as sent: the
+    report records the sequence so that `zscheck replay` and the reproducer can send it again."""
+
+    request: WireRequest
+    follow: bool = False  # its api-job was polled to the end
+    schema: bool = True  # with X-JSON-Schema on those polls
+
+
 @dataclass
 class Sent:
-    """One judged request: what was asked, what came back, what was wrong with it."""
+    """One judged request: what was asked, what came back, what was wrong with it. `raw`: the exchange
+    sequence as sent, when it was not one request of an input class (the last is the judged one)."""
 
     probe: Probe
     result: ApiResult
     violations: list[Violation]
     facets: Facets
+    raw: tuple[RawStep, ...] = ()
 
 
 class ContractViolation(AssertionError):
@@ -113,8 +187,10 @@ class Harness:
     _job_timeouts: int = 0
     _tenant_account: str | None = None  # the normal account the run created (deleted at the end)
     coverage: Counter[str] = field(default_factory=Counter)  # judged requests per rule of the table
-    raised: list[Any] = field(default_factory=list)  # the current test's ContractViolations, as raised
-    first_failure: float | None = None  # monotonic time of the current test's first violation (shrink budget)
+    raised: dict[str, list[Any]] = field(default_factory=dict)  # each test's ContractViolations, as raised
+    shrink: ShrinkClock = field(default_factory=lambda: ShrinkClock(300.0))  # the run's shrink budget
+    limiter: RequestLimiter | None = None  # the run's bound on requests in flight (`--workers`), made at start
+    scratch: dict[str, list[str]] = field(default_factory=dict)  # scratch images made, by the prefix asked for
     _backup: str | None = None  # the backup storage fixture images go to (None: the run creates none)
 
     # ------------------------------------------------------------------------------- what the suites read
@@ -148,6 +224,8 @@ class Harness:
     def start(self) -> Harness:
         plan, options = self.plan, self.plan.target
         timing = options.timing
+        if self.limiter is None:
+            self.limiter = RequestLimiter(max(1, plan.workers))
         if options.embedded:
             self._session_timeout = EMBEDDED_SESSION_TIMEOUT.get(timing, EMBEDDED_SESSION_TIMEOUT["instant"])
         self.target = Target(
@@ -162,6 +240,9 @@ class Harness:
             # Known for the embedded server (a 1 s timeout cannot be read from one-second timestamps); a
             # real target's is read from the login answer.
             session_timeout=self._session_timeout,
+            # Shared by every client of the run: whatever runs side by side, no more than `--workers`
+            # requests are in flight at once (a load a management node carries easily).
+            limiter=self.limiter,
         )
         self.target.open()
         self._last_used[id(self.main)] = time.monotonic()
@@ -265,6 +346,11 @@ class Harness:
         self.tenant_images = [created["uuid"]]
         fixtures.uuids.remove(created["uuid"])  # FixtureImages lists every image; this one is the tenant's
 
+    @property
+    def can_create_images(self) -> bool:
+        """Whether the run makes images of its own (the embedded server, or a target given no --image)."""
+        return self._backup is not None and self.fixtures is not None
+
     def scratch_images(self, count: int, prefix: str) -> list[str]:
         """`count` more images of the main account for requests that may destroy them (deletes), made
         `--workers` at a time, outside the fixture images the other suites use; journalled and removed at
@@ -282,6 +368,7 @@ class Harness:
         for image in images:
             fixtures.uuids.remove(image["uuid"])  # not one of the fixture images the suites share
             self.snapshots[image["uuid"]] = image
+        self.scratch.setdefault(prefix, []).extend(image["uuid"] for image in images)
         return [image["uuid"] for image in images]
 
     def _login(self, account: str, password: str) -> Client:
@@ -474,9 +561,9 @@ class Harness:
         """The exception for a judged request that broke the contract, recorded for the report (and for the
         shrink budget, which counts from the first failure) as `require` records it: raise it."""
         exc = ContractViolation(sent, self.url)
-        self.raised.append(exc)
-        if self.first_failure is None:
-            self.first_failure = time.monotonic()
+        test = CURRENT_TEST.get()
+        self.raised.setdefault(test, []).append(exc)
+        self.shrink.failed(test)
         return exc
 
     def success_probe(self, image: str, event: Any = None) -> Probe:

@@ -9,12 +9,13 @@ become exit codes 1 and 2.
 from __future__ import annotations
 
 import ast
+import contextvars
 import dataclasses
 import json
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,18 +29,20 @@ from hypothesis.internal.conjecture import engine
 from zscheck import options
 from zscheck._models import ApiResult
 from zscheck.checks.setup import judge_setup
-from zscheck.conformance.harness import ContractViolation, Harness, Sent
+from zscheck.conformance.harness import CURRENT_TEST, ContractViolation, Harness, RawStep, Sent, ShrinkClock
 from zscheck.conformance.plan import ContractPlan, Wiring
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Event, SuiteProgress, VerdictReached, ViolationFound
 from zscheck.report import DocumentError, Failure, RunReport
 from zscheck.report.baseline import Baseline
+from zscheck.report.documents import RawRequest
 from zscheck.report.findings import operation, with_fingerprint
 from zscheck.report.reproducer import Request, Where, script
 
 _HARNESS = pytest.StashKey[Harness]()
 _PLAN = pytest.StashKey[ContractPlan]()
+_SHRINK = pytest.StashKey[ShrinkClock]()
 WIRING = "zscheck-wiring"  # the name a session without `zscheck contract` registers its own `Wiring` under
 
 
@@ -96,11 +99,7 @@ def require(zs: Harness, sent: Sent) -> Sent:
     zs.probes += 1
     zs.coverage[sent.probe.expected.rule] += 1
     if sent.violations:
-        if zs.first_failure is None:
-            zs.first_failure = time.monotonic()
-        violation = ContractViolation(sent, zs.url)
-        zs.raised.append(violation)
-        raise violation
+        raise zs.violation(sent)  # recorded against the test this thread works for
     return sent
 
 
@@ -128,7 +127,8 @@ def in_parallel(parts: list[Callable[[], None]], workers: int) -> None:
             part()
         return
     with ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
-        futures = [pool.submit(part) for part in parts]
+        # Each part in a copy of the caller's context: its violations are the caller's test's.
+        futures = [pool.submit(contextvars.copy_context().run, part) for part in parts]
         errors = [e for e in (f.exception() for f in futures) if e is not None]
     if len(errors) == 1:
         raise errors[0]
@@ -138,6 +138,95 @@ def in_parallel(parts: list[Callable[[], None]], workers: int) -> None:
                 f"{len(errors)} of {len(parts)} parts failed", [e for e in errors if isinstance(e, Exception)]
             )
         raise BaseExceptionGroup(f"{len(errors)} of {len(parts)} parts failed", errors)
+
+
+@dataclass
+class _Beside:
+    """A test started at the start of the session, in a thread of its own, and joined when pytest reaches it."""
+
+    nodeid: str
+    started: float  # monotonic
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+    finished: float | None = None
+
+
+_BESIDE_WORK = "_zscheck_beside"  # the attribute a `beside` test carries: (work, when)
+_BESIDE = pytest.StashKey[dict[str, _Beside]]()
+_SELECTED = pytest.StashKey[list[pytest.Item]]()
+
+
+def beside(when: Callable[[Harness], bool]) -> Callable[[Callable[[Harness], None]], Callable[..., None]]:
+    """Run a test beside the others: when the run's harness has started and `when(zs)` holds, its body
+    starts in a thread of its own, and the test, when pytest reaches it, waits for it and fails with what
+    it raised. For a suite that mostly waits on the target (the state machine's lanes each wait for their
+    jobs in order) and touches only what is its own (`when` says it can have images of its own): its
+    waits overlap the other suites' instead of adding to the run. The run's bound on requests in flight
+    (`--workers`) holds for all of them together; violations are recorded against this test.
+    Otherwise (`when` false, or the test run alone with its own harness) the body runs as any test's."""
+
+    def wrap(work: Callable[[Harness], None]) -> Callable[..., None]:
+        def test(zs: Harness, request: pytest.FixtureRequest) -> None:
+            running = request.config.stash.get(_BESIDE, {}).get(request.node.nodeid)
+            if running is None:
+                work(zs)
+                return
+            if running.thread is not None:
+                running.thread.join()
+            if running.error is not None:
+                raise running.error
+
+        test.__name__, test.__qualname__ = work.__name__, work.__qualname__
+        test.__module__, test.__doc__ = work.__module__, work.__doc__
+        setattr(test, _BESIDE_WORK, (work, when))
+        return test
+
+    return wrap
+
+
+def _start_beside(config: pytest.Config, harness: Harness) -> None:
+    """Start every selected `beside` test whose condition holds, each in a daemon thread whose context names
+    it (CURRENT_TEST), so that what it finds is its own."""
+    running = config.stash.setdefault(_BESIDE, {})
+    for item in config.stash.get(_SELECTED, []):
+        found = getattr(getattr(item, "obj", None), _BESIDE_WORK, None)
+        if found is None or item.nodeid in running:
+            continue
+        work, when = found
+        if not when(harness):
+            continue
+
+        def body(entry: _Beside, work: Callable[[Harness], None] = work) -> None:
+            CURRENT_TEST.set(entry.nodeid)
+            try:
+                work(harness)
+            except BaseException as exc:  # raised again in the test, where pytest reports it
+                entry.error = exc
+            finally:
+                entry.finished = time.monotonic()
+
+        entry = running[item.nodeid] = _Beside(item.nodeid, started=time.monotonic())
+        entry.thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(body, entry), name=f"zscheck-beside {item.nodeid}", daemon=True
+        )
+        entry.thread.start()
+
+
+def _join_beside(config: pytest.Config) -> None:
+    """Wait for every test still running beside: nothing is restored while one of them still sends."""
+    for entry in config.stash.get(_BESIDE, {}).values():
+        if entry.thread is not None:
+            entry.thread.join()
+
+
+def harness_of(config: pytest.Config) -> Harness | None:
+    """The session's harness, once the `zs` fixture has started it."""
+    return config.stash.get(_HARNESS, None)
+
+
+def beside_times(config: pytest.Config) -> dict[str, tuple[float, float | None]]:
+    """When each test that ran beside started and finished (monotonic), for tests and reports."""
+    return {k: (v.started, v.finished) for k, v in config.stash.get(_BESIDE, {}).items()}
 
 
 def part_seed(config: pytest.Config, part: int) -> int:
@@ -203,8 +292,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("zscheck")
     # Hypothesis has no setting for how long shrinking may take (its engine stops after 300 s). Against a
     # broken build a slow shrink is most of the run, so the budget is ours: the constant is read when
-    # shrinking starts, and a run that hit it says so (see `require`).
-    engine.MAX_SHRINKING_SECONDS = max(1, int(plan.shrink_budget))
+    # shrinking starts (as `perf_counter() + MAX_SHRINKING_SECONDS`), and the clock answers with what is
+    # left of the run's budget then; a run that hit it says so (see pytest_runtest_makereport).
+    config.stash[_SHRINK] = ShrinkClock(max(1.0, float(plan.shrink_budget)))
+    engine.MAX_SHRINKING_SECONDS = config.stash[_SHRINK]  # type: ignore[assignment]
     config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
     if plan.baseline is not None:
         try:
@@ -232,7 +323,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
     report.target, report.dialect = plan.target.url or "embedded reference server", plan.target.dialect
     report.target_url, report.faults, report.timing = plan.target.url, plan.target.faults, plan.target.timing
     report.account = plan.target.account
-    harness = Harness(plan, control=wiring(config).control)
+    harness = Harness(plan, control=wiring(config).control, shrink=config.stash[_SHRINK])
     config.stash[_HARNESS] = harness
     try:
         harness.start()
@@ -271,6 +362,7 @@ def zs(request: pytest.FixtureRequest) -> Iterator[Harness]:
         pytest.exit(f"zscheck: could not run: {exc}", returncode=2)
     report.target = plan.target.label(harness.url)
     report.dialect = plan.target.dialect
+    _start_beside(config, harness)
     yield harness
     _stop(config)
 
@@ -280,6 +372,7 @@ def _stop(config: pytest.Config) -> None:
     if harness is None or getattr(harness, "_stopped", False):
         return
     harness._stopped = True  # type: ignore[attr-defined]
+    _join_beside(config)
     report = config.stash[_REPORT]
     try:
         problems = harness.stop()
@@ -307,22 +400,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if result.when == "call":
         report.count(result.outcome)
         harness = item.config.stash.get(_HARNESS, None)
-        if harness is not None and harness.first_failure is not None:
-            budget = float(engine.MAX_SHRINKING_SECONDS)  # what was left of the run's budget for this test
-            searched = time.monotonic() - harness.first_failure
-            if result.failed and searched >= budget:
-                report.notes.append(
-                    f"{item.nodeid}: the search for the shortest failing example stopped at the "
-                    f"{budget:g} s left of the shrink budget; the failure shown may be longer than it needs to be"
-                )
-            harness.first_failure = None
-            # The budget is the run's, not each test's: a broken build fails several tests, and each
-            # searching for the whole budget would make the run cost a multiple of a clean one.
-            engine.MAX_SHRINKING_SECONDS = max(1, int(budget - searched))
+        # The budget is the run's, not each test's: a broken build fails several tests, and each searching
+        # for the whole budget would make the run cost a multiple of a clean one. A test that ran beside
+        # the others searched until its thread finished, not until pytest reached it.
+        ran = item.config.stash.get(_BESIDE, {}).get(item.nodeid)
+        searched = harness.shrink.finish(item.nodeid, ran.finished if ran else None) if harness else None
+        if searched is not None and result.failed and searched[0] >= searched[1]:
+            report.notes.append(
+                f"{item.nodeid}: the search for the shortest failing example stopped at the "
+                f"{int(searched[1])} s left of the shrink budget; the failure shown may be longer than it needs to be"
+            )
     harness = item.config.stash.get(_HARNESS, None)
-    seen = list(harness.raised) if harness is not None else []
+    seen = list(harness.raised.get(item.nodeid, [])) if harness is not None else []
     if harness is not None and result.when == "call":
-        harness.raised.clear()
+        harness.raised.pop(item.nodeid, None)
     if call.excinfo is None:
         return
     leaves = list(_leaves(call.excinfo.value))
@@ -347,6 +438,17 @@ _PROGRESS = pytest.StashKey[dict[str, float]]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[_PROGRESS] = {"total": len(session.items), "done": 0, "started": time.monotonic()}
+    session.config.stash[_SELECTED] = list(session.items)  # the `beside` tests start only if selected
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """The test the main thread works for, named in its context (see CURRENT_TEST)."""
+    token = CURRENT_TEST.set(item.nodeid)
+    try:
+        yield
+    finally:
+        CURRENT_TEST.reset(token)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -381,8 +483,27 @@ def _operation(request: Any) -> str:
     return operation(request.method, request.path)
 
 
+def raw_requests(steps: Iterable[RawStep]) -> list[RawRequest]:
+    """An exchange sequence as the report keeps it: each request with its secrets out."""
+    out = []
+    for step in steps:
+        body = step.request.redacted_body()
+        out.append(
+            RawRequest(
+                method=step.request.method,
+                path=step.request.path,
+                headers=step.request.redacted_headers(),
+                body=None if body is None else body.decode("utf-8", errors="replace"),
+                follow=step.follow,
+                schema=step.schema,
+            )
+        )
+    return out
+
+
 def _finish(failure: Failure, plan: ContractPlan, request: Any | None) -> Failure:
-    """The failure with its fingerprint and, when it came from a request, the script that reproduces it."""
+    """The failure with its fingerprint and, when it came from a request, the script that reproduces it
+    (the whole raw sequence when there is one)."""
     failure = with_fingerprint(failure)
     if request is not None:
         body = request.redacted_body()
@@ -394,17 +515,18 @@ def _finish(failure: Failure, plan: ContractPlan, request: Any | None) -> Failur
         ]
         if failure.facets.get("image") in ("foreign", "tenants-own"):
             title.append("  (the run sent this as a normal account: set ZSTACK_ACCOUNT and the password to one)")
-        failure.reproducer = script(
-            Request(
+        steps = [Request(r.method, r.path, r.headers, r.body, r.follow, r.schema) for r in failure.raw]
+        last = (
+            steps.pop()
+            if steps
+            else Request(
                 request.method,
                 request.path,
                 request.redacted_headers(),
                 None if body is None else body.decode("utf-8", errors="replace"),
-            ),
-            where,
-            image=failure.image,
-            title=title,
+            )
         )
+        failure.reproducer = script(last, where, image=failure.image, title=title, before=steps)
     return failure
 
 
@@ -432,6 +554,7 @@ def _record(report: RunReport, test: str, exc: BaseException, plan: ContractPlan
                         image=exc.sent.probe.image_uuid if exc.sent.probe.image_uuid in request.path else "",
                         event=json.dumps(exc.sent.probe.event),
                         facets=dataclasses.asdict(exc.sent.facets),
+                        raw=raw_requests(exc.sent.raw),
                     ),
                     plan,
                     request,

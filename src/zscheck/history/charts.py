@@ -54,7 +54,7 @@ def _distribution(row: Row, base: str, candidate: str) -> str:
     ax.set_xticks([1, 2], [f"base\n{base}"[:40], f"candidate\n{candidate}"[:40]])
     for i, values in enumerate((xs, ys), 1):
         ax.plot([i + 0.15 * ((k % 7) - 3) / 3 for k in range(len(values))], values, ".", alpha=0.5, markersize=3)
-    ax.set_title(f"{row.operation} {row.metric} ({row.sample}): {row.verdict}")
+    ax.set_title(f"{row.operation} {row.metric} (one value a run): {row.verdict}")
     ax.set_ylabel(unit)
     return _svg(fig)
 
@@ -87,20 +87,23 @@ def compare_page(result: Result) -> str:
                 "<th>change (CI)</th><th>p</th><th>verdict</th></tr>")  # fmt: skip
     for row in result.rows:
         c = row.comparison
-        if c is None:
+        if c.p_value is None or c.change_ci is None:
             body.append(
-                f"<tr><td>{row.operation}</td><td>{row.metric}</td><td colspan=4>{html.escape(row.note)}</td>"
-                "<td>n/a</td></tr>"
+                f"<tr><td>{row.operation}</td><td>{row.metric}</td><td>{_value(c.base, row.unit)}</td>"
+                f"<td>{_value(c.candidate, row.unit)}</td><td>{c.change:+.1%}</td>"
+                f"<td>{html.escape(c.reason)}</td><td>~</td></tr>"
             )
             continue
         body.append(
             f"<tr><td>{row.operation}</td><td>{row.metric}</td><td>{_value(c.base, row.unit)}</td>"
             f"<td>{_value(c.candidate, row.unit)}</td><td>{c.change:+.1%} ({c.change_ci.low:+.1%} .. "
-            f"{c.change_ci.high:+.1%})</td><td>{c.p_value:.3g}</td><td class='{c.verdict}'>{c.verdict}</td></tr>"
+            f"{c.change_ci.high:+.1%})</td><td>{c.p_value:.3g} ({html.escape(c.test)})</td>"
+            f"<td class='{c.verdict}'>{c.verdict}</td></tr>"
         )
         if row.equivalence is not None:
             body.append(f"<tr><td colspan=7>{html.escape(row.equivalence.claim())}</td></tr>")
     body.append("</table>")
+    body.extend(f"<p>note: {html.escape(note)}</p>" for note in result.notes())
     for row in result.rows:
         body.append(f"<div class='figure'>{_distribution(row, result.base.label, result.candidate.label)}</div>")
     return _page("zscheck compare", body)

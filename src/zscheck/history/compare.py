@@ -1,38 +1,55 @@
 """`zscheck compare`: two sides of stored runs (one run each, or several), finding by finding and metric by
 metric.
 
-What a sample is, per metric:
-- the user-level operations second by second (`all`: every e2e, query and invalid call of the run): each
-  second's p50, p99 and operations are a sample, pooled over the side's runs, the first and last second
-  of each run left out (ramp-up and a partial second). The seconds' latencies are kept in buckets about
-  9 % apart (zscheck.metrics), which is the finest change one second can show; many seconds show less.
-- each operation (put, job, e2e, query, ...) and the run's throughput: one value per run, so they are
-  tested only when each side has at least `MIN_RUNS` runs (`--last N`); with fewer they are shown, not
-  judged.
+The unit of replication is the run. The seconds of one load run are correlated (the machine moves whole
+runs: other work, CPU frequency), so pooling them and testing the pool finds "differences" between two
+runs of one build far more often than alpha (bench/compare_noise.py measured 24/45 at alpha 0.05). Each
+run is one value per metric (`run_values`):
+- `all` p50, p99 and ops/s: the geometric mean of the run's seconds (the user-level operations: every e2e,
+  query and invalid call), the first and last second left out (ramp-up and a partial second);
+- each operation's (put, job, e2e, query, invalid) p50 and p99, and the run's throughput.
 
-A change must be significant, beyond `--max-regression`, and (when the base has two runs or more) beyond
-the base's own A/A noise floor to count as a regression: on a shared machine two runs of one build differ
-by more than the seconds of either run show (bench/compare_noise.py measured it).
+Each metric's test (zscheck.history.stats.compare_runs): a permutation test over the runs when each side
+has enough (4 against 4); else the stored A/A noise of that target and scenario (`zscheck noise`) as the
+null; else none, and the verdict is `~` with the reason. A regression is significantly worse and by more
+than `--max-regression`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import statistics
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from zscheck.history.findings import Finding, FindingsDiff, diff
 from zscheck.history.record import RunRecord
-from zscheck.history.stats import Comparison, Equivalence, compare, equivalence
-from zscheck.report.documents import LoadResult
+from zscheck.history.stats import Equivalence, Noise, RunComparison, compare_runs, equivalence_runs
+from zscheck.report.documents import (
+    CompareEquivalence,
+    CompareFinding,
+    CompareFindings,
+    CompareMetric,
+    CompareSide,
+    ComparisonReport,
+    LoadResult,
+)
 
-COMPARE_SCHEMA = "zscheck/compare/1"
-MIN_RUNS = 4  # Mann-Whitney on 4 against 4 can reach p < 0.05 (0.029); on 3 against 3 it never can
-TIMELINE_METRICS = (("p50", True), ("p99", True), ("ops/s", False))  # (metric, lower is better)
-RUN_METRICS = (("p50", True), ("p99", True))
+COMPARE_SCHEMA = ComparisonReport.schema_tag()
+MIN_RUNS = 4  # a permutation test of 4 against 4 runs can reach p < 0.05 (2/70); 3 against 3 never can
 OPERATIONS = ("e2e", "put", "job", "query", "invalid")
+# (operation, metric, unit, lower is better), in the order the report shows them
+METRICS: tuple[tuple[str, str, str, bool], ...] = (
+    ("all", "p50", "s", True),
+    ("all", "p99", "s", True),
+    ("all", "ops/s", "ops/s", False),
+    *((op, m, "s", True) for op in OPERATIONS for m in ("p50", "p99")),
+    ("all", "throughput", "ops/s", False),
+)
+
+
+def metric_key(operation: str, metric: str) -> str:
+    return f"{operation} {metric}"
 
 
 @dataclass(frozen=True)
@@ -46,22 +63,24 @@ class Side:
 
 @dataclass(frozen=True)
 class Row:
-    operation: str  # "all" for the user-level operations second by second
+    operation: str  # "all" for the user-level operations together
     metric: str
     unit: str  # "s" or "ops/s"
-    sample: str  # "seconds" or "runs"
-    base: list[float]
+    base: list[float]  # one value per run
     candidate: list[float]
-    comparison: Comparison | None  # None: too few runs to judge (see note)
+    comparison: RunComparison
     equivalence: Equivalence | None = None
-    note: str = ""
-    # The largest change between two of the base's own runs (A/A): what a change must exceed before it is
-    # the build's rather than the machine's. None: the base has one run, so its noise is not known.
+    # The smallest change one run a side can tell from the stored A/A noise at alpha (None: no A/A runs
+    # of this target and scenario are stored).
     noise_floor: float | None = None
 
     @property
     def verdict(self) -> str:
-        return self.comparison.verdict if self.comparison is not None else "n/a"
+        return self.comparison.verdict
+
+    @property
+    def note(self) -> str:
+        return self.comparison.reason
 
 
 @dataclass
@@ -73,21 +92,38 @@ class Result:
     equivalence_mode: bool
     findings: FindingsDiff
     rows: list[Row] = field(default_factory=list)
+    noise_source: str | None = None  # where the A/A noise came from, e.g. "6 A/A pairs of ... (toggle)"
 
     @property
     def regressions(self) -> list[Row]:
         """Rows significantly worse beyond the margin (any significant regression when no margin is set)."""
         margin = self.margin if self.margin is not None else 0.0
-        return [
-            r
-            for r in self.rows
-            if r.comparison is not None and r.comparison.worse_beyond(max(margin, r.noise_floor or 0.0))
-        ]
+        return [r for r in self.rows if r.comparison.worse_beyond(margin)]
 
     @property
     def unproven(self) -> list[Row]:
         """Equivalence mode: rows whose "no regression beyond the margin" could not be shown."""
         return [r for r in self.rows if r.equivalence is not None and not r.equivalence.no_regression]
+
+    @property
+    def untested(self) -> list[Row]:
+        return [r for r in self.rows if r.comparison.test == "none"]
+
+    def notes(self) -> list[str]:
+        """What the reader must know to read the verdicts: metrics not tested, a margin inside the noise."""
+        out = []
+        if self.untested:
+            out.append(f"{len(self.untested)} metric(s) not tested: {self.untested[0].note}")
+        if self.margin is not None:
+            inside = [r for r in self.rows if r.noise_floor is not None and r.noise_floor > self.margin]
+            if inside:
+                worst = max(inside, key=lambda r: r.noise_floor or 0.0)
+                out.append(
+                    f"--max-regression {self.margin * 100:g}% is inside the A/A noise of {len(inside)} metric(s) "
+                    f"(e.g. {worst.operation} {worst.metric}: {worst.noise_floor or 0.0:.1%}): one run a side "
+                    "cannot show a regression that small; give --last N per side"
+                )
+        return out
 
     def failed(self) -> list[str]:
         """Why the comparison fails its gate (empty: it passes): new findings; regressions beyond
@@ -99,77 +135,95 @@ class Result:
             reasons.append(f"{len(self.unproven)} metric(s) not proven within {(self.margin or 0) * 100:g}%")
         return reasons
 
-    def to_json(self) -> dict[str, Any]:
-        def finding(f: Finding) -> dict[str, Any]:
-            return {"key": f.key, "check": f.check, "rule": f.rule, "operation": f.operation, "example": f.example}
+    def document(self) -> ComparisonReport:
+        def finding(f: Finding) -> CompareFinding:
+            return CompareFinding(key=f.key, check=f.check, rule=f.rule, operation=f.operation, example=f.example)
 
-        def row(r: Row) -> dict[str, Any]:
+        def metric(r: Row) -> CompareMetric:
             c, e = r.comparison, r.equivalence
-            return {
-                "operation": r.operation,
-                "metric": r.metric,
-                "unit": r.unit,
-                "sample": r.sample,
-                "verdict": r.verdict,
-                "note": r.note,
-                "base": None if c is None else {"median": c.base, "ci": [c.base_ci.low, c.base_ci.high], "n": c.n_base},
-                "candidate": None
-                if c is None
-                else {"median": c.candidate, "ci": [c.candidate_ci.low, c.candidate_ci.high], "n": c.n_candidate},
-                "change": None if c is None else c.change,
-                "change_ci": None if c is None else [c.change_ci.low, c.change_ci.high],
-                "p_value": None if c is None else c.p_value,
-                "noise_floor": r.noise_floor,
-                "equivalence": None
+            return CompareMetric(
+                operation=r.operation,
+                metric=r.metric,
+                unit="s" if r.unit == "s" else "ops/s",
+                verdict=c.verdict,
+                test=c.test,
+                reason=c.reason,
+                base=r.base,
+                candidate=r.candidate,
+                base_value=c.base,
+                base_ci=(c.base_ci.low, c.base_ci.high),
+                candidate_value=c.candidate,
+                candidate_ci=(c.candidate_ci.low, c.candidate_ci.high),
+                change=c.change,
+                change_ci=None if c.change_ci is None else (c.change_ci.low, c.change_ci.high),
+                p_value=c.p_value,
+                noise_floor=r.noise_floor,
+                equivalence=None
                 if e is None
-                else {
-                    "p_regression": e.p_regression,
-                    "p_improvement": e.p_improvement,
-                    "no_regression": e.no_regression,
-                    "equivalent": e.equivalent,
-                    "claim": e.claim(),
-                },
-            }
+                else CompareEquivalence(
+                    p_regression=e.p_regression,
+                    p_improvement=e.p_improvement,
+                    no_regression=e.no_regression,
+                    equivalent=e.equivalent,
+                    claim=e.claim(),
+                ),
+            )
 
-        return {
-            "schema": COMPARE_SCHEMA,
-            "base": {"label": self.base.label, "runs": [r.id for r in self.base.records]},
-            "candidate": {"label": self.candidate.label, "runs": [r.id for r in self.candidate.records]},
-            "alpha": self.alpha,
-            "max_regression": self.margin,
-            "equivalence": self.equivalence_mode,
-            "findings": {
-                "new": [finding(f) for f in self.findings.new],
-                "fixed": [finding(f) for f in self.findings.fixed],
-                "persisting": [finding(f) for f in self.findings.persisting],
-            },
-            "metrics": [row(r) for r in self.rows],
-            "failed": self.failed(),
-        }
+        return ComparisonReport(
+            base=CompareSide(label=self.base.label, runs=[r.id for r in self.base.records]),
+            candidate=CompareSide(label=self.candidate.label, runs=[r.id for r in self.candidate.records]),
+            alpha=self.alpha,
+            max_regression=self.margin,
+            equivalence=self.equivalence_mode,
+            noise=self.noise_source,
+            findings=CompareFindings(
+                new=[finding(f) for f in self.findings.new],
+                fixed=[finding(f) for f in self.findings.fixed],
+                persisting=[finding(f) for f in self.findings.persisting],
+            ),
+            metrics=[metric(r) for r in self.rows],
+            notes=self.notes(),
+            failed=self.failed(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.document().to_json()
 
 
-def per_second(loads: Sequence[LoadResult], metric: str) -> list[float]:
-    """One value per second of each run, the first and last second left out when a run has more than 4."""
-    out: list[float] = []
-    for load in loads:
-        seconds = [s for s in load.timeline if s.ops > 0]
-        if len(seconds) > 4:
-            seconds = seconds[1:-1]
-        out.extend(float(s.ops) if metric == "ops/s" else getattr(s, metric) for s in seconds)
+def per_second(load: LoadResult, metric: str) -> list[float]:
+    """One value per second of the run, the first and last second left out when it has more than 4."""
+    seconds = [s for s in load.timeline if s.ops > 0]
+    if len(seconds) > 4:
+        seconds = seconds[1:-1]
+    return [float(s.ops) if metric == "ops/s" else float(getattr(s, metric)) for s in seconds]
+
+
+def _geomean(values: Sequence[float]) -> float | None:
+    positive = [v for v in values if v > 0]
+    if not positive or len(positive) < len(values):
+        return None  # a second with a 0 latency (nothing measured in it) is no summary of the run
+    return math.exp(sum(math.log(v) for v in positive) / len(positive))
+
+
+def run_values(load: LoadResult) -> dict[str, float]:
+    """The one value per metric that a run contributes (keyed `operation metric`; a metric the run did not
+    measure, or measured as 0, is absent)."""
+    out: dict[str, float] = {}
+    for metric in ("p50", "p99", "ops/s"):
+        value = _geomean(per_second(load, metric))
+        if value is not None:
+            out[metric_key("all", metric)] = value
+    for operation in OPERATIONS:
+        stats = load.operations.get(operation)
+        if stats is None or not stats.count:
+            continue
+        for metric in ("p50", "p99"):
+            value = float(getattr(stats, metric))
+            if value > 0:
+                out[metric_key(operation, metric)] = value
+    if load.throughput > 0:
+        out[metric_key("all", "throughput")] = float(load.throughput)
     return out
-
-
-def noise_floor(loads: Sequence[LoadResult], metric: str) -> float | None:
-    """The largest relative change of the per-second median between two runs of one side (A/A); None
-    with fewer than two runs. A shared machine moves whole runs (other work, CPU frequency), which the
-    seconds of one run cannot show: this is what a change between builds has to exceed."""
-    medians = [statistics.median(values) for load in loads if (values := per_second([load], metric))]
-    pairs = [(a, b) for i, a in enumerate(medians) for b in medians[i + 1 :] if a > 0 and b > 0]
-    return max((max(a, b) / min(a, b) - 1 for a, b in pairs), default=None)
-
-
-def per_run(loads: Sequence[LoadResult], operation: str, metric: str) -> list[float]:
-    return [getattr(load.operations[operation], metric) for load in loads if operation in load.operations]
 
 
 def run_compare(
@@ -179,39 +233,38 @@ def run_compare(
     alpha: float = 0.05,
     margin: float | None = None,
     equivalence_mode: bool = False,
+    noise: Mapping[str, Noise] | None = None,
+    noise_source: str | None = None,
     seed: int = 0,
 ) -> Result:
+    """Each metric of the two sides' runs compared (`noise`: the stored A/A noise of each metric, keyed
+    `operation metric`, used when a side has too few runs for a test over runs)."""
     if equivalence_mode and margin is None:
         raise ValueError("equivalence needs a margin: give --max-regression, e.g. 5%")
-    result = Result(base, candidate, alpha, margin, equivalence_mode, diff(base.records, candidate.records))
-    b, c = base.loads(), candidate.loads()
+    noise = dict(noise or {})
+    result = Result(
+        base,
+        candidate,
+        alpha,
+        margin,
+        equivalence_mode,
+        diff(base.records, candidate.records),
+        noise_source=noise_source if noise else None,
+    )
+    b = [run_values(load) for load in base.loads()]
+    c = [run_values(load) for load in candidate.loads()]
     if not b or not c:
         return result  # findings only: a side without a load run has no metrics to compare
-
-    def judged(operation: str, metric: str, unit: str, sample: str, xs: list[float], ys: list[float], low: bool) -> Row:
-        comparison = compare(xs, ys, lower_is_better=low, alpha=alpha, seed=seed)
+    for operation, metric, unit, low in METRICS:
+        key = metric_key(operation, metric)
+        xs, ys = [v[key] for v in b if key in v], [v[key] for v in c if key in v]
+        if not xs or not ys:
+            continue
+        aa = noise.get(key)
+        comparison = compare_runs(xs, ys, lower_is_better=low, alpha=alpha, noise=aa, seed=seed)
         tost = None
         if equivalence_mode and margin is not None:
-            tost = equivalence(xs, ys, margin=margin, lower_is_better=low, alpha=alpha)
-        return Row(operation, metric, unit, sample, xs, ys, comparison, tost)
-
-    for metric, low in TIMELINE_METRICS:
-        xs, ys = per_second(b, metric), per_second(c, metric)
-        if xs and ys:
-            row = judged("all", metric, "ops/s" if metric == "ops/s" else "s", "seconds", xs, ys, low)
-            result.rows.append(dataclasses.replace(row, noise_floor=noise_floor(b, metric)))
-    enough = len(b) >= MIN_RUNS and len(c) >= MIN_RUNS
-    for operation in OPERATIONS:
-        for metric, low in RUN_METRICS:
-            xs, ys = per_run(b, operation, metric), per_run(c, operation, metric)
-            if not xs or not ys:
-                continue
-            if enough:
-                result.rows.append(judged(operation, metric, "s", "runs", xs, ys, low))
-            else:
-                note = f"{len(b)} against {len(c)} runs: judged from {MIN_RUNS} runs a side (--last {MIN_RUNS})"
-                result.rows.append(Row(operation, metric, "s", "runs", xs, ys, None, note=note))
-    xs, ys = [load.throughput for load in b], [load.throughput for load in c]
-    if enough:
-        result.rows.append(judged("all", "throughput", "ops/s", "runs", xs, ys, False))
+            tost = equivalence_runs(xs, ys, margin=margin, lower_is_better=low, alpha=alpha, noise=aa, seed=seed)
+        floor = aa.floor(alpha) if aa is not None and aa.pairs >= 2 else None
+        result.rows.append(Row(operation, metric, unit, xs, ys, comparison, tost, floor))
     return result

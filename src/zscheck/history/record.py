@@ -35,6 +35,10 @@ RECORD_NAME = "zscheck/run-record"
 RECORD_VERSION = 1
 RECORD_SCHEMA = f"{RECORD_NAME}/{RECORD_VERSION}"
 EMBEDDED_TARGET = "embedded reference server"  # the label every command writes for its embedded target
+# `zscheck noise` labels its runs: A/A pairs (two runs of one build, back to back) are the harness's
+# measurement of its own noise, which compare reads and trend leaves out of the nightly series.
+AA_PAIR = "aa-pair"  # the pair's id (the noise session's id and the pair's number)
+AA_SIDE = "aa-side"  # "a" (the pair's first run) or "b"
 
 # Where each command leaves its documents, relative to its report directory (a run's phases below it).
 _DOCUMENT_FILES = (
@@ -119,6 +123,11 @@ class RunRecord:
     report_dir: str
     documents: dict[str, dict[str, Any]]
     labels: dict[str, str] = field(default_factory=dict)  # e.g. {"build": "5.2.1-rc3"} from --label
+
+    @property
+    def is_aa(self) -> bool:
+        """One run of an A/A pair (`zscheck noise`): noise measured, not a night of the series."""
+        return AA_PAIR in self.labels
 
     @property
     def is_canary(self) -> bool:

@@ -1,14 +1,20 @@
-"""The statistics of `zscheck compare`, after Go's benchstat: a location (the median) with a bootstrap
-confidence interval from the data, Mann-Whitney U as the significance test, and a verdict per metric of
-better, worse or `~` (no significant change). Equivalence is two one-sided Mann-Whitney tests against the
-base shifted by the margin (TOST), so "no regression larger than 5 %" is a claim with a stated confidence.
+"""The statistics of `zscheck compare`, after Go's benchstat: a location with a bootstrap confidence
+interval from the data, a significance test, and a verdict per metric of better, worse or `~` (no
+significant change). Equivalence is two one-sided tests against the base shifted by the margin (TOST), so
+"no regression larger than 5 %" is a claim with a stated confidence.
 
-Pure functions of samples: the caller decides what a sample is (the seconds of a load run, or the runs of
-a side). Resampling is seeded, so the same data always gives the same interval.
+Two families. Over independent samples (`compare`, `equivalence`: medians, Mann-Whitney U). Over runs
+(`compare_runs`, `equivalence_runs`), which is what compare uses: the seconds of one run are correlated,
+so each run is one value, and the test is a permutation test over the runs, or with too few runs for that
+the stored A/A noise of the metric (`Noise`) as the null, or no test and `~` with the reason.
+
+Pure functions of samples. Resampling is seeded, so the same data always gives the same interval.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -16,6 +22,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import mannwhitneyu
+from scipy.stats import t as student_t
 
 Direction = Literal["better", "worse", "~"]
 RESAMPLES = 2000
@@ -171,6 +178,247 @@ def equivalence(
     b, c = _array(base), _array(candidate)
     above = float(mannwhitneyu(c, b * (1 + margin), alternative="less").pvalue)  # H0: c >= b (1 + m)
     below = float(mannwhitneyu(c, b * (1 - margin), alternative="greater").pvalue)  # H0: c <= b (1 - m)
+    p_regression, p_improvement = (above, below) if lower_is_better else (below, above)
+    return Equivalence(
+        margin=margin,
+        alpha=alpha,
+        p_regression=p_regression,
+        p_improvement=p_improvement,
+        no_regression=p_regression < alpha,
+        equivalent=max(p_regression, p_improvement) < alpha,
+    )
+
+
+# ------------------------------------------------------------------------------ across runs
+#
+# The seconds of one load run are not independent samples: the machine's state (other work, CPU
+# frequency, the target's caches) moves whole runs, so two runs of one build differ by more than their
+# seconds show, and a test over pooled seconds rejects "same build" far more often than alpha
+# (bench/compare_noise.py measured 24/45 at alpha 0.05). The unit of replication is the run: each run
+# becomes one value (its metric's summary, e.g. the geometric mean of its seconds), and a test is over
+# those values, on the log scale (latencies move by factors).
+
+Test = Literal["permutation", "aa-noise", "none"]
+PERMUTATIONS = 20000  # exact enumeration up to this many splits (5 against 5 is 252), random beyond
+ONE_RUN_A_SIDE = (
+    "one run a side: run-to-run noise unknown; record A/A runs with `zscheck noise` or give --last N per side"
+)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """One metric's run-to-run noise, from A/A pairs (two runs of one build, back to back): the log ratio
+    of each pair. An A/A pair has no true change, so each log ratio is noise alone, with mean 0 and the
+    variance of a difference of two runs; K pairs give that variance with K degrees of freedom."""
+
+    log_ratios: tuple[float, ...]
+
+    @property
+    def pairs(self) -> int:
+        return len(self.log_ratios)
+
+    @property
+    def sigma(self) -> float:
+        """The standard deviation of one pair's log ratio (its mean known to be 0)."""
+        return float(np.sqrt(np.mean(np.square(self.log_ratios)))) if self.log_ratios else float("nan")
+
+    def floor(self, alpha: float) -> float:
+        """The smallest change one run a side can show at alpha: the margin `--max-regression` must exceed
+        for a regression of its size to be told from this noise."""
+        return float(np.exp(student_t.ppf(1 - alpha / 2, self.pairs) * self.sigma) - 1)
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """One metric across runs: each side's runs as one value each (e.g. each run's geometric mean of its
+    seconds), the geometric means of the sides, and the verdict of a test over runs."""
+
+    base: float  # the geometric mean of the base's run values
+    candidate: float
+    change: float  # candidate / base - 1
+    base_ci: Interval  # bootstrap over the side's runs (a point with one run)
+    candidate_ci: Interval
+    change_ci: Interval | None  # None: no test, so no interval that means anything
+    p_value: float | None  # None: no test could be made (see reason)
+    n_base: int
+    n_candidate: int
+    lower_is_better: bool
+    verdict: Direction
+    test: Test  # permutation over runs, the stored A/A noise as the null, or none
+    reason: str = ""  # why `~` without a test, or what the null was
+
+    def worse_beyond(self, margin: float) -> bool:
+        signed = self.change if self.lower_is_better else -self.change
+        return self.verdict == "worse" and signed > margin
+
+
+def _logs(sample: Sample) -> Array:
+    data = _array(sample)
+    if np.any(data <= 0):
+        raise ValueError(f"run values must be positive to compare as ratios, got {sorted(data)[:3]}")
+    return np.log(data)
+
+
+def min_permutation_p(n: int, m: int) -> float:
+    """The smallest two-sided p an exact permutation test of n against m values can give."""
+    return (2 if n == m else 1) / math.comb(n + m, n)
+
+
+def permutation_p(
+    base: Sample,
+    candidate: Sample,
+    *,
+    shift: float = 0.0,
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
+    seed: int = 0,
+) -> float:
+    """The permutation test of mean(candidate) - shift - mean(base) (values as given: the caller passes
+    logs). Every split of the pooled values into the two sides' sizes is equally likely under "same
+    distribution"; p is the share of splits at least as extreme as the observed one. Exact up to
+    PERMUTATIONS splits, else that many random ones (with the observed split counted)."""
+    b, c = np.asarray(base, dtype=float), np.asarray(candidate, dtype=float) - shift
+    n, m = b.size, c.size
+    pooled = np.concatenate([b, c])
+    total = math.comb(n + m, m)
+    if total <= PERMUTATIONS:
+        chosen = np.array(list(itertools.combinations(range(n + m), m)), dtype=np.intp)
+    else:
+        rng = np.random.default_rng(seed)
+        chosen = np.argsort(rng.random((PERMUTATIONS, n + m)), axis=1)[:, :m]
+    sums = pooled[chosen].sum(axis=1)
+    stats = sums / m - (pooled.sum() - sums) / n
+    observed = float(c.mean() - b.mean())
+    eps = 1e-9 * max(1.0, abs(observed))  # the observed split itself must count despite rounding
+    if alternative == "two-sided":
+        hits = np.abs(stats) >= abs(observed) - eps
+    elif alternative == "greater":
+        hits = stats >= observed - eps
+    else:
+        hits = stats <= observed + eps
+    if total <= PERMUTATIONS:
+        return float(hits.mean())
+    return float((hits.sum() + 1) / (PERMUTATIONS + 1))
+
+
+def noise_p(
+    base: Sample,
+    candidate: Sample,
+    noise: Noise,
+    *,
+    shift: float = 0.0,
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
+) -> float:
+    """The difference of the sides' mean logs against the A/A noise: with sigma the A/A pairs' spread, a
+    difference of means of n and m runs has standard error sigma * sqrt((1/n + 1/m) / 2) (a pair is a
+    difference of two runs); Student's t with as many degrees of freedom as pairs."""
+    b, c = np.asarray(base, dtype=float), np.asarray(candidate, dtype=float)
+    d = float(c.mean() - b.mean()) - shift
+    se = noise.sigma * math.sqrt((1 / b.size + 1 / c.size) / 2)
+    if se == 0:
+        return 1.0 if d == 0 else 0.0
+    t = d / se
+    if alternative == "two-sided":
+        return float(2 * student_t.sf(abs(t), noise.pairs))
+    return float(student_t.sf(t, noise.pairs) if alternative == "greater" else student_t.cdf(t, noise.pairs))
+
+
+def bootstrap_geomean(sample: Sample, *, level: float = 0.95, seed: int = 0) -> Interval:
+    """The percentile bootstrap interval of the geometric mean (a point for one value)."""
+    logs = _logs(sample)
+    rng = np.random.default_rng(seed)
+    means = np.exp(np.mean(rng.choice(logs, size=(RESAMPLES, logs.size), replace=True), axis=1))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return Interval(float(low), float(high), level)
+
+
+def compare_runs(
+    base: Sample,
+    candidate: Sample,
+    *,
+    lower_is_better: bool,
+    alpha: float = 0.05,
+    noise: Noise | None = None,
+    seed: int = 0,
+) -> RunComparison:
+    """One value per run on each side. The test: a permutation test over the runs when each side has
+    enough of them for it to reach p < alpha (4 against 4; 3 against 3 never can); else, given the
+    stored A/A noise of this metric, that noise as the null; else none, and the verdict is `~` with the
+    reason. better/worse by the sign of the change when p < alpha."""
+    b, c = _logs(base), _logs(candidate)
+    n, m = b.size, c.size
+    level = 1 - alpha
+    gb, gc = float(np.exp(b.mean())), float(np.exp(c.mean()))
+    d = float(c.mean() - b.mean())
+    p: float | None = None
+    change_ci: Interval | None = None
+    test: Test = "none"
+    reason = ""
+    if n >= 2 and m >= 2 and min_permutation_p(n, m) < alpha:
+        test, p = "permutation", permutation_p(b, c, seed=seed)
+        reason = f"permutation test over {n} against {m} runs"
+        rng = np.random.default_rng(seed + 2)
+        diffs = np.mean(rng.choice(c, (RESAMPLES, m)), axis=1) - np.mean(rng.choice(b, (RESAMPLES, n)), axis=1)
+        tail = (1 - level) / 2 * 100
+        lo, hi = np.percentile(np.exp(diffs) - 1, [tail, 100 - tail])
+        change_ci = Interval(float(lo), float(hi), level)
+    elif noise is not None and noise.pairs >= 2:
+        test, p = "aa-noise", noise_p(b, c, noise)
+        reason = f"against the stored A/A noise ({noise.pairs} pairs, a change under {noise.floor(alpha):.1%} is noise)"
+        half = student_t.ppf(1 - alpha / 2, noise.pairs) * noise.sigma * math.sqrt((1 / n + 1 / m) / 2)
+        change_ci = Interval(float(np.exp(d - half) - 1), float(np.exp(d + half) - 1), level)
+    elif n == 1 and m == 1:
+        reason = ONE_RUN_A_SIDE
+    else:
+        reason = (
+            f"{n} against {m} runs: a permutation test cannot reach p < {alpha:g} and run-to-run noise is "
+            "unknown; record A/A runs with `zscheck noise` or give --last 4 per side"
+        )
+    verdict: Direction = "~"
+    if p is not None and p < alpha and d != 0:
+        verdict = "worse" if (d > 0) == lower_is_better else "better"
+    return RunComparison(
+        base=gb,
+        candidate=gc,
+        change=gc / gb - 1,
+        base_ci=bootstrap_geomean(np.exp(b), level=level, seed=seed),
+        candidate_ci=bootstrap_geomean(np.exp(c), level=level, seed=seed + 1),
+        change_ci=change_ci,
+        p_value=p,
+        n_base=n,
+        n_candidate=m,
+        lower_is_better=lower_is_better,
+        verdict=verdict,
+        test=test,
+        reason=reason,
+    )
+
+
+def equivalence_runs(
+    base: Sample,
+    candidate: Sample,
+    *,
+    margin: float,
+    lower_is_better: bool,
+    alpha: float = 0.05,
+    noise: Noise | None = None,
+    seed: int = 0,
+) -> Equivalence:
+    """TOST over runs: two one-sided tests of the log change against log(1 + margin) and log(1 - margin),
+    by the test compare_runs would use (permutation over runs, or the A/A noise); with neither, nothing is
+    proven (both p are 1)."""
+    if not 0 < margin < 1:
+        raise ValueError(f"the margin is a fraction between 0 and 1, got {margin}")
+    b, c = _logs(base), _logs(candidate)
+    up, down = math.log(1 + margin), math.log(1 - margin)
+    if b.size >= 2 and c.size >= 2 and min_permutation_p(b.size, c.size) < alpha:
+        above = permutation_p(b, c, shift=up, alternative="less", seed=seed)  # H0: the change >= +margin
+        below = permutation_p(b, c, shift=down, alternative="greater", seed=seed)  # H0: the change <= -margin
+    elif noise is not None and noise.pairs >= 2:
+        above = noise_p(b, c, noise, shift=up, alternative="less")
+        below = noise_p(b, c, noise, shift=down, alternative="greater")
+    else:
+        above = below = 1.0
     p_regression, p_improvement = (above, below) if lower_is_better else (below, above)
     return Equivalence(
         margin=margin,

@@ -173,10 +173,13 @@ def trend(
     window: int = 30,
 ) -> Trend:
     """The series of `records` (oldest first) with their change points; `canary` (the embedded server's
-    runs on the same host, oldest first) marks the changes that are the host's."""
-    ordered = sorted(records, key=lambda r: r.started)
+    runs on the same host, oldest first) marks the changes that are the host's. A/A runs are left out."""
+    # A/A runs (`zscheck noise`) are the harness measuring its own noise, several in a few minutes: as
+    # nights they would be a burst of points that a change-point test reads as a level.
+    ordered = sorted((r for r in records if not r.is_aa), key=lambda r: r.started)
     target = _series(ordered, max_pvalue=max_pvalue, window=window)
-    host = _series(sorted(canary, key=lambda r: r.started), max_pvalue=max_pvalue, window=window)
+    nights = sorted((r for r in canary if not r.is_aa), key=lambda r: r.started)
+    host = _series(nights, max_pvalue=max_pvalue, window=window)
     for name, s in target.items():
         c = host[name]
         if c.values:

@@ -35,6 +35,8 @@ from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound,
 from zscheck.load import selfcheck
 from zscheck.load.plan import SCENARIOS, LoadPlan
 from zscheck.load.recorder import HARNESS_ACTIONS, RunResults
+from zscheck.report import DocumentError
+from zscheck.report.baseline import Baseline
 from zscheck.report.documents import (
     Arrival,
     FailureGroup,
@@ -51,6 +53,8 @@ from zscheck.report.documents import (
     TimelineSecond,
 )
 from zscheck.report.documents import Verdict as VerdictWord
+from zscheck.report.junit import write_junit
+from zscheck.report.load_findings import junit_cases, load_findings
 from zscheck.slo import Gate, GateResult, evaluate, parse_gate
 from zscheck.target import EmbeddedServer, Target, TargetOptions
 from zscheck.verdict import Verdict
@@ -84,9 +88,14 @@ class LoadRun:
     master_bind_port: int = 5557
     master_bind_host: str = "*"
     clock_skew: float = 0.0  # seconds: histories from several machines are widened by this much
+    baseline: str | None = None  # known findings (zscheck.report.baseline): reported, not failing the run
+    baseline_update: bool = False  # rewrite the load entries of `baseline` from the run's findings
 
     def validate(self) -> list[Gate]:
         self.target.validate()
+        if self.baseline_update and self.baseline is None:
+            raise ConfigError("--baseline-update writes the --baseline FILE: give --baseline FILE with it")
+        self.known_findings()  # a baseline that cannot be read is refused before anything runs
         if self.scenario not in SCENARIOS:
             raise ConfigError(
                 f"--scenario {self.scenario!r} is not a scenario; choose one of {', '.join(SCENARIOS)} "
@@ -108,6 +117,16 @@ class LoadRun:
     @property
     def workers(self) -> int:
         return self.expect_workers if self.master else self.processes
+
+    def known_findings(self) -> Baseline | None:
+        """The --baseline file (None without one); ConfigError naming the file and the entry when it is not
+        a baseline. A first --baseline-update may name a file that does not exist yet."""
+        if self.baseline is None:
+            return None
+        try:
+            return Baseline.read(Path(self.baseline), missing_ok=self.baseline_update)
+        except DocumentError as exc:
+            raise ConfigError(f"--baseline {exc}") from None
 
 
 @dataclass
@@ -637,16 +656,17 @@ class StatsTail:
         )
 
 
-def verdict_of(step: StepResult, restore_problems: list[str]) -> Verdict:
-    if step.failures:
+def verdict_of(step: StepResult, restore_problems: list[str], *, accepted: bool = False) -> Verdict:
+    """`accepted`: every violation the run found is a known finding of the --baseline (reported, not failing)."""
+    if step.failures and not accepted:
         return Verdict.VIOLATIONS
     if step.unjudged_history:
-        return Verdict.COULD_NOT_RUN  # clocks further apart than allowed: the history's order is unknown
-    if not step.linearizability.ok:
+        return Verdict.COULD_NOT_RUN  # a worker's clock could not be located: the history's order is unknown
+    if not step.linearizability.ok and not accepted:
         return Verdict.VIOLATIONS
     if step.unjudged_gates:
         return Verdict.COULD_NOT_RUN  # a gate broke while the generator was the limit: no verdict on the target
-    if not step.passed:
+    if not all(g.passed for g in step.gates):
         return Verdict.VIOLATIONS
     # A history the checker could not decide is no verdict either way: the run could not finish its job.
     return Verdict.COULD_NOT_RUN if restore_problems or step.linearizability.undecided else Verdict.PASS
@@ -660,6 +680,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
     """`zscheck load`: PASS every check, gate and history passed; VIOLATIONS found; COULD NOT RUN. Whatever
     happens after the options are valid, summary.json is written and every image is restored."""
     gates = run.validate()
+    baseline = run.known_findings()
     run = seeded(run)
     run.report_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -696,7 +717,14 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         error = "interrupted by a signal before the run could finish"
         step = None
     problems = session.close()
-    verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems)
+    result = step.to_result() if step else None
+    findings = load_findings(result)
+    fixed: list[str] = []
+    if baseline is not None:
+        findings = baseline.classify(findings, command="load")
+        fixed = baseline.fixed(findings, command="load")
+    accepted = baseline is not None and all(f.status == "known" for f in findings)
+    verdict = Verdict.COULD_NOT_RUN if step is None else verdict_of(step, problems, accepted=accepted)
     if setup_violations:
         verdict = Verdict.VIOLATIONS
         error = f"the target broke the contract while the run set up: {setup_violations[0]}"
@@ -721,21 +749,29 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         slo=list(run.slo),
         error=error,
         restore_problems=problems,
-        result=step.to_result() if step else None,
+        result=result,
         files=dict(REPORT_FILES),
         setup_actions=session.actions,
+        findings=findings,
+        fixed=fixed,
+        baseline=run.baseline,
     )
     summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")
+    write_junit(run.report_dir / "junit.xml", "zscheck load", cases=junit_cases(summary))
+    if baseline is not None and run.baseline_update and step is not None:  # the verdict was the old file's
+        written = baseline.updated(findings, command="load").write()
+        emit(Note("load", f"baseline {written} written: {len(findings)} load finding(s) accepted"))
     for violation in setup_violations:
         emit(ViolationFound("load", violation.check, f"while setting up: {violation}"))
-    for failure in step.failures[:10] if step is not None else []:
-        example = failure["examples"][0]["message"] if failure["examples"] else ""
+    for finding in findings[:10]:
+        known = f" - {finding.status.upper()} ({finding.reason})" if finding.status != "new" else ""
         emit(
             ViolationFound(
                 "load",
-                failure["check"],
-                f"on {failure['operation']} (code {failure['code']}): {failure['count']}x, e.g. {example}",
+                finding.check,
+                f"[{finding.id}] on {finding.operation} (code {finding.code}): {finding.count}x, "
+                f"e.g. {finding.message}{known}",
             )
         )
     emit(
@@ -770,12 +806,14 @@ REPORT_FILES = {
     "locust_csv": "locust_stats.csv",
     "locust_json": "locust.json",
     "journal": "journal.jsonl",
+    "junit": "junit.xml",
 }
 
 
 def _written(directory: Path) -> list[str]:
     """The report files that are there (locust's are not when it could not run)."""
-    return [name for name in ("summary.json", "locust.html", "journal.jsonl") if (directory / name).exists()]
+    names = ("summary.json", "junit.xml", "locust.html", "journal.jsonl")
+    return [name for name in names if (directory / name).exists()]
 
 
 def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
@@ -811,6 +849,12 @@ def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
             lines.append(f"linearizability: undecided for {len(lin.undecided)} images (search budget spent)")
         for violation in lin.violations[:3]:
             lines.extend("  " + text for text in violation.describe().splitlines())
+    if summary.baseline is not None:
+        known = sum(1 for f in summary.findings if f.status == "known")
+        lines.append(
+            f"baseline {summary.baseline}: {known} known, {len(summary.findings) - known} new or expired, "
+            f"{len(summary.fixed)} fixed" + (f" ({', '.join(summary.fixed)})" if summary.fixed else "")
+        )
     for problem in summary.restore_problems:
         lines.append(f"could not restore {problem}")
     return lines

@@ -9,10 +9,15 @@ The file is TOML, written to be edited by hand::
 
     [[finding]]
     id = "f5c98a41b3b1"                   # the fingerprint (zscheck.report.findings)
-    check = "error_code"                  # what it was, for the reader; only `id` is matched
+    check = "error_code"                  # what it was, for the reader; only `id` and `command` are matched
     message = "wrong outcome (rule state-event-invalid)"
     reason = "ZSTACK-1234: SYS.1000 until 4.8.2"
     expires = "2027-01-31"                # optional: from the day after, the finding fails the run again
+    command = "contract"                  # the command whose finding it is: contract (the default) or load
+
+One file may hold the findings of both commands: each command matches, lists as fixed and rewrites only
+its own entries, so a contract entry never hides a load finding and `zscheck load --baseline-update`
+keeps the contract's entries as they were.
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, TypeVar
 
 from zscheck.report._codec import DocumentError
-from zscheck.report.documents import Finding
+from zscheck.report.documents import Finding, LoadFinding
+
+Command = Literal["contract", "load"]
+COMMANDS: tuple[Command, ...] = ("contract", "load")
+F = TypeVar("F", Finding, LoadFinding)
+FIELDS = ("id", "check", "message", "reason", "expires", "command")
 
 HEADER = """\
 # zscheck known findings (`--baseline`). A finding listed here is reported but does not fail the run; from
-# the day after its `expires` date (YYYY-MM-DD, optional) it fails again. Only `id` is matched; give each a
-# `reason`. Findings the run no longer sees are listed as fixed. Rewritten by --baseline-update.
+# the day after its `expires` date (YYYY-MM-DD, optional) it fails again. Only `id` and `command` (contract or
+# load) are matched; give each a `reason`. Findings the run no longer sees are listed as fixed. Rewritten by
+# --baseline-update (each command rewrites its own entries).
 """
 
 
@@ -42,6 +54,7 @@ class Entry:
     message: str = ""
     reason: str = ""
     expires: datetime.date | None = None
+    command: Command = "contract"
 
 
 @dataclass
@@ -72,10 +85,13 @@ class Baseline:
             where = f"finding[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
                 raise DocumentError(str(path), where, "each entry needs an `id` (a finding's fingerprint)")
-            extra = sorted(set(item) - {"id", "check", "message", "reason", "expires"})
+            extra = sorted(set(item) - set(FIELDS))
             if extra:
+                raise DocumentError(str(path), f"{where}.{extra[0]}", f"not a baseline field ({', '.join(FIELDS)})")
+            command = item.get("command", "contract")
+            if command not in COMMANDS:
                 raise DocumentError(
-                    str(path), f"{where}.{extra[0]}", "not a baseline field (id, check, message, reason, expires)"
+                    str(path), f"{where}.command", f"{command!r} is not a command with findings: contract or load"
                 )
             expires = item.get("expires")
             if isinstance(expires, str) and expires:
@@ -97,16 +113,20 @@ class Baseline:
                 str(item.get("message", "")),
                 str(item.get("reason", "")),
                 expires,
+                command,
             )
         return cls(path, entries)
 
-    def classify(self, findings: Iterable[Finding], today: datetime.date | None = None) -> list[Finding]:
-        """Each finding with its status: `known`, `expired` or `new` (and the baseline's reason)."""
+    def classify(
+        self, findings: Iterable[F], today: datetime.date | None = None, *, command: Command = "contract"
+    ) -> list[F]:
+        """Each finding of `command` with its status: `known`, `expired` or `new` (and the baseline's
+        reason). Only that command's entries match."""
         day = today or datetime.date.today()
         out = []
         for finding in findings:
             entry = self.entries.get(finding.id)
-            if entry is None:
+            if entry is None or entry.command != command:
                 out.append(dataclasses.replace(finding, status="new"))
             elif entry.expires is not None and day > entry.expires:
                 reason = f"accepted until {entry.expires.isoformat()}" + (f": {entry.reason}" if entry.reason else "")
@@ -115,19 +135,25 @@ class Baseline:
                 out.append(dataclasses.replace(finding, status="known", reason=entry.reason or "in the baseline"))
         return out
 
-    def fixed(self, findings: Iterable[Finding]) -> list[str]:
-        """The baseline's ids no finding of the run has: fixed, or no longer reached."""
+    def fixed(self, findings: Iterable[F], *, command: Command = "contract") -> list[str]:
+        """The baseline's ids of `command` that no finding of the run has: fixed, or no longer reached."""
         seen = {f.id for f in findings}
-        return [i for i in self.entries if i not in seen]
+        return [i for i, e in self.entries.items() if e.command == command and i not in seen]
 
-    def updated(self, findings: Iterable[Finding]) -> Baseline:
+    def updated(self, findings: Iterable[F], *, command: Command = "contract") -> Baseline:
         """The baseline of the run's findings: each entry kept as it was (reason, expiry), new ones added
-        with an empty reason, entries of findings no longer seen dropped."""
-        entries = {}
+        with an empty reason, entries of findings no longer seen dropped; other commands' entries kept."""
+        entries = {i: e for i, e in self.entries.items() if e.command != command}
         for finding in findings:
             kept = self.entries.get(finding.id)
+            kept = kept if kept is not None and kept.command == command else None
             entries[finding.id] = Entry(
-                finding.id, finding.check, finding.message, kept.reason if kept else "", kept.expires if kept else None
+                finding.id,
+                finding.check,
+                finding.message,
+                kept.reason if kept else "",
+                kept.expires if kept else None,
+                command,
             )
         return Baseline(self.path, entries)
 
@@ -143,6 +169,7 @@ class Baseline:
             ]
             if entry.expires is not None:
                 lines.append(f'expires = "{entry.expires.isoformat()}"')
+            lines.append(f"command = {json.dumps(entry.command)}")
             lines.append("")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("\n".join(lines), encoding="utf-8")

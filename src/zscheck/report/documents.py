@@ -1,10 +1,13 @@
 """The JSON documents zscheck writes, as typed and versioned models: one per file a command leaves behind.
 
-- ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/1`
-- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/2`
+- ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/4`
+- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/3`
 - CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
+- ComparisonReport: `zscheck compare --json`, and `zscheck run --compare-to`'s comparison.json, tag
+  `zscheck/compare/1`
+- NoiseReport: `zscheck noise`'s noise.json, tag `zscheck/noise/1`
 
 Each is a dataclass (keyword-only) whose `to_json()` is the file's content, with `"schema": "<tag>"`
 first, and whose `from_json(data, source)` reads one back or raises `DocumentError` naming the file and the
@@ -105,6 +108,22 @@ class Document:
 
 
 @dataclass
+class RawRequest:
+    """One request of a failing exchange sequence that the typed client does not build (a protocol probe: a
+    reused X-Job-UUID, another method, a poll of an unknown job), as sent with its secrets out: the
+    session is `<redacted>` in Authorization, secret body fields too. `zscheck replay` and the reproducer
+    re-send the sequence with a session of their own, the run's image or one like it, and a fresh job id
+    for each 32-digit X-Job-UUID (the same fresh id wherever the original appeared, so a reuse stays one)."""
+
+    method: str
+    path: str  # query string included; the run's image uuid in it is replaced on replay
+    headers: dict[str, str]
+    body: str | None
+    follow: bool = False  # its api-job was polled to the end
+    schema: bool = True  # those polls carried X-JSON-Schema
+
+
+@dataclass
 class Failure:
     """One contract violation, ready to read and to replay."""
 
@@ -123,6 +142,9 @@ class Failure:
     event: str = ""  # the stateEvent sent, as JSON ("" when the request was not a state change)
     facets: dict[str, str] = field(default_factory=dict)  # the request's input class: what `zscheck replay` re-sends
     reproducer: str = ""  # a shell script that logs in, makes the image, sends the request and follows its job
+    # The exchange sequence as sent, when it was not one request of an input class (a protocol probe, a
+    # setup call): the last request is the one judged; `zscheck replay` re-sends them all.
+    raw: list[RawRequest] = field(default_factory=list)
 
 
 @dataclass
@@ -149,8 +171,9 @@ class ContractSummary(Document):
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/contract-summary"
     # 2: the verdict in the one vocabulary of every command; 3: findings grouped by fingerprint, the
-    # target's options (to replay against), each failure's fingerprint, request class and reproducer
-    SCHEMA_VERSION: ClassVar[int] = 3
+    # target's options (to replay against), each failure's fingerprint, request class and reproducer;
+    # 4: a failure's raw exchange sequence (`raw`), so protocol and setup findings replay too
+    SCHEMA_VERSION: ClassVar[int] = 4
     SCHEMA_FILE: ClassVar[str] = "contract-summary.schema.json"
 
     verdict: Verdict
@@ -329,13 +352,32 @@ class LoadResult:
     generator_cpu: list[GeneratorCpu] = field(default_factory=list)
 
 
+@dataclass
+class LoadFinding:
+    """One root cause of a load run: the failures of one check on one operation with one ErrorCode (or the
+    history check's violations), under a fingerprint (zscheck.report.load_findings) that a --baseline and
+    the run history key on."""
+
+    id: str  # the fingerprint
+    check: str
+    operation: str  # e.g. "changeImageState enable"; "history" for linearizability
+    code: str  # the ErrorCode seen, "-" when there was none
+    message: str  # the first example's
+    count: int  # failures of this root cause in the run
+    example: str  # the first example's reproducer (curl), "" when there is none
+    status: Literal["new", "known", "expired"] = "new"  # against a --baseline: accepted there, or its acceptance lapsed
+    reason: str = ""  # the baseline's reason for accepting it
+
+
 @dataclass(kw_only=True)
 class LoadSummary(Document):
     """`zscheck load`'s summary.json: the run's options, its verdict and its result (null if it could not run)."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/load-summary"
     SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the run's self-checks and its generators' CPU in `result`
+    # 2: the run's self-checks and its generators' CPU in `result`; 3: findings (one per root cause, with
+    # a fingerprint), `fixed` and `baseline` (--baseline)
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     command: Literal["load"] = "load"
     verdict: Verdict
@@ -357,6 +399,9 @@ class LoadSummary(Document):
     result: LoadResult | None
     files: dict[str, str]  # what -> file name in the report directory
     setup_actions: list[str]
+    findings: list[LoadFinding] = field(default_factory=list)  # one per root cause: what to act on
+    fixed: list[str] = field(default_factory=list)  # the --baseline's load fingerprints this run did not see
+    baseline: str | None = None  # the --baseline file, null when none was given
 
 
 # ------------------------------------------------------------------------------------ capacity
@@ -560,7 +605,129 @@ class RunSummary(Document):
     phases: list[Phase]
 
 
-DOCUMENTS: tuple[type[Document], ...] = (ContractSummary, LoadSummary, CapacityReport, DriftReport, RunSummary)
+# ------------------------------------------------------------------------------------- compare
+
+
+@dataclass(kw_only=True)
+class CompareSide:
+    label: str  # what the user named: a run id, a report directory, a target with --last N
+    runs: list[str]  # the stored run ids (a report directory's record has one of its own)
+
+
+@dataclass(kw_only=True)
+class CompareFinding:
+    key: str  # the finding's fingerprint
+    check: str
+    rule: str
+    operation: str
+    example: str
+
+
+@dataclass(kw_only=True)
+class CompareFindings:
+    new: list[CompareFinding]
+    fixed: list[CompareFinding]
+    persisting: list[CompareFinding]
+
+
+@dataclass(kw_only=True)
+class CompareEquivalence:
+    """TOST: each one-sided test's p, and what they prove together."""
+
+    p_regression: float
+    p_improvement: float
+    no_regression: bool
+    equivalent: bool
+    claim: str
+
+
+@dataclass(kw_only=True)
+class CompareMetric:
+    """One metric, base against candidate: one value per run on each side (seconds in `s`)."""
+
+    operation: str  # "all": the user-level operations together
+    metric: str  # p50, p99, ops/s, throughput
+    unit: Literal["s", "ops/s"]
+    verdict: Literal["better", "worse", "~"]
+    test: Literal["permutation", "aa-noise", "none"]  # over runs; the stored A/A noise as null; none
+    reason: str  # what the test was, or why there was none
+    base: list[float]
+    candidate: list[float]
+    base_value: float  # the geometric mean of the side's runs
+    base_ci: tuple[float, float]
+    candidate_value: float
+    candidate_ci: tuple[float, float]
+    change: float  # candidate / base - 1
+    change_ci: tuple[float, float] | None
+    p_value: float | None
+    noise_floor: float | None  # the smallest change one run a side can show against the stored A/A noise
+    equivalence: CompareEquivalence | None
+
+
+@dataclass(kw_only=True)
+class ComparisonReport(Document):
+    """`zscheck compare --json FILE`, and `zscheck run --compare-to`'s comparison.json."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/compare"
+    SCHEMA_FILE: ClassVar[str] = "compare.schema.json"
+
+    base: CompareSide
+    candidate: CompareSide
+    alpha: float
+    max_regression: float | None
+    equivalence: bool
+    noise: str | None  # where the A/A noise came from (null: none stored)
+    findings: CompareFindings
+    metrics: list[CompareMetric]
+    notes: list[str]
+    failed: list[str]  # why the comparison fails its gate; empty: it passes
+
+
+# --------------------------------------------------------------------------------------- noise
+
+
+@dataclass(kw_only=True)
+class NoiseMetric:
+    """One metric's run-to-run noise over the A/A pairs."""
+
+    operation: str
+    metric: str
+    unit: Literal["s", "ops/s"]
+    changes: list[float]  # each pair's second run / first run - 1
+    sigma: float  # the standard deviation of a pair's log ratio (its mean known to be 0)
+    floor: float  # the smallest change one run a side can show at alpha: --max-regression must exceed it
+
+
+@dataclass(kw_only=True)
+class NoiseReport(Document):
+    """`zscheck noise`'s noise.json: the same target run in A/A pairs, and each metric's noise floor."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/noise"
+    SCHEMA_FILE: ClassVar[str] = "noise.schema.json"
+
+    command: Literal["noise"] = "noise"
+    verdict: Verdict
+    exit_code: int
+    target: str
+    scenario: str
+    harness_version: str
+    started: float
+    alpha: float
+    pairs: int  # the pairs that completed
+    runs: list[list[str]]  # each pair's two stored run ids
+    metrics: list[NoiseMetric]
+    error: str | None
+
+
+DOCUMENTS: tuple[type[Document], ...] = (
+    ContractSummary,
+    LoadSummary,
+    CapacityReport,
+    DriftReport,
+    RunSummary,
+    ComparisonReport,
+    NoiseReport,
+)
 
 
 def json_schemas() -> dict[str, str]:

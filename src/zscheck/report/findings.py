@@ -26,6 +26,8 @@ FINGERPRINT_LENGTH = 12  # hex digits of sha256: 48 bits, no collision among a r
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<uuid>"),
     (re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])"), "<uuid>"),
+    # a uuid cut short where a long answer was shortened ("api-jobs/6970dd06fde5...")
+    (re.compile(r"(?<=[/\[\"'])[0-9a-fA-F]{1,31}(?=\.\.\.|…)"), "<uuid>"),
     # ZStack's own format (Java 8 and 9+), then ISO 8601, then Unix seconds or milliseconds
     (re.compile(r"\b[A-Z][a-z]{2} \d{1,2}, \d{4},? \d{1,2}:\d{2}:\d{2}[\s\u202f]?[AP]M\b"), "<time>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),

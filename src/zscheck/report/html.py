@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from zscheck.report._codec import DocumentError
 from zscheck.report.documents import (
+    ComparisonReport,
     ContractSummary,
     Document,
     DriftReport,
@@ -25,6 +26,7 @@ from zscheck.report.documents import (
     Phase,
     RunSummary,
 )
+from zscheck.report.since import since_baseline
 
 D = TypeVar("D", bound=Document)
 # Checks a failure can name that the oracle's CHECKS does not list: the harness and the suites add them.
@@ -79,6 +81,7 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
     contract, contract_problem = read(directory, "contract/summary.json", ContractSummary)
     load, load_problem = read(directory, "load/summary.json", LoadSummary)
     drift, drift_problem = read(directory, "drift/drift.json", DriftReport)
+    comparison, comparison_problem = read(directory, "comparison.json", ComparisonReport)
     verdict = run.verdict if run else "UNKNOWN"
     css = {"PASS": "pass", "VIOLATIONS": "fail"}.get(verdict, "cannot")
     parts = [
@@ -90,11 +93,13 @@ def render(directory: Path, error_table: list[dict[str, Any]], checks: dict[str,
         f"<span style='font-weight:400'>(exit {run.exit_code if run else '?'}) {_against(run, contract)}</span>"
         "</div><main>",
         "<nav><a href='#conformance'>Conformance</a><a href='#load'>Load</a><a href='#drift'>Drift</a>"
-        "<a href='#files'>Files</a></nav>",
+        + ("<a href='#baseline'>Since the baseline</a>" if comparison or comparison_problem else "")
+        + "<a href='#files'>Files</a></nav>",
         _meta(run, run_problem),
         _conformance(contract, error_table, checks, contract_problem, directory),
         _load_section(load, load_problem),
         _drift(drift, drift_problem),
+        since_baseline(comparison, comparison_problem),
         _files(directory),
         "</main></body></html>",
     ]
@@ -356,16 +361,32 @@ def _load_section(load: LoadSummary | None, problem: str | None) -> str:
     out.append(_line_chart(codes_over_time, "error codes and failed checks per second", "t (s)"))
     failures = result.failures
     out.append(f"<h3>Failures under load ({sum(f.count for f in failures)})</h3>")
+    # each failure group is one finding (zscheck.report.load_findings): its id, and its --baseline status
+    found = {(f.check, f.operation, f.code): f for f in load.findings}
+
+    def finding(check: str, operation: str, code: str) -> str:
+        f = found.get((check, operation, code))
+        if f is None:
+            return ""
+        status = f" <span class={'ok' if f.status == 'known' else 'bad'}>{f.status}</span>" if load.baseline else ""
+        return f"<code>{escape(f.id)}</code>{status}"
+
     if failures:
         rows = "".join(
-            f"<tr><td><code>{escape(f.check)}</code></td><td>{escape(f.operation)}</td>"
-            f"<td>{escape(f.code)}</td><td class=num>{f.count}</td>"
+            f"<tr><td>{finding(f.check, f.operation, f.code)}</td><td><code>{escape(f.check)}</code></td>"
+            f"<td>{escape(f.operation)}</td><td>{escape(f.code)}</td><td class=num>{f.count}</td>"
             f"<td><pre>{escape(f.examples[0].get('message', '') if f.examples else '')}\n"
             f"{escape(f.examples[0].get('curl', '') if f.examples else '')}</pre></td></tr>"
             for f in failures
         )
-        out.append(f"<table><tr><th>check</th><th>operation</th><th>code</th><th>count</th><th>example</th></tr>{rows}")
-        out.append("</table>")
+        out.append(
+            "<table id=load-findings><tr><th>finding</th><th>check</th><th>operation</th><th>code</th><th>count</th>"
+            f"<th>example</th></tr>{rows}</table>"
+        )
+    if load.fixed:
+        out.append(
+            "<p>Fixed since the baseline: " + ", ".join(f"<code>{escape(i)}</code>" for i in load.fixed) + "</p>"
+        )
     lin = result.linearizability
     out.append(
         f"<h3>Linearizability</h3><p id=linearizability class={'ok' if lin.ok else 'bad'}>"
@@ -434,6 +455,7 @@ def _files(directory: Path) -> str:
         ("load/summary.json", "load summary"),
         ("drift/drift.json", "drift (JSON)"),
         ("summary.json", "this run's summary"),
+        ("comparison.json", "this run against its baseline (zscheck/compare/1)"),
     ]
     items = "".join(
         f"<li><a href='{escape(rel)}'>{escape(rel)}</a>: {escape(what)}</li>"

@@ -16,6 +16,7 @@ It needs sh, curl, sha512sum, od and python3 (to read JSON).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,12 +48,20 @@ class Where:
 
 @dataclass(frozen=True)
 class Request:
-    """The failing request as sent, secrets already out: method, path, headers, body."""
+    """A request as sent, secrets already out: method, path, headers, body; whether its api-job is
+    followed, and with X-JSON-Schema on the polls or not (None: as the request itself asked)."""
 
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None
+    follow: bool = True
+    schema: bool | None = None
+
+    def polls_with_schema(self) -> bool:
+        if self.schema is not None:
+            return self.schema
+        return any(k.lower() == "x-json-schema" for k in self.headers)
 
 
 _PRELUDE = r"""set -eu
@@ -98,8 +107,20 @@ fi
 """
 
 
-def script(request: Request, where: Where, *, image: str = "", title: Sequence[str] = ()) -> str:
-    """The shell script that reproduces `request` against `where` (see the module's docstring)."""
+_JOB_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def script(
+    request: Request,
+    where: Where,
+    *,
+    image: str = "",
+    title: Sequence[str] = (),
+    before: Sequence[Request] = (),
+) -> str:
+    """The shell script that reproduces `request` against `where` (see the module's docstring), after the
+    requests it needs `before` it (a job to reuse, a job to poll again), each sent and followed in turn.
+    Every 32-digit X-Job-UUID becomes a fresh one, the same wherever the original appeared."""
     lines = ["#!/bin/sh"]
     lines += [f"# {t}" for t in title]
     if where.url is None:
@@ -114,33 +135,63 @@ def script(request: Request, where: Where, *, image: str = "", title: Sequence[s
         f"ACCOUNT=${{ZSTACK_ACCOUNT:-{where.account}}}",
         f"PASSWORD=${{{where.password_env}:?set {where.password_env} to the password of the account}}",
     ]
-    schema = any(k.lower() == "x-json-schema" for k in request.headers)
-    lines.append(f"SCHEMA='{'-H X-JSON-Schema:true' if schema else ''}'")
+    steps = [*before, request]
+    lines.append(f"SCHEMA='{'-H X-JSON-Schema:true' if request.polls_with_schema() else ''}'")
     lines.append(_PRELUDE.replace("MAX_POLLS", str(MAX_POLLS)).rstrip("\n"))
-    path = request.path
-    if image and image in path:
+    subs: dict[str, str] = {}
+    jobs = [v for r in steps for k, v in r.headers.items() if k.lower() == "x-job-uuid" and _JOB_ID.match(v)]
+    for job in dict.fromkeys(jobs):
+        subs[job] = f"JOB{len(subs) + 1}"
+        lines.append(f"{subs[job]}=$(fresh)  # the run's X-Job-UUID was {job}: a reused one is a 400")
+    if image and any(image in r.path for r in steps):
         lines.append(f"IMAGE={image}")
         lines.append(_IMAGE.replace("IMAGE_URL", where.image_url).rstrip("\n"))
-        before, _, after = path.partition(image)
-        url = f'"$ZSTACK"{shlex.quote(before)}"$IMAGE"{shlex.quote(after) if after else ""}'
-    else:
-        url = f'"$ZSTACK"{shlex.quote(path)}'
-    parts = ["curl -sS -o \"$T/body\" -w '%{http_code}'", "-X", request.method, url]
+        subs[image] = "IMAGE"
+    for n, step in enumerate(before, 1):
+        lines.append(f"# Step {n} of {len(steps)}: what the failing request needs before it")
+        lines.append(_curl(step, subs))
+        lines.append(f'show "step {n}"')
+        if step.follow:
+            lines.append(f"SCHEMA='{'-H X-JSON-Schema:true' if step.polls_with_schema() else ''}'")
+            lines.append("follow")
+    if before:
+        lines.append(f"SCHEMA='{'-H X-JSON-Schema:true' if request.polls_with_schema() else ''}'")
+    lines.append("# The failing request (its own session and X-Job-UUID), then its api-job followed:")
+    lines.append(_curl(request, subs))
+    lines.append('show "request"')
+    lines.append("follow")
+    return "\n".join(lines) + "\n"
+
+
+def _word(text: str, subs: Mapping[str, str]) -> str:
+    """`text` as one shell word, each key of `subs` in it replaced by its variable ("$IMAGE")."""
+    if not subs:
+        return shlex.quote(text)
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(subs, key=len, reverse=True)))
+    out, at = [], 0
+    for match in pattern.finditer(text):
+        if match.start() > at:
+            out.append(shlex.quote(text[at : match.start()]))
+        out.append(f'"${subs[match.group(0)]}"')
+        at = match.end()
+    if at < len(text):
+        out.append(shlex.quote(text[at:]))
+    return "".join(out) or "''"
+
+
+def _curl(request: Request, subs: Mapping[str, str]) -> str:
+    parts = ["curl -sS -o \"$T/body\" -w '%{http_code}'", "-X", request.method, f'"$ZSTACK"{_word(request.path, subs)}']
     for name, value in request.headers.items():
         if name.lower() == "authorization":
             scheme = value.split(" ", 1)[0] if " " in value else "OAuth"
             parts += ["-H", f'"{name}: {scheme} $SESSION"' if scheme == "OAuth" else shlex.quote(f"{name}: {value}")]
-        elif name.lower() == "x-job-uuid" and len(value) == 32:
-            parts += ["-H", f'"{name}: $(fresh)"']
+        elif name.lower() == "x-job-uuid" and value in subs:
+            parts += ["-H", f'"{name}: ${subs[value]}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if request.body is not None:
-        parts += ["--data-binary", shlex.quote(request.body)]
-    lines.append("# The failing request (its own session and X-Job-UUID), then its api-job followed:")
-    lines.append(" \\\n  ".join(_wrap(parts)) + ' > "$T/status"')
-    lines.append('show "request"')
-    lines.append("follow")
-    return "\n".join(lines) + "\n"
+        parts += ["--data-binary", _word(request.body, subs)]
+    return " \\\n  ".join(_wrap(parts)) + ' > "$T/status"'
 
 
 def _wrap(parts: list[str]) -> list[str]:
