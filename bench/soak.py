@@ -2,24 +2,28 @@
 by side (issue 14, "Soaks of hours": an 8-hour run at full rate within 500 MB for zscheck's own processes,
 and the history check within 60 s per hour of history).
 
-1. `zscheck serve` (in memory, CPU 0), then two `zscheck load --scenario toggle --target URL` runs against
-   it (CPU 1, `--seconds` each, the same users and processes): this checkout (the history streamed to
+1. Two `zscheck load --scenario toggle --target URL` runs (CPU 1), each against a `zscheck serve` of its
+   own (CPU 0) (`--seconds` each, the same users and processes): this checkout (the history streamed to
    per-process files, checked a stretch at a time) and the in-memory path, the harness at
    `--baseline-commit` (unpacked from this checkout's git history, run with PYTHONPATH on its src/): its
    history held in each locust process, written whole into raw-results.json, read back and checked whole.
    Every second the bench reads VmRSS of each process of the load's tree (`zscheck load` and its locust
-   processes; not the server) from /proc: the peak of their sum, and its growth past start-up (the first
-   30% of the run; least squares), which says whether memory grows with the run.
-2. The streamed run's history checked both ways, each in a fresh Python process that reports its CPU
-   seconds and its peak RSS (getrusage), with the same verdict: `zscheck.linearizability.check_files` on
-   the files; and the files turned into the old raw-results.json outside the measurement, then that file
-   parsed whole, every Operation built and `linearizability.check` run on the whole history, measured.
-   What a locust process held per million operations (tracemalloc, the Operations) is printed too.
-3. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
+   processes; not the server) from /proc: the peak of their sum, and its growth over the second half of
+   the seconds with every process up (least squares; a Python process's heap warms up for a minute or
+   so, then stays flat when nothing grows), which says whether memory grows with the run.
+2. The streamed run's history checked both ways, each in a fresh Python process: its CPU seconds, then
+   in a second pass under tracemalloc the peak of what the check allocated; the same verdict both ways.
+   Streamed: `zscheck.linearizability.check_files` on the files. In-memory: the files turned into the old
+   raw-results.json outside the measurement, then that file parsed whole, every Operation built and
+   `linearizability.check` run on the whole history. What a locust process held per million operations
+   (tracemalloc, the Operations) is printed too.
+3. The checker alone on the previous bench's simulated history (50 clients on 64 images: every operation
+   overlaps several), whole and streamed: CPU per million operations and the most operations held.
+4. Per million operations and extrapolated to eight hours, at the run's own rate and at the issue's
    2,524 operations/s: the peak plus the growth (if any) for eight hours; the check's CPU per hour.
 
-    python bench/soak.py                    # 60 s each, 20 users, 2 locust processes
-    python bench/soak.py --seconds 20       # quicker
+    python bench/soak.py --seconds 150      # 150 s each, 20 users, 2 locust processes
+    python bench/soak.py --seconds 30       # quicker (the growth is then the heaps' warm-up)
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +39,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from server_vs_locust import Deadline, pin_to, start_server, stop_process
+# server_vs_locust (the server and process helpers) is imported where used: the --check processes
+# measure their own peak RSS and must not start with its imports.
 
 RATE = 2524.0  # operations/s, measured on the embedded server (issue 14)
 BASELINE = "7243085"  # the last commit whose history was kept in memory
@@ -76,7 +80,9 @@ def baseline(commit: str, where: Path) -> Path:
     unpacked from this checkout's git history; run with PYTHONPATH pointing at its src/."""
     repo = Path(__file__).resolve().parents[1]
     where.mkdir()
-    archive = subprocess.run(["git", "-C", str(repo), "archive", commit, "src", "loadtests"], capture_output=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", commit, "src", "loadtests", "contracts"], capture_output=True
+    )
     if archive.returncode:
         sys.exit(
             f"soak: cannot unpack the baseline {commit}: {archive.stderr.decode()[-500:]} (give --baseline-commit)"
@@ -87,7 +93,7 @@ def baseline(commit: str, where: Path) -> Path:
 
 def run_load(
     url: str, seconds: int, users: int, processes: int, out: Path, src: Path | None = None
-) -> tuple[list[tuple[float, float]], int]:
+) -> tuple[list[tuple[float, float, int]], int]:
     cmd = [
         sys.executable, "-m", "zscheck", "load", "--target", url, "--scenario", "toggle", "--quiet",
         "--users", str(users), "--processes", str(processes), "--duration", f"{seconds}s", "--seed", "1",
@@ -96,7 +102,9 @@ def run_load(
     env = {**os.environ, "ZSCHECK_PASSWORD": "password"}
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    samples: list[tuple[float, float]] = []  # (seconds since start, MB of the load's tree)
+    from server_vs_locust import pin_to, stop_process
+
+    samples: list[tuple[float, float, int]] = []  # (seconds since start, MB of the load's tree, its processes)
     with (out.parent / f"{out.name}.out").open("wb") as sink:
         proc = subprocess.Popen(
             cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -105,7 +113,8 @@ def run_load(
         start = time.monotonic()
         try:
             while proc.poll() is None and time.monotonic() - start < seconds + 300:
-                samples.append((time.monotonic() - start, sum(rss_mb(pid) for pid in tree(proc.pid))))
+                pids = tree(proc.pid)
+                samples.append((time.monotonic() - start, sum(rss_mb(pid) for pid in pids), len(pids)))
                 time.sleep(1.0)
         finally:
             stop_process(proc)
@@ -113,22 +122,29 @@ def run_load(
 
 
 def checker(mode: str, run: Path) -> None:
-    """In a fresh process: check the run's history one way; print what it cost as one JSON line."""
+    """In a fresh process: check the run's history one way, twice: timed (CPU seconds), then under
+    tracemalloc (the peak of what the check allocated); print both as one JSON line."""
     from zscheck import linearizability
-    from zscheck.linearizability import Operation
+    from zscheck.linearizability import Operation, Result
 
     initial = json.loads((run / "plan.json").read_text())["images"]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.process_time()
-    if mode == "stream":  # what `zscheck load` does now
-        result, _ = linearizability.check_files(run / "history", initial)
-    else:  # what it did before: the whole raw-results.json parsed, every operation built, one check
+
+    def once() -> Result:
+        if mode == "stream":  # what `zscheck load` does now
+            return linearizability.check_files(run / "history", initial)[0]
+        # what it did before: the whole raw-results.json parsed, every operation built, one check
         data = json.loads((run / "old-raw-results.json").read_text())
         history = [Operation(k, kind, v, i, c, client) for k, kind, v, i, c, client in data["history"]]
-        result = linearizability.check(history, initial=initial)
+        return linearizability.check(history, initial=initial)
+
+    started = time.process_time()
+    result = once()
     cpu = time.process_time() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cpu": cpu, "peak_mb": peak, "start_mb": before, "ok": result.ok, "ops": result.operations}))
+    tracemalloc.start()
+    once()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({"cpu": cpu, "peak_mb": peak / 1e6, "ok": result.ok, "ops": result.operations}))
 
 
 def old_results(run: Path) -> float:
@@ -149,6 +165,32 @@ def old_results(run: Path) -> float:
     return held / len(sample)
 
 
+def simulated(ops: int) -> tuple[float, float, int, bool]:
+    """The checker alone on overlapping histories (the previous bench's: 50 clients on 64 images, every
+    operation overlapping several others): CPU s per million operations whole and streamed (fed in send
+    order, a watermark every 1,000 operations), the most operations the streamed one held, same verdict."""
+    from zscheck import linearizability
+
+    history, initial = linearizability.simulated_history(7, ops, 50, 64)
+    started = time.process_time()
+    whole = linearizability.check(history, initial=initial)
+    whole_cpu = time.process_time() - started
+    started = time.process_time()
+    checker = linearizability.StreamChecker(initial)
+    ordered = sorted(history, key=lambda o: o.invoke)
+    for n, op in enumerate(ordered):
+        checker.add(op)
+        if n % 1000 == 999 and n + 1 < len(ordered):
+            checker.advance(ordered[n + 1].invoke)
+    streamed = checker.finish()
+    stream_cpu = time.process_time() - started
+    same = (whole.ok, sorted(v.key for v in whole.violations)) == (
+        streamed.ok,
+        sorted(v.key for v in streamed.violations),
+    )
+    return whole_cpu * 1e6 / ops, stream_cpu * 1e6 / ops, checker.peak_held, same and whole.ok
+
+
 def measure(mode: str, run: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--check", mode, str(run)], capture_output=True, text=True, timeout=3600, check=True
@@ -156,10 +198,14 @@ def measure(mode: str, run: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def shape(samples: list[tuple[float, float]], seconds: float) -> tuple[float, float]:
-    """The load tree's peak MB, and its growth past start-up (the first 30%) in MB per hour (least squares)."""
-    peak = max(mb for _, mb in samples)
-    late = [(t, mb) for t, mb in samples if t >= seconds * 0.3]
+def shape(samples: list[tuple[float, float, int]]) -> tuple[float, float]:
+    """The load tree's peak MB, and its growth in MB per hour while it loads: the samples with every
+    process of the tree up (zscheck load, locust's master and workers), the first half left out
+    (start-up and the heaps' warm-up), fitted by least squares."""
+    peak = max(mb for _, mb, _ in samples)
+    full = max(n for _, _, n in samples)
+    loading = [(t, mb) for t, mb, n in samples if n == full]
+    late = loading[len(loading) // 2 :]
     if len(late) < 3:
         return peak, 0.0
     mt, mm = sum(t for t, _ in late) / len(late), sum(mb for _, mb in late) / len(late)
@@ -176,29 +222,35 @@ def operations_and_seconds(run: Path, default: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seconds", type=int, default=150)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--baseline-commit", default=BASELINE, help="the in-memory path to run side by side")
+    parser.add_argument("--simulated", type=int, default=200_000, help="operations of the checker-only part")
     parser.add_argument("--check", nargs=2, metavar=("MODE", "RUN"), help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.check:
         checker(a.check[0], Path(a.check[1]))
         return
+    from server_vs_locust import Deadline, start_server, stop_process
+
     deadline = Deadline(time.monotonic() + 2 * a.seconds + 1200)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
         old_src = baseline(a.baseline_commit, work / "baseline")
-        server, url = start_server(work, 0, a.users, deadline)
-        try:
-            samples, code = run_load(url, a.seconds, a.users, a.processes, work / "run")
-            old_samples, old_code = run_load(url, a.seconds, a.users, a.processes, work / "old", old_src)
-        finally:
-            stop_process(server)
-        run, old = work / "run", work / "old"
+        results = []
+        for name, src in (("run", None), ("old", old_src)):  # a server each: neither sees the other's images
+            (work / name).mkdir()
+            server, url = start_server(work / name, 0, a.users, deadline)
+            try:
+                results.append(run_load(url, a.seconds, a.users, a.processes, work / name / "report", src))
+            finally:
+                stop_process(server)
+        (samples, code), (old_samples, old_code) = results
+        run, old = work / "run" / "report", work / "old" / "report"
         for name, c in (("run", code), ("old", old_code)):
             if c != 0:
-                sys.exit(f"soak: zscheck load ({name}) exited {c}:\n{(work / f'{name}.out').read_text()[-2000:]}")
+                sys.exit(f"soak: zscheck load ({name}) exited {c}:\n{(work / name / 'report.out').read_text()[-2000:]}")
         history_bytes = sum(p.stat().st_size for p in (run / "history").glob("history-*.jsonl"))
         summary_bytes = (run / "raw-results.json").stat().st_size
         old_ops = len(json.loads((old / "raw-results.json").read_text())["history"])
@@ -210,8 +262,11 @@ def main() -> None:
     ops = stream["ops"]
     assert stream["ok"] == memory["ok"] and memory["ops"] == ops, (stream, memory)
     per_m, rate, old_rate = 1e6 / ops, ops / seconds, old_ops / old_seconds
-    peak, growth = shape(samples, a.seconds)
-    old_peak, old_growth = shape(old_samples, a.seconds)
+    peak, growth = shape(samples)
+    old_peak, old_growth = shape(old_samples)
+    # The in-memory path's history costs what its peak is above the streamed one's, and that grows with
+    # the operations (every one held in each locust process and in zscheck load): per million, scaled.
+    old_per_m = max(old_peak - peak, 0.0) * 1e6 / old_ops
     check_s, old_check_s = stream["cpu"] * per_m, memory["cpu"] * per_m
     print(
         f"soak: toggle, {a.users} users, {a.processes} locust processes, --duration {a.seconds}s each, load average "
@@ -227,20 +282,27 @@ def main() -> None:
             f"{growth / (rate * 3.6e-3):+.0f} MB",
             f"{old_growth / (old_rate * 3.6e-3):+.0f} MB",
         ),
+        ("  peak above the streamed one", "-", f"{old_per_m:.0f} MB / M ops"),
         ("history on disk / M ops", f"{history_bytes * per_m / 1e6:.0f} MB", f"{old_bytes / old_ops:.0f} MB"),
         ("raw-results.json", f"{summary_bytes / 1e3:.0f} kB", f"{old_bytes / 1e6:.1f} MB"),
         ("check CPU s / M ops (same history)", f"{check_s:.1f}", f"{old_check_s:.1f}"),
-        ("checker peak RSS (same history)", f"{stream['peak_mb']:.0f} MB", f"{memory['peak_mb']:.0f} MB"),
-        ("  of which python + imports", f"{stream['start_mb']:.0f} MB", f"{memory['start_mb']:.0f} MB"),
+        ("check's peak allocation (same)", f"{stream['peak_mb']:.1f} MB", f"{memory['peak_mb']:.1f} MB"),
+        ("  per M ops", f"{stream['peak_mb'] * per_m:.0f} MB", f"{memory['peak_mb'] * per_m:.0f} MB"),
         ("history held per locust process", "0 (on disk)", f"{held:.0f} MB / M ops"),
     ]
     print(f"{'':36}{'streamed':>16}{'in-memory':>16}")
     for name, st, me in rows:
         print(f"{name:36}{st:>16}{me:>16}")
+    whole_s, stream_s, held_most, same = simulated(a.simulated)
+    print(
+        f"the checker alone, {a.simulated:,} simulated operations (50 clients on 64 images, overlapping): whole "
+        f"{whole_s:.1f} CPU s / M ops, streamed {stream_s:.1f}, holding at most {held_most:,} operations; "
+        f"{'the same verdict (linearizable)' if same else 'VERDICTS DIFFER'}"
+    )
     for label, r in ((f"this run's rate, {rate:,.0f}/s", rate), (f"the issue's rate, {RATE:,.0f}/s", RATE)):
         m8 = r * 3600 * HOURS / 1e6
         mem8 = peak + max(growth, 0.0) / rate * r * HOURS
-        old8 = old_peak + max(old_growth, 0.0) / old_rate * r * HOURS
+        old8 = peak + old_per_m * m8
         print(
             f"{HOURS} h at {label} ({m8:.0f} M ops): streamed {mem8:.0f} MB, {history_bytes * per_m * m8 / 1e9:.1f} GB "
             f"of history on disk, check {check_s * r * 3.6e-3:.0f} s per hour of history; in-memory "

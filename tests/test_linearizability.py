@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 
@@ -125,10 +126,12 @@ def test_a_search_that_runs_out_of_budget_says_so() -> None:
 # ---------------------------------------------------------------- the streaming checker (soaks, issue 14)
 
 
-def streamed(history: list[Operation], initial: dict[str, str], rng: random.Random) -> tuple[Result, StreamChecker]:
+def streamed(
+    history: list[Operation], initial: dict[str, str], rng: random.Random, cut_budget: int = 200_000
+) -> tuple[Result, StreamChecker]:
     """`history` fed the way the history files feed it: in a shuffled order within each stretch between two
     watermarks, each watermark the earliest send of what is still to come."""
-    checker = StreamChecker(initial)
+    checker = StreamChecker(initial, cut_budget=cut_budget)
     ordered = sorted(history, key=lambda o: o.invoke)
     i = 0
     while i < len(ordered):
@@ -160,12 +163,14 @@ def mangled(seed: int) -> tuple[list[Operation], dict[str, str]]:
     return out, (initial if rng.random() < 0.5 else {})
 
 
-def test_the_streaming_checker_gives_the_same_verdict_as_the_whole_history() -> None:
-    violated = segmented = 0
+@pytest.mark.parametrize("cut_budget", [200_000, 40])  # 40 steps: many segments too tangled to cut
+def test_the_streaming_checker_gives_the_same_verdict_as_the_whole_history(cut_budget: int) -> None:
+    violated = segmented = uncut = 0
     for seed in range(400):
         history, initial = mangled(seed)
         whole = check(history, initial=initial)
-        stream, checker = streamed(history, initial, random.Random(seed))
+        stream, checker = streamed(history, initial, random.Random(seed), cut_budget)
+        uncut += bool(checker.uncut)
         assert (stream.ok, stream.keys, stream.operations) == (whole.ok, whole.keys, whole.operations), seed
         assert sorted(v.key for v in stream.violations) == sorted(v.key for v in whole.violations), seed
         assert stream.undecided == whole.undecided == [], seed
@@ -174,6 +179,7 @@ def test_the_streaming_checker_gives_the_same_verdict_as_the_whole_history() -> 
         violated += not whole.ok
         segmented += checker.segments > len(whole.violations) + whole.keys
     assert violated > 50 and segmented > 200  # both verdicts, and histories really cut into segments
+    assert (uncut > 50) == (cut_budget < 1000)  # ...and with the small budget, many keys held whole too
 
 
 def test_a_segment_hands_the_next_every_state_it_can_leave() -> None:
@@ -205,3 +211,32 @@ def test_a_lost_update_across_a_cut_is_caught_and_memory_stays_bounded() -> None
     assert not result.ok and [v.key for v in result.violations] == ["img"]
     assert result.operations == 40_000 and checker.peak_held <= 3
     assert len(result.violations[0].window) <= 3
+
+
+def _every_end_state(ops: list[Operation], start: str | None) -> set[str | None]:
+    """By brute force: the state after each order of `ops` that respects real time and explains every read."""
+    ends: set[str | None] = set()
+    for order in itertools.permutations(range(len(ops))):
+        at = {i: n for n, i in enumerate(order)}
+        if any(a.end < b.invoke and at[i] > at[j] for i, a in enumerate(ops) for j, b in enumerate(ops)):
+            continue
+        state, fits = start, True
+        for i in order:
+            fits = fits and (ops[i].kind == "write" or state is None or state == ops[i].value)
+            state = ops[i].value
+        if fits:
+            ends.add(state)
+    return ends
+
+
+def test_the_end_states_of_a_segment_are_every_one_an_order_can_leave() -> None:
+    rng = random.Random(5)
+    for _ in range(1500):
+        ops = []
+        for _ in range(rng.randrange(1, 6)):
+            begin = float(rng.randrange(10))
+            ops.append(
+                Operation("img", rng.choice(("write", "read")), rng.choice((E, D)), begin, begin + rng.randrange(6))
+            )
+        start = rng.choice((None, E, D))
+        assert final_states(ops, start) == _every_end_state(ops, start), (ops, start)

@@ -111,9 +111,17 @@ class StreamChecker:
     window is cut from the failing segment (so it is never longer than `check`'s, and may be shorter).
     """
 
-    def __init__(self, initial: dict[str, str] | None = None, *, budget: int = 5_000_000) -> None:
+    def __init__(
+        self, initial: dict[str, str] | None = None, *, budget: int = 5_000_000, cut_budget: int = 200_000
+    ) -> None:
         self.initial = dict(initial or {})
         self.budget = budget
+        # Search steps allowed for a closed segment's end states (every linearization, not the first one).
+        # A segment too tangled for it (e.g. every operation widened by a worker's clock bound of
+        # milliseconds, so a user's back-to-back operations overlap) is not cut: its key is held until
+        # `finish`, then searched like `check` does, with `budget`. The same verdict either way.
+        self.cut_budget = cut_budget
+        self.uncut: set[str] = set()  # keys held whole from their first tangled segment on
         self.pending: dict[str, list[Operation]] = {}  # per key: operations not yet in a closed segment
         self.starts: dict[str, set[str | None]] = {}  # per key: the states the closed segments can leave
         self.done: set[str] = set()  # keys found violated or undecided: nothing more to check
@@ -135,12 +143,14 @@ class StreamChecker:
     def advance(self, watermark: float) -> None:
         """Nothing added from now on was sent before `watermark`: close every segment that ends before it."""
         for key in list(self.pending):
-            self._close(key, watermark)
+            if key not in self.uncut:
+                self._close(key, watermark)
 
     def finish(self) -> Result:
         """Everything is in: check what is left of each key (including its indeterminate operations)."""
         for key in list(self.pending):
-            self._close(key, math.inf)
+            if key not in self.uncut:
+                self._close(key, math.inf)
             rest = self.pending.pop(key, [])
             self.held -= len(rest)
             if rest and key not in self.done:
@@ -156,15 +166,15 @@ class StreamChecker:
             if not reach < watermark:
                 break  # something still to come may overlap: no cut from here on
             if j > begin and reach < op.invoke:
-                self._segment(key, ops[begin:j], final=False)
+                if not self._segment(key, ops[begin:j], final=False):
+                    break  # too tangled to cut: held from `begin` on
                 begin = j
                 if key in self.done:
                     break
             reach = max(reach, op.end)
         else:
-            if reach < watermark and key not in self.done:  # the last operations are closed too
-                self._segment(key, ops[begin:], final=False)
-                begin = len(ops)
+            if reach < watermark and key not in self.done and self._segment(key, ops[begin:], final=False):
+                begin = len(ops)  # the last operations are closed too
         if key in self.done:
             begin = len(ops)
         self.held -= begin
@@ -173,37 +183,48 @@ class StreamChecker:
         elif begin:
             self.pending[key] = ops[begin:]
 
-    def _segment(self, key: str, ops: list[Operation], *, final: bool) -> None:
+    def _segment(self, key: str, ops: list[Operation], *, final: bool) -> bool:
+        """Check one segment from the states the last one left; False: not cut (see cut_budget)."""
         self.segments += 1
         starts = self.starts.get(key) or {self.initial.get(key)}
         if final:
             ops = prune_indeterminate(ops)
             if not ops:
-                return  # only indeterminate writes no read needs: they may never have happened
+                return True  # only indeterminate writes no read needs: they may never have happened
         ends: set[str | None] = set()
         op = ops[0]
         if len(ops) == 1 and op.complete is not None:  # the common case (one user per image): no search
             if op.kind == "write" or None in starts or op.value in starts:
                 ends.add(op.value)
+        elif final:  # nothing follows the last segment: one way to explain it is enough, as in `check`
+            spent = False
+            for start in starts:
+                verdict = linearizable(ops, start, budget=self.budget)
+                if verdict:
+                    return True
+                spent |= verdict is None
+            if spent:
+                self.result.undecided.append(key)
+                self.done.add(key)
+                return True
         else:
             for start in starts:
-                found = final_states(ops, start, budget=self.budget)
+                found = final_states(ops, start, budget=self.cut_budget)
                 if found is None:
-                    self.result.undecided.append(key)
-                    self.done.add(key)
-                    return
+                    self.segments -= 1
+                    self.uncut.add(key)
+                    return False
                 ends |= found
-                if final and ends:
-                    break  # nothing follows the last segment: one way to explain it is enough
         if ends:
             self.starts[key] = ends
-            return
+            return True
         self.done.add(key)
         self.result.ok = False
         start = next(iter(starts)) if len(starts) == 1 else None
         window = smallest_window(ops, start)
         from_start = window[0] is min(ops, key=lambda o: o.invoke)
         self.result.violations.append(Violation(key, tuple(window), start if from_start else None))
+        return True
 
 
 def prune_indeterminate(ops: Sequence[Operation]) -> list[Operation]:

@@ -46,7 +46,7 @@ class LoadPlan:
     origin: float = 0.0  # wall-clock time the plan was made: shared timelines (contention phases) start here
     duration: float = 0.0  # seconds of load from the first process logged in; 0: locust's --run-time alone
     horizon: float = 3600.0  # seconds after `origin` the shared timelines must cover
-    history_limit: int = 2_000_000  # operations kept per process for the linearizability check
+    history_limit: int = 2_000_000  # operations kept per process when the history is kept in memory (no history_dir)
     results: str = ""  # where the master (or the only process) writes the raw results
     history_dir: str = (
         ""  # where the history files go (zscheck.linearizability.HistoryFile); "": kept in memory instead

@@ -256,10 +256,12 @@ def judge(
         Finding(
             "history_dropped",
             history_dropped == 0,
-            f"{history_dropped} operations dropped from the history"
+            f"{history_dropped} operations dropped from the history (lines of the history files cut short)"
             if history_dropped
             else "history: every operation kept",
-            "" if not history_dropped else "a shorter run or fewer users: the history check saw only part of the run",
+            ""
+            if not history_dropped
+            else "a locust process was killed mid-write (see locust.log): the history check saw only part of the run",
         )
     )
     if clocks:
