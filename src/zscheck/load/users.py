@@ -143,6 +143,7 @@ WORKER_READY = "zscheck_worker_ready"  # a worker's message to the master: logge
 # true within half the round trip. The shortest of CLOCK_SAMPLES round trips bounds it best.
 CLOCK_PING, CLOCK_PONG = "zscheck_clock_ping", "zscheck_clock_pong"
 CLOCK_SAMPLES = 5
+MACHINE = selfcheck.machine_id()
 _clocks: dict[str, tuple[float, float]] = {}  # worker index -> (offset from the master's clock, bound), s
 _round_trips: dict[str, int] = {}  # locust node id -> round trips measured
 _worker_errors: list[str] = []
@@ -468,12 +469,18 @@ def _worker_ready(environment: Environment, msg: Any, **_: Any) -> None:
 def _clock_ping(environment: Environment, msg: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(CLOCK_PONG, {"t0": msg.data["t0"], "t1": time.time(), "worker": runner.worker_index})
+        seen = time.time()
+        runner.send_message(
+            CLOCK_PONG, {"t0": msg.data["t0"], "t1": seen, "worker": runner.worker_index, "machine": MACHINE}
+        )
 
 
 def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
     arrived = time.time()
     sent, seen, worker = float(msg.data["t0"]), float(msg.data["t1"]), str(msg.data["worker"])
+    if msg.data.get("machine") == MACHINE:  # the master's own clock (--processes): nothing to correct
+        _clocks[worker] = (0.0, 0.0)
+        return
     offset, bound = selfcheck.clock_offset(sent, seen, arrived)
     if worker not in _clocks or bound < _clocks[worker][1]:
         _clocks[worker] = (offset, bound)
