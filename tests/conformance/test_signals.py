@@ -247,4 +247,4 @@ def test_sigterm_in_schemathesis_report_of_contract_ends_with_the_verdict_event(
     lines = [json.loads(line) for line in (report / "schemathesis" / "journal.jsonl").read_text().splitlines()]
     assert {e["uuid"] for e in lines if e["kind"] in ("image", "account")} <= {
         e["uuid"] for e in lines if e["kind"] == "restored"
-    }
+    }, (lines, summary.get("harness_errors"))

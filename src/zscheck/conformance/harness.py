@@ -264,7 +264,8 @@ class Harness:
         # AddImage waits for its job (tens to hundreds of milliseconds on a real node), and the images are
         # independent, so they are made `--workers` at a time, and the normal account's meanwhile.
         names = list(fixture_names(count))
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        try:
             tenant = pool.submit(self._start_tenant, backup)
             made: list[Future[dict[str, Any]]] = []
             if backup is not None:
@@ -273,6 +274,12 @@ class Harness:
                     for name, description in names
                 ]
             errors = [future.exception() for future in [*made]] + [tenant.exception()]  # each waited for
+        except BaseException:
+            # A signal while they were in flight: what was started finishes and is journalled before the
+            # restore reads the journal (an account created after it was left behind); the rest never starts.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         for error in errors:
             if error is not None:
                 raise error  # the first failure, in the order the work was given; the rest are journalled
