@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,22 @@ def test_a_plan_zscheck_did_not_write_is_refused(text: str) -> None:
 def test_out_of_range_values_are_refused(plan: ContractPlan, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         plan.validate()
+
+
+def test_the_seed_decides_the_examples_in_ci_too(tmp_path: Path) -> None:
+    """Where CI is set, Hypothesis loads its derandomized "ci" profile, and a profile registered without
+    saying otherwise inherits it: the run's seed was then ignored and every state-machine lane drew the
+    same examples. The plugin's profile is never derandomized (the same test without it: derandomized)."""
+    (tmp_path / "test_profile.py").write_text(
+        "from hypothesis import settings\n\n"
+        "def test_profile():\n"
+        "    assert settings.default.derandomize is False, settings.default\n"
+    )
+    env = {**os.environ, "CI": "true"}
+    args = [sys.executable, "-m", "pytest", "test_profile.py", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    with_plugin = subprocess.run(
+        [*args, "-p", "zscheck.conformance.plugin"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert with_plugin.returncode == 0, with_plugin.stdout[-2000:]
+    without = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert without.returncode == 1 and "derandomize=True" in without.stdout, without.stdout[-2000:]
