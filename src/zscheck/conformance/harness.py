@@ -478,7 +478,22 @@ class Harness:
                 self.main.poll_deadline = min(self.main.poll_deadline, FAST_DEADLINE)
         expected = self.table.expect(facets, dialect)
         probe = Probe(dialect, image, event, expected, request.headers.get("X-Job-UUID"))
-        return Sent(probe, result, judge(probe, result), facets)
+        violations = judge(probe, result)
+        if violations and result.error_code == "ID.1001" and facets.auth == "oauth" and facets.session == "valid":
+            # Whatever the probe meant to test, it sent a session the run keeps live: the answer is that
+            # fault first (the query's rule, for every request), and the wrong code second.
+            violations.insert(0, self._rejected("the answer", result))
+        return Sent(probe, result, violations, facets)
+
+    @staticmethod
+    def _rejected(what: str, result: ApiResult) -> Violation:
+        return Violation(
+            "session_rejected",
+            "a live session was refused: the target had accepted it moments before, well within its timeout",
+            what,
+            "ID.1001",
+            result.final,
+        )
 
     def _session_for(self, facets: Facets) -> str | None:
         if facets.auth != "oauth":
@@ -591,13 +606,7 @@ class Harness:
         session = self.live_session(self.main)
         result = self.main.call(_wire.get_image(image, session.uuid))
         if result.error_code == "ID.1001":
-            rejected = Violation(
-                "session_rejected",
-                "a live session was refused: the target had accepted it moments before, well within its timeout",
-                "the query's answer",
-                "ID.1001",
-                result.final,
-            )
+            rejected = self._rejected("the query's answer", result)
             raise self.violation(Sent(self.success_probe(image), result, [rejected], Facets()))
         listed = result.data.get("inventories") if isinstance(result.data, dict) else None
         if not result.ok or not isinstance(listed, list):
