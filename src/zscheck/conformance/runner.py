@@ -61,7 +61,10 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
         f"--junitxml={plan.report_dir / 'junit.xml'}",
         f"--hypothesis-seed={plan.seed}",
         f"--zs-plan={plan.to_json()}",
-        *(["-q", "--tb=no", "-rN"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
+        *(["-q", "--tb=no"] if quiet else ["-v"]),  # quiet: the failures are in the verdict and failures.md
+        # No short summary either way: the findings say each failure in a few lines, and pytest's line for
+        # an exception group (parts that failed side by side) held every member's traceback.
+        "-rN",
         "--no-header",
     ]
 
