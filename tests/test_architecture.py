@@ -37,6 +37,7 @@ ALLOWED = {
         "zscheck._transport",
         "zscheck._wire",
         "zscheck.client",
+        "zscheck.control",
         "zscheck.credentials",
         "zscheck.errors",
         "zscheck.fixtures",

@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 from zscheck._transport import Timeouts
 from zscheck._wire import Dialect
 from zscheck.client import Client, RequestLimiter
+from zscheck.control import restoring
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, LoginError, TargetError, ZscheckError
 from zscheck.fixtures import FixtureImages, Journal, RestoreReport, restore
@@ -292,6 +293,10 @@ class Target:
     def close(self, owners: Mapping[str, Client] | None = None) -> list[str]:
         """Restore every journalled image and account, log every client out, stop the embedded server.
         Safe to call twice: what could not be restored, one line each, the same list both times."""
+        with restoring():
+            return self._close(owners)
+
+    def _close(self, owners: Mapping[str, Client] | None) -> list[str]:
         if self.journal is not None and self.client is not None:
             try:
                 report = restore(self.journal, self.client, owners=owners)
