@@ -68,3 +68,19 @@ def test_arrival_counters_merge() -> None:
     a.scheduled, a.late, b.scheduled, b.late = 10, 2, 5, 1
     a.absorb(b.drain())
     assert (a.scheduled, a.late) == (15, 3)
+
+
+def test_known_failures_are_counted_apart_from_the_rate_a_gate_holds_on_every_path() -> None:
+    """A --baseline's known finding is reported, and does not fail the run: not through error_rate either.
+    Counted in the details, their sum, the overall entry, and across the trip from a worker."""
+    worker, master = Metrics(), Metrics()
+    for i in range(100):
+        worker.record("e2e", "enable" if i % 2 else "disable", 0.01, failed=i < 10, code=None, known=i < 6)
+    worker.record("query", None, 0.001, failed=True, code=None, known=False)
+    master.absorb(json.loads(json.dumps(worker.drain())))
+    for m in (master.measured(1.0)["e2e"], master.measured(1.0)["e2e.disable"]):
+        assert m["error_rate"] == pytest.approx((m["failures"] - m["known_failures"]) / m["count"])
+    e2e, overall = master.measured(1.0)["e2e"], master.measured(1.0)[None]
+    assert (e2e["failures"], e2e["known_failures"], e2e["error_rate"]) == (10, 6, pytest.approx(0.04))
+    assert (overall["failures"], overall["known_failures"], overall["error_rate"]) == (11, 6, pytest.approx(5 / 101))
+    assert sum(s.failures for s in master.timeline.values()) == 11  # the run's chart shows every failure

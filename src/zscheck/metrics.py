@@ -47,6 +47,7 @@ class OperationStats:
     pending: Counter[int] = field(default_factory=Counter)
     _histogram: HdrHistogram = field(default_factory=_histogram)
     failures: int = 0
+    known: int = 0  # of the failures, those every check of which is a --baseline's known finding
 
     @property
     def histogram(self) -> HdrHistogram:
@@ -60,10 +61,11 @@ class OperationStats:
     def count(self) -> int:
         return int(self.histogram.get_total_count())
 
-    def record(self, seconds: float, failed: bool) -> None:
+    def record(self, seconds: float, failed: bool, known: bool = False) -> None:
         self.pending[_floor(min(max(int(seconds * 1e6), _LOWEST_US), _HIGHEST_US), _HDR_BITS)] += 1
         if failed:
             self.failures += 1
+            self.known += known
 
     def summary(self, duration: float) -> dict[str, float]:
         h = self.histogram
@@ -72,7 +74,9 @@ class OperationStats:
         out["mean"] = h.get_mean_value() / 1e6
         out["count"] = float(self.count)
         out["failures"] = float(self.failures)
-        out["error_rate"] = self.failures / self.count if self.count else 0.0
+        out["known_failures"] = float(self.known)
+        # Known findings are reported, and do not fail the run: not in the rate a gate holds either.
+        out["error_rate"] = (self.failures - self.known) / self.count if self.count else 0.0
         out["rps"] = self.count / duration if duration > 0 else 0.0
         return out
 
@@ -108,9 +112,12 @@ class Metrics:
         self.scheduled = 0  # arrival-rate mode: state changes given an intended start time
         self.late = 0  # ...of which started late (the generator or the server could not keep up)
 
-    def record(self, operation: str, detail: str | None, seconds: float, *, failed: bool, code: str | None) -> None:
-        """One finished operation; `detail` (the event or invalid kind) names it `operation.detail`."""
-        self.operations[f"{operation}.{detail}" if detail else operation].record(seconds, failed)
+    def record(
+        self, operation: str, detail: str | None, seconds: float, *, failed: bool, code: str | None, known: bool = False
+    ) -> None:
+        """One finished operation; `detail` (the event or invalid kind) names it `operation.detail`. `known`:
+        it failed only checks of the --baseline's known findings."""
+        self.operations[f"{operation}.{detail}" if detail else operation].record(seconds, failed, known)
         if operation in TOP_LEVEL:
             second = self.timeline[int(time.time())]
             second.count += 1
@@ -133,6 +140,7 @@ class Metrics:
         for part in parts:
             merged.histogram.add(part.histogram)
             merged.failures += part.failures
+            merged.known += part.known
         return merged
 
     # ------------------------------------------------------------------ moving between processes
@@ -141,7 +149,7 @@ class Metrics:
         """Everything recorded since the last drain, as plain data; the counters start again at zero."""
         data = {
             "operations": {
-                name: {"h": base64.b64encode(s.histogram.encode()).decode(), "f": s.failures}
+                name: {"h": base64.b64encode(s.histogram.encode()).decode(), "f": s.failures, "k": s.known}
                 for name, s in self.operations.items()
                 if s.count
             },
@@ -162,6 +170,7 @@ class Metrics:
             stats = self.operations[name]
             stats.histogram.add(HdrHistogram.decode(base64.b64decode(raw["h"])))
             stats.failures += int(raw["f"])
+            stats.known += int(raw.get("k", 0))
         for t, (count, failures, codes, buckets) in data.get("timeline", {}).items():
             second = self.timeline[int(t)]
             second.count += count
@@ -181,6 +190,7 @@ class Metrics:
             stats = self.stats(name)
             overall.histogram.add(stats.histogram)
             overall.failures += stats.failures
+            overall.known += stats.known
         if overall.count:
             out[None] = overall.summary(duration)
         return out

@@ -53,6 +53,9 @@ class LoadPlan:
     )
     history_local: bool = True  # the workers share the master's disk (else they send their history to it)
     verify: bool | str = True
+    # --baseline's known load findings (fingerprints, zscheck.report.load_findings): an operation that fails
+    # only those is counted apart, so a known finding does not break an error_rate gate either
+    known: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -61,6 +64,8 @@ class LoadPlan:
     def from_json(cls, text: str) -> LoadPlan:
         try:
             data = json.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("known"), list):
+                data["known"] = tuple(data["known"])  # JSON has no tuples
             return cls(**data)
         except (ValueError, TypeError) as exc:
             raise ConfigError(

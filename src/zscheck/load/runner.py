@@ -357,6 +357,7 @@ def execute(
         history_local=not run.master,
         verify=run.target.verify,
         request_timeout=run.target.timeout,
+        known=tuple(known.accepted(command="load")) if (known := run.known_findings()) is not None else (),
     )
     (out / "plan.json").write_text(json.dumps(asdict(plan), indent=2))
     args = locust_command(run, plan, out, users=users, duration=duration)
@@ -829,6 +830,7 @@ def _verdict_lines(summary: LoadSummary, step: StepResult | None) -> list[str]:
                     f"{name:8} {int(m['count']):7d} ops {m['rps']:8.1f}/s  p50 {m['p50'] * 1000:7.1f}ms  "
                     f"p99 {m['p99'] * 1000:7.1f}ms  p99.9 {m['p99.9'] * 1000:7.1f}ms  max {m['max'] * 1000:7.1f}ms  "
                     f"errors {m['error_rate'] * 100:.2f}%"
+                    + (f" (+{int(m['known_failures'])} known)" if m.get("known_failures") else "")
                 )
         if step.rate:
             lines.append(f"arrival rate {step.rate:g}/s: {step.late} of {step.scheduled} operations started late")

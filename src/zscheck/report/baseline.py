@@ -135,6 +135,13 @@ class Baseline:
                 out.append(dataclasses.replace(finding, status="known", reason=entry.reason or "in the baseline"))
         return out
 
+    def accepted(self, today: datetime.date | None = None, *, command: Command = "contract") -> list[str]:
+        """The fingerprints of `command` a finding would be `known` under today (not expired)."""
+        day = today or datetime.date.today()
+        return sorted(
+            i for i, e in self.entries.items() if e.command == command and (e.expires is None or day <= e.expires)
+        )
+
     def fixed(self, findings: Iterable[F], *, command: Command = "contract") -> list[str]:
         """The baseline's ids of `command` that no finding of the run has: fixed, or no longer reached."""
         seen = {f.id for f in findings}

@@ -220,8 +220,9 @@ class OperationStats:
     mean: float
     count: float
     failures: float
-    error_rate: float  # a fraction
+    error_rate: float  # a fraction: of the failures less the known ones, what an error_rate gate holds
     rps: float
+    known_failures: float = 0.0  # of `failures`, those that failed only --baseline's known findings
 
 
 @dataclass(kw_only=True)

@@ -325,7 +325,9 @@ def _load_section(load: LoadSummary | None, problem: str | None) -> str:
         + "".join(
             f"<td class=num>{v * 1000:.2f}</td>" for v in (ops[n].p50, ops[n].p90, ops[n].p99, ops[n].p99_9, ops[n].max)
         )
-        + f"<td class=num>{ops[n].error_rate * 100:.2f}%</td></tr>"
+        + f"<td class=num>{ops[n].error_rate * 100:.2f}%"
+        + (f" (+{int(ops[n].known_failures)} known)" if ops[n].known_failures else "")
+        + "</td></tr>"
         for n in names
     )
     out.append(
