@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -34,10 +35,12 @@ Runs `zscheck load` with the given options 2 x --pairs times against one target,
 each run with the labels aa-pair (the pair) and aa-side (a or b). Then, per metric (the user-level
 operations' p50, p99 and ops/s; each operation's p50 and p99; throughput), the change within each pair
 and the noise floor: the smallest change one run a side can show at --alpha against this noise, which
---max-regression must exceed.
+--max-regression must exceed. With 1/alpha pairs stored (20 at 0.05; pairs add up over nights), compare
+ranks one run a side among them, a test that holds whatever the noise's shape; with fewer it assumes
+Gaussian noise, which outlier runs break.
 
 examples:
-  zscheck noise --pairs 5 --duration 10s                   # the embedded server, on this machine
+  zscheck noise --pairs 20 --duration 10s                  # the embedded server, on this machine
   ZSCHECK_PASSWORD=... zscheck noise --target http://10.0.0.5:8080 --image UUID --pairs 3 --users 20
   zscheck compare RUN_BASE RUN_CANDIDATE --max-regression 10%    # now judged against the stored pairs
 
@@ -122,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
             + ")"
             for m in metrics
         ]
+        enough = math.floor(1 / args.alpha) if args.alpha > 0 else 0
+        if 2 <= len(pairs) < enough:
+            details.append(
+                f"{len(pairs)} pairs: compare's test against them assumes Gaussian noise; {enough} pairs (stored "
+                "over any number of runs of this command) make it distribution-free"
+            )
         if stored is not None:
             details.append(stored)
         if error is not None:
