@@ -104,8 +104,14 @@ class StreamChecker:
     before followed by one of the part after, and only the register's state links them. So each closed
     segment is searched from every state the previous one can leave (`final_states`: a set of at most
     the values seen, plus None for "any"), and dropped. A cut needs the promise that nothing still to come
-    was sent before it: `advance(watermark)` gives it. An indeterminate operation never completes, so a
-    key that has one is held until `finish` (its write may take effect at any later instant).
+    was sent before it: `advance(watermark)` gives it.
+
+    An indeterminate write never completes: it may take effect at any later instant, once, or never. It
+    does not hold its key's segment open (a soak with one timeout would hold that image to the end);
+    instead a segment hands over each state together with the indeterminate writes still unplaced in
+    it (`Config`: the state and how many writes of each value are pending), and the next segment is
+    searched with those writes in it. Writes sent before a cut are interchangeable after it (any may
+    land anywhere after the cut), so the earliest-sent ones stand for them (`carried`).
 
     The verdict (ok, which keys are violated) is the one `check` gives on the same history; a violation's
     window is cut from the failing segment (so it is never longer than `check`'s, and may be shorter).
@@ -123,7 +129,9 @@ class StreamChecker:
         self.cut_budget = cut_budget
         self.uncut: set[str] = set()  # keys held whole from their first tangled segment on
         self.pending: dict[str, list[Operation]] = {}  # per key: operations not yet in a closed segment
-        self.starts: dict[str, set[str | None]] = {}  # per key: the states the closed segments can leave
+        self.starts: dict[str, set[Config]] = {}  # per key: the configurations the closed segments can leave
+        # per key and value: the indeterminate writes of closed segments, earliest sent first (see Config)
+        self.carried: dict[str, dict[str, list[Operation]]] = {}
         self.done: set[str] = set()  # keys found violated or undecided: nothing more to check
         self.result = Result(ok=True, keys=0, operations=0)
         self.keys: set[str] = set()
@@ -161,7 +169,9 @@ class StreamChecker:
     def _close(self, key: str, watermark: float) -> None:
         ops = self.pending[key]
         ops.sort(key=lambda o: o.invoke)
-        begin, reach = 0, -math.inf  # reach: the latest completion among ops[:j]
+        # reach: the latest completion among ops[:j]; an indeterminate write does not hold the cut (it is
+        # handed over, see the class)
+        begin, reach = 0, -math.inf
         for j, op in enumerate(ops):
             if not reach < watermark:
                 break  # something still to come may overlap: no cut from here on
@@ -171,7 +181,8 @@ class StreamChecker:
                 begin = j
                 if key in self.done:
                     break
-            reach = max(reach, op.end)
+            if op.complete is not None:
+                reach = max(reach, op.complete)
         else:
             if reach < watermark and key not in self.done and self._segment(key, ops[begin:], final=False):
                 begin = len(ops)  # the last operations are closed too
@@ -183,44 +194,72 @@ class StreamChecker:
         elif begin:
             self.pending[key] = ops[begin:]
 
-    def _segment(self, key: str, ops: list[Operation], *, final: bool) -> bool:
-        """Check one segment from the states the last one left; False: not cut (see cut_budget)."""
+    def _segment(self, key: str, own: list[Operation], *, final: bool) -> bool:
+        """Check one segment from the configurations the last one left; False: not cut (see cut_budget)."""
         self.segments += 1
-        starts = self.starts.get(key) or {self.initial.get(key)}
+        starts = self.starts.get(key) or {(self.initial.get(key), ())}
+        op = own[0]
+        if not final and len(own) == 1 and op.complete is not None and key not in self.carried:
+            # The common case (one user per image, nothing pending: nothing carried): no search.
+            if op.kind == "write" or any(s is None or s == op.value for s, _ in starts):
+                self.starts[key] = {(op.value, ())}
+                return True
+            return self._violated(key, own, starts)
+        ends: set[Config] = set()
         if final:
-            ops = prune_indeterminate(ops)
-            if not ops:
-                return True  # only indeterminate writes no read needs: they may never have happened
-        ends: set[str | None] = set()
-        op = ops[0]
-        if len(ops) == 1 and op.complete is not None:  # the common case (one user per image): no search
-            if op.kind == "write" or None in starts or op.value in starts:
-                ends.add(op.value)
-        elif final:  # nothing follows the last segment: one way to explain it is enough, as in `check`
             spent = False
-            for start in starts:
-                verdict = linearizable(ops, start, budget=self.budget)
-                if verdict:
+            for start, pending in starts:
+                ops = prune_indeterminate(self._with_pending(key, pending, own))
+                # only indeterminate writes no read needs: they may never have happened
+                verdict = linearizable(ops, start, budget=self.budget) if ops else True
+                if verdict:  # nothing follows the last segment: one way to explain it is enough
                     return True
                 spent |= verdict is None
             if spent:
                 self.result.undecided.append(key)
                 self.done.add(key)
                 return True
-        else:
-            for start in starts:
-                found = final_states(ops, start, budget=self.cut_budget)
-                if found is None:
-                    self.segments -= 1
-                    self.uncut.add(key)
-                    return False
-                ends |= found
-        if ends:
-            self.starts[key] = ends
-            return True
+            return self._violated(key, own, starts)
+        for start, pending in starts:
+            found = final_configs(self._with_pending(key, pending, own), start, budget=self.cut_budget)
+            if found is None:
+                self.segments -= 1
+                self.uncut.add(key)
+                return False
+            ends |= found
+        if not ends:
+            return self._violated(key, own, starts)
+        self.starts[key] = ends
+        # Handed over: the indeterminate writes, earliest sent first, as many of each value as may be pending.
+        carried = self.carried.setdefault(key, {})
+        for w in own:
+            if w.complete is None and w.kind == "write":
+                carried.setdefault(w.value, []).append(w)
+        most: dict[str, int] = defaultdict(int)
+        for _, pending in ends:
+            for value, n in pending:
+                most[value] = max(most[value], n)
+        for value in list(carried):
+            carried[value].sort(key=lambda o: o.invoke)
+            del carried[value][most[value] :]
+            if not carried[value]:
+                del carried[value]
+        if not carried:
+            del self.carried[key]
+        return True
+
+    def _with_pending(self, key: str, pending: Pending, own: list[Operation]) -> list[Operation]:
+        """A segment's operations with the writes a configuration has pending (the earliest sent)."""
+        carried = self.carried.get(key, {})
+        return [w for value, n in pending for w in carried[value][:n]] + own
+
+    def _violated(self, key: str, own: list[Operation], starts: set[Config]) -> bool:
+        """No order explains the segment from any configuration the last one left: a violation, its window
+        cut from one of them (the same one every time) and failing from its state."""
         self.done.add(key)
         self.result.ok = False
-        start = next(iter(starts)) if len(starts) == 1 else None
+        start, pending = min(starts, key=repr)
+        ops = self._with_pending(key, pending, own)
         window = smallest_window(ops, start)
         from_start = window[0] is min(ops, key=lambda o: o.invoke)
         self.result.violations.append(Violation(key, tuple(window), start if from_start else None))
@@ -259,20 +298,34 @@ def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget
 
 def final_states(ops: Sequence[Operation], initial: str | None, *, budget: int | None = None) -> set[str | None] | None:
     """Every state the register can be left in by some linearization of `ops` from `initial` (empty: not
-    linearizable; None: the search ran out of budget). What a segment hands the next one."""
-    found: set[str | None] = set()
+    linearizable; None: the search ran out of budget)."""
+    found = final_configs(ops, initial, budget=budget)
+    return None if found is None else {state for state, _ in found}
+
+
+# What a segment hands the next one: a state, and the indeterminate writes still unplaced, as (value, how
+# many) sorted by value (writes of one value sent before a cut are interchangeable after it).
+Pending = tuple[tuple[str, int], ...]
+Config = tuple[str | None, Pending]
+
+
+def final_configs(ops: Sequence[Operation], initial: str | None, *, budget: int | None = None) -> set[Config] | None:
+    """Every (state, pending indeterminate writes) some linearization of `ops` from `initial` can leave: the
+    state after the determinate operations and the indeterminate writes it placed, with the ones it did
+    not (they may still land later). Empty: not linearizable; None: the search ran out of budget."""
+    found: set[Config] = set()
     return None if _search(ops, initial, budget, found) is None else found
 
 
 def _search(
-    ops: Sequence[Operation], initial: str | None, budget: int | None, found: set[str | None] | None
+    ops: Sequence[Operation], initial: str | None, budget: int | None, found: set[Config] | None
 ) -> bool | None:
-    """The search; with `found`, it does not stop at the first linearization but collects the state each
-    one ends in (the memo still visits every (placed set, state) once, so every end state is reached)."""
+    """The search; with `found`, it does not stop at the first linearization but collects the configuration
+    each one ends in (the memo still visits every (placed set, state) once, so every end is reached)."""
     n = len(ops)
     if n == 0:
         if found is not None:
-            found.add(initial)
+            found.add((initial, ()))
         return True
     # Entries in time order: a call at `invoke`, a return at `end`. On equal times calls come first, so
     # operations that touch at an instant count as concurrent (never a false alarm).
@@ -315,7 +368,7 @@ def _search(
         if done | indeterminate == everything:
             if found is None:
                 return True  # every determinate operation placed; indeterminate ones may never have happened
-            found.add(state)
+            found.add((state, _unplaced(ops, indeterminate & ~done)))
             if done == everything:
                 pos = size + 1  # nothing left to place: back up for the other end states
         if pos > size:
@@ -349,6 +402,17 @@ def _search(
         unlift(ret_of[i])
         unlift(call)
         pos = nxt[call]
+
+
+def _unplaced(ops: Sequence[Operation], bits: int) -> Pending:
+    """The indeterminate writes in `bits`, as (value, how many) sorted by value."""
+    if not bits:
+        return ()
+    counts: dict[str, int] = defaultdict(int)
+    for i, op in enumerate(ops):
+        if bits >> i & 1 and op.kind == "write":
+            counts[op.value] += 1
+    return tuple(sorted(counts.items()))
 
 
 def smallest_window(ops: Sequence[Operation], initial: str | None) -> list[Operation]:
