@@ -52,6 +52,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
                 self.model[uuid] = self._query(uuid, None)
                 # Written just now by the reset, or within the last second by whatever ran before.
                 self.written[uuid] = time.time()
+            zs.keep_calls()  # a violation found from here carries its sequence: replayed from the same start
 
         def _reset(self, uuid: str) -> None:
             """Every example starts from the same world (Enabled, Ready), so a failure replays exactly."""

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +31,11 @@ from zscheck.errors import ConfigError, LoginError, SetupFailed, TargetError
 # Each wait between polls of one job is this much longer than the last (up to `poll_max_interval`). Gentle
 # growth: a real node's jobs mostly take 30-300 ms, where doubling overshoots by up to 2x.
 POLL_GROWTH = 1.25
+
+# The calls made in this context, when someone keeps them (None: nobody does): each request as sent, and
+# whether its api-job was followed. The state machine keeps an example's calls, so that a violation it
+# finds carries the sequence that led to it (`zscheck replay` re-sends it from the same start).
+CALLS: ContextVar[list[tuple[WireRequest, bool]] | None] = ContextVar("zscheck_calls", default=None)
 
 
 class RequestLimiter:
@@ -145,6 +151,9 @@ class Client:
         """Send `request`; if the answer is a 202 with a job location, poll it to its end. Each request is
         sent once; a reconnect under one of them is in `actions`."""
         result = self._call(request, follow=follow)
+        kept = CALLS.get()
+        if kept is not None:
+            kept.append((request, follow))
         for exchange in result.exchanges:
             if exchange.reconnect is not None:
                 at = exchange.started + exchange.elapsed

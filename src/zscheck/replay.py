@@ -43,6 +43,7 @@ from zscheck.checks import (
     Probe,
     Violation,
     check_change,
+    check_echo_matches_query,
     check_failed_request,
     check_job_result_kept,
     default_table,
@@ -58,7 +59,7 @@ from zscheck.errors import ConfigError, SetupFailed, ZscheckError
 from zscheck.events import Emit, VerdictReached, discard
 from zscheck.fixtures import SetupError
 from zscheck.report.documents import ContractSummary, Finding, RawRequest
-from zscheck.report.findings import select
+from zscheck.report.findings import operation, select
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
 
@@ -328,6 +329,8 @@ def _replay_raw(harness: Harness, finding: Finding) -> Replayed:
     for n, raw in enumerate(first.raw):
         if n == len(first.raw) - 1 and finding.check in TRANSITION_CHECKS:
             before = harness.query(image)
+            if finding.check == "last_op_date":
+                time.sleep(MIN_SEPARATION)  # as for one request: a real change must be able to move it
             started = time.monotonic()
         request = _fresh(raw, first.image, image, session, jobs)
         exchanges = [harness.send_raw(request)]
@@ -370,7 +373,23 @@ def _judge_raw(
     violations = list(sent.violations)
     if before is not None:
         violations += list(_transitions(sent, before, harness.query(image), since))
+    if finding.check == "echo_matches_query" and result.inventory is not None:  # a write's answer, queried after
+        action = _action_of(last[0].request)
+        violations += check_echo_matches_query(
+            action, dict(result.inventory), harness.query(image), last[-1], documented=harness.dialect == "documented"
+        )
     return violations
+
+
+def _action_of(request: WireRequest) -> str:
+    """An image action's name (the body's one key: `recoverImage`), else the request's operation."""
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and len(body) == 1:
+        return str(next(iter(body)))
+    return operation(request.method, request.path)
 
 
 def _fresh(raw: RawRequest, original: str, image: str, session: str, jobs: dict[str, str]) -> WireRequest:

@@ -158,3 +158,34 @@ def test_a_setup_finding_replays_through_the_replays_own_setup(tmp_path: Path) -
     finally:
         correct.stop()
     assert fixed.returncode == 0 and f"FIXED: [{finding['id']}]" in fixed.stdout, fixed.stdout + fixed.stderr
+
+
+def test_a_state_machine_finding_replays_the_sequence_that_led_to_it(tmp_path: Path) -> None:
+    """A stale echo of recoverImage needs a delete first: a state machine's finding carries the calls its
+    example made on the image since the reset (here DELETE, a query, the recover), and the replay re-sends
+    them on a fresh fixture image. Before, it replayed as one ChangeImageState: FIXED against the server
+    that still broke the rule."""
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / "test_state_machine.py"), "-c", os.devnull,
+         f"--rootdir={ROOT}", "-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+         "--zs-report-dir", str(out), "--zs-fault", "stale-echo", "--hypothesis-seed", "3"],
+        capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    finding = next(f for f in summary["findings"] if f["check"] == "echo_matches_query")
+    raw = finding["first"]["raw"]
+    image = finding["first"]["image"]
+    assert len(raw) >= 2 and all(image in r["path"] for r in raw), raw  # the calls on that image, in order
+    assert raw[-1]["method"] == "PUT" and json.loads(raw[-1]["body"]).keys() <= {"recoverImage", "updateImage"}
+    assert {r["headers"]["Authorization"] for r in raw} == {"OAuth <redacted>"}
+    still = _replay(out, finding["id"])  # an embedded server with the run's fault
+    assert still.returncode == 1 and f"STILL FAILING: [{finding['id']}]" in still.stdout, still.stdout + still.stderr
+    assert still.stdout.count("PUT /zstack/v1/images/") + still.stdout.count("DELETE /zstack/v1/images/") >= 2
+    correct = ServeProcess("--db", ":memory:")
+    try:
+        fixed = _replay(out, finding["id"], "--target", correct.url)
+    finally:
+        correct.stop()
+    assert fixed.returncode == 0 and f"FIXED: [{finding['id']}]" in fixed.stdout, fixed.stdout + fixed.stderr

@@ -33,7 +33,7 @@ from zscheck.checks import (
     judge,
     judge_call,
 )
-from zscheck.client import Client, RequestLimiter
+from zscheck.client import CALLS, Client, RequestLimiter
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
 from zscheck.errors import TargetError
@@ -149,6 +149,17 @@ class Sent:
     violations: list[Violation]
     facets: Facets
     raw: tuple[RawStep, ...] = ()
+
+
+def sequence_to(calls: list[tuple[WireRequest, bool]], sent: Sent) -> tuple[RawStep, ...]:
+    """The kept calls on the judged request's image, up to and including it; () when it is not among them
+    (a probe left out of the sequence, see `Harness.probe`: it replays as one request of its class)."""
+    judged = sent.result.exchanges[0].request
+    image = sent.probe.image_uuid
+    for n, (request, _) in enumerate(calls):
+        if request is judged:
+            return tuple(RawStep(r, follow=f) for r, f in calls[: n + 1] if image and image in r.path)
+    return ()
 
 
 class ContractViolation(AssertionError):
@@ -462,7 +473,14 @@ class Harness:
         session = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
         sent = time.monotonic()
-        result = self.main.call(request)
+        # A kept sequence is re-sent with the replay's own session on its own image: a probe with another
+        # session, auth or image would be re-sent as a different request, so it is left out of it.
+        kept = CALLS.set(None) if (facets.session, facets.auth, facets.image) != ("valid", "oauth", "own") else None
+        try:
+            result = self.main.call(request)
+        finally:
+            if kept is not None:
+                CALLS.reset(kept)
         if result.outcome is Outcome.SUCCESS and session is not None:
             owner = self.tenant if facets.image in ("foreign", "tenants-own") else self.main
             if owner is not None and owner.session is not None and owner.session.uuid == session:
@@ -579,9 +597,18 @@ class Harness:
         }
         return WireRequest(base.method, base.path, headers, bodies[facets.body])
 
+    def keep_calls(self) -> None:
+        """From here on in this context (a state machine's example, after its reset to the same start), keep
+        the calls made: a violation raised here carries the sequence of calls on its image up to the judged
+        one (`Sent.raw`), which `zscheck replay` and the reproducer re-send on an image of their own."""
+        CALLS.set([])
+
     def violation(self, sent: Sent) -> ContractViolation:
         """The exception for a judged request that broke the contract, recorded for the report (and for the
         shrink budget, which counts from the first failure) as `require` records it: raise it."""
+        kept = CALLS.get()
+        if kept is not None and not sent.raw:
+            sent.raw = sequence_to(kept, sent)
         exc = ContractViolation(sent, self.url)
         test = CURRENT_TEST.get()
         self.raised.setdefault(test, []).append(exc)
