@@ -69,6 +69,10 @@ def test_with_processes_only_the_workers_are_judged() -> None:
     assert selfcheck.generator_bound(_judge([master, worker])) is None
 
 
+def _clock(*rounds: tuple[float, float, float], until: float = 0.0) -> selfcheck.WorkerClock:
+    return selfcheck.WorkerClock(tuple(rounds), until)
+
+
 @pytest.mark.parametrize(
     ("kw", "check", "ok"),
     [
@@ -77,8 +81,11 @@ def test_with_processes_only_the_workers_are_judged() -> None:
         ({"rate": 100.0, "scheduled": 1000, "late": 20}, "late_starts", True),
         ({"rate": 100.0, "scheduled": 1000, "late": 200}, "late_starts", False),
         ({"history_dropped": 5}, "history_dropped", False),
-        ({"clocks": {"0": (0.5, 0.3)}}, "clock_skew", False),  # located within 300 ms: too loose to judge by
-        ({"clocks": {"0": (2.5, 0.004), "1": (-0.01, 0.002)}}, "clock_skew", True),  # far off, but located
+        ({"clocks": {"0": _clock((0, 0.5, 0.3))}}, "clock_skew", False),  # located within 300 ms: too loose
+        ({"clocks": {"0": _clock((0, 2.5, 0.004)), "1": _clock((0, -0.01, 0.002))}}, "clock_skew", True),  # located
+        # drifting 0.6 s over the run: each round locates it well, but between them it is 300 ms uncertain
+        ({"clocks": {"0": _clock((0, 0.1, 0.002), (10, 0.7, 0.002))}}, "clock_skew", False),
+        ({"clocks": {"0": _clock(*((t, 0.1 + t * 0.01, 0.002) for t in range(0, 60, 5)))}}, "clock_skew", True),
     ],
 )
 def test_the_other_self_checks(kw: dict[str, object], check: str, ok: bool) -> None:
@@ -129,3 +136,29 @@ def test_a_clock_is_located_from_one_round_trip(
     sent: float, seen: float, arrived: float, offset: float, bound: float
 ) -> None:
     assert selfcheck.clock_offset(sent, seen, arrived) == pytest.approx((offset, bound))
+
+
+A_DRIFTING_CLOCK = _clock((100.0, 0.10, 0.002), (110.0, 0.20, 0.004), (120.0, 0.20, 0.001), until=130.0)
+
+
+@pytest.mark.parametrize(
+    ("t", "offset", "bound"),
+    [
+        (90.0, 0.10, 0.002),  # before the first round: the first round's
+        (100.0, 0.10, 0.002),
+        (105.0, 0.15, 0.004 + 0.05),  # between two rounds: the midpoint, within half the change + the wider bound
+        (110.0, 0.15, 0.004 + 0.05),
+        (115.0, 0.20, 0.004),  # no change between these two: their bounds only
+        (125.0, 0.20, 0.001),  # after the last: the last interval's drift rate (none) carries on
+    ],
+)
+def test_a_worker_clock_between_and_after_its_rounds(t: float, offset: float, bound: float) -> None:
+    assert A_DRIFTING_CLOCK.at(t) == pytest.approx((offset, bound))
+
+
+def test_a_worker_clock_after_its_last_round_widens_at_the_last_drift_rate() -> None:
+    clock = _clock((0.0, 0.0, 0.001), (10.0, 0.02, 0.001), until=20.0)  # 2 ms a second
+    assert clock.at(15.0) == pytest.approx((0.02, 0.001 + 0.010))
+    assert clock.widest == pytest.approx(0.001 + 0.020) and clock.drift == pytest.approx(0.02)
+    assert clock.reach == pytest.approx(0.02 + clock.widest)
+    assert _clock((0.0, 0.3, 0.002)).at(1e6) == (0.3, 0.002)  # one round: that offset throughout

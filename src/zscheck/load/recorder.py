@@ -162,8 +162,9 @@ class RunResults:
     started: float
     stopped: float
     errors: list[str] = field(default_factory=list)  # workers that could not run, and why
-    # worker index -> (its clock less the master's, the bound on that), measured at its start (users.py)
-    clocks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # worker index -> its clock's rounds of measurement: (the master's time, its clock less the master's,
+    # the bound on that), at its start and then every CLOCK_INTERVAL (users.py; selfcheck.WorkerClock)
+    clocks: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -176,14 +177,14 @@ class RunResults:
         started: float,
         stopped: float,
         errors: list[str] | None = None,
-        clocks: dict[str, tuple[float, float]] | None = None,
+        clocks: dict[str, list[tuple[float, float, float]]] | None = None,
     ) -> None:
         tmp = path.with_suffix(".tmp")
         body = {
             "started": started,
             "stopped": stopped,
             "errors": list(errors or []),
-            "clocks": {k: list(v) for k, v in (clocks or {}).items()},
+            "clocks": {k: [list(r) for r in rounds] for k, rounds in (clocks or {}).items()},
             **recorder.drain(),
         }
         tmp.write_text(json.dumps(body))
@@ -197,7 +198,10 @@ class RunResults:
             raise TargetError(f"the load run wrote no results ({path} is missing): see locust.log") from None
         recorder = Recorder(history_limit=len(data.get("history", [])) + 1)
         recorder.absorb(data)
-        clocks = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("clocks", {}).items()}
+        clocks = {
+            str(k): [(float(t), float(o), float(b)) for t, o, b in rounds]
+            for k, rounds in data.get("clocks", {}).items()
+        }
         return cls(
             recorder, float(data["started"]), float(data["stopped"]), [str(e) for e in data.get("errors", [])], clocks
         )

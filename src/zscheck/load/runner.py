@@ -387,11 +387,12 @@ def execute(
     # The history files, a stretch at a time, each image cut where nothing is in flight: memory and time
     # that do not grow with the run's length (bench/soak.py). Each worker's operations go on the master's
     # clock; the final reads come after everything.
-    shifts = [run.clock_skew] + [offset + bound + run.clock_skew for offset, bound in results.clocks.values()]
+    clocks = {w: selfcheck.WorkerClock(tuple(r), results.stopped) for w, r in results.clocks.items() if r}
+    shifts = [run.clock_skew] + [c.reach + run.clock_skew for c in clocks.values()]
     checked, seen = linearizability.check_files(
         history_dir,
         initial,
-        transform=lambda op: _on_master_clock(op, results.clocks, run.clock_skew),
+        transform=lambda op: _on_master_clock(op, clocks, run.clock_skew),
         lag=max(shifts),
         extra=session.final_reads(),
     )
@@ -423,7 +424,7 @@ def execute(
         history_dropped=recorder.history_dropped + seen.torn,
         remote_workers=run.master,
         skew_allowed=run.clock_skew,
-        clocks=results.clocks or None,
+        clocks=clocks or None,
     )
     return StepResult(
         checks=checks,
@@ -490,13 +491,15 @@ def _die_with_parent() -> None:
 
 
 def _on_master_clock(
-    op: linearizability.Operation, clocks: dict[str, tuple[float, float]], allowed: float
+    op: linearizability.Operation, clocks: dict[str, selfcheck.WorkerClock], allowed: float
 ) -> linearizability.Operation:
     """An operation timed by a worker, on the master's clock (which also times the final reads): less the
-    worker's measured offset, widened by the offset's bound and by --clock-skew (drift during the run).
-    Widening can only make more orders possible, so a skewed clock never makes a violation."""
+    worker's offset at that time, widened by its bound then and by --clock-skew (drift the rounds of
+    measurement cannot see). Widening can only make more orders possible, so a skewed clock never makes a
+    violation."""
     worker = op.client[1:].split("u", 1)[0] if op.client.startswith("w") else ""
-    offset, bound = clocks.get(worker, (0.0, 0.0))
+    clock = clocks.get(worker)
+    offset, bound = (0.0, 0.0) if clock is None else clock.at(op.invoke - clock.offset)
     widen = bound + allowed
     if not offset and not widen:
         return op

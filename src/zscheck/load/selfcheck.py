@@ -24,13 +24,15 @@ process, a quieter machine), never a latency verdict.
 
 The other checks: in `--rate` mode the delivered rate against the offered one and the share of late
 starts; history operations dropped (the recorder's cap); and with workers the clocks: the master
-measures each worker's clock against its own (users.py), the history is put on the master's clock, and
-each operation is widened by its worker's bound; a bound over CLOCK_BOUND would hide faults shorter than
-it, so the history is then no verdict.
+measures each worker's clock against its own (users.py) at its start and then every CLOCK_INTERVAL
+(`WorkerClock`), the history is put on the master's clock, and each operation is widened by its worker's
+bound at that time; a bound over CLOCK_BOUND would hide faults shorter than it, so the history is then no
+verdict.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 from dataclasses import dataclass, field
@@ -210,7 +212,7 @@ def judge(
     history_dropped: int,
     remote_workers: bool,
     skew_allowed: float,
-    clocks: dict[str, tuple[float, float]] | None,
+    clocks: dict[str, WorkerClock] | None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     if remote_workers:
@@ -266,13 +268,14 @@ def judge(
         )
     )
     if clocks:
-        worst = max(bound for _, bound in clocks.values())
+        worst = max(c.widest for c in clocks.values())
         ok = worst <= CLOCK_BOUND
         shown = ", ".join(
-            f"worker {w} {offset * 1000:+.1f} ms (within {bound * 1000:.1f})"
-            if bound
+            f"worker {w} {c.offset * 1000:+.1f} ms (within {c.widest * 1000:.1f}"
+            + (f"; drifted {c.drift * 1000:+.1f} ms over {len(c.rounds)} rounds)" if len(c.rounds) > 1 else ")")
+            if c.widest or c.offset
             else f"worker {w} the same (one machine)"
-            for w, (offset, bound) in sorted(clocks.items())
+            for w, c in sorted(clocks.items())
         )
         findings.append(
             Finding(
@@ -296,6 +299,54 @@ def machine_id() -> str:
         return "boot:" + Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return "host:" + socket.gethostname()
+
+
+Round = tuple[float, float, float]  # one measurement: the master's time, the worker's offset, its bound
+
+
+@dataclass(frozen=True)
+class WorkerClock:
+    """A worker's clock against the master's over a run, from rounds of measurement (users.py measures at
+    the worker's start, then every CLOCK_INTERVAL): the offset to take off each of its times, and how
+    much to widen it by. Between two rounds the offset is their midpoint and the bound is the larger of
+    their bounds plus half their difference: true whatever the clock did in between, so long as it
+    moved one way (a drifting or slewed clock; a step back and forth within one interval is not seen).
+    After the last round, the last interval's drift rate carries on to the run's end (`until`); one round
+    only: that offset throughout (drift is then what --clock-skew allows)."""
+
+    rounds: tuple[Round, ...]
+    until: float = 0.0  # the run's end, on the master's clock
+
+    def at(self, t: float) -> tuple[float, float]:
+        """(offset, bound) at the master's time `t`."""
+        r = self.rounds
+        if t <= r[0][0] or len(r) == 1:
+            return r[0][1], r[0][2]
+        for (_, o0, b0), (t1, o1, b1) in itertools.pairwise(r):
+            if t <= t1:
+                return (o0 + o1) / 2, max(b0, b1) + abs(o1 - o0) / 2
+        (tp, op, _), (tl, ol, bl) = r[-2], r[-1]
+        return ol, bl + abs(ol - op) / max(tl - tp, 1e-9) * (t - tl)
+
+    @property
+    def offset(self) -> float:
+        return self.rounds[0][1]
+
+    @property
+    def drift(self) -> float:
+        """The offset's change from the first round to the last."""
+        return self.rounds[-1][1] - self.rounds[0][1]
+
+    @property
+    def widest(self) -> float:
+        """The most any of the worker's times is widened by, up to `until`."""
+        ends = [t for t, _, _ in self.rounds] + [max(self.until, self.rounds[-1][0])]
+        return max(self.at(t)[1] for t in ends)
+
+    @property
+    def reach(self) -> float:
+        """How far from its own time a shifted and widened time can land: the history check's lag."""
+        return max(abs(o) for _, o, _ in self.rounds) + self.widest
 
 
 def clock_offset(sent: float, seen: float, arrived: float) -> tuple[float, float]:

@@ -140,12 +140,16 @@ WORKER_ERROR = "zscheck_worker_error"  # a worker's message to the master: it ca
 WORKER_READY = "zscheck_worker_ready"  # a worker's message to the master: logged in, its users start now
 # The master measures each worker's clock against its own, NTP's way: it sends its time, the worker
 # answers with it and its own, and the offset is the worker's time less the round trip's midpoint,
-# true within half the round trip. The shortest of CLOCK_SAMPLES round trips bounds it best.
+# true within half the round trip. The shortest of CLOCK_SAMPLES round trips bounds it best. A round is
+# made when the worker is ready and again every CLOCK_INTERVAL (an eighth of the run, 1 to 30 s): clocks
+# drift, and an 8-hour soak must not judge its last hour by its first minute's offset (selfcheck.WorkerClock).
 CLOCK_PING, CLOCK_PONG = "zscheck_clock_ping", "zscheck_clock_pong"
 CLOCK_SAMPLES = 5
+CLOCK_INTERVAL = (1.0, 30.0)  # s: the least and the most between two rounds
 MACHINE = selfcheck.machine_id()
-_clocks: dict[str, tuple[float, float]] = {}  # worker index -> (offset from the master's clock, bound), s
-_round_trips: dict[str, int] = {}  # locust node id -> round trips measured
+# worker index -> its rounds: (the master's time, the worker's clock less the master's, the bound), s
+_clocks: dict[str, list[tuple[float, float, float]]] = {}
+_round: dict[str, tuple[int, float, float, float]] = {}  # node id -> (round trips, best's time, offset, bound)
 _worker_errors: list[str] = []
 
 
@@ -463,7 +467,19 @@ def _worker_ready(environment: Environment, msg: Any, **_: Any) -> None:
     if options is not None and options.zscheck_plan:
         _open_window(environment, LoadPlan.from_json(options.zscheck_plan).duration)
     if isinstance(environment.runner, MasterRunner):
-        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
+        _clock_round(environment, msg.node_id)
+
+
+def _clock_round(environment: Environment, node: str) -> None:
+    """Start a round of CLOCK_SAMPLES round trips to one worker (none once the run has stopped)."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner) or _clock["stopped"]:
+        return
+    _round[node] = (0, 0.0, 0.0, math.inf)
+    try:
+        runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=node)
+    except Exception:  # a worker gone meanwhile: its last round stands
+        _round.pop(node, None)
 
 
 def _clock_ping(environment: Environment, msg: Any, **_: Any) -> None:
@@ -479,14 +495,23 @@ def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
     arrived = time.time()
     sent, seen, worker = float(msg.data["t0"]), float(msg.data["t1"]), str(msg.data["worker"])
     if msg.data.get("machine") == MACHINE:  # the master's own clock (--processes): nothing to correct
-        _clocks[worker] = (0.0, 0.0)
+        _clocks[worker] = [(arrived, 0.0, 0.0)]
         return
     offset, bound = selfcheck.clock_offset(sent, seen, arrived)
-    if worker not in _clocks or bound < _clocks[worker][1]:
-        _clocks[worker] = (offset, bound)
-    _round_trips[msg.node_id] = _round_trips.get(msg.node_id, 0) + 1
-    if _round_trips[msg.node_id] < CLOCK_SAMPLES and isinstance(environment.runner, MasterRunner):
-        environment.runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
+    n, at, best, best_bound = _round.get(msg.node_id, (0, 0.0, 0.0, math.inf))
+    if bound < best_bound:
+        at, best, best_bound = (sent + arrived) / 2, offset, bound
+    runner = environment.runner
+    if n + 1 < CLOCK_SAMPLES and isinstance(runner, MasterRunner):
+        _round[msg.node_id] = (n + 1, at, best, best_bound)
+        runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=msg.node_id)
+        return
+    _round.pop(msg.node_id, None)
+    _clocks.setdefault(worker, []).append((at, best, best_bound))
+    options = environment.parsed_options
+    duration = LoadPlan.from_json(options.zscheck_plan).duration if options and options.zscheck_plan else 0.0
+    least, most = CLOCK_INTERVAL
+    gevent.spawn_later(min(max(duration / 8, least), most), _clock_round, environment, msg.node_id)
 
 
 def _final_csv(environment: Environment) -> None:
