@@ -328,7 +328,7 @@ COMMANDS: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
     "capacity": (("target", None), ("fixtures", ("backup-storage", "image-url")), ("embedded", None),
                  ("run", None),
                  ("load", tuple(o.flag for o in LOAD.values() if o.flag != "duration")),  # --step-duration
-                 ("capacity", None), ("store", None)),
+                 ("capacity", None), ("known", ("baseline",)), ("store", None)),
     "run": (("target", None), ("fixtures", None), ("embedded", None), ("run", ("seed", "quiet", "events")),
             ("contract", ("max-examples",)), ("known", None),
             ("load", ("scenario", "users", "duration", "rate", "slo")),

@@ -232,3 +232,34 @@ def test_zscheck_run_hands_the_baseline_to_its_load_phase(tmp_path: Path) -> Non
     every = load["result"]["operations"]["all"]  # the failures are reported, apart from the gate's rate
     assert every["known_failures"] == every["failures"] > 0 and every["error_rate"] == 0, every
     assert [g["passed"] for g in load["result"]["gates"]] == [True]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_capacity_search_does_not_break_on_a_known_finding(tmp_path: Path) -> None:
+    """A search over a build with a known fault: without the baseline its first step breaks on the finding
+    (VIOLATIONS, no knee); with it, every step is judged on its gates alone, the error_rate gate included,
+    and the line says which known findings were seen."""
+    baseline = tmp_path / "known.toml"
+    code, out, _ = _load(tmp_path / "accept", "--fault", FAULT, "--baseline", str(baseline), "--baseline-update")
+    assert code == 1 and baseline.exists(), out
+
+    def capacity(report: str, *args: str) -> tuple[int, str, dict[str, Any]]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "zscheck", "capacity", "--report-dir", str(tmp_path / report), "--seed", "5",
+             "--scenario", "errors", "--fault", FAULT, "--start", "1", "--step", "1", "--stop", "2",
+             "--step-duration", "3s", "--slo", "error_rate<1%", "--slo", "e2e:p99<5s", "--store", "off", *args],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "ZSCHECK_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        doc = tmp_path / report / "capacity.json"
+        return proc.returncode, proc.stdout + proc.stderr, json.loads(doc.read_text()) if doc.exists() else {}
+
+    code, out, plain = capacity("plain")
+    assert code == 1 and not plain["points"][0]["correct"], out
+    code, out, known = capacity("known", "--baseline", str(baseline))
+    assert code == 0, out
+    assert all(p["correct"] and p["passed"] for p in known["points"]) and known["saturation"] == "none"
+    (finding,) = [e for e in Baseline.read(baseline).entries.values() if e.command == "load"]
+    assert f"1 known ({finding.id}: no step broke on them), 0 new or expired (none), 0 fixed" in out
+    errors = [s["operations"]["all"] for s in known["steps"]]
+    assert all(e["known_failures"] > 0 and e["error_rate"] == 0 for e in errors), errors

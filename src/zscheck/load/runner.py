@@ -54,7 +54,7 @@ from zscheck.report.documents import (
 )
 from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.report.junit import write_junit
-from zscheck.report.load_findings import junit_cases, load_findings
+from zscheck.report.load_findings import HISTORY, fingerprint, junit_cases, load_findings
 from zscheck.slo import Gate, GateResult, evaluate, parse_gate
 from zscheck.target import EmbeddedServer, Target, TargetOptions
 from zscheck.verdict import Verdict
@@ -151,6 +151,17 @@ class StepResult:
     distribution: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # op -> (percentile, s)
     checks: list[selfcheck.Finding] = field(default_factory=list)  # can the numbers be trusted (selfcheck.py)
     cpu: list[selfcheck.ProcessCpu] = field(default_factory=list)  # each load process, second by second
+    known: frozenset[str] = frozenset()  # --baseline's load fingerprints: reported, and no failure of the step
+
+    @property
+    def new_failures(self) -> list[dict[str, Any]]:
+        """The failure groups that are no known finding of the --baseline."""
+        return [f for f in self.failures if fingerprint(f["check"], f["operation"], f["code"]) not in self.known]
+
+    @property
+    def history_ok(self) -> bool:
+        """The history is linearizable, or its violation is a known finding."""
+        return self.linearizability.ok or fingerprint("linearizability", HISTORY, "-") in self.known
 
     @property
     def generator_bound(self) -> selfcheck.Finding | None:
@@ -178,7 +189,7 @@ class StepResult:
 
     @property
     def passed(self) -> bool:
-        return not self.failures and self.linearizability.ok and all(g.passed for g in self.gates)
+        return not self.new_failures and self.history_ok and all(g.passed for g in self.gates)
 
     def to_result(self) -> LoadResult:
         """This step as the report's typed `LoadResult` (summary.json's `result`, capacity.json's steps)."""
@@ -357,7 +368,7 @@ def execute(
         history_local=not run.master,
         verify=run.target.verify,
         request_timeout=run.target.timeout,
-        known=tuple(known.accepted(command="load")) if (known := run.known_findings()) is not None else (),
+        known=tuple(baseline.accepted(command="load")) if (baseline := run.known_findings()) is not None else (),
     )
     (out / "plan.json").write_text(json.dumps(asdict(plan), indent=2))
     args = locust_command(run, plan, out, users=users, duration=duration)
@@ -443,6 +454,7 @@ def execute(
         history_dropped=recorder.history_dropped + seen.torn,
         harness=dict(recorder.harness),
         actions=list(recorder.actions),
+        known=frozenset(plan.known),
         distribution={name: recorder.metrics.distribution(name) for name in ("put", "job", "e2e", "query", "invalid")},
         generators={
             "workers": len({client.split("u", 1)[0] for client in seen.clients if client}),

@@ -29,6 +29,7 @@ from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Note, VerdictReached, discard
 from zscheck.load.runner import LoadRun, Session, StepResult, execute, images_needed, seeded
+from zscheck.report.baseline import Baseline
 from zscheck.report.documents import (
     CapacityPoint,
     CapacityReport,
@@ -42,6 +43,7 @@ from zscheck.report.documents import (
     UslResidual,
 )
 from zscheck.report.documents import Verdict as VerdictWord
+from zscheck.report.load_findings import load_findings
 from zscheck.slo import Gate, GateResult
 from zscheck.verdict import Verdict
 
@@ -166,7 +168,8 @@ class Point:
 
     @property
     def correct(self) -> bool:
-        return all(not r.failures and r.linearizability.ok for r in self.runs)
+        """No failure and a linearizable history in any run, known findings of the --baseline apart."""
+        return all(not r.new_failures and r.history_ok for r in self.runs)
 
     @property
     def throughput(self) -> Interval:
@@ -213,8 +216,8 @@ class Point:
 
 def why(step: StepResult) -> str:
     reasons = [g.line() for g in step.gates if not g.passed]
-    reasons += [f"{f['check']} x{f['count']}" for f in step.failures[:2]]
-    if not step.linearizability.ok:
+    reasons += [f"{f['check']} x{f['count']}" for f in step.new_failures[:2]]
+    if not step.history_ok:
         reasons.append("linearizability violated")
     return "; ".join(reasons)
 
@@ -386,6 +389,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     gates = run.validate()
     if not gates:
         raise ConfigError("capacity needs at least one --slo gate to know when to stop, e.g. --slo 'p99<250ms'")
+    baseline = run.known_findings()
     levels = search.levels()
     run = seeded(run)
     run.report_dir.mkdir(parents=True, exist_ok=True)
@@ -489,6 +493,8 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     )
     report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")
+    if baseline is not None:
+        emit(Note("capacity", _baseline_line(baseline, steps, run.baseline or "")))
     emit(
         VerdictReached(
             "capacity",
@@ -500,6 +506,19 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         )
     )
     return verdict
+
+
+def _baseline_line(baseline: Baseline, steps: list[StepResult], path: str) -> str:
+    """What the --baseline did to the search: its load findings seen at some step (known, so no step broke
+    on them), new ones (they broke their steps), and the entries no step saw (fixed)."""
+    findings = {f.id: f for s in steps for f in baseline.classify(load_findings(s.to_result()), command="load")}
+    known = sorted(i for i, f in findings.items() if f.status == "known")
+    new = sorted(i for i, f in findings.items() if f.status != "known")
+    fixed = baseline.fixed(list(findings.values()), command="load")
+    return (
+        f"baseline {path}: {len(known)} known ({', '.join(known) or 'none'}: no step broke on them), "
+        f"{len(new)} new or expired ({', '.join(new) or 'none'}), {len(fixed)} fixed ({', '.join(fixed) or 'none'})"
+    )
 
 
 def draw_capacity(report: CapacityReport, directory: Path, emit: Emit) -> dict[str, str]:
