@@ -30,15 +30,33 @@ ENV = {**os.environ, "ZSCHECK_PASSWORD": PASSWORD}
 @pytest.fixture(scope="module")
 def protocol_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("protocol") / "report"
-    faults = [arg for fault in FAULTS for arg in ("--zs-fault", fault)]
+    return out, _suite("test_protocol.py", out, *(arg for fault in FAULTS for arg in ("--zs-fault", fault)))
+
+
+def _suite(name: str, out: Path, *args: str) -> dict[str, Any]:
+    """One of contracts/ run alone against an embedded server with faults: it must fail; its summary."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / "test_protocol.py"), "-c", os.devnull,
+        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / name), "-c", os.devnull,
          f"--rootdir={ROOT}", "-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "--zs-report-dir", str(out), *faults],
+         "--zs-report-dir", str(out), *args],
         capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out, json.loads((out / "summary.json").read_text())
+    return dict(json.loads((out / "summary.json").read_text()))
+
+
+def _still_failing_then_fixed(out: Path, finding: str) -> str:
+    """Replayed against an embedded server with the run's faults: STILL FAILING; against a correct one:
+    FIXED. Returns what the first replay printed."""
+    still = _replay(out, finding)
+    assert still.returncode == 1 and f"STILL FAILING: [{finding}]" in still.stdout, still.stdout + still.stderr
+    correct = ServeProcess("--db", ":memory:")
+    try:
+        fixed = _replay(out, finding, "--target", correct.url)
+    finally:
+        correct.stop()
+    assert fixed.returncode == 0 and f"FIXED: [{finding}]" in fixed.stdout, fixed.stdout + fixed.stderr
+    return still.stdout
 
 
 def _finding(summary: dict[str, Any], rule: str, check: str | None = None) -> dict[str, Any]:
@@ -141,23 +159,9 @@ def test_a_setup_finding_replays_through_the_replays_own_setup(tmp_path: Path) -
     """Two logins answered with one session breaks the contract while the run sets up: the replay's own
     setup makes those logins again."""
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / "test_protocol.py"), "-c", os.devnull,
-         f"--rootdir={ROOT}", "-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "--zs-report-dir", str(out), "--zs-fault", "login-reuses-session"],
-        capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    finding = _finding(json.loads((out / "summary.json").read_text()), "setup", "session_policy")
-    broken = _replay(out, finding["id"])  # an embedded server with the run's fault
-    assert broken.returncode == 1 and f"STILL FAILING: [{finding['id']}]" in broken.stdout, broken.stdout
-    assert "now: [session_policy]" in broken.stdout
-    correct = ServeProcess("--db", ":memory:")
-    try:
-        fixed = _replay(out, finding["id"], "--target", correct.url)
-    finally:
-        correct.stop()
-    assert fixed.returncode == 0 and f"FIXED: [{finding['id']}]" in fixed.stdout, fixed.stdout + fixed.stderr
+    summary = _suite("test_protocol.py", out, "--zs-fault", "login-reuses-session")
+    finding = _finding(summary, "setup", "session_policy")
+    assert "now: [session_policy]" in _still_failing_then_fixed(out, finding["id"])
 
 
 def test_a_state_machine_finding_replays_the_sequence_that_led_to_it(tmp_path: Path) -> None:
@@ -166,26 +170,12 @@ def test_a_state_machine_finding_replays_the_sequence_that_led_to_it(tmp_path: P
     them on a fresh fixture image. Before, it replayed as one ChangeImageState: FIXED against the server
     that still broke the rule."""
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "contracts" / "test_state_machine.py"), "-c", os.devnull,
-         f"--rootdir={ROOT}", "-p", "no:locust", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "--zs-report-dir", str(out), "--zs-fault", "stale-echo", "--hypothesis-seed", "3"],
-        capture_output=True, text=True, timeout=300, env=ENV, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
+    summary = _suite("test_state_machine.py", out, "--zs-fault", "stale-echo", "--hypothesis-seed", "3")
     finding = next(f for f in summary["findings"] if f["check"] == "echo_matches_query")
     raw = finding["first"]["raw"]
     image = finding["first"]["image"]
     assert len(raw) >= 2 and all(image in r["path"] for r in raw), raw  # the calls on that image, in order
     assert raw[-1]["method"] == "PUT" and json.loads(raw[-1]["body"]).keys() <= {"recoverImage", "updateImage"}
     assert {r["headers"]["Authorization"] for r in raw} == {"OAuth <redacted>"}
-    still = _replay(out, finding["id"])  # an embedded server with the run's fault
-    assert still.returncode == 1 and f"STILL FAILING: [{finding['id']}]" in still.stdout, still.stdout + still.stderr
-    assert still.stdout.count("PUT /zstack/v1/images/") + still.stdout.count("DELETE /zstack/v1/images/") >= 2
-    correct = ServeProcess("--db", ":memory:")
-    try:
-        fixed = _replay(out, finding["id"], "--target", correct.url)
-    finally:
-        correct.stop()
-    assert fixed.returncode == 0 and f"FIXED: [{finding['id']}]" in fixed.stdout, fixed.stdout + fixed.stderr
+    still = _still_failing_then_fixed(out, finding["id"])
+    assert still.count("PUT /zstack/v1/images/") + still.count("DELETE /zstack/v1/images/") >= 2
