@@ -17,6 +17,8 @@ made of those runs with `zscheck runs import`:
     python bench/compare_noise.py --runs 6 --duration 3       # a quick look (no K-against-K: K < 4)
     python bench/compare_noise.py --runs 42 --duration 4 --max-pairs 100   # 20 A/A pairs stored: the
                                                               # one-run-a-side test ranks among them
+    python bench/compare_noise.py --runs-from /tmp/zscheck-compare-bench-XXXX/h.sqlite --max-pairs 100 \
+        --pairing shuffled     # the same runs, the A/A pairs made of runs as far apart as the compared ones
 
 Results: a table on stdout and reports/bench/compare_noise.json. Exit 0 when every A/A false-positive
 rate (the worst metric's) is at most alpha, 1 when one is not, 2 when the benchmark could not run.
@@ -109,14 +111,20 @@ def main() -> int:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--splits", type=int, default=20, help="random K-against-K splits (default 20)")
     parser.add_argument("--max-pairs", type=int, default=None, help="one-run-a-side pairs to compare (default all)")
+    parser.add_argument(
+        "--pairing", choices=("adjacent", "shuffled"), default="adjacent",
+        help="how the other runs make A/A pairs: adjacent in time, as `zscheck noise` records them back to back "
+        "(default), or shuffled (seeded), so that a pair spans what the compared runs span",
+    )  # fmt: skip
+    parser.add_argument("--runs-from", metavar="STORE", help="the runs of an earlier bench (its h.sqlite): no new runs")
     args = parser.parse_args()
     if not 6 <= args.runs <= 44 or not 2 <= args.duration <= 60:
         print("--runs 6..44 and --duration 2..60 keep the benchmark bounded (and leave 2 A/A pairs)", file=sys.stderr)
         return 2
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="zscheck-compare-bench-"))
-    store = str(work / "h.sqlite")
-    for i in range(args.runs):
+    store = args.runs_from or str(work / "h.sqlite")
+    for i in range(0 if args.runs_from else args.runs):
         proc = zscheck(
             "load", "--duration", f"{args.duration}s", "--users", str(args.users), "--seed", str(i + 1),
             "--report-dir", str(work / f"run{i}"), "--store", store, timeout=args.duration + 120,
@@ -126,6 +134,9 @@ def main() -> int:
             return 2
         print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
     records = [json.loads(line) for line in zscheck("runs", "export", "--store", store).stdout.splitlines()]
+    if args.runs_from:
+        records.sort(key=lambda r: r["id"])  # ids start with their time: the order they ran in
+        args.runs = len(records)
     alpha = ("--alpha", str(args.alpha))
     fp: dict[str, list[int]] = {}
     power: dict[str, list[int]] = {}
@@ -137,6 +148,8 @@ def main() -> int:
         every = sorted(random.Random(1).sample(every, args.max_pairs))
     for n, (i, j) in enumerate(every):
         rest = [k for k in range(args.runs) if k not in (i, j)]
+        if args.pairing == "shuffled":
+            random.Random(n).shuffle(rest)
         pairs = [
             as_run(records[k], "http://base", f"aa{p}{side}", {"aa-pair": f"bench-{p}", "aa-side": side})
             for p in range(len(rest) // 2)
