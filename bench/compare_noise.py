@@ -187,7 +187,8 @@ def main() -> int:
     medians = [r["documents"]["summary.json"]["result"]["operations"]["e2e"]["p50"] for r in records]
     print(f"\nthe runs' e2e p50: {min(medians) * 1000:.2f} to {max(medians) * 1000:.2f} ms; load average "
           f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
-    print(f"A/A false positives (alpha {args.alpha}), {args.runs} runs of {args.duration:g} s, {args.users} users:")
+    runs = f"the {args.runs} runs of {args.runs_from}" if args.runs_from else f"{args.runs} runs of {args.duration:g} s"
+    print(f"A/A false positives (alpha {args.alpha}), {runs}, {args.users} users, A/A pairs {args.pairing}:")
     for name, hits in fp.items():
         print(f"  {name:<40} {rate(hits)}")
     print(f"  one run a side, no A/A runs stored: a metric judged in {rate(untested)} comparisons")

@@ -111,6 +111,8 @@ def test_noise_runs_real_pairs_stores_them_and_compare_uses_them(
         runs = s.query(Query(target=EMBEDDED_TARGET))
     assert len(runs) == 4 and all(r.is_aa for r in runs)
     assert sorted(r.labels[AA_SIDE] for r in runs) == ["a", "a", "b", "b"]
+    # every pair's first run, then every second: each pair spans the session, not two neighbours
+    assert [r.labels[AA_SIDE] for r in sorted(runs, key=lambda r: r.started)] == ["a", "a", "b", "b"]
     assert [[a.id, b.id] for a, b in pairs_of(reversed(runs))] == report.runs
     # one ordinary run a side: judged against the stored pairs, not left at `~` for want of noise
     assert main(["load", *common, "--report-dir", str(tmp_path / "base")]) == 0
