@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zscheck.linearizability import (
+    STAND_INS,
     Operation,
     Result,
     StreamChecker,
@@ -298,3 +300,28 @@ def test_a_timed_out_write_does_not_hold_its_image_and_is_used_at_most_once() ->
         assert checker.peak_held <= 4, checker.peak_held
         if not ok:
             assert [v.key for v in result.violations] == ["img"] and len(result.violations[0].window) <= 6
+
+
+def test_many_timed_out_writes_keep_the_streaming_check_quick_and_the_image_cut() -> None:
+    """One image, one user, a timeout every 25th step for 2,000 steps (80 writes that never landed): each
+    segment searches only the pending writes a read of it could need, and a configuration with more writes
+    pending covers one with fewer, so one configuration is handed on. Before, every segment searched each
+    subset of the interchangeable pending writes: 14.5 s for 300 steps, and the image ended held whole."""
+    checker, state, t, history = StreamChecker({"img": E}), E, 1.0, []
+    for n in range(2_000):
+        state = D if state == E else E
+        if n % 25 == 0:
+            history.append(w(state, t, None))  # timed out, never took effect
+            state = D if state == E else E
+        else:
+            history += [w(state, t, t + 0.5), r(state, t + 0.6, t + 0.9)]
+        t += 1.0
+    started = time.process_time()
+    for op in history:
+        checker.add(op)
+        checker.advance(op.invoke)
+    result = checker.finish()
+    assert time.process_time() - started < 5.0  # about 0.1 s here
+    assert result.ok and check(history, {"img": E}).ok
+    assert not checker.uncut and checker.peak_held <= 4 and len(checker.starts["img"]) <= 2
+    assert all(len(kept) <= STAND_INS for kept in checker.carried["img"].values())

@@ -19,13 +19,16 @@ import json
 import math
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 Kind = Literal["write", "read"]
+# Timed-out writes kept per image and value to stand for those still pending after a cut (any of them may
+# stand for any other there): however many time out in an 8-hour soak, at most this many are held.
+STAND_INS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,17 +202,20 @@ class StreamChecker:
         self.segments += 1
         starts = self.starts.get(key) or {(self.initial.get(key), ())}
         op = own[0]
-        if not final and len(own) == 1 and op.complete is not None and key not in self.carried:
-            # The common case (one user per image, nothing pending: nothing carried): no search.
-            if op.kind == "write" or any(s is None or s == op.value for s, _ in starts):
-                self.starts[key] = {(op.value, ())}
+        if not final and len(own) == 1 and op.complete is not None:  # the common case: one user per image
+            if op.kind == "write":  # no search; what was pending stays so (landing after it = in the next one)
+                self.starts[key] = _maximal({(op.value, pending) for _, pending in starts})
                 return True
-            return self._violated(key, own, starts)
+            if key not in self.carried:  # a read, and nothing pending: no search either
+                if any(s is None or s == op.value for s, _ in starts):
+                    self.starts[key] = {(op.value, ())}
+                    return True
+                return self._violated(key, own, starts)
         ends: set[Config] = set()
         if final:
             spent = False
             for start, pending in starts:
-                ops = prune_indeterminate(self._with_pending(key, pending, own))
+                ops = prune_indeterminate(self._with_pending(key, pending, own)[0])
                 # only indeterminate writes no read needs: they may never have happened
                 verdict = linearizable(ops, start, budget=self.budget) if ops else True
                 if verdict:  # nothing follows the last segment: one way to explain it is enough
@@ -221,14 +227,17 @@ class StreamChecker:
                 return True
             return self._violated(key, own, starts)
         for start, pending in starts:
-            found = final_configs(self._with_pending(key, pending, own), start, budget=self.cut_budget)
+            ops, untouched = self._with_pending(key, pending, own)
+            searched, spare = _needed(ops)
+            found = final_configs(searched, start, budget=self.cut_budget)
             if found is None:
                 self.segments -= 1
                 self.uncut.add(key)
                 return False
-            ends |= found
+            ends |= {(state, _plus(_plus(left, spare), untouched)) for state, left in found}
         if not ends:
             return self._violated(key, own, starts)
+        ends = _maximal(ends)
         self.starts[key] = ends
         # Handed over: the indeterminate writes, earliest sent first, as many of each value as may be pending.
         carried = self.carried.setdefault(key, {})
@@ -241,17 +250,26 @@ class StreamChecker:
                 most[value] = max(most[value], n)
         for value in list(carried):
             carried[value].sort(key=lambda o: o.invoke)
-            del carried[value][most[value] :]
+            del carried[value][min(most[value], STAND_INS) :]
             if not carried[value]:
                 del carried[value]
         if not carried:
             del self.carried[key]
         return True
 
-    def _with_pending(self, key: str, pending: Pending, own: list[Operation]) -> list[Operation]:
-        """A segment's operations with the writes a configuration has pending (the earliest sent)."""
+    def _with_pending(self, key: str, pending: Pending, own: list[Operation]) -> tuple[list[Operation], Pending]:
+        """A segment's operations with the pending writes it could need, per value at most as many as it
+        has answered reads of that value (`_needed`); and how many of each stay pending regardless."""
+        reads: Counter[str] = Counter(op.value for op in own if op.kind == "read" and op.complete is not None)
         carried = self.carried.get(key, {})
-        return [w for value, n in pending for w in carried[value][:n]] + own
+        ops: list[Operation] = []
+        spare: dict[str, int] = {}
+        for value, n in pending:
+            k, stand_ins = min(n, reads[value]), carried[value]
+            ops += [stand_ins[min(i, len(stand_ins) - 1)] for i in range(k)]  # interchangeable: see the class
+            if n > k:
+                spare[value] = n - k
+        return ops + own, tuple(sorted(spare.items()))
 
     def _violated(self, key: str, own: list[Operation], starts: set[Config]) -> bool:
         """No order explains the segment from any configuration the last one left: a violation, its window
@@ -259,7 +277,7 @@ class StreamChecker:
         self.done.add(key)
         self.result.ok = False
         start, pending = min(starts, key=repr)
-        ops = self._with_pending(key, pending, own)
+        ops = self._with_pending(key, pending, own)[0]
         window = smallest_window(ops, start)
         from_start = window[0] is min(ops, key=lambda o: o.invoke)
         self.result.violations.append(Violation(key, tuple(window), start if from_start else None))
@@ -274,20 +292,7 @@ def prune_indeterminate(ops: Sequence[Operation]) -> list[Operation]:
     reads of V; and a write sent earlier can stand in for one sent later (it may be placed anywhere the
     later one may). So keeping, per value, the earliest-sent ones up to that count loses no explanation.
     """
-    reads: dict[str, int] = defaultdict(int)
-    pending: dict[str, list[Operation]] = defaultdict(list)
-    kept: list[Operation] = []
-    for op in ops:
-        if op.complete is None and op.kind == "write":
-            pending[op.value].append(op)
-        else:
-            kept.append(op)
-            if op.kind == "read" and op.complete is not None:
-                reads[op.value] += 1
-    for value, writes in pending.items():
-        writes.sort(key=lambda o: o.invoke)
-        kept.extend(writes[: reads[value]])
-    return kept
+    return _needed(ops)[0]
 
 
 def linearizable(ops: Sequence[Operation], initial: str | None = None, *, budget: int | None = None) -> bool | None:
@@ -402,6 +407,55 @@ def _search(
         unlift(ret_of[i])
         unlift(call)
         pos = nxt[call]
+
+
+def _needed(ops: Sequence[Operation]) -> tuple[list[Operation], Pending]:
+    """A segment's operations to search, and how many indeterminate writes of each value were left out of
+    it, still pending after it. Of the indeterminate writes of a value only as many as there are answered
+    reads of it can be needed (`prune_indeterminate`, the earliest sent standing for the rest); one left
+    out may still land after the segment, which is the same as landing at its end. Without this every
+    segment searched each subset of interchangeable writes (2^k steps for k timeouts)."""
+    reads: dict[str, int] = defaultdict(int)
+    pending: dict[str, list[Operation]] = defaultdict(list)
+    kept: list[Operation] = []
+    for op in ops:
+        if op.complete is None and op.kind == "write":
+            pending[op.value].append(op)
+        else:
+            kept.append(op)
+            if op.kind == "read" and op.complete is not None:
+                reads[op.value] += 1
+    spare: dict[str, int] = {}
+    for value, writes in pending.items():
+        writes.sort(key=lambda o: o.invoke)
+        kept.extend(writes[: reads[value]])
+        if len(writes) > reads[value]:
+            spare[value] = len(writes) - reads[value]
+    return kept, tuple(sorted(spare.items()))
+
+
+def _plus(a: Pending, b: Pending) -> Pending:
+    if not b:
+        return a
+    counts = dict(a)
+    for value, n in b:
+        counts[value] = counts.get(value, 0) + n
+    return tuple(sorted(counts.items()))
+
+
+def _maximal(configs: set[Config]) -> set[Config]:
+    """The configurations no other covers: (s, P) covers (s, Q) when P has at least Q's writes of every
+    value pending (a pending write may never land, so more of them pending allows everything fewer do)."""
+    out: set[Config] = set()
+    for state, pending in configs:
+        have = dict(pending)
+        covered = any(
+            other != pending and s == state and all(dict(other).get(v, 0) >= n for v, n in have.items())
+            for s, other in configs
+        )
+        if not covered:
+            out.add((state, pending))
+    return out
 
 
 def _unplaced(ops: Sequence[Operation], bits: int) -> Pending:
