@@ -100,7 +100,7 @@ def test_noise_runs_real_pairs_stores_them_and_compare_uses_them(
     text = capsys.readouterr().out
     assert code == 0, text
     assert "2 A/A pair(s) of embedded reference server (toggle)" in text and "noise floor" in text
-    assert "2 pairs: compare's test against them assumes Gaussian noise; 20 pairs" in text
+    assert "2 pairs: compare's test against them assumes Gaussian noise; with 20 pairs" in text
     data = json.loads((out / "noise.json").read_text())
     schema = json.loads((SCHEMAS_DIR / NoiseReport.SCHEMA_FILE).read_text())
     jsonschema.Draft202012Validator(schema).validate(data)

@@ -194,9 +194,12 @@ def test_with_enough_pairs_the_aa_null_ranks_and_keeps_alpha_with_outlier_runs()
         assert result.test == "aa-noise" and "ranked among them" in result.reason
         ranked += result.verdict != "~"
         gaussian = compare_runs([a], [b], lower_is_better=True, noise=few)
-        assert "a t-test assuming Gaussian noise; 20 pairs make it distribution-free" in gaussian.reason
+        assert "a t-test assuming Gaussian noise; one run a side against 20 pairs is ranked" in gaussian.reason
         tested += gaussian.verdict != "~"
     assert ranked <= 45  # 5% of 600 = 30; a binomial 99.5% band's top
+    # several runs a side: their mean is no draw of a pair's noise, so the t-test, whatever the pairs
+    several = compare_runs([1.0, 1.1, 0.9], [1.0, 1.05, 0.95], lower_is_better=True, noise=many)
+    assert several.test == "aa-noise" and several.reason.startswith("against the stored A/A noise (24 pairs, a t-test")
     assert tested > 45, tested  # what the rank test is for: the t-test on few pairs is over alpha here
 
 

@@ -133,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         enough = math.floor(1 / args.alpha) if args.alpha > 0 else 0
         if 2 <= len(pairs) < enough:
             details.append(
-                f"{len(pairs)} pairs: compare's test against them assumes Gaussian noise; {enough} pairs (stored "
-                "over any number of runs of this command) make it distribution-free"
+                f"{len(pairs)} pairs: compare's test against them assumes Gaussian noise; with {enough} pairs "
+                "(stored over any number of runs of this command) one run a side is ranked among them instead"
             )
         if stored is not None:
             details.append(stored)

@@ -124,7 +124,9 @@ def in_parallel(parts: list[Callable[[], None]], workers: int) -> None:
     their failures are raised together, one leaf each for the report."""
     if workers <= 1 or len(parts) <= 1:
         for part in parts:
-            part()
+            # In a copy of the context here too: what a part sets there (the calls a state machine keeps,
+            # `Harness.keep_calls`) ends with it, never reaching the tests after it in this thread.
+            contextvars.copy_context().run(part)
         return
     with ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
         # Each part in a copy of the caller's context: its violations are the caller's test's.
