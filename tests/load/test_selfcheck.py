@@ -86,6 +86,8 @@ def _clock(*rounds: tuple[float, float, float], until: float = 0.0) -> selfcheck
         # drifting 0.6 s over the run: each round locates it well, but between them it is 300 ms uncertain
         ({"clocks": {"0": _clock((0, 0.1, 0.002), (10, 0.7, 0.002))}}, "clock_skew", False),
         ({"clocks": {"0": _clock(*((t, 0.1 + t * 0.01, 0.002) for t in range(0, 60, 5)))}}, "clock_skew", True),
+        # a remote worker whose operations came with no clock measured: no order to judge its history by
+        ({"clocks": {"0": _clock((0, 0.1, 0.002))}, "unlocated": ["1"]}, "clock_skew", False),
     ],
 )
 def test_the_other_self_checks(kw: dict[str, object], check: str, ok: bool) -> None:
@@ -149,7 +151,8 @@ A_DRIFTING_CLOCK = _clock((100.0, 0.10, 0.002), (110.0, 0.20, 0.004), (120.0, 0.
         (105.0, 0.15, 0.004 + 0.05),  # between two rounds: the midpoint, within half the change + the wider bound
         (110.0, 0.15, 0.004 + 0.05),
         (115.0, 0.20, 0.004),  # no change between these two: their bounds only
-        (125.0, 0.20, 0.001),  # after the last: the last interval's drift rate (none) carries on
+        # after the last: the last interval's drift rate carries on, as large as its measurements allow
+        (125.0, 0.20, 0.001 + (0.0 + 0.004 + 0.001) / 10 * 5),
     ],
 )
 def test_a_worker_clock_between_and_after_its_rounds(t: float, offset: float, bound: float) -> None:
@@ -157,8 +160,9 @@ def test_a_worker_clock_between_and_after_its_rounds(t: float, offset: float, bo
 
 
 def test_a_worker_clock_after_its_last_round_widens_at_the_last_drift_rate() -> None:
-    clock = _clock((0.0, 0.0, 0.001), (10.0, 0.02, 0.001), until=20.0)  # 2 ms a second
-    assert clock.at(15.0) == pytest.approx((0.02, 0.001 + 0.010))
-    assert clock.widest == pytest.approx(0.001 + 0.020) and clock.drift == pytest.approx(0.02)
+    clock = _clock((0.0, 0.0, 0.001), (10.0, 0.02, 0.001), until=20.0)  # 2 ms a second, +-0.1 ms a round
+    assert clock.at(15.0) == pytest.approx((0.02, 0.001 + 0.0022 * 5))
+    assert clock.widest == pytest.approx(0.001 + 0.0022 * 10) and clock.drift == pytest.approx(0.02)
     assert clock.reach == pytest.approx(0.02 + clock.widest)
+    assert clock.at(1e6) == clock.at(20.0)  # past the run's end (a worker's late operation): as at its end
     assert _clock((0.0, 0.3, 0.002)).at(1e6) == (0.3, 0.002)  # one round: that offset throughout

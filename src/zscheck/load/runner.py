@@ -399,11 +399,12 @@ def execute(
     # that do not grow with the run's length (bench/soak.py). Each worker's operations go on the master's
     # clock; the final reads come after everything.
     clocks = {w: selfcheck.WorkerClock(tuple(r), results.stopped) for w, r in results.clocks.items() if r}
+    unlocated: set[str] = set()  # --master: workers whose operations came in with no clock measured
     shifts = [run.clock_skew] + [c.reach + run.clock_skew for c in clocks.values()]
     checked, seen = linearizability.check_files(
         history_dir,
         initial,
-        transform=lambda op: _on_master_clock(op, clocks, run.clock_skew),
+        transform=lambda op: _on_master_clock(op, clocks, run.clock_skew, unlocated if run.master else None),
         lag=max(shifts),
         extra=session.final_reads(),
     )
@@ -436,6 +437,7 @@ def execute(
         remote_workers=run.master,
         skew_allowed=run.clock_skew,
         clocks=clocks or None,
+        unlocated=sorted(unlocated),
     )
     return StepResult(
         checks=checks,
@@ -503,7 +505,10 @@ def _die_with_parent() -> None:
 
 
 def _on_master_clock(
-    op: linearizability.Operation, clocks: dict[str, selfcheck.WorkerClock], allowed: float
+    op: linearizability.Operation,
+    clocks: dict[str, selfcheck.WorkerClock],
+    allowed: float,
+    unlocated: set[str] | None = None,
 ) -> linearizability.Operation:
     """An operation timed by a worker, on the master's clock (which also times the final reads): less the
     worker's offset at that time, widened by its bound then and by --clock-skew (drift the rounds of
@@ -511,6 +516,8 @@ def _on_master_clock(
     violation."""
     worker = op.client[1:].split("u", 1)[0] if op.client.startswith("w") else ""
     clock = clocks.get(worker)
+    if clock is None and worker and unlocated is not None:
+        unlocated.add(worker)  # a worker elsewhere whose clock was never measured: no order to judge by
     offset, bound = (0.0, 0.0) if clock is None else clock.at(op.invoke - clock.offset)
     widen = bound + allowed
     if not offset and not widen:

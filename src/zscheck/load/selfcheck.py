@@ -32,7 +32,7 @@ verdict.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import os
 import socket
 from dataclasses import dataclass, field
@@ -213,6 +213,7 @@ def judge(
     remote_workers: bool,
     skew_allowed: float,
     clocks: dict[str, WorkerClock] | None,
+    unlocated: list[str] | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     if remote_workers:
@@ -267,7 +268,17 @@ def judge(
             else "a locust process was killed mid-write (see locust.log): the history check saw only part of the run",
         )
     )
-    if clocks:
+    if unlocated:
+        findings.append(
+            Finding(
+                "clock_skew",
+                False,
+                f"the clock of worker {', '.join(unlocated)} was never measured (its ping or pong was lost): its "
+                "operations cannot be put on the master's clock",
+                "run again; if it recurs, see locust.log for the worker's connection to the master",
+            )
+        )
+    elif clocks:
         worst = max(c.widest for c in clocks.values())
         ok = worst <= CLOCK_BOUND
         shown = ", ".join(
@@ -318,15 +329,19 @@ class WorkerClock:
     until: float = 0.0  # the run's end, on the master's clock
 
     def at(self, t: float) -> tuple[float, float]:
-        """(offset, bound) at the master's time `t`."""
+        """(offset, bound) at the master's time `t` (past `until`: as at `until`)."""
         r = self.rounds
+        if self.until:
+            t = min(t, max(self.until, r[-1][0]))
         if t <= r[0][0] or len(r) == 1:
             return r[0][1], r[0][2]
-        for (_, o0, b0), (t1, o1, b1) in itertools.pairwise(r):
-            if t <= t1:
-                return (o0 + o1) / 2, max(b0, b1) + abs(o1 - o0) / 2
-        (tp, op, _), (tl, ol, bl) = r[-2], r[-1]
-        return ol, bl + abs(ol - op) / max(tl - tp, 1e-9) * (t - tl)
+        k = bisect.bisect_left(r, t, key=lambda x: x[0])  # r[k - 1] < t <= r[k]: an 8-hour soak has ~1,000
+        if k < len(r):
+            (_, o0, b0), (_, o1, b1) = r[k - 1], r[k]
+            return (o0 + o1) / 2, max(b0, b1) + abs(o1 - o0) / 2
+        (tp, op, bp), (tl, ol, bl) = r[-2], r[-1]
+        # After the last round: the last interval's drift rate, as large as its two measurements allow.
+        return ol, bl + (abs(ol - op) + bp + bl) / max(tl - tp, 1e-9) * (t - tl)
 
     @property
     def offset(self) -> float:

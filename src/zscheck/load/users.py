@@ -150,6 +150,7 @@ MACHINE = selfcheck.machine_id()
 # worker index -> its rounds: (the master's time, the worker's clock less the master's, the bound), s
 _clocks: dict[str, list[tuple[float, float, float]]] = {}
 _round: dict[str, tuple[int, float, float, float]] = {}  # node id -> (round trips, best's time, offset, bound)
+_same_machine: set[str] = set()  # node ids of workers on the master's machine: never measured again
 _worker_errors: list[str] = []
 
 
@@ -471,15 +472,22 @@ def _worker_ready(environment: Environment, msg: Any, **_: Any) -> None:
 
 
 def _clock_round(environment: Environment, node: str) -> None:
-    """Start a round of CLOCK_SAMPLES round trips to one worker (none once the run has stopped)."""
+    """Start a round of CLOCK_SAMPLES round trips to one remote worker, and the next one an interval later
+    (none once the run has stopped): each round starts on time whether or not the last one finished, so a
+    ping or pong lost on the way never ends the measuring."""
     runner = environment.runner
-    if not isinstance(runner, MasterRunner) or _clock["stopped"]:
+    if not isinstance(runner, MasterRunner) or _clock["stopped"] or node in _same_machine:
         return
     _round[node] = (0, 0.0, 0.0, math.inf)
     try:
         runner.send_message(CLOCK_PING, {"t0": time.time()}, client_id=node)
     except Exception:  # a worker gone meanwhile: its last round stands
         _round.pop(node, None)
+        return
+    options = environment.parsed_options
+    duration = LoadPlan.from_json(options.zscheck_plan).duration if options and options.zscheck_plan else 0.0
+    least, most = CLOCK_INTERVAL
+    gevent.spawn_later(min(max(duration / 8, least), most), _clock_round, environment, node)
 
 
 def _clock_ping(environment: Environment, msg: Any, **_: Any) -> None:
@@ -496,6 +504,7 @@ def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
     sent, seen, worker = float(msg.data["t0"]), float(msg.data["t1"]), str(msg.data["worker"])
     if msg.data.get("machine") == MACHINE:  # the master's own clock (--processes): nothing to correct
         _clocks[worker] = [(arrived, 0.0, 0.0)]
+        _same_machine.add(msg.node_id)
         return
     offset, bound = selfcheck.clock_offset(sent, seen, arrived)
     n, at, best, best_bound = _round.get(msg.node_id, (0, 0.0, 0.0, math.inf))
@@ -508,10 +517,6 @@ def _clock_pong(environment: Environment, msg: Any, **_: Any) -> None:
         return
     _round.pop(msg.node_id, None)
     _clocks.setdefault(worker, []).append((at, best, best_bound))
-    options = environment.parsed_options
-    duration = LoadPlan.from_json(options.zscheck_plan).duration if options and options.zscheck_plan else 0.0
-    least, most = CLOCK_INTERVAL
-    gevent.spawn_later(min(max(duration / 8, least), most), _clock_round, environment, msg.node_id)
 
 
 def _final_csv(environment: Environment) -> None:
