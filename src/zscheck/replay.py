@@ -321,6 +321,7 @@ def _replay_raw(harness: Harness, finding: Finding) -> Replayed:
     the last request by the rule it broke."""
     first = finding.first
     image, note = _image_for(harness, first.image)
+    _to_the_start(harness, image)
     session = harness.live_session(harness.main).uuid
     jobs: dict[str, str] = {}
     steps: list[list[Exchange]] = []
@@ -341,6 +342,17 @@ def _replay_raw(harness: Harness, finding: Finding) -> Replayed:
     same = [v for v in violations if v.check == finding.check]
     evidence = [_line(e) for exchanges in steps for e in exchanges]
     return Replayed(finding, STILL_FAILING if same else FIXED, same or violations, evidence, note)
+
+
+def _to_the_start(harness: Harness, image: str) -> None:
+    """The image as every recorded sequence began: Ready and Enabled (the state machine resets its images
+    so, and a fixture image is made so). The run's own image may have been left otherwise; it is restored
+    after the replay like any image the harness touches."""
+    current = harness.query(image)
+    if current is not None and current.get("status") == "Deleted":
+        harness.main.recover_image(image)
+    if current is not None and current.get("state") != "Enabled":
+        harness.main.change_state(image, "enable")
 
 
 def _judge_raw(
