@@ -203,14 +203,14 @@ class StreamChecker:
         starts = self.starts.get(key) or {(self.initial.get(key), ())}
         op = own[0]
         if not final and len(own) == 1 and op.complete is not None:  # the common case: one user per image
-            if op.kind == "write":  # no search; what was pending stays so (landing after it = in the next one)
-                self.starts[key] = _maximal({(op.value, pending) for _, pending in starts})
-                return True
-            if key not in self.carried:  # a read, and nothing pending: no search either
-                if any(s is None or s == op.value for s, _ in starts):
+            if key not in self.carried:  # nothing pending (no write carried): no search
+                if op.kind == "write" or any(s is None or s == op.value for s, _ in starts):
                     self.starts[key] = {(op.value, ())}
                     return True
                 return self._violated(key, own, starts)
+            if op.kind == "write":  # no search either: what was pending stays so (landing after it = next)
+                self.starts[key] = _maximal({(op.value, pending) for _, pending in starts})
+                return True
         ends: set[Config] = set()
         if final:
             spent = False

@@ -349,11 +349,10 @@ def noise_p(
     b, c = np.asarray(base, dtype=float), np.asarray(candidate, dtype=float)
     d = float(c.mean() - b.mean()) - shift
     if rank:
-        one = d
-        two_sided = noise.rank_p(one)
+        two_sided = noise.rank_p(d)
         if alternative == "two-sided":
             return two_sided
-        on_side = one > 0 if alternative == "greater" else one < 0
+        on_side = d > 0 if alternative == "greater" else d < 0
         return two_sided / 2 if on_side else 1 - two_sided / 2
     se = noise.sigma * math.sqrt((1 / b.size + 1 / c.size) / 2)
     if se == 0:

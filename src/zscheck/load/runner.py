@@ -325,6 +325,11 @@ def images_needed(run: LoadRun, users: int) -> int:
     return max(run.hot_images, 1) if run.scenario == "contention" else max(users * run.images_per_user, 1)
 
 
+def load_fingerprints(baseline: Baseline | None) -> tuple[str, ...]:
+    """The --baseline's load fingerprints a finding is known under today (none without a baseline)."""
+    return () if baseline is None else tuple(baseline.accepted(command="load"))
+
+
 def execute(
     session: Session,
     run: LoadRun,
@@ -336,8 +341,10 @@ def execute(
     duration: float,
     out: Path,
     emit: Emit,
+    known: tuple[str, ...] = (),
 ) -> StepResult:
-    """One locust run against the prepared session; raises TargetError if locust could not run."""
+    """One locust run against the prepared session; raises TargetError if locust could not run. `known`:
+    the --baseline's load fingerprints (`load_fingerprints`), counted apart from the failures."""
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "raw-results.json"
     results_path.unlink(missing_ok=True)
@@ -368,7 +375,7 @@ def execute(
         history_local=not run.master,
         verify=run.target.verify,
         request_timeout=run.target.timeout,
-        known=tuple(baseline.accepted(command="load")) if (baseline := run.known_findings()) is not None else (),
+        known=known,
     )
     (out / "plan.json").write_text(json.dumps(asdict(plan), indent=2))
     args = locust_command(run, plan, out, users=users, duration=duration)
@@ -731,6 +738,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
                 duration=run.duration,
                 out=run.report_dir,
                 emit=emit,
+                known=load_fingerprints(baseline),
             )
     except SetupFailed as exc:  # setup is judged too: a target that broke the contract there has failed it
         error, setup_violations = str(exc), judge_setup(exc)

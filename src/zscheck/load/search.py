@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Note, VerdictReached, discard
-from zscheck.load.runner import LoadRun, Session, StepResult, execute, images_needed, seeded
+from zscheck.load.runner import LoadRun, Session, StepResult, execute, images_needed, load_fingerprints, seeded
 from zscheck.report.baseline import Baseline
 from zscheck.report.documents import (
     CapacityPoint,
@@ -390,6 +390,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     if not gates:
         raise ConfigError("capacity needs at least one --slo gate to know when to stop, e.g. --slo 'p99<250ms'")
     baseline = run.known_findings()
+    known = load_fingerprints(baseline)  # read once: every step counts the same findings apart
     levels = search.levels()
     run = seeded(run)
     run.report_dir.mkdir(parents=True, exist_ok=True)
@@ -424,6 +425,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
                 duration=search.step_duration,
                 out=run.report_dir / f"step-{len(steps) + 1:02d}",
                 emit=emit,
+                known=known,
             )
             point.indexes.append(len(steps))
             steps.append(result)
