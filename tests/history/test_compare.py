@@ -13,8 +13,9 @@ import pytest
 from tests.history.factories import contract_summary, failure, load_summary, record_of
 from zscheck.cli import main
 from zscheck.cli.compare import parse_margin
+from zscheck.cli.compare import text as compare_text
 from zscheck.errors import ConfigError
-from zscheck.history.compare import Result, Row, Side, run_compare
+from zscheck.history.compare import Result, Row, Side, machine_state, run_compare
 from zscheck.history.findings import diff, findings_of, key
 from zscheck.history.noise import AA_PAIR, AA_SIDE, noise_of, pairs_of
 from zscheck.history.record import RunRecord
@@ -111,6 +112,74 @@ def test_one_run_a_side_is_judged_against_stored_aa_noise(tmp_path: Path) -> Non
     assert p50.noise_floor is not None and 0 < p50.noise_floor < 0.3 and worse.noise_source == "x"
     same = run_compare(base, side(load_record(tmp_path, "s", 0.0101, 4)), margin=0.05, noise=noise)
     assert row(same, "all", "p50").verdict == "~" and same.failed() == []
+
+
+def host(name: str = "ci-1", cpus: int | None = 2, load1: float | None = 1.0) -> dict[str, object]:
+    return {"name": name, "cpus": cpus, "load1": load1}
+
+
+QUIET = [host(load1=x) for x in (0.8, 1.0, 1.4)]  # the A/A pairs' runs: load 0.8 to 1.4 on 2 CPUs
+
+
+@pytest.mark.parametrize(
+    ("runs", "said"),
+    [
+        ([host(load1=1.1), host(load1=0.6)], []),  # inside the pairs' range, or within 0.5 per CPU of it
+        ([host(load1=2.39)], []),  # 1.4 + 0.5 x 2 CPUs: the edge
+        (
+            [host(load1=2.41)],
+            ["load average as the compared runs ended 2.41 (r0), outside the A/A pairs' 0.80 to 1.40"],
+        ),
+        ([host(load1=3.0), host(load1=3.2)], ["3.00 (r0), 3.20 (r1)"]),
+        ([host(name="laptop")], ["ran on laptop, the A/A pairs on ci-1"]),
+        ([host(cpus=8, load1=9.0)], ["had [8] CPUs, the A/A pairs [2]"]),  # another size: no load rule besides
+        ([host(load1=None), host(name="", cpus=None)], []),  # facts the records lack are not held against them
+    ],
+)
+def test_the_machine_state_of_the_compared_runs_against_the_aa_pairs(
+    tmp_path: Path, runs: list[dict[str, object]], said: list[str]
+) -> None:
+    records = []
+    for i, facts in enumerate(runs):
+        record = load_record(tmp_path, f"r{i}", 0.010, i)
+        record.id, record.host = f"r{i}", facts
+        records.append(record)
+    notes = machine_state(QUIET, records)
+    assert len(notes) == len(said)
+    for note, part in zip(notes, said, strict=True):
+        assert part in note and "record `zscheck noise` where and as these runs ran" in note
+    assert machine_state([], records) == []  # no pairs: no noise to doubt
+    busy_pairs = [host(load1=3.5), host(load1=4.0)]  # pairs of a busy hour, runs of a quiet one: below their range
+    assert ["0.80 (r9)" in n for n in machine_state(busy_pairs, [record_at(tmp_path, 0.8)])] == [True]
+
+
+def record_at(tmp: Path, load1: float) -> RunRecord:
+    record = load_record(tmp, "r9", 0.010, 9)
+    record.id, record.host = "r9", host(load1=load1)
+    return record
+
+
+def test_a_verdict_against_noise_of_another_machine_state_says_so(tmp_path: Path) -> None:
+    aa = aa_pairs(tmp_path, 0.010, 6, 3)
+    for record in aa:
+        record.host = host(load1=1.0)
+    noise = noise_of(pairs_of(aa))
+    base, busy = load_record(tmp_path, "b", 0.010, 1), load_record(tmp_path, "c", 0.014, 2)
+    base.host, busy.host = host(load1=1.1), host(load1=3.7)
+    hosts = [r.host for r in aa]
+    worse = run_compare(side(base), side(busy), noise=noise, noise_source="x", noise_hosts=hosts)
+    assert row(worse, "all", "p50").verdict == "worse"
+    [note] = [n for n in worse.notes() if "machine state" in n]
+    assert f"3.70 ({busy.id})" in note and "1.00 to 1.00 by more than 1" in note
+    assert any("machine state" in line for line in compare_text(worse))
+    assert "machine state" in " ".join(worse.document().notes)
+    calm = load_record(tmp_path, "d", 0.014, 2)
+    calm.host = host(load1=1.2)
+    assert not [n for n in run_compare(side(base), side(calm), noise=noise, noise_hosts=hosts).notes() if "state" in n]
+    # Tested over runs (4 against 4), the A/A noise is not the null: its machine state is not the verdict's.
+    many = run_compare(Side("b", runs_of(tmp_path, "m", 0.010, 4, 5)), Side("c", runs_of(tmp_path, "n", 0.014, 4, 6)))
+    assert all(r.comparison.test == "permutation" for r in many.rows)
+    assert machine_state(hosts, [busy]) and not [n for n in many.notes() if "state" in n]
 
 
 def test_findings_new_fixed_and_persisting_by_key(tmp_path: Path) -> None:

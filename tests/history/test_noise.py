@@ -14,7 +14,16 @@ import pytest
 from tests.history.factories import load_summary, record_of
 from tests.history.test_trend import DAY, START, nights, noisy
 from zscheck.cli import main
-from zscheck.history.noise import AA_PAIR, AA_SIDE, is_aa, noise_metrics, noise_of, pairs_of, stored_noise
+from zscheck.history.noise import (
+    AA_PAIR,
+    AA_SIDE,
+    StoredNoise,
+    is_aa,
+    noise_metrics,
+    noise_of,
+    pairs_of,
+    stored_noise,
+)
 from zscheck.history.record import EMBEDDED_TARGET, RunRecord
 from zscheck.history.store import Query, open_store
 from zscheck.history.trend import trend
@@ -56,10 +65,13 @@ def test_the_store_gives_the_noise_of_the_target_and_scenario(tmp_path: Path) ->
     with open_store(str(tmp_path / "h.sqlite")) as store:
         for record in pair_records(tmp_path, [1.1, 0.9, 1.0]):
             store.add(record)
-        noise, source = stored_noise(store, "http://127.0.0.1:9", "toggle")
-        assert noise["all p50"].pairs == 3 and source is not None and "3 stored A/A pairs" in source
-        assert stored_noise(store, "http://127.0.0.1:9", "mixed") == ({}, None)  # another scenario's noise
-        assert stored_noise(store, "http://elsewhere", "toggle") == ({}, None)
+        stored = stored_noise(store, "http://127.0.0.1:9", "toggle")
+        assert (
+            stored.noise["all p50"].pairs == 3 and stored.source is not None and "3 stored A/A pairs" in stored.source
+        )
+        assert len(stored.hosts) == 6 and all(h["cpus"] and "load1" in h for h in stored.hosts)  # each run's facts
+        assert stored_noise(store, "http://127.0.0.1:9", "mixed") == StoredNoise()  # another scenario's noise
+        assert stored_noise(store, "http://elsewhere", "toggle") == StoredNoise()
 
 
 def test_trend_leaves_aa_runs_out_of_the_nightly_series(tmp_path: Path) -> None:

@@ -110,14 +110,15 @@ def since_baseline(directory: Path, which: str, spec: str, *, margin: float | No
                 return None
         else:
             base = store.get(which)
-        noise, source = stored_noise(store, base.target, base.scenario)
+        stored = stored_noise(store, base.target, base.scenario)
     result = run_compare(
         Side(f"{which} ({base.id})", (base,)),
         Side(f"this run ({directory})", (candidate,)),
         alpha=alpha,
         margin=margin,
-        noise=noise,
-        noise_source=source,
+        noise=stored.noise,
+        noise_source=stored.source,
+        noise_hosts=stored.hosts,
     )
     result.document().write(directory / "comparison.json")
     failed = result.failed()

@@ -17,7 +17,7 @@ from zscheck.verdict import Verdict
 
 if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
     from zscheck.history.compare import Result, Row, Side
-    from zscheck.history.stats import Noise
+    from zscheck.history.noise import StoredNoise
 
 _EPILOG = """\
 BASE and CANDIDATE are each a run id from the store (a unique prefix is enough), a report directory a
@@ -114,12 +114,12 @@ def _one(spec: str, store: Store | None) -> Side:
     return Side(spec, (store.get(spec),))
 
 
-def stored_noise_for(store: Store | None, base: Side) -> tuple[dict[str, Noise], str | None]:
+def stored_noise_for(store: Store | None, base: Side) -> StoredNoise:
     """The stored A/A noise of the base's target and scenario (`zscheck noise`), if the store has any."""
-    from zscheck.history.noise import stored_noise
+    from zscheck.history.noise import StoredNoise, stored_noise
 
     if store is None or not base.records:
-        return {}, None
+        return StoredNoise()
     first = base.records[0]
     return stored_noise(store, first.target, first.scenario)
 
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         store = open_store(spec)  # two directories: the store only for the stored A/A noise
     try:
         base, candidate = sides(args.base, args.candidate, args.last, store)
-        noise, source = stored_noise_for(store, base)
+        stored = stored_noise_for(store, base)
     finally:
         if store is not None:
             store.close()
@@ -147,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         margin=margin,
         equivalence_mode=args.equivalence,
-        noise=noise,
-        noise_source=source,
+        noise=stored.noise,
+        noise_source=stored.source,
+        noise_hosts=stored.hosts,
     )
 
     def page() -> str:

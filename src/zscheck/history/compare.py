@@ -93,6 +93,7 @@ class Result:
     findings: FindingsDiff
     rows: list[Row] = field(default_factory=list)
     noise_source: str | None = None  # where the A/A noise came from, e.g. "6 A/A pairs of ... (toggle)"
+    noise_hosts: tuple[Mapping[str, Any], ...] = ()  # the host facts of the A/A pairs' runs
 
     @property
     def regressions(self) -> list[Row]:
@@ -112,6 +113,8 @@ class Result:
     def notes(self) -> list[str]:
         """What the reader must know to read the verdicts: metrics not tested, a margin inside the noise."""
         out = []
+        if any(r.comparison.test == "aa-noise" for r in self.rows):
+            out.extend(machine_state(self.noise_hosts, [*self.base.records, *self.candidate.records]))
         if self.untested:
             out.append(f"{len(self.untested)} metric(s) not tested: {self.untested[0].note}")
         if self.margin is not None:
@@ -190,6 +193,46 @@ class Result:
         return self.document().to_json()
 
 
+LOAD_SLACK = 0.5  # per CPU: half the machine busy (or idle) beyond anything the A/A pairs saw
+
+
+def machine_state(pairs: Sequence[Mapping[str, Any]], runs: Sequence[RunRecord]) -> list[str]:
+    """How the compared runs' machine differed from the one the stored A/A pairs measured (their host
+    facts: name, CPUs, the 1-minute load average as each run ended). The A/A noise is a null only for runs
+    made in the state it was measured in: on this machine, pairs recorded while the load rose called
+    20/100 A/A comparisons at alpha 0.05 (bench/compare_noise.py), and a busier host reads slower for
+    any build. A fact a record lacks (an older store, an imported run) is not held against it."""
+    if not pairs or not runs:
+        return []
+    out = []
+    fix = "record `zscheck noise` where and as these runs ran; until then read a verdict against it as the machine's"
+    names = {str(h["name"]) for h in pairs if h.get("name")}
+    away = sorted({str(r.host["name"]) for r in runs if r.host.get("name") and names and r.host["name"] not in names})
+    if away:
+        out.append(f"the compared runs ran on {', '.join(away)}, the A/A pairs on {', '.join(sorted(names))}: {fix}")
+    cpus = {int(h["cpus"]) for h in pairs if h.get("cpus")}
+    other = sorted({int(r.host["cpus"]) for r in runs if r.host.get("cpus") and cpus and r.host["cpus"] not in cpus})
+    if other:
+        out.append(f"the compared runs had {other} CPUs, the A/A pairs {sorted(cpus)}: {fix}")
+    loads = [float(h["load1"]) for h in pairs if h.get("load1") is not None]
+    if loads and not other:
+        low, high = min(loads), max(loads)
+        slack = LOAD_SLACK * (min(cpus) if cpus else 1)
+        outside = [
+            (r.id, float(r.host["load1"]))
+            for r in runs
+            if r.host.get("load1") is not None and not low - slack <= float(r.host["load1"]) <= high + slack
+        ]
+        if outside:
+            shown = ", ".join(f"{load:.2f} ({run})" for run, load in outside[:3])
+            out.append(
+                f"load average as the compared runs ended {shown}{' ...' if len(outside) > 3 else ''}, outside the "
+                f"A/A pairs' {low:.2f} to {high:.2f} by more than {slack:g}: the stored noise was measured in "
+                f"another machine state; {fix}"
+            )
+    return out
+
+
 def per_second(load: LoadResult, metric: str) -> list[float]:
     """One value per second of the run, the first and last second left out when it has more than 4."""
     seconds = [s for s in load.timeline if s.ops > 0]
@@ -235,6 +278,7 @@ def run_compare(
     equivalence_mode: bool = False,
     noise: Mapping[str, Noise] | None = None,
     noise_source: str | None = None,
+    noise_hosts: Sequence[Mapping[str, Any]] = (),
     seed: int = 0,
 ) -> Result:
     """Each metric of the two sides' runs compared (`noise`: the stored A/A noise of each metric, keyed
@@ -250,6 +294,7 @@ def run_compare(
         equivalence_mode,
         diff(base.records, candidate.records),
         noise_source=noise_source if noise else None,
+        noise_hosts=tuple(noise_hosts) if noise else (),
     )
     b = [run_values(load) for load in base.loads()]
     c = [run_values(load) for load in candidate.loads()]

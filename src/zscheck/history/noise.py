@@ -11,7 +11,9 @@ itself, not nights.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from zscheck.history.compare import METRICS, metric_key, run_values
 from zscheck.history.record import AA_PAIR, AA_SIDE, RunRecord
@@ -19,7 +21,7 @@ from zscheck.history.stats import Noise
 from zscheck.history.store import Query, Store
 from zscheck.report.documents import NoiseMetric
 
-__all__ = ["AA_PAIR", "AA_SIDE", "is_aa", "noise_metrics", "noise_of", "pairs_of", "stored_noise"]
+__all__ = ["AA_PAIR", "AA_SIDE", "StoredNoise", "is_aa", "noise_metrics", "noise_of", "pairs_of", "stored_noise"]
 MAX_PAIRS = 50  # the newest pairs compare uses: older ones may be of another machine state
 
 
@@ -71,13 +73,19 @@ def noise_metrics(noise: dict[str, Noise], alpha: float) -> list[NoiseMetric]:
     return out
 
 
-def stored_noise(store: Store, target: str, scenario: str | None) -> tuple[dict[str, Noise], str | None]:
-    """The A/A noise stored for this target and scenario (its newest MAX_PAIRS pairs), and a line saying
-    where it came from; ({}, None) when there are fewer than two pairs."""
+@dataclass(frozen=True)
+class StoredNoise:
+    noise: dict[str, Noise] = field(default_factory=dict)  # empty: fewer than two pairs stored
+    source: str | None = None  # a line saying where it came from
+    hosts: tuple[Mapping[str, Any], ...] = ()  # the pairs' runs' host facts: the machine state it describes
+
+
+def stored_noise(store: Store, target: str, scenario: str | None) -> StoredNoise:
+    """The A/A noise stored for this target and scenario (its newest MAX_PAIRS pairs)."""
     records = [r for r in store.query(Query(target=target, scenario=scenario)) if is_aa(r)]
     pairs = pairs_of(reversed(records))[-MAX_PAIRS:]
     if len(pairs) < 2:
-        return {}, None
+        return StoredNoise()
     newest = pairs[-1][1].id
     source = f"{len(pairs)} stored A/A pairs of {target} ({scenario or 'any scenario'}), the newest run {newest}"
-    return noise_of(pairs), source
+    return StoredNoise(noise_of(pairs), source, tuple(r.host for pair in pairs for r in pair))
