@@ -26,6 +26,8 @@ and the history check within 60 s per hour of history).
     python bench/soak.py --seconds 30       # quicker (the growth is then the heaps' warm-up)
     python bench/soak.py --seconds 3600 --streamed-only   # an hour of this checkout alone (the in-memory
                                             # path would hold gigabytes): RSS over the hour, growth, check
+    python bench/soak.py --seconds 1800 --streamed-only --against c4196ef   # that commit's soak, then
+                                            # this checkout's: their memory growth side by side
 """
 
 from __future__ import annotations
@@ -222,44 +224,60 @@ def operations_and_seconds(run: Path, default: float) -> float:
         return default
 
 
-def streamed_only(seconds: int, users: int, processes: int) -> None:
+def streamed_only(seconds: int, users: int, processes: int, against: str | None) -> None:
     """An hours-long soak of this checkout alone: the load tree's RSS at each tenth of the run, its peak
-    and growth, the history on disk and the check's CPU, extrapolated to eight hours."""
+    and growth, the history on disk and the check's CPU, extrapolated to eight hours. With `against`,
+    the same soak of that commit first (unpacked like the in-memory baseline), its memory beside."""
     from server_vs_locust import Deadline, start_server, stop_process
 
-    deadline = Deadline(time.monotonic() + seconds + 1200)
+    sides = [("this checkout", None)] if against is None else [(against, against), ("this checkout", None)]
+    deadline = Deadline(time.monotonic() + len(sides) * (seconds + 1200))
+    shapes: list[tuple[str, float, float, float, list[tuple[float, float, int]]]] = []
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
-        server, url = start_server(work, 0, users, deadline)
-        try:
-            samples, code = run_load(url, seconds, users, processes, work / "report")
-        finally:
-            stop_process(server)
-        if code != 0:
-            sys.exit(f"soak: zscheck load exited {code}:\n{(work / 'report.out').read_text()[-2000:]}")
-        run = work / "report"
+        for label, commit in sides:
+            name = "against" if commit else "run"
+            src = baseline(commit, work / "baseline") if commit else None
+            (work / name).mkdir()
+            server, url = start_server(work / name, 0, users, deadline)
+            try:
+                samples, code = run_load(url, seconds, users, processes, work / name / "report", src)
+            finally:
+                stop_process(server)
+            if code != 0:
+                tail = (work / name / "report.out").read_text()[-2000:]
+                sys.exit(f"soak: zscheck load ({label}) exited {code}:\n{tail}")
+            took = operations_and_seconds(work / name / "report", seconds)
+            ops = json.loads((work / name / "report" / "summary.json").read_text())["result"]["operations"]["all"]
+            peak, growth = shape(samples)
+            shapes.append((label, float(ops["count"]) / took, peak, growth, samples))
+        run = work / "run" / "report"
         history_bytes = sum(p.stat().st_size for p in (run / "history").glob("history-*.jsonl"))
         took = operations_and_seconds(run, seconds)
         stream = measure("stream", run)
     ops = stream["ops"]
     rate, per_m = ops / took, 1e6 / ops
-    peak, growth = shape(samples)
-    tenths = [samples[min(len(samples) - 1, len(samples) * k // 10)] for k in range(1, 11)]
     print(
         f"soak: toggle, {users} users, {processes} locust processes, --duration {seconds}s, load average "
         f"{os.getloadavg()[0]:.2f}: {ops:,} operations ({rate:,.0f}/s), the history "
         f"{'linearizable' if stream['ok'] else 'VIOLATED'}"
     )
-    print("zscheck load + locust RSS at each tenth of the run: " + ", ".join(f"{mb:.0f}" for _, mb, _ in tenths), "MB")
-    print(f"peak {peak:.0f} MB, growth over the second half {growth:+.0f} MB/h")
+    for label, ops_s, peak, growth, samples in shapes:
+        tenths = [samples[min(len(samples) - 1, len(samples) * k // 10)] for k in range(1, 11)]
+        shown = ", ".join(f"{mb:.0f}" for _, mb, _ in tenths)
+        print(f"{label}: zscheck load + locust RSS at each tenth: {shown} MB")
+        print(
+            f"{label}: {ops_s:,.0f} user-level ops/s, peak {peak:.0f} MB, growth over the second half {growth:+.0f} "
+            f"MB/h ({growth / (ops_s * 3.6e-3):+.1f} MB per M user-level operations); {HOURS} h at this rate: "
+            f"{peak + max(growth, 0.0) * (HOURS - seconds / 3600):.0f} MB (goal 500 MB)"
+        )
     print(
         f"history {history_bytes / 1e6:.0f} MB on disk ({history_bytes * per_m / 1e6:.0f} MB / M ops), check "
         f"{stream['cpu']:.1f} CPU s ({stream['cpu'] * per_m:.1f} / M ops, {stream['cpu'] * 3600 / took:.0f} s per "
         f"hour of history), its peak allocation {stream['peak_mb']:.1f} MB"
     )
-    mem8 = peak + max(growth, 0.0) * (HOURS - seconds / 3600)
     disk8 = history_bytes * 3600 * HOURS / took / 1e9
-    print(f"{HOURS} h at this rate: {mem8:.0f} MB (goal 500 MB), {disk8:.1f} GB of history on disk")
+    print(f"{HOURS} h at this rate: {disk8:.1f} GB of history on disk")
 
 
 def main() -> None:
@@ -270,13 +288,14 @@ def main() -> None:
     parser.add_argument("--baseline-commit", default=BASELINE, help="the in-memory path to run side by side")
     parser.add_argument("--simulated", type=int, default=200_000, help="operations of the checker-only part")
     parser.add_argument("--streamed-only", action="store_true", help="this checkout alone, no in-memory side")
+    parser.add_argument("--against", metavar="COMMIT", help="with --streamed-only: that commit's soak first, beside")
     parser.add_argument("--check", nargs=2, metavar=("MODE", "RUN"), help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.check:
         checker(a.check[0], Path(a.check[1]))
         return
     if a.streamed_only:
-        streamed_only(a.seconds, a.users, a.processes)
+        streamed_only(a.seconds, a.users, a.processes, a.against)
         return
     from server_vs_locust import Deadline, start_server, stop_process
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import time
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9
 TOP_LEVEL = ("e2e", "query", "invalid")
 _HDR_BITS = 11  # three significant digits: HdrHistogram keeps 2048 distinct values per power of two
 _TIMELINE_BITS = 4  # per-second plots: 8 steps per power of two (about 9% apart) are plenty
+SETTLE_AFTER = 15  # seconds: a worker reports every 3 s, so later samples for a second are rare
+_PENDING_MAX = 4096  # buckets absorbed before they go into the histogram: a dict of them costs ~100 B each
 
 
 def _histogram() -> HdrHistogram:
@@ -42,24 +45,40 @@ def _floor(us: int, bits: int) -> int:
 class OperationStats:
     """Samples are counted in a dict keyed by their histogram bucket and put into the HdrHistogram in bulk:
     recording one value in the pure-Python HdrHistogram costs microseconds, and a load generator records
-    several per state change (see bench/load_efficiency.py). The histogram is the same either way."""
+    several per state change (see bench/load_efficiency.py). The histogram is the same either way.
+
+    The histogram is made only when it is read. Each HdrHistogram is a reference cycle (it and its
+    encoder, ~190 KB), freed only by the cyclic garbage collector's rare full passes: a worker that
+    made one per operation for every report (every 3 s) and a master that decoded one for each held
+    tens of megabytes of them between passes, and an hour's soak grew by that. A worker now ships its
+    buckets (`drain`), never a histogram; the master keeps one per operation for the whole run."""
 
     pending: Counter[int] = field(default_factory=Counter)
-    _histogram: HdrHistogram = field(default_factory=_histogram)
+    _histogram: HdrHistogram | None = None
     failures: int = 0
     known: int = 0  # of the failures, those every check of which is a --baseline's known finding
 
     @property
     def histogram(self) -> HdrHistogram:
+        if self._histogram is None:
+            self._histogram = _histogram()
         if self.pending:
             for us, n in self.pending.items():
                 self._histogram.record_value(us, n)
             self.pending.clear()
         return self._histogram
 
+    def samples(self) -> dict[str, Any]:
+        """The samples as plain data: the buckets ("b", bucket in microseconds -> samples), or the encoded
+        histogram ("h") once one was made (then the buckets are in it)."""
+        if self._histogram is None:
+            return {"b": {str(us): n for us, n in self.pending.items()}}
+        return {"h": base64.b64encode(self.histogram.encode()).decode()}
+
     @property
     def count(self) -> int:
-        return int(self.histogram.get_total_count())
+        held = int(self._histogram.get_total_count()) if self._histogram is not None else 0
+        return held + sum(self.pending.values())
 
     def record(self, seconds: float, failed: bool, known: bool = False) -> None:
         self.pending[_floor(min(max(int(seconds * 1e6), _LOWEST_US), _HIGHEST_US), _HDR_BITS)] += 1
@@ -81,21 +100,46 @@ class OperationStats:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Second:
-    """One second of the run: operations, failures, error codes, a coarse latency distribution."""
+    """One second of the run: operations, failures, error codes, a coarse latency distribution.
+
+    A run keeps every second for its timeline, so a settled one (`SETTLE_AFTER` seconds old) packs its
+    buckets into one 8-byte word each (bucket << 32 | samples): at 2,500 operations/s a second holds ~46
+    buckets, 14.5 MB an hour as dicts (tracemalloc), ~2 MB packed. A sample for a packed second (a late
+    report) unpacks it first."""
 
     count: int = 0
     failures: int = 0
     codes: Counter[str] = field(default_factory=Counter)
-    buckets: Counter[int] = field(default_factory=Counter)
+    buckets: Counter[int] | None = field(default_factory=Counter)
+    packed: array[int] | None = None
+
+    def live(self) -> Counter[int]:
+        """The buckets to add to: unpacked if the second was settled."""
+        if self.buckets is None:
+            self.buckets = Counter(self.distribution())
+            self.packed = None
+        return self.buckets
+
+    def settle(self) -> None:
+        if self.buckets is not None:
+            self.packed = array("Q", sorted(b << 32 | n for b, n in self.distribution().items()))
+            self.buckets = None
+
+    def distribution(self) -> dict[int, int]:
+        """Bucket (microseconds, rounded down) -> samples."""
+        if self.buckets is not None:
+            return dict(self.buckets)
+        return {word >> 32: word & 0xFFFFFFFF for word in self.packed or ()}
 
     def quantile(self, q: float) -> float:
         if not self.count:
             return 0.0
-        rank, seen = q * sum(self.buckets.values()), 0
-        for bucket in sorted(self.buckets):
-            seen += self.buckets[bucket]
+        buckets = self.distribution()
+        rank, seen = q * sum(buckets.values()), 0
+        for bucket in sorted(buckets):
+            seen += buckets[bucket]
             if seen >= rank:
                 return bucket / 1e6
         return 0.0
@@ -109,6 +153,8 @@ class Metrics:
     def __init__(self) -> None:
         self.operations: dict[str, OperationStats] = defaultdict(OperationStats)
         self.timeline: dict[int, Second] = defaultdict(Second)
+        self._unsettled: set[int] = set()  # seconds whose buckets are still dicts
+        self._newest = 0  # the newest second recorded or absorbed
         self.scheduled = 0  # arrival-rate mode: state changes given an intended start time
         self.late = 0  # ...of which started late (the generator or the server could not keep up)
 
@@ -119,12 +165,23 @@ class Metrics:
         it failed only checks of the --baseline's known findings."""
         self.operations[f"{operation}.{detail}" if detail else operation].record(seconds, failed, known)
         if operation in TOP_LEVEL:
-            second = self.timeline[int(time.time())]
+            now = int(time.time())
+            second = self.timeline[now]
             second.count += 1
             second.failures += failed
             if code:
                 second.codes[code] += 1
-            second.buckets[_floor(max(int(seconds * 1e6), 1), _TIMELINE_BITS)] += 1
+            second.live()[_floor(max(int(seconds * 1e6), 1), _TIMELINE_BITS)] += 1
+            if now != self._newest:
+                self._settle(now)
+
+    def _settle(self, t: int) -> None:
+        """`t` is a second just seen: pack those `SETTLE_AFTER` older than the newest."""
+        self._newest = max(self._newest, t)
+        self._unsettled.add(t)
+        for old in [u for u in self._unsettled if u < self._newest - SETTLE_AFTER]:
+            self.timeline[old].settle()
+            self._unsettled.discard(old)
 
     def names(self) -> list[str]:
         """Every operation with samples: the recorded names and the operations they are details of."""
@@ -149,12 +206,10 @@ class Metrics:
         """Everything recorded since the last drain, as plain data; the counters start again at zero."""
         data = {
             "operations": {
-                name: {"h": base64.b64encode(s.histogram.encode()).decode(), "f": s.failures, "k": s.known}
-                for name, s in self.operations.items()
-                if s.count
+                name: {**s.samples(), "f": s.failures, "k": s.known} for name, s in self.operations.items() if s.count
             },
             "timeline": {
-                str(t): [s.count, s.failures, dict(s.codes), {str(b): n for b, n in s.buckets.items()}]
+                str(t): [s.count, s.failures, dict(s.codes), {str(b): n for b, n in s.distribution().items()}]
                 for t, s in self.timeline.items()
             },
             "scheduled": self.scheduled,
@@ -162,13 +217,18 @@ class Metrics:
         }
         self.operations.clear()
         self.timeline.clear()
+        self._unsettled.clear()
         self.scheduled = self.late = 0
         return data
 
     def absorb(self, data: dict[str, Any]) -> None:
         for name, raw in data.get("operations", {}).items():
             stats = self.operations[name]
-            stats.histogram.add(HdrHistogram.decode(base64.b64decode(raw["h"])))
+            if "h" in raw:  # a histogram: raw results written before buckets were shipped, or a long run's
+                stats.histogram.add(HdrHistogram.decode(base64.b64decode(raw["h"])))
+            stats.pending.update({int(us): int(n) for us, n in raw.get("b", {}).items()})
+            if len(stats.pending) > _PENDING_MAX:
+                stats.histogram.get_total_count()  # reading the histogram puts the pending buckets in
             stats.failures += int(raw["f"])
             stats.known += int(raw.get("k", 0))
         for t, (count, failures, codes, buckets) in data.get("timeline", {}).items():
@@ -176,7 +236,8 @@ class Metrics:
             second.count += count
             second.failures += failures
             second.codes.update(codes)
-            second.buckets.update({int(b): n for b, n in buckets.items()})
+            second.live().update({int(b): int(n) for b, n in buckets.items()})
+            self._settle(int(t))
         self.scheduled += int(data.get("scheduled", 0))
         self.late += int(data.get("late", 0))
 

@@ -136,6 +136,9 @@ def test_two_processes_merge_their_histories_and_stats(tmp_path: Path) -> None:
     assert result["linearizability"]["images"] == 4 and result["operations"]["e2e"]["count"] > 50
     assert result["generators"] == {"workers": 2, "users": 4}
     _counts_agree(tmp_path / "r", summary)
+    # Each locust process (the master and both workers) handed its freed heap back (zscheck.load.heap).
+    released = re.findall(r"heap released to the OS (\d+) times", (tmp_path / "r" / "locust.log").read_text())
+    assert len(released) == 3 and max(map(int, released)) >= 1, released
 
 
 def test_a_worker_without_the_password_makes_the_master_exit_2_with_its_reason(tmp_path: Path) -> None:
