@@ -10,6 +10,13 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.load.test_runner import zscheck_load
+from zscheck.refserver.faults import LATENCY_PER_REQUEST
+
+# latency-under-load with 30 users: 30 requests in flight hold each PUT and each poll 60 ms, so an e2e
+# (a PUT, then a poll) takes at least 120 ms (measured 121 ms). The gate is half that floor: a correct
+# server on this 2-core machine measured 25 ms alone and up to 51 ms beside two other test files, which
+# failed the 40 ms gate this test had.
+GATE_MS = round(30 * LATENCY_PER_REQUEST * 1000)
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +27,7 @@ CASES = {
         "history",
     ),
     "stale-read": (["--scenario", "contention", "--users", "4", "--duration", "3s"], "history"),
-    "latency-under-load": (["--users", "30", "--duration", "3s", "--slo", "e2e:p50<40ms"], "gate"),
+    "latency-under-load": (["--users", "30", "--duration", "3s", "--slo", f"e2e:p50<{GATE_MS}ms"], "gate"),
     "stalled-jobs": (["--users", "20", "--duration", "5s", "--slo", "job:p99<1s"], "gate"),
 }
 
