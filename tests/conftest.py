@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +13,30 @@ import pytest
 
 from zscheck import Client
 from zscheck.refserver import RunningServer, ServerConfig, start_in_thread
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An `alone` test is a slow one too, so `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("alone"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """An `alone` test that failed inside a pytest-xdist worker says why that matters: its margins assume
+    the machine to itself (the README's second command)."""
+    report: pytest.TestReport = yield
+    if report.failed and item.get_closest_marker("alone") and os.environ.get("PYTEST_XDIST_WORKER"):
+        report.sections.append(
+            ("why this may be the machine", "this test measures latency or the load generator's CPU and ran in "
+             "a pytest-xdist worker, maybe beside other test files; rerun it alone: pytest -m alone")
+        )  # fmt: skip
+    return report
+
 
 PASSWORD = "password"  # the reference server's default for both accounts, as on a fresh ZStack
 

@@ -11,23 +11,36 @@ import pytest
 
 from tests.history.factories import load_summary, record_of
 from zscheck.cli import main
+from zscheck.cli.trend import text
 from zscheck.history.record import EMBEDDED_TARGET, RunRecord
 from zscheck.history.store import open_store
 from zscheck.history.trend import detect, trend
+from zscheck.report.documents import SelfCheck
 
 DAY = 86400.0
 START = 1.8e9
 
 
 def nights(
-    tmp: Path, medians: list[float], *, target: str = "http://127.0.0.1:9", seed: int = 0, prefix: str = "n"
+    tmp: Path,
+    medians: list[float],
+    *,
+    target: str = "http://127.0.0.1:9",
+    seed: int = 0,
+    prefix: str = "n",
+    bound: range = range(0),
 ) -> list[RunRecord]:
-    """One load run a night, each with 10 seconds around that night's median e2e latency."""
+    """One load run a night, each with 10 seconds around that night's median e2e latency; the nights in
+    `bound` had a load generator that was the limit (their generator_cpu self-check failed)."""
     rng = np.random.default_rng(seed)
     out = []
     for night, median in enumerate(medians):
         samples = list(median * np.exp(rng.normal(0, 0.05, 10)))
         summary = load_summary(samples, target=target, started=START + night * DAY)
+        if night in bound and summary.result is not None:
+            summary.result.self_checks = [
+                SelfCheck(check="generator_cpu", ok=False, text="the load generator was the limit", advice="-")
+            ]
         out.append(record_of(tmp, f"{prefix}{night}", summary, "load"))
     return out
 
@@ -132,3 +145,23 @@ def test_a_step_the_hosts_noise_hides_shows_against_the_canary(tmp_path: Path) -
     assert [cp.index for cp in ratio.change_points] == [30] and ratio.change_points[0].worse
     assert ratio.change_points[0].change == pytest.approx(0.25, abs=0.06)
     assert any(reason.startswith("e2e p50 / canary +") for reason in result.failing())
+
+
+@pytest.mark.parametrize("judged", [True, False], ids=["self-checked", "not-self-checked"])
+def test_nights_whose_generator_was_the_limit_give_no_latency_point(tmp_path: Path, judged: bool) -> None:
+    """From night 30 the generator was starved and measured its own slowness (1.6x), the target unchanged.
+    The control, the same latencies without the failed self-check, shows that step: the rule is what hides it."""
+    medians = noisy(40, 0.010, 12, step_at=30, step=0.6)
+    runs = nights(tmp_path, medians, bound=range(30, 40) if judged else range(0))
+    result = trend(runs, label="t")
+    series = {s.name: s for s in result.series}
+    if not judged:
+        assert [cp.index for cp in series["e2e p50"].change_points] == [30] and result.failing()
+        return
+    assert result.generator_bound == [r.id for r in runs[30:]]
+    assert len(series["e2e p50"].values) == len(series["throughput"].values) == 30
+    assert not series["e2e p50"].change_points and result.failing() == []
+    assert len(series["findings"].values) == 40  # what the run found still counts
+    assert result.to_json()["generator_bound"] == result.generator_bound
+    (said,) = [line for line in text(result) if "left out" in line]
+    assert "10 run(s) whose load generator was the limit" in said and runs[30].id in said

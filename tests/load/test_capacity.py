@@ -11,7 +11,7 @@ import pytest
 from tests.load.test_runner import zscheck_load
 from zscheck.refserver.faults import LATENCY_PER_REQUEST
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.alone  # the knee is where latency crosses a gate: no other test file may share the CPU
 
 # toggle with no reads after writes: each operation is a PUT and one poll, each answered
 # LATENCY_PER_REQUEST late per request in flight; with N users N requests are in flight, so an

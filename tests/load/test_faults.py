@@ -32,6 +32,7 @@ CASES = {
 }
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("fault", sorted(CASES))
 @pytest.mark.parametrize("faulty", [True, False], ids=["faulty", "correct"])
 def test_each_load_fault_is_caught_and_a_correct_server_passes(tmp_path: Path, fault: str, faulty: bool) -> None:
@@ -106,6 +107,7 @@ def test_the_correct_server_passes_the_same_runs(tmp_path: Path, scenario: str) 
         assert 0.15 * changes < harness["read_after_write"] < 0.35 * changes, (harness, changes)
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("job_delay", [0.3, 0.0], ids=["stalling", "prompt"])
 def test_arrival_rate_mode_does_not_hide_a_stall(make_server: ServerFactory, tmp_path: Path, job_delay: float) -> None:
     """Coordinated omission: 4 users cannot carry 40/s when each job takes 0.3 s. Latency counted from the
@@ -125,6 +127,7 @@ def test_arrival_rate_mode_does_not_hide_a_stall(make_server: ServerFactory, tmp
         assert arrival["late"] <= arrival["scheduled"] // 10
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("faulty", [True, False], ids=["faulty", "correct"])
 def test_capacity_finds_the_knee_of_a_server_that_slows_with_load(tmp_path: Path, faulty: bool) -> None:
     code, out, doc = zscheck_load(

@@ -77,6 +77,7 @@ def test_toggle_on_a_correct_server_passes_and_restores_every_image(make_server:
     }
 
 
+@pytest.mark.alone
 def test_a_breached_gate_exits_1_and_shows_the_measured_value(tmp_path: Path) -> None:
     # an open model at a rate the generator carries idly: a broken gate is then the target's (a closed loop
     # against the instant server saturates the generator, and a gate broken then is no verdict: exit 2)
@@ -101,6 +102,7 @@ def test_a_contract_violation_under_load_exits_1_grouped_by_check(tmp_path: Path
     assert "violation error_code" in out
 
 
+@pytest.mark.alone
 def test_arrival_rate_mode_counts_from_the_intended_start(tmp_path: Path) -> None:
     code, out, summary = zscheck_load(
         tmp_path, "--rate", "100", "--users", "5", "--duration", "3s", "--slo", "rps>=60", "--slo", "rps<=140"
@@ -217,6 +219,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.alone
 def test_capacity_below_the_first_step_exits_1(tmp_path: Path) -> None:
     code, out, doc = zscheck_load(
         tmp_path, "--start", "1", "--step", "1", "--stop", "3", "--step-duration", "2s", "--slo", "e2e:p50<1us",

@@ -103,7 +103,7 @@ HOG = (
 )
 
 
-@pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.timeout(300)  # the run is bounded at 180 s; starved by design, it took 40 s alone, >120 s in the suite
 def test_one_pinned_process_with_many_users_is_reported_generator_bound(tmp_path: Path) -> None:
     """A starved generator: locust, with 300 users, on one core that three busy loops also want, against a
@@ -139,7 +139,7 @@ def test_one_pinned_process_with_many_users_is_reported_generator_bound(tmp_path
     assert "the load generator was the limit" in out
 
 
-@pytest.mark.slow
+@pytest.mark.alone
 def test_an_idle_generator_at_a_low_rate_is_not_the_limit(tmp_path: Path) -> None:
     code, out, summary = zscheck_load(tmp_path, "--users", "2", "--rate", "20", "--duration", "3s")
     assert code == 0, out

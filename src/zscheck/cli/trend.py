@@ -82,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
 def text(result: Trend) -> list[str]:
     lines = [f"zscheck trend: {result.label}, {result.runs} run(s), Apache Otava at p < {result.max_pvalue:g}"]
+    if result.generator_bound:
+        lines.append(
+            f"  left out of the latency and throughput series: {len(result.generator_bound)} run(s) whose load "
+            f"generator was the limit (their self-check), so they measured the generator, not the target: "
+            + ", ".join(result.generator_bound)
+        )
     for s in result.series:
         head = f"  {s.name:<11} {len(s.values):>3} runs"
         if not s.change_points:

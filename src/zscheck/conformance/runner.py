@@ -52,8 +52,15 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
         # harness's tests'): the suites need none, and nothing cuts a long contract run short.
         "-c",
         os.devnull,
+        # Only the plugins the suites use. pytest would otherwise import every installed plugin (xdist,
+        # timeout, anyio, locust's, which imports locust and lets gevent patch this process) and rewrite
+        # the asserts of each plugin distribution's every module, the whole of schemathesis included:
+        # half of a short run's CPU, spent again in every run (nothing caches it without bytecode files).
+        "--disable-plugin-autoload",
         "-p",
-        "no:locust",  # locust's pytest plugin would import locust, and gevent would patch this process
+        "_hypothesis_pytestplugin",  # --hypothesis-seed
+        "-p",
+        "schemathesis.pytest.plugin",  # test_schema.py's parametrized operations
         "-p",
         "no:cacheprovider",
         "-p",

@@ -129,9 +129,17 @@ def _series_chart(series: Series) -> str:
 
 def trend_page(trend: Trend) -> str:
     failed = trend.failing()
+    bound = trend.generator_bound
+    left = (
+        f"<p>Left out of the latency and throughput series: {len(bound)} run(s) whose load generator was the "
+        f"limit (their self-check), so they measured the generator: {html.escape(', '.join(bound))}</p>"
+        if bound
+        else ""
+    )
     body = [
         f"<h1>zscheck trend</h1><p>{html.escape(trend.label)}: {trend.runs} run(s); change points by Apache "
         f"Otava at p &lt; {trend.max_pvalue:g}, window {trend.window}</p>",
+        left,
         f"<p class='verdict {'fail' if failed else 'pass'}'>"
         + html.escape("FAIL: " + "; ".join(failed) if failed else "no change that made the newest run worse")
         + "</p><table><tr><th>metric</th><th>run</th><th>change</th><th>p</th><th>before</th><th>after</th>"

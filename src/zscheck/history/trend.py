@@ -9,6 +9,11 @@ host's noise, so a change in a target's series that the canary's same metric als
 `CANARY_SLACK` of it is reported as the host's, and does not fail `--fail-on-change`; and each metric
 divided by the canary's of the same night (`e2e p50 / canary`) is a series of its own, in which what the
 host did to both cancels out.
+
+A run whose own self-check found its load generator was the limit (zscheck.load.selfcheck) measured the
+generator's latency and throughput, not the target's: it gives the target's series no latency or
+throughput point (its findings and run time still count), and the trend names it. The canary keeps such
+runs: what it measures is the host, generator included.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class Trend:
     max_pvalue: float
     window: int
     series: list[Series]
+    generator_bound: list[str] = field(default_factory=list)  # runs left out of the latency/throughput series
 
     def failing(self) -> list[str]:
         """What `--fail-on-change` fails on: a change that made a series worse among its newest runs, and
@@ -82,6 +88,7 @@ class Trend:
             "max_pvalue": self.max_pvalue,
             "window": self.window,
             "failed": self.failing(),
+            "generator_bound": self.generator_bound,
             "series": [
                 {
                     "metric": s.name,
@@ -118,6 +125,19 @@ METRICS: tuple[tuple[str, bool], ...] = (
 )
 
 
+GENERATORS_OWN = frozenset(name for name, _ in METRICS if name.endswith(("p50", "p99")) or name == "throughput")
+
+
+def generator_bound(record: RunRecord) -> bool:
+    """The run's load generator was the limit, by its own self-check: its latencies are the generator's."""
+    return any(
+        check.check == "generator_cpu" and not check.ok
+        for load in record.load_summaries()[:1]
+        if load.result is not None
+        for check in load.result.self_checks
+    )
+
+
 def metrics_of(record: RunRecord) -> dict[str, float]:
     """The values one run contributes to the series (a metric it did not measure is absent)."""
     out: dict[str, float] = {}
@@ -147,10 +167,19 @@ def detect(values: Sequence[float], *, max_pvalue: float, window: int) -> list[t
     return [(int(p.index), float(p.stats.mean_1), float(p.stats.mean_2), float(p.stats.pvalue)) for p in points]
 
 
-def _series(records: Sequence[RunRecord], *, max_pvalue: float, window: int) -> dict[str, Series]:
+def _series(
+    records: Sequence[RunRecord], *, max_pvalue: float, window: int, left_out: list[str] | None = None
+) -> dict[str, Series]:
+    """The series of `records`; given `left_out`, a generator-bound run gives no latency or throughput
+    point and its id is appended there."""
     out = {name: Series(name, low) for name, low in METRICS}
     for record in records:
+        bound = left_out is not None and generator_bound(record)
+        if bound and left_out is not None:
+            left_out.append(record.id)
         for name, value in metrics_of(record).items():
+            if bound and name in GENERATORS_OWN:
+                continue
             s = out[name]
             s.values.append(value)
             s.runs.append(record.id)
@@ -177,7 +206,8 @@ def trend(
     # A/A runs (`zscheck noise`) are the harness measuring its own noise, several in a few minutes: as
     # nights they would be a burst of points that a change-point test reads as a level.
     ordered = sorted((r for r in records if not r.is_aa), key=lambda r: r.started)
-    target = _series(ordered, max_pvalue=max_pvalue, window=window)
+    bound: list[str] = []
+    target = _series(ordered, max_pvalue=max_pvalue, window=window, left_out=bound)
     nights = sorted((r for r in canary if not r.is_aa), key=lambda r: r.started)
     host = _series(nights, max_pvalue=max_pvalue, window=window)
     for name, s in target.items():
@@ -193,7 +223,7 @@ def trend(
                 s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
     ratios = [_ratio(s, host[name], max_pvalue=max_pvalue, window=window) for name, s in target.items()]
     shown = [s for s in target.values() if s.values] + [r for r in ratios if r is not None and r.values]
-    return Trend(label, len(ordered), max_pvalue, window, shown)
+    return Trend(label, len(ordered), max_pvalue, window, shown, bound)
 
 
 def _ratio(target: Series, canary: Series, *, max_pvalue: float, window: int) -> Series | None:
