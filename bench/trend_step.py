@@ -1,7 +1,11 @@
 """`zscheck trend`'s detection of a seeded step in a synthetic 60-night series with this machine's noise.
 
 1. Runs `zscheck load` a few times against the correct embedded reference server and measures this
-   machine's run-to-run spread of the e2e p50 (the coefficient of variation of the runs' medians).
+   machine's run-to-run spread of the e2e p50 (the coefficient of variation of the runs' medians). The
+   server times its jobs like a real node (`--timing realistic`, the default here), as a nightly target
+   does: a closed loop against the instant server saturates the load generator (its self-check says so),
+   and such a run measures the generator, so trend leaves it out of the latency series and so does this
+   calibration (exit 2 when a calibration run was generator-bound).
 2. For each seed and step size (0: no step, the false-alarm case; 10% and 20% slower from night 45 on)
    writes 60 nights as run records (one real run's record, its latencies scaled by that night's lognormal
    noise of the measured spread, times the step from night 45), imports them with `zscheck runs import`,
@@ -14,6 +18,7 @@
 
     python bench/trend_step.py --seeds 20          # about 3 minutes
     python bench/trend_step.py --seeds 3 --calibration-runs 3     # a quick look
+    python bench/trend_step.py --timing instant --rate 200        # the instant server, an open model
 
 Results: a table on stdout and reports/bench/trend_step.json. Exit 0 when the 20% step is found in at
 least 90% of the series (by either) and the false-alarm rate is at most 10% (by both), 1 otherwise, 2 when
@@ -64,6 +69,8 @@ def main() -> int:
     parser.add_argument("--calibration-runs", type=int, default=6, help="real runs measuring the noise")
     parser.add_argument("--duration", type=float, default=4, help="seconds per calibration run (default 4)")
     parser.add_argument("--cv", type=float, default=None, help="use this noise instead of the measured one")
+    parser.add_argument("--timing", choices=("realistic", "instant"), default="realistic", help="the server's jobs")
+    parser.add_argument("--rate", type=float, default=None, help="calibrate in --rate mode (an open model)")
     args = parser.parse_args()
     if not 1 <= args.seeds <= 200 or not 3 <= args.calibration_runs <= 30:
         print("--seeds 1..200 and --calibration-runs 3..30 keep the benchmark bounded", file=sys.stderr)
@@ -73,12 +80,19 @@ def main() -> int:
     for i in range(args.calibration_runs):
         proc = zscheck(
             "load", "--duration", f"{args.duration}s", "--users", "8", "--seed", str(i + 1),
+            "--timing", args.timing, *(["--rate", f"{args.rate:g}"] if args.rate else []),
             "--report-dir", str(work / f"run{i}"), "--store", store, timeout=args.duration + 120,
         )  # fmt: skip
         if proc.returncode != 0:
             print(f"calibration run {i}: exit {proc.returncode}: {proc.stderr[-400:]}", file=sys.stderr)
             return 2
     records = [json.loads(line) for line in zscheck("runs", "export", "--store", store).stdout.splitlines()]
+    for record in records:
+        checks = record["documents"]["summary.json"]["result"]["self_checks"]
+        bound = [c["text"] for c in checks if c["check"] == "generator_cpu" and not c["ok"]]
+        if bound:
+            print(f"calibration run {record['id']} measured its load generator: {bound[0]}", file=sys.stderr)
+            return 2
     p50s = [r["documents"]["summary.json"]["result"]["operations"]["e2e"]["p50"] for r in records]
     cv = statistics.stdev(p50s) / statistics.mean(p50s)
     print(f"this machine: e2e p50 over {len(p50s)} runs {[round(v * 1000, 3) for v in p50s]} ms, cv {cv:.3f}")
@@ -131,7 +145,9 @@ def main() -> int:
         print(f"step {step:.0%}: done", file=sys.stderr)
 
     print(f"\n{args.seeds} synthetic 60-night series per step, noise cv {cv:.3f}, step at night 45:")
-    summary: dict[str, Any] = {"cv": cv, "own_sigma": own, "seeds": args.seeds, "steps": {}}
+    summary: dict[str, Any] = {
+        "cv": cv, "own_sigma": own, "seeds": args.seeds, "timing": args.timing, "rate": args.rate, "steps": {},
+    }  # fmt: skip
     for step, rows in outcomes.items():
         for metric in ("e2e p50", "e2e p50 / canary"):
             cells = [r[metric] for r in rows]

@@ -71,7 +71,7 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     parallel, alone = 'pytest -n 3 --dist loadfile -m "not alone"', "pytest -m alone"
     assert f'pip install -e ".[test]" && {parallel} && {alone}' in README.read_text()
     assert 'pip install --quiet -e ".[test]"' in ci
-    assert f"\n{parallel} || status=$?\n{alone} || status=$?\n" in ci
+    assert f"\n{parallel} || status=$?\n{alone} || status=$?\n" in ci and ci.rstrip().endswith('exit "$status"')
 
 
 def test_the_alone_tests_are_slow_ones_too() -> None:

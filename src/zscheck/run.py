@@ -88,8 +88,8 @@ class RunAllResult:
         counted = [p.verdict for p in self.phases if p.name != "drift" or p.verdict is Verdict.COULD_NOT_RUN]
         if not self.phases:
             return Verdict.COULD_NOT_RUN
-        if self.compared is Verdict.VIOLATIONS:  # worse than the baseline beyond --max-regression
-            counted.append(Verdict.VIOLATIONS)
+        if self.compared in (Verdict.VIOLATIONS, Verdict.COULD_NOT_RUN):  # worse than the baseline beyond
+            counted.append(self.compared)  # --max-regression, or only by a generator that was the limit
         return Verdict.combine(counted) if counted else Verdict.PASS
 
     @property

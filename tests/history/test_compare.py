@@ -21,7 +21,8 @@ from zscheck.history.noise import AA_PAIR, AA_SIDE, noise_of, pairs_of
 from zscheck.history.record import RunRecord
 from zscheck.history.stats import ONE_RUN_A_SIDE
 from zscheck.history.store import open_store
-from zscheck.report.documents import ComparisonReport
+from zscheck.report.documents import NO_VERDICT_NOTE, ComparisonReport, SelfCheck
+from zscheck.verdict import Verdict
 
 
 def seconds(median: float, n: int, seed: int) -> list[float]:
@@ -77,6 +78,57 @@ def test_a_regression_beyond_the_margin_fails_and_within_it_passes(tmp_path: Pat
     assert len(failed) == 1 and "worse by more than 5%" in failed[0]
     assert run_compare(base, slower, margin=0.80).failed() == []
     assert run_compare(base, slower).failed() == []  # no margin: reported, never a failure
+
+
+def bound(tmp: Path, name: str, median: float, seed: int) -> RunRecord:
+    """A load run whose generator_cpu self-check failed: its generator was the limit."""
+    summary = load_summary(seconds(median, 40, seed))
+    assert summary.result is not None
+    summary.result.self_checks = [SelfCheck(check="generator_cpu", ok=False, text="the generator", advice="-")]
+    return record_of(tmp, name, summary, "load")
+
+
+@pytest.mark.parametrize(
+    ("starved", "candidate_median", "equivalence", "verdict"),
+    [
+        # a candidate 40% slower, --max-regression 5%
+        (None, 0.014, False, Verdict.VIOLATIONS),
+        ("candidate", 0.014, False, Verdict.COULD_NOT_RUN),  # its "worse" may be its generator's
+        ("base", 0.014, False, Verdict.VIOLATIONS),  # worse than an upper bound: worse still
+        # the same build, --max-regression 10% (with --equivalence: shown within it)
+        (None, 0.010, False, Verdict.PASS),
+        ("base", 0.010, False, Verdict.COULD_NOT_RUN),  # "not worse" than an upper bound says nothing
+        ("candidate", 0.010, True, Verdict.PASS),  # measured within the margin: the target was too
+        ("base", 0.010, True, Verdict.COULD_NOT_RUN),  # within the margin of an upper bound says nothing
+        ("candidate", 0.014, True, Verdict.COULD_NOT_RUN),  # not shown within it: maybe the generator
+    ],
+)
+def test_what_a_generator_that_was_the_limit_measured_is_judged_by_what_it_bounds(
+    tmp_path: Path, starved: str | None, candidate_median: float, equivalence: bool, verdict: Verdict
+) -> None:
+    """A starved generator's latencies are upper bounds of the target's (the answer waited for the
+    generator): a verdict resting on a bound in the wrong direction is none (exit 2), never PASS or FAIL."""
+    base = list(runs_of(tmp_path, "b", 0.010, 5, 1, 0.02))
+    candidate = list(runs_of(tmp_path, "c", candidate_median, 5, 2, 0.02))
+    if starved == "candidate":
+        candidate[2] = bound(tmp_path, "cb", candidate_median, 9)
+    if starved == "base":
+        base[1] = bound(tmp_path, "bb", 0.010, 9)
+    margin = 0.05 if candidate_median > 0.010 else 0.10
+    result = run_compare(
+        Side("b", tuple(base)), Side("c", tuple(candidate)), margin=margin, equivalence_mode=equivalence
+    )
+    assert result.verdict() is verdict, (result.failed(), result.no_verdict())
+    why = result.no_verdict()
+    if verdict is not Verdict.COULD_NOT_RUN:
+        assert why is None
+        return
+    starved_run = candidate[2] if starved == "candidate" else base[1]
+    assert why is not None and why.startswith(NO_VERDICT_NOTE) and starved_run.id in why and "--processes" in why
+    assert why in result.notes() and result.document().notes == result.notes()
+    assert compare_text(result)[-1].startswith("zscheck: COULD NOT RUN (compare) - no verdict")
+    no_gate = run_compare(Side("b", tuple(base)), Side("c", tuple(candidate)))
+    assert no_gate.no_verdict() is None and no_gate.verdict() is Verdict.PASS  # no margin: nothing to judge
 
 
 def test_equivalence_proves_no_regression_only_with_enough_runs(tmp_path: Path) -> None:

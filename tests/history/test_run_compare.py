@@ -15,7 +15,7 @@ from tests.history.test_noise import pair_records
 from zscheck.cli import main
 from zscheck.cli.all_in_one import since_baseline
 from zscheck.history.store import Query, open_store
-from zscheck.report.documents import SCHEMAS_DIR, ComparisonReport
+from zscheck.report.documents import SCHEMAS_DIR, ComparisonReport, SelfCheck
 from zscheck.report.html import render
 from zscheck.run import Phase, RunAllResult
 from zscheck.verdict import Verdict
@@ -28,19 +28,28 @@ def validate(path: Path) -> dict[str, object]:
     return data
 
 
-def run_directory(tmp: Path, name: str, median: float, seed: int) -> Path:
-    """A run's directory as far as the comparison sees it: its load phase's summary."""
+def run_directory(tmp: Path, name: str, median: float, seed: int, *, starved: bool = False) -> Path:
+    """A run's directory as far as the comparison sees it: its load phase's summary (`starved`: its
+    generator_cpu self-check failed)."""
     seconds = list(median * np.exp(np.random.default_rng(seed).normal(0, 0.02, 20)))
     directory = tmp / name
-    load_summary(seconds).write(directory / "load" / "summary.json")
+    summary = load_summary(seconds)
+    if starved and summary.result is not None:
+        summary.result.self_checks = [SelfCheck(check="generator_cpu", ok=False, text="the generator", advice="-")]
+    summary.write(directory / "load" / "summary.json")
     return directory
 
 
 @pytest.mark.parametrize(
-    ("median", "verdict", "p50"), [(0.020, Verdict.VIOLATIONS, "worse"), (0.0101, Verdict.PASS, "~")]
+    ("median", "verdict", "p50", "starved"),
+    [
+        (0.020, Verdict.VIOLATIONS, "worse", False),
+        (0.0101, Verdict.PASS, "~", False),
+        (0.020, Verdict.COULD_NOT_RUN, "worse", True),  # worse, measured by a generator that was the limit
+    ],
 )
 def test_a_run_worse_than_its_baseline_beyond_the_margin_fails(
-    tmp_path: Path, median: float, verdict: Verdict, p50: str
+    tmp_path: Path, median: float, verdict: Verdict, p50: str, starved: bool
 ) -> None:
     spec = str(tmp_path / "h.sqlite")
     base = record_of(tmp_path, "base", load_summary(list(0.010 * np.ones(20))), "load")
@@ -48,7 +57,7 @@ def test_a_run_worse_than_its_baseline_beyond_the_margin_fails(
         store.add(base)
         for record in pair_records(tmp_path, [1.02, 0.98, 1.01, 0.99]):  # a quiet machine's A/A pairs
             store.add(record)
-    directory = run_directory(tmp_path, "run", median, 1)
+    directory = run_directory(tmp_path, "run", median, 1, starved=starved)
     assert since_baseline(directory, base.id, spec, margin=0.05, alpha=0.05) is verdict
     data = validate(directory / "comparison.json")
     metric = next(m for m in data["metrics"] if (m["operation"], m["metric"]) == ("all", "p50"))  # type: ignore[attr-defined]
@@ -57,6 +66,7 @@ def test_a_run_worse_than_its_baseline_beyond_the_margin_fails(
     page = render(directory, [], {})
     assert "<h2 id=baseline>Since the baseline</h2>" in page and "href='#baseline'" in page
     assert ("metric(s) worse by more than 5%" in page) == (verdict is Verdict.VIOLATIONS)
+    assert ("<p class=bad>no verdict: " in page) == starved
 
 
 def test_without_a_comparison_the_page_has_no_section_and_a_broken_one_is_said(tmp_path: Path) -> None:
@@ -114,7 +124,12 @@ def test_run_compare_to_last_pass_writes_comparison_json_and_the_section(
 
 @pytest.mark.parametrize(
     ("compared", "verdict"),
-    [(None, Verdict.PASS), (Verdict.PASS, Verdict.PASS), (Verdict.VIOLATIONS, Verdict.VIOLATIONS)],
+    [
+        (None, Verdict.PASS),
+        (Verdict.PASS, Verdict.PASS),
+        (Verdict.VIOLATIONS, Verdict.VIOLATIONS),
+        (Verdict.COULD_NOT_RUN, Verdict.COULD_NOT_RUN),  # worse only by a generator that was the limit
+    ],
 )
 def test_a_comparison_that_fails_its_gate_fails_the_run(compared: Verdict | None, verdict: Verdict) -> None:
     result = RunAllResult(Path("."), [Phase("contract", 0, 1.0), Phase("load", 0, 1.0)], compared=compared)

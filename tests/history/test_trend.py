@@ -149,19 +149,46 @@ def test_a_step_the_hosts_noise_hides_shows_against_the_canary(tmp_path: Path) -
 
 @pytest.mark.parametrize("judged", [True, False], ids=["self-checked", "not-self-checked"])
 def test_nights_whose_generator_was_the_limit_give_no_latency_point(tmp_path: Path, judged: bool) -> None:
-    """From night 30 the generator was starved and measured its own slowness (1.6x), the target unchanged.
-    The control, the same latencies without the failed self-check, shows that step: the rule is what hides it."""
-    medians = noisy(40, 0.010, 12, step_at=30, step=0.6)
-    runs = nights(tmp_path, medians, bound=range(30, 40) if judged else range(0))
-    result = trend(runs, label="t")
+    """Nights 26 to 35 the generator was starved and measured its own slowness (1.6x), the target
+    unchanged. The control, the same latencies without the failed self-check, shows that step: the rule is
+    what hides it. The canary keeps its own starved nights: what it measures is the host."""
+    medians = noisy(40, 0.010, 12)
+    medians[26:36] = [1.6 * m for m in medians[26:36]]
+    runs = nights(tmp_path, medians, bound=range(26, 36) if judged else range(0))
+    canary = nights(tmp_path, noisy(40, 0.002, 13), target=EMBEDDED_TARGET, prefix="c", bound=range(40))
+    result = trend(runs, canary, label="t")
     series = {s.name: s for s in result.series}
     if not judged:
-        assert [cp.index for cp in series["e2e p50"].change_points] == [30] and result.failing()
+        first = series["e2e p50"].change_points[0]
+        assert (first.index, first.worse) == (26, True)
         return
-    assert result.generator_bound == [r.id for r in runs[30:]]
+    assert result.generator_bound == [r.id for r in runs[26:36]]
     assert len(series["e2e p50"].values) == len(series["throughput"].values) == 30
-    assert not series["e2e p50"].change_points and result.failing() == []
+    assert not series["e2e p50"].change_points and result.failing() == [] and result.no_verdict() is None
     assert len(series["findings"].values) == 40  # what the run found still counts
+    assert series["e2e p50"].canary is not None and len(series["e2e p50"].canary) == 40
     assert result.to_json()["generator_bound"] == result.generator_bound
     (said,) = [line for line in text(result) if "left out" in line]
-    assert "10 run(s) whose load generator was the limit" in said and runs[30].id in said
+    assert "10 run(s) whose load generator was the limit" in said and runs[26].id in said
+
+
+def test_when_every_newest_run_was_generator_bound_the_gate_cannot_judge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "h.sqlite")
+    runs = nights(tmp_path, noisy(40, 0.010, 14), bound=range(30, 40))
+    with open_store(store) as s:
+        for record in runs:
+            s.add(record)
+    assert trend(runs, label="t").recent_bound
+    assert main(["trend", "--store", store]) == 0  # no gate asked for: reported
+    assert main(["trend", "--store", store, "--fail-on-change"]) == 2
+    out = capsys.readouterr().out
+    assert "zscheck: COULD NOT RUN (trend) - the newest 10 run(s) all had a load generator that was the limit" in out
+    assert not trend(runs[:39] + nights(tmp_path, [0.010], prefix="x"), label="t").recent_bound  # one measured
+
+
+def test_the_embedded_servers_own_series_keeps_its_generator_bound_nights(tmp_path: Path) -> None:
+    runs = nights(tmp_path, noisy(20, 0.002, 15), target=EMBEDDED_TARGET, bound=range(20))
+    result = trend(runs, label=EMBEDDED_TARGET)
+    assert result.generator_bound == [] and len(next(s for s in result.series if s.name == "e2e p50").values) == 20

@@ -88,8 +88,9 @@ def baseline(store_records: list[RunRecord], candidate: RunRecord) -> RunRecord 
 
 
 def since_baseline(directory: Path, which: str, spec: str, *, margin: float | None, alpha: float) -> Verdict | None:
-    """The run in `directory` against its baseline: comparison.json written; VIOLATIONS when the comparison
-    fails its gate (as `zscheck compare` would exit 1), None when there was nothing to compare with."""
+    """The run in `directory` against its baseline: comparison.json written; its verdict as `zscheck compare`
+    would exit (VIOLATIONS: its gate failed; COULD NOT RUN: a load generator that was the limit measured what
+    it would judge), None when there was nothing to compare with."""
     from zscheck.history.compare import Side, run_compare  # numpy and scipy: only when comparing
     from zscheck.history.noise import stored_noise
 
@@ -121,11 +122,15 @@ def since_baseline(directory: Path, which: str, spec: str, *, margin: float | No
         noise_hosts=stored.hosts,
     )
     result.document().write(directory / "comparison.json")
-    failed = result.failed()
+    failed, unjudged = result.failed(), result.no_verdict()
     worse = [f"{r.operation} {r.metric} {r.comparison.change:+.1%}" for r in result.rows if r.verdict == "worse"]
     print(
         f"zscheck run: since the baseline {base.id}: "
-        + ("; ".join(failed) if failed else "no new finding" + (", nothing worse beyond the margin" if margin else ""))
+        + (
+            "; ".join(failed)
+            if failed
+            else unjudged or "no new finding" + (", nothing worse beyond the margin" if margin else "")
+        )
         + (f" (worse: {', '.join(worse)})" if worse else "")
         + (
             f"; {len(result.untested)} metric(s) not tested: one run a side, no A/A runs stored"
@@ -134,4 +139,4 @@ def since_baseline(directory: Path, which: str, spec: str, *, margin: float | No
         ),
         file=sys.stderr,
     )
-    return Verdict.VIOLATIONS if failed else Verdict.PASS
+    return result.verdict()

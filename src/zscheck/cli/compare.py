@@ -13,7 +13,6 @@ from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
 from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory
 from zscheck.history.store import Query, Store, open_store
-from zscheck.verdict import Verdict
 
 if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
     from zscheck.history.compare import Result, Row, Side
@@ -158,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         return compare_page(result)
 
     print_and_write(text(result), result.to_json(), args, page)
-    return Verdict.VIOLATIONS.exit_code if result.failed() else Verdict.PASS.exit_code
+    return result.verdict().exit_code
 
 
 def _value(value: float, unit: str) -> str:
@@ -203,11 +202,12 @@ def text(result: Result) -> list[str]:
         lines.extend(f"note: {note}" for note in result.notes())
     else:
         lines.append("load: no load results on both sides")
-    failed = result.failed()
-    verdict = Verdict.VIOLATIONS if failed else Verdict.PASS
+    failed, verdict = result.failed(), result.verdict()
     why = (
         "; ".join(failed)
         if failed
+        else "no verdict: a load generator was the limit (the note says where)"
+        if result.no_verdict()
         else "no new finding"
         + (f", nothing worse by more than {result.margin * 100:g}%" if result.margin is not None else "")
     )

@@ -31,7 +31,8 @@ examples:
   ZSCHECK_STORE=postgresql://ci@db/zscheck zscheck trend embedded
 
 exit codes: 0 no change (or --fail-on-change not given), 1 with --fail-on-change: a change among the newest
-{RECENT} runs made a metric worse and the canary did not show it, 2 could not run.
+{RECENT} runs made a metric worse and the canary did not show it, 2 could not run (with --fail-on-change:
+also when the newest {RECENT} runs' load generator was the limit in every one, so none measured the target).
 """
 
 
@@ -76,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
         return trend_page(result)
 
     print_and_write(text(result), result.to_json(), args, page)
-    failing = result.failing()
-    return Verdict.VIOLATIONS.exit_code if args.fail_on_change and failing else Verdict.PASS.exit_code
+    if not args.fail_on_change:
+        return Verdict.PASS.exit_code
+    if result.failing():
+        return Verdict.VIOLATIONS.exit_code
+    return Verdict.COULD_NOT_RUN.exit_code if result.no_verdict() else Verdict.PASS.exit_code
 
 
 def text(result: Trend) -> list[str]:
@@ -98,7 +102,9 @@ def text(result: Trend) -> list[str]:
                 f"{head}  {cp.change:+.1%} between run {cp.before} and {cp.run}: {cp.mean_before:.4g} -> "
                 f"{cp.mean_after:.4g} (p={cp.pvalue:.2g}), {whose}"
             )
-    failing = result.failing()
-    word = Verdict.VIOLATIONS.word if failing else Verdict.PASS.word
-    lines.append(f"zscheck: {word} (trend) - " + ("; ".join(failing) if failing else "no change made it worse"))
+    failing, unjudged = result.failing(), result.no_verdict()
+    word = Verdict.VIOLATIONS.word if failing else Verdict.COULD_NOT_RUN.word if unjudged else Verdict.PASS.word
+    lines.append(
+        f"zscheck: {word} (trend) - " + ("; ".join(failing) if failing else unjudged or "no change made it worse")
+    )
     return lines

@@ -46,6 +46,12 @@ EMBEDDED_SESSION_TIMEOUT = {"instant": 3.0, "realistic": 4.0}
 # Time a request may take to reach the target's session check beyond the job delay: threads of a busy
 # machine can be kept from running for a while, and a session must not lapse meanwhile.
 SCHEDULING_MARGIN = 1.0
+# A refusal of a session is the target's fault only when the session was provably live when the target
+# checked it: the harness's last renewal (a lower bound: the target renewed it when it checked that
+# request, after it was sent) plus the timeout, less this for a target whose timestamps have one-second
+# resolution, is still after the answer came. A harness that stalled longer than that (a busy machine, a
+# paused VM) proves nothing: it logs in again, re-sends once, and says so in the run's notes.
+TIMESTAMP_RESOLUTION = 1.0
 # The longest a job of the embedded server may wait before it checks the session (the realistic cap).
 EMBEDDED_MAX_JOB_DELAY = {"instant": 0.0, "realistic": 1.5}
 # How long an api-job may stay processing. The instant reference server finishes jobs at once, so a job
@@ -191,6 +197,7 @@ class Harness:
     _expiring: list[tuple[float, str]] = field(default_factory=list)
     _session_timeout: float | None = None
     _last_used: dict[int, float] = field(default_factory=dict)
+    _sessions_lock: threading.Lock = field(default_factory=threading.Lock)  # a stale session renewed once
     started: float = field(default_factory=time.time)
     probes: int = 0  # judged requests, for the run's rate
     notes: list[str] = field(default_factory=list)  # things the report should mention
@@ -391,8 +398,9 @@ class Harness:
 
     def _login(self, account: str, password: str) -> Client:
         assert self.target is not None
+        before = time.monotonic()  # the session is made after this: a lower bound of its start
         client = self.target.login(account, password)
-        self._last_used[id(client)] = time.monotonic()
+        self._last_used[id(client)] = before
         return client
 
     def _poll_deadline(self) -> float:
@@ -470,7 +478,7 @@ class Harness:
         self.control.check()
         dialect = self.dialect
         image = self.image_for(facets, image)
-        session = self._session_for(facets)
+        session, renewed = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
         sent = time.monotonic()
         # A kept sequence is re-sent with the replay's own session on its own image: a probe with another
@@ -478,6 +486,13 @@ class Harness:
         kept = CALLS.set(None) if (facets.session, facets.auth, facets.image) != ("valid", "oauth", "own") else None
         try:
             result = self.main.call(request)
+            if result.error_code == "ID.1001" and renewed is not None and not self._provably_live(renewed):
+                owner = self.tenant if facets.image in ("foreign", "tenants-own") else self.main
+                assert owner is not None
+                session, renewed = self._stalled(owner, renewed, f"{request.method} {request.path}")
+                request = self._request(facets, image, event, session, job_uuid)
+                sent = time.monotonic()
+                result = self.main.call(request)
         finally:
             if kept is not None:
                 CALLS.reset(kept)
@@ -513,35 +528,65 @@ class Harness:
             result.final,
         )
 
-    def _session_for(self, facets: Facets) -> str | None:
+    def _session_for(self, facets: Facets) -> tuple[str | None, float | None]:
+        """The session a probe of this class sends, and for a live one its last renewal the harness saw."""
         if facets.auth != "oauth":
-            return None
+            return None, None
         if facets.session == "unknown":
-            return uuidlib.uuid4().hex
+            return uuidlib.uuid4().hex, None
         if facets.session == "logged-out":
             session = self.main.extra_session()
             self.main.logout(session)
-            return session
+            return session, None
         if facets.session == "expired":
-            return self._expired_session()
+            return self._expired_session(), None
         if facets.image in ("foreign", "tenants-own"):
             assert self.tenant is not None
-            return self.live_session(self.tenant).uuid
-        return self.live_session(self.main).uuid
+            live, renewed = self._live(self.tenant)
+        else:
+            live, renewed = self._live(self.main)
+        return live.uuid, renewed
 
     def live_session(self, client: Client) -> Session:
         """The client's session, renewed by logging in again if it may lapse before the target checks it: a
         probe that means to send a valid session must not send a stale one. A session is renewed only by a
         request that reaches the target's session check (a success), so that is what counts as use, from
         the moment such a request was sent; invalid probes fail before the check and renew nothing."""
-        now = time.monotonic()
-        renewed = self._last_used.get(id(client), 0.0)
-        if client.session is None or (self._session_timeout is not None and now - renewed > self._fresh_for()):
+        return self._live(client)[0]
+
+    def _live(self, client: Client) -> tuple[Session, float]:
+        """live_session, with the renewal it counts from (taken together: another thread may log in anew)."""
+        with self._sessions_lock:
+            now = time.monotonic()
+            renewed = self._last_used.get(id(client), 0.0)
+            if client.session is None or (self._session_timeout is not None and now - renewed > self._fresh_for()):
+                session = client.relogin()
+                self._last_used[id(client)] = now
+                return session, now
+            assert client.session is not None
+            return client.session, renewed
+
+    def _provably_live(self, renewed: float) -> bool:
+        """Was a session last renewed at `renewed` (monotonic) live whenever the target checked a request
+        answered just now? A real target's timeout (unknown here, 2 hours by default) is taken as far away."""
+        if self._session_timeout is None:
+            return True
+        return time.monotonic() - renewed <= self._session_timeout - TIMESTAMP_RESOLUTION
+
+    def _stalled(self, client: Client, renewed: float, what: str) -> tuple[str, float]:
+        """A refusal the harness cannot hold against the target (it stalled past the session's provable
+        life): said in the run's notes; a new session to re-send with, once."""
+        waited = time.monotonic() - renewed
+        self.notes.append(
+            f"{what}: a session refused {waited:.1f} s after its last renewal, later than the "
+            f"{self._session_timeout:g} s timeout less {TIMESTAMP_RESOLUTION:g} s allow to prove it was live (the "
+            "harness stalled): not judged; logged in again and re-sent once"
+        )
+        with self._sessions_lock:
+            before = time.monotonic()
             session = client.relogin()
-            self._last_used[id(client)] = now
-            return session
-        assert client.session is not None
-        return client.session
+            self._last_used[id(client)] = before
+        return session.uuid, before
 
     def _fresh_for(self) -> float:
         """How long after its last renewal a session may still be sent: it must outlive the wait before the
@@ -629,9 +674,13 @@ class Harness:
         """The image as the main account's query shows it. A live session refused (ID.1001) is the
         target's fault, never a reason to log in again and carry on: it is a violation."""
         self.control.check()
-        sent = time.monotonic()
-        session = self.live_session(self.main)
-        result = self.main.call(_wire.get_image(image, session.uuid))
+        session, renewed = self._live(self.main)
+        used, sent = session.uuid, time.monotonic()
+        result = self.main.call(_wire.get_image(image, used))
+        if result.error_code == "ID.1001" and not self._provably_live(renewed):
+            used, _ = self._stalled(self.main, renewed, f"GET /zstack/v1/images/{image}")
+            sent = time.monotonic()
+            result = self.main.call(_wire.get_image(image, used))
         if result.error_code == "ID.1001":
             rejected = self._rejected("the query's answer", result)
             raise self.violation(Sent(self.success_probe(image), result, [rejected], Facets()))
@@ -639,5 +688,6 @@ class Harness:
         if not result.ok or not isinstance(listed, list):
             detail = result.error_code or result.final.error or f"HTTP {result.final.status}"
             raise TargetError(f"query of image {image} failed: {detail}")
-        self._renewed(self.main, sent)  # a query answered with the session renewed it (ZStack, §4.2)
+        if self.main.session is not None and self.main.session.uuid == used:  # not one logged in since
+            self._renewed(self.main, sent)  # a query answered with the session renewed it (ZStack, §4.2)
         return listed[0] if listed and isinstance(listed[0], dict) else None

@@ -60,7 +60,7 @@ def pytest_args(plan: ContractPlan, *, quiet: bool = False) -> list[str]:
         "-p",
         "_hypothesis_pytestplugin",  # --hypothesis-seed
         "-p",
-        "schemathesis.pytest.plugin",  # test_schema.py's parametrized operations
+        "schemathesis.pytest.plugin",  # as autoloaded before: test_schema.py draws schemathesis cases
         "-p",
         "no:cacheprovider",
         "-p",

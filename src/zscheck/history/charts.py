@@ -60,17 +60,19 @@ def _distribution(row: Row, base: str, candidate: str) -> str:
 
 
 def compare_page(result: Result) -> str:
-    failed = result.failed()
+    failed, unjudged = result.failed(), result.no_verdict()
     word = (
         "FAIL: " + "; ".join(failed)
         if failed
+        else f"COULD NOT RUN: {unjudged}"
+        if unjudged
         else "PASS: no new finding" + (", no regression beyond the margin" if result.margin is not None else "")
     )
     body = [
         f"<h1>zscheck compare</h1><p>base <b>{html.escape(result.base.label)}</b> ({len(result.base.records)} "
         f"run(s)) against candidate <b>{html.escape(result.candidate.label)}</b> "
         f"({len(result.candidate.records)} run(s)); alpha {result.alpha:g}</p>",
-        f"<p class='verdict {'fail' if failed else 'pass'}'>{html.escape(word)}</p>",
+        f"<p class='verdict {'fail' if failed or unjudged else 'pass'}'>{html.escape(word)}</p>",
         "<h2>Findings</h2><table><tr><th>state</th><th>check</th><th>rule</th><th>operation</th><th>example</th></tr>",
     ]
     for state, findings in (
@@ -114,21 +116,30 @@ def _value(value: float, unit: str) -> str:
 
 
 def _series_chart(series: Series) -> str:
+    """The series and the canary's against time (days since the series' first run): a night left out of
+    one of them leaves the other where it was."""
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    ax.plot(range(len(series.values)), series.values, ".-", label=series.name)
+    t0 = series.started[0]
+
+    def days(times: list[float]) -> list[float]:
+        return [(t - t0) / 86400 for t in times]
+
+    ax.plot(days(series.started), series.values, ".-", label=series.name)
     if series.canary is not None:
-        ax.plot(range(len(series.canary)), series.canary, ".:", color="grey", label="canary (embedded server)")
+        ax.plot(days(series.canary_started), series.canary, ".:", color="grey", label="canary (embedded server)")
     for cp in series.change_points:
-        ax.axvline(cp.index - 0.5, color="#b00" if not cp.host else "#888", linestyle="--")
-        ax.annotate(f"{cp.change:+.0%}{' host' if cp.host else ''}", (cp.index, max(series.values)), color="#b00")
+        between = days([(series.started[cp.index - 1] + series.started[cp.index]) / 2])[0]
+        ax.axvline(between, color="#b00" if not cp.host else "#888", linestyle="--")
+        at = days([series.started[cp.index]])[0]
+        ax.annotate(f"{cp.change:+.0%}{' host' if cp.host else ''}", (at, max(series.values)), color="#b00")
     ax.set_title(series.name)
-    ax.set_xlabel("run (oldest first)")
+    ax.set_xlabel("days since the first run")
     ax.legend(loc="upper left", fontsize="small")
     return _svg(fig)
 
 
 def trend_page(trend: Trend) -> str:
-    failed = trend.failing()
+    failed, unjudged = trend.failing(), trend.no_verdict()
     bound = trend.generator_bound
     left = (
         f"<p>Left out of the latency and throughput series: {len(bound)} run(s) whose load generator was the "
@@ -140,8 +151,14 @@ def trend_page(trend: Trend) -> str:
         f"<h1>zscheck trend</h1><p>{html.escape(trend.label)}: {trend.runs} run(s); change points by Apache "
         f"Otava at p &lt; {trend.max_pvalue:g}, window {trend.window}</p>",
         left,
-        f"<p class='verdict {'fail' if failed else 'pass'}'>"
-        + html.escape("FAIL: " + "; ".join(failed) if failed else "no change that made the newest run worse")
+        f"<p class='verdict {'fail' if failed or unjudged else 'pass'}'>"
+        + html.escape(
+            "FAIL: " + "; ".join(failed)
+            if failed
+            else f"COULD NOT RUN: {unjudged}"
+            if unjudged
+            else "no change that made the newest run worse"
+        )
         + "</p><table><tr><th>metric</th><th>run</th><th>change</th><th>p</th><th>before</th><th>after</th>"
         "<th>whose</th></tr>",
     ]

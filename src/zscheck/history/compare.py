@@ -26,6 +26,7 @@ from zscheck.history.findings import Finding, FindingsDiff, diff
 from zscheck.history.record import RunRecord
 from zscheck.history.stats import Equivalence, Noise, RunComparison, compare_runs, equivalence_runs
 from zscheck.report.documents import (
+    NO_VERDICT_NOTE,
     CompareEquivalence,
     CompareFinding,
     CompareFindings,
@@ -34,6 +35,7 @@ from zscheck.report.documents import (
     ComparisonReport,
     LoadResult,
 )
+from zscheck.verdict import Verdict
 
 COMPARE_SCHEMA = ComparisonReport.schema_tag()
 MIN_RUNS = 4  # a permutation test of 4 against 4 runs can reach p < 0.05 (2/70); 3 against 3 never can
@@ -96,15 +98,64 @@ class Result:
     noise_hosts: tuple[Mapping[str, Any], ...] = ()  # the host facts of the A/A pairs' runs
 
     @property
-    def regressions(self) -> list[Row]:
+    def worse(self) -> list[Row]:
         """Rows significantly worse beyond the margin (any significant regression when no margin is set)."""
         margin = self.margin if self.margin is not None else 0.0
         return [r for r in self.rows if r.comparison.worse_beyond(margin)]
 
     @property
-    def unproven(self) -> list[Row]:
-        """Equivalence mode: rows whose "no regression beyond the margin" could not be shown."""
+    def not_within(self) -> list[Row]:
+        """Equivalence mode: rows whose "no regression beyond the margin" the runs could not show."""
         return [r for r in self.rows if r.equivalence is not None and not r.equivalence.no_regression]
+
+    def generator_bound(self, side: Side) -> list[str]:
+        """The runs of `side` whose load generator was the limit (their self-check)."""
+        return [r.id for r in side.records if r.generator_bound]
+
+    # A run whose generator was the limit measured upper bounds of its latencies and a lower bound of its
+    # throughput. So a starved candidate's "worse" (or "not shown within the margin") may be the
+    # generator's, and is no verdict, as a load gate broken then is none; its "within the margin" holds.
+    # A starved base only reads slower: a candidate worse than it is worse still, but "not worse" and
+    # "within the margin" of it say nothing.
+
+    @property
+    def regressions(self) -> list[Row]:
+        """The rows worse beyond the margin that are a verdict on the target."""
+        return [] if self.generator_bound(self.candidate) else self.worse
+
+    @property
+    def unproven(self) -> list[Row]:
+        """The rows not shown within the margin that are a verdict on the target (equivalence mode)."""
+        return [] if self.generator_bound(self.candidate) else self.not_within
+
+    def no_verdict(self) -> str | None:
+        """With a margin, why the comparison's gate could not judge (exit 2), or None; a ComparisonReport
+        note starting with NO_VERDICT_NOTE."""
+        if self.margin is None:
+            return None
+        do = "rerun it with more --processes, workers on other machines (--master), or a quieter machine"
+        candidate, base = self.generator_bound(self.candidate), self.generator_bound(self.base)
+        unsure = len({id(r) for r in (*self.worse, *self.not_within)})
+        if candidate and unsure:
+            return (
+                f"{NO_VERDICT_NOTE}{unsure} metric(s) read worse than the margin allows, but the candidate's load "
+                f"generator was the limit in run(s) {', '.join(candidate)} (their self-check): what it measured "
+                f"may be the generator; do: {do}"
+            )
+        if base and not self.failed():
+            return (
+                f"{NO_VERDICT_NOTE}the base's load generator was the limit in run(s) {', '.join(base)} (their "
+                f"self-check): its latencies are upper bounds, so within the margin of them says nothing of the "
+                f"candidate; do: {do}"
+            )
+        return None
+
+    def verdict(self) -> Verdict:
+        """VIOLATIONS when the gate fails (new findings stand whatever the generator did), COULD NOT RUN when
+        it could not judge, PASS otherwise."""
+        if self.failed():
+            return Verdict.VIOLATIONS
+        return Verdict.COULD_NOT_RUN if self.no_verdict() else Verdict.PASS
 
     @property
     def untested(self) -> list[Row]:
@@ -117,6 +168,9 @@ class Result:
             out.extend(machine_state(self.noise_hosts, [*self.base.records, *self.candidate.records]))
         if self.untested:
             out.append(f"{len(self.untested)} metric(s) not tested: {self.untested[0].note}")
+        unjudged = self.no_verdict()
+        if unjudged:
+            out.append(unjudged)
         if self.margin is not None:
             inside = [r for r in self.rows if r.noise_floor is not None and r.noise_floor > self.margin]
             if inside:

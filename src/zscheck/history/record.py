@@ -134,6 +134,17 @@ class RunRecord:
         """A run against the embedded reference server: the host's noise, not a target's change."""
         return self.target == EMBEDDED_TARGET
 
+    @property
+    def generator_bound(self) -> bool:
+        """A load run's own self-check found its load generator was the limit (zscheck.load.selfcheck):
+        its latencies are the generator's upper bounds and its throughput a lower bound, not the target's."""
+        return any(
+            check.check == "generator_cpu" and not check.ok
+            for load in self.load_summaries()
+            if load.result is not None
+            for check in load.result.self_checks
+        )
+
     def document(self, path: str, model: type[D]) -> D | None:
         """The document at `path` as `model`, or None when the run left none there."""
         data = self.documents.get(path)

@@ -58,6 +58,7 @@ class Series:
     started: list[float] = field(default_factory=list)
     change_points: list[ChangePoint] = field(default_factory=list)
     canary: list[float] | None = None
+    canary_started: list[float] = field(default_factory=list)  # when each canary value's run started
 
 
 @dataclass
@@ -68,6 +69,17 @@ class Trend:
     window: int
     series: list[Series]
     generator_bound: list[str] = field(default_factory=list)  # runs left out of the latency/throughput series
+    recent_bound: bool = False  # every one of the newest RECENT runs was left out: their latency is unjudged
+
+    def no_verdict(self) -> str | None:
+        """Why `--fail-on-change` cannot judge the newest runs' latency and throughput (exit 2), or None."""
+        if not self.recent_bound:
+            return None
+        return (
+            f"the newest {min(RECENT, self.runs)} run(s) all had a load generator that was the limit (their "
+            "self-check): no latency or throughput of theirs is the target's; do: give the nightly load run more "
+            "--processes, workers on other machines (--master), or a quieter machine"
+        )
 
     def failing(self) -> list[str]:
         """What `--fail-on-change` fails on: a change that made a series worse among its newest runs, and
@@ -128,16 +140,6 @@ METRICS: tuple[tuple[str, bool], ...] = (
 GENERATORS_OWN = frozenset(name for name, _ in METRICS if name.endswith(("p50", "p99")) or name == "throughput")
 
 
-def generator_bound(record: RunRecord) -> bool:
-    """The run's load generator was the limit, by its own self-check: its latencies are the generator's."""
-    return any(
-        check.check == "generator_cpu" and not check.ok
-        for load in record.load_summaries()[:1]
-        if load.result is not None
-        for check in load.result.self_checks
-    )
-
-
 def metrics_of(record: RunRecord) -> dict[str, float]:
     """The values one run contributes to the series (a metric it did not measure is absent)."""
     out: dict[str, float] = {}
@@ -174,7 +176,7 @@ def _series(
     point and its id is appended there."""
     out = {name: Series(name, low) for name, low in METRICS}
     for record in records:
-        bound = left_out is not None and generator_bound(record)
+        bound = left_out is not None and record.generator_bound
         if bound and left_out is not None:
             left_out.append(record.id)
         for name, value in metrics_of(record).items():
@@ -207,13 +209,14 @@ def trend(
     # nights they would be a burst of points that a change-point test reads as a level.
     ordered = sorted((r for r in records if not r.is_aa), key=lambda r: r.started)
     bound: list[str] = []
-    target = _series(ordered, max_pvalue=max_pvalue, window=window, left_out=bound)
+    own_canary = bool(ordered) and all(r.is_canary for r in ordered)  # `zscheck trend embedded`: keeps them all
+    target = _series(ordered, max_pvalue=max_pvalue, window=window, left_out=None if own_canary else bound)
     nights = sorted((r for r in canary if not r.is_aa), key=lambda r: r.started)
     host = _series(nights, max_pvalue=max_pvalue, window=window)
     for name, s in target.items():
         c = host[name]
         if c.values:
-            s.canary = c.values
+            s.canary, s.canary_started = c.values, c.started
         for i, cp in enumerate(s.change_points):
             if any(
                 abs(h.started - cp.started) <= CANARY_SLACK
@@ -223,7 +226,8 @@ def trend(
                 s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
     ratios = [_ratio(s, host[name], max_pvalue=max_pvalue, window=window) for name, s in target.items()]
     shown = [s for s in target.values() if s.values] + [r for r in ratios if r is not None and r.values]
-    return Trend(label, len(ordered), max_pvalue, window, shown, bound)
+    recent = [r.id for r in ordered[-RECENT:]]
+    return Trend(label, len(ordered), max_pvalue, window, shown, bound, bool(recent) and set(recent) <= set(bound))
 
 
 def _ratio(target: Series, canary: Series, *, max_pvalue: float, window: int) -> Series | None:

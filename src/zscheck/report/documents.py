@@ -665,6 +665,11 @@ class CompareMetric:
     equivalence: CompareEquivalence | None
 
 
+# A ComparisonReport note that starts with this says its gate could not judge (exit 2): what it would have
+# judged was measured by a load generator that was the limit (zscheck.history.compare.Result.no_verdict).
+NO_VERDICT_NOTE = "no verdict: "
+
+
 @dataclass(kw_only=True)
 class ComparisonReport(Document):
     """`zscheck compare --json FILE`, and `zscheck run --compare-to`'s comparison.json."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from zscheck.report.documents import CompareMetric, ComparisonReport
+from zscheck.report.documents import NO_VERDICT_NOTE, CompareMetric, ComparisonReport
 
 
 def _value(value: float, unit: str) -> str:
@@ -33,9 +33,12 @@ def since_baseline(report: ComparisonReport | None, problem: str | None) -> str:
     if report is None:
         return f"{head}<p class=bad>{escape(problem or '')}</p>"
     base = ", ".join(report.base.runs) or report.base.label
+    unjudged = next((n for n in report.notes if n.startswith(NO_VERDICT_NOTE)), None)
     verdict = (
         f"<p class=bad>regression: {escape('; '.join(report.failed))}</p>"
         if report.failed
+        else f"<p class=bad>{escape(unjudged)}</p>"
+        if unjudged
         else "<p class=ok>no new finding"
         + (f", nothing worse by more than {report.max_regression * 100:g}%" if report.max_regression else "")
         + "</p>"
