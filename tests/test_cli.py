@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,3 +152,23 @@ def test_quiet_load_prints_the_verdict_only(tmp_path: Path) -> None:
     out = run_cli("load", "--duration", "2s", "--users", "1", "--quiet", "--report-dir", str(tmp_path), timeout=120)
     assert out.returncode == 0
     assert all(line.startswith("zscheck:") for line in out.stdout.splitlines()), out.stdout
+
+
+@pytest.mark.slow
+def test_a_signal_while_zscheck_still_imports_exits_2() -> None:
+    """SIGTERM at several moments of start-up: whenever the process says it was interrupted while starting,
+    it exits 2 (it once exited -2, a KeyboardInterrupt noted by CPython mid-import, 0.8 s in)."""
+    said = 0
+    for delay in (0.2, 0.35, 0.5, 0.65, 0.8, 1.0):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zscheck", "diff", "--baseline-target", "http://127.0.0.1:9",
+             "--candidate-target", "http://127.0.0.1:9"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        if "interrupted by a signal while starting" in err:
+            said += 1
+            assert proc.returncode == 2, (delay, proc.returncode, err)
+    assert said, "no signal landed while zscheck imported: the delays no longer cover its start-up"

@@ -97,9 +97,9 @@ def bound(tmp: Path, name: str, median: float, seed: int) -> RunRecord:
         ("base", 0.014, False, Verdict.VIOLATIONS),  # worse than an upper bound: worse still
         # the same build, --max-regression 10% (with --equivalence: shown within it)
         (None, 0.010, False, Verdict.PASS),
-        ("base", 0.010, False, Verdict.COULD_NOT_RUN),  # "not worse" than an upper bound says nothing
+        ("base", 0.010, False, Verdict.PASS),  # "not worse" than an upper bound: a note says it is weaker
         ("candidate", 0.010, True, Verdict.PASS),  # measured within the margin: the target was too
-        ("base", 0.010, True, Verdict.COULD_NOT_RUN),  # within the margin of an upper bound says nothing
+        ("base", 0.010, True, Verdict.PASS),  # likewise
         ("candidate", 0.014, True, Verdict.COULD_NOT_RUN),  # not shown within it: maybe the generator
     ],
 )
@@ -122,6 +122,8 @@ def test_what_a_generator_that_was_the_limit_measured_is_judged_by_what_it_bound
     why = result.no_verdict()
     if verdict is not Verdict.COULD_NOT_RUN:
         assert why is None
+        weaker = [n for n in result.notes() if "weaker than it reads" in n]
+        assert bool(weaker) == (starved == "base" and verdict is Verdict.PASS), result.notes()
         return
     starved_run = candidate[2] if starved == "candidate" else base[1]
     assert why is not None and why.startswith(NO_VERDICT_NOTE) and starved_run.id in why and "--processes" in why
