@@ -1,8 +1,10 @@
 """`zscheck compare`'s false-positive rate over A/A pairs of real runs, and its power on a 10% regression.
 
 Runs `zscheck load` N times against the correct embedded reference server (same options, one seed each):
-N runs of one build. Then, through `zscheck compare --json` only (the command a user runs), on stores
-made of those runs with `zscheck runs import`:
+N runs of one build. The server times its jobs like a real node (`--timing realistic`, the default), as a
+release candidate does: a closed loop against the instant server measures the load generator (its
+self-check says so, the run exits 2, and so does this benchmark), not the target. Then, through `zscheck
+compare --json` only (the command a user runs), on stores made of those runs with `zscheck runs import`:
 
 - one run a side, judged against stored A/A noise: every pair (i, j) of the runs, base i and candidate j,
   the other N-2 runs stored as A/A pairs of the base's target (labelled as `zscheck noise` labels them).
@@ -15,6 +17,7 @@ made of those runs with `zscheck runs import`:
 
     python bench/compare_noise.py --runs 10 --duration 6      # about 10 minutes on a shared 2-core machine
     python bench/compare_noise.py --runs 6 --duration 3       # a quick look (no K-against-K: K < 4)
+    python bench/compare_noise.py --timing instant --rate 200 # the instant server, an open model
     python bench/compare_noise.py --runs 42 --duration 4 --max-pairs 100   # 20 A/A pairs stored: the
                                                               # one-run-a-side test ranks among them
     python bench/compare_noise.py --runs-from /tmp/zscheck-compare-bench-XXXX/h.sqlite --max-pairs 100 \
@@ -108,6 +111,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="real load runs (default 10)")
     parser.add_argument("--duration", type=float, default=6, help="seconds per run (default 6)")
     parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--timing", choices=("realistic", "instant"), default="realistic", help="the server's jobs")
+    parser.add_argument("--rate", type=float, default=None, help="runs in --rate mode (an open model)")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--splits", type=int, default=20, help="random K-against-K splits (default 20)")
     parser.add_argument("--max-pairs", type=int, default=None, help="one-run-a-side pairs to compare (default all)")
@@ -127,6 +132,7 @@ def main() -> int:
     for i in range(0 if args.runs_from else args.runs):
         proc = zscheck(
             "load", "--duration", f"{args.duration}s", "--users", str(args.users), "--seed", str(i + 1),
+            "--timing", args.timing, *(["--rate", f"{args.rate:g}"] if args.rate else []),
             "--report-dir", str(work / f"run{i}"), "--store", store, timeout=args.duration + 120,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -201,6 +207,8 @@ def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     summary = {
         "runs": args.runs,
+        "timing": args.timing,
+        "rate": args.rate,
         "duration": args.duration,
         "users": args.users,
         "alpha": args.alpha,

@@ -30,6 +30,7 @@ ALLOWED = {
     "zscheck.events": {"zscheck.verdict"},
     "zscheck.slo": {"zscheck.errors"},
     "zscheck.linearizability": set(),
+    "zscheck.expiry": set(),
     "zscheck.metrics": set(),
     "zscheck.config": {"zscheck.errors"},
     "zscheck.rundir": {"zscheck.errors"},

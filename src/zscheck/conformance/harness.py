@@ -37,6 +37,7 @@ from zscheck.client import CALLS, Client, RequestLimiter
 from zscheck.conformance.plan import ContractPlan
 from zscheck.control import RunControl
 from zscheck.errors import TargetError
+from zscheck.expiry import TIMESTAMP_RESOLUTION, Stamp, describe_age, provably_live
 from zscheck.fixtures import FixtureImages, Journal, SetupError, fixture_names
 from zscheck.target import EmbeddedServer, Target
 
@@ -47,11 +48,9 @@ EMBEDDED_SESSION_TIMEOUT = {"instant": 3.0, "realistic": 4.0}
 # machine can be kept from running for a while, and a session must not lapse meanwhile.
 SCHEDULING_MARGIN = 1.0
 # A refusal of a session is the target's fault only when the session was provably live when the target
-# checked it: the harness's last renewal (a lower bound: the target renewed it when it checked that
-# request, after it was sent) plus the timeout, less this for a target whose timestamps have one-second
-# resolution, is still after the answer came. A harness that stalled longer than that (a busy machine, a
-# paused VM) proves nothing: it logs in again, re-sends once, and says so in the run's notes.
-TIMESTAMP_RESOLUTION = 1.0
+# checked it (`zscheck.expiry`: the last renewal the harness saw, plus the timeout, less the timestamps'
+# resolution, read on both clocks). A harness that stalled longer than that (a busy machine, a paused VM)
+# proves nothing: it logs in again, re-sends once, and says so in the run's notes.
 # The longest a job of the embedded server may wait before it checks the session (the realistic cap).
 EMBEDDED_MAX_JOB_DELAY = {"instant": 0.0, "realistic": 1.5}
 # How long an api-job may stay processing. The instant reference server finishes jobs at once, so a job
@@ -194,9 +193,9 @@ class Harness:
     admin_images: list[str] = field(default_factory=list)  # fixture images the main account owns
     tenant_images: list[str] = field(default_factory=list)  # fixture images the normal account owns
     created_texts: dict[str, dict[str, str]] = field(default_factory=dict)  # uuid -> the name (...) it was given
-    _expiring: list[tuple[float, str]] = field(default_factory=list)
+    _expiring: list[tuple[Stamp, str]] = field(default_factory=list)
     _session_timeout: float | None = None
-    _last_used: dict[int, float] = field(default_factory=dict)
+    _last_used: dict[int, Stamp] = field(default_factory=dict)  # client -> its session's last renewal seen
     _sessions_lock: threading.Lock = field(default_factory=threading.Lock)  # a stale session renewed once
     started: float = field(default_factory=time.time)
     probes: int = 0  # judged requests, for the run's rate
@@ -262,14 +261,15 @@ class Harness:
             # requests are in flight at once (a load a management node carries easily).
             limiter=self.limiter,
         )
+        before = Stamp.now()  # the main account logs in inside open(): a lower bound of its session's start
         self.target.open()
-        self._last_used[id(self.main)] = time.monotonic()
+        self._last_used[id(self.main)] = before
         if self._session_timeout is not None:
             # Sessions left to expire, for the "expired" class: opened first, so they lapse while the
             # fixtures are made.
             for _ in range(2):
                 session = self.main.extra_session()
-                self._expiring.append((time.monotonic(), session))
+                self._expiring.append((Stamp.now(), session))
             self._check_setup_sessions(right_after_logins=True)
         fixtures = self.target.fixtures
         assert fixtures is not None
@@ -398,7 +398,7 @@ class Harness:
 
     def _login(self, account: str, password: str) -> Client:
         assert self.target is not None
-        before = time.monotonic()  # the session is made after this: a lower bound of its start
+        before = Stamp.now()  # the session is made after this: a lower bound of its start
         client = self.target.login(account, password)
         self._last_used[id(client)] = before
         return client
@@ -480,7 +480,7 @@ class Harness:
         image = self.image_for(facets, image)
         session, renewed = self._session_for(facets)
         request = self._request(facets, image, event, session, job_uuid)
-        sent = time.monotonic()
+        sent = Stamp.now()
         # A kept sequence is re-sent with the replay's own session on its own image: a probe with another
         # session, auth or image would be re-sent as a different request, so it is left out of it.
         kept = CALLS.set(None) if (facets.session, facets.auth, facets.image) != ("valid", "oauth", "own") else None
@@ -491,7 +491,7 @@ class Harness:
                 assert owner is not None
                 session, renewed = self._stalled(owner, renewed, f"{request.method} {request.path}")
                 request = self._request(facets, image, event, session, job_uuid)
-                sent = time.monotonic()
+                sent = Stamp.now()
                 result = self.main.call(request)
         finally:
             if kept is not None:
@@ -515,20 +515,22 @@ class Harness:
         if violations and result.error_code == "ID.1001" and facets.auth == "oauth" and facets.session == "valid":
             # Whatever the probe meant to test, it sent a session the run keeps live: the answer is that
             # fault first (the query's rule, for every request), and the wrong code second.
-            violations.insert(0, self._rejected("the answer", result))
+            violations.insert(0, self._rejected("the answer", result, renewed))
         return Sent(probe, result, violations, facets)
 
-    @staticmethod
-    def _rejected(what: str, result: ApiResult) -> Violation:
+    def _rejected(self, what: str, result: ApiResult, renewed: Stamp | None) -> Violation:
+        timeout = self._session_timeout
+        within = "its timeout" if timeout is None else f"its {timeout:g} s timeout less {TIMESTAMP_RESOLUTION:g} s"
+        since = "" if renewed is None else f" {describe_age(renewed)} after the target last accepted it,"
         return Violation(
             "session_rejected",
-            "a live session was refused: the target had accepted it moments before, well within its timeout",
+            f"a live session was refused{since} well within {within}",
             what,
             "ID.1001",
             result.final,
         )
 
-    def _session_for(self, facets: Facets) -> tuple[str | None, float | None]:
+    def _session_for(self, facets: Facets) -> tuple[str | None, Stamp | None]:
         """The session a probe of this class sends, and for a live one its last renewal the harness saw."""
         if facets.auth != "oauth":
             return None, None
@@ -554,36 +556,33 @@ class Harness:
         the moment such a request was sent; invalid probes fail before the check and renew nothing."""
         return self._live(client)[0]
 
-    def _live(self, client: Client) -> tuple[Session, float]:
+    def _live(self, client: Client) -> tuple[Session, Stamp]:
         """live_session, with the renewal it counts from (taken together: another thread may log in anew)."""
         with self._sessions_lock:
-            now = time.monotonic()
-            renewed = self._last_used.get(id(client), 0.0)
-            if client.session is None or (self._session_timeout is not None and now - renewed > self._fresh_for()):
+            now = Stamp.now()
+            renewed = self._last_used.get(id(client))
+            stale = renewed is None or (self._session_timeout is not None and renewed.age(now) > self._fresh_for())
+            if client.session is None or renewed is None or stale:
                 session = client.relogin()
                 self._last_used[id(client)] = now
                 return session, now
-            assert client.session is not None
             return client.session, renewed
 
-    def _provably_live(self, renewed: float) -> bool:
-        """Was a session last renewed at `renewed` (monotonic) live whenever the target checked a request
-        answered just now? A real target's timeout (unknown here, 2 hours by default) is taken as far away."""
-        if self._session_timeout is None:
-            return True
-        return time.monotonic() - renewed <= self._session_timeout - TIMESTAMP_RESOLUTION
+    def _provably_live(self, renewed: Stamp) -> bool:
+        """Was a session last renewed at `renewed` live whenever the target checked a request answered
+        just now? (`zscheck.expiry`.)"""
+        return provably_live(renewed, self._session_timeout)
 
-    def _stalled(self, client: Client, renewed: float, what: str) -> tuple[str, float]:
+    def _stalled(self, client: Client, renewed: Stamp, what: str) -> tuple[str, Stamp]:
         """A refusal the harness cannot hold against the target (it stalled past the session's provable
         life): said in the run's notes; a new session to re-send with, once."""
-        waited = time.monotonic() - renewed
         self.notes.append(
-            f"{what}: a session refused {waited:.1f} s after its last renewal, later than the "
-            f"{self._session_timeout:g} s timeout less {TIMESTAMP_RESOLUTION:g} s allow to prove it was live (the "
-            "harness stalled): not judged; logged in again and re-sent once"
+            f"{what}: a session refused {describe_age(renewed)} after its last renewal, later than the "
+            f"{self._session_timeout:g} s timeout less {TIMESTAMP_RESOLUTION:g} s allow to prove it was live (a "
+            "stalled harness or a paused host): not judged; logged in again and re-sent once"
         )
         with self._sessions_lock:
-            before = time.monotonic()
+            before = Stamp.now()
             session = client.relogin()
             self._last_used[id(client)] = before
         return session.uuid, before
@@ -596,14 +595,19 @@ class Harness:
         delay = EMBEDDED_MAX_JOB_DELAY.get(options.timing, 0.0) if options.embedded else 0.0
         return max(0.1, min(self._session_timeout / 2, self._session_timeout - delay - SCHEDULING_MARGIN))
 
-    def _renewed(self, client: Client, sent: float) -> None:
-        """A request with the client's session, sent at `sent` (monotonic), passed the session check."""
-        self._last_used[id(client)] = max(self._last_used.get(id(client), 0.0), sent)
+    def _renewed(self, client: Client, sent: Stamp) -> None:
+        """A request with the client's session, sent at `sent`, passed the session check."""
+        last = self._last_used.get(id(client))
+        self._last_used[id(client)] = sent if last is None else last.later(sent)
 
     def _expired_session(self) -> str:
         assert self._session_timeout is not None and self._expiring
         created, session = self._expiring[0]
-        wait = created + self._session_timeout + 0.3 - time.monotonic()
+        # Expired on both clocks (the target counts on its wall clock); a wall clock stepped back adds at most
+        # one more timeout.
+        now = Stamp.now()
+        waits = (created.monotonic - now.monotonic, created.wall - now.wall)
+        wait = min(max(waits) + self._session_timeout + 0.3, self._session_timeout + 0.3)
         if wait > 0:
             time.sleep(wait)  # once per run at most: these sessions are never used while alive
         return session
@@ -675,14 +679,14 @@ class Harness:
         target's fault, never a reason to log in again and carry on: it is a violation."""
         self.control.check()
         session, renewed = self._live(self.main)
-        used, sent = session.uuid, time.monotonic()
+        used, sent = session.uuid, Stamp.now()
         result = self.main.call(_wire.get_image(image, used))
         if result.error_code == "ID.1001" and not self._provably_live(renewed):
-            used, _ = self._stalled(self.main, renewed, f"GET /zstack/v1/images/{image}")
-            sent = time.monotonic()
+            used, renewed = self._stalled(self.main, renewed, f"GET /zstack/v1/images/{image}")
+            sent = Stamp.now()
             result = self.main.call(_wire.get_image(image, used))
         if result.error_code == "ID.1001":
-            rejected = self._rejected("the query's answer", result)
+            rejected = self._rejected("the query's answer", result, renewed)
             raise self.violation(Sent(self.success_probe(image), result, [rejected], Facets()))
         listed = result.data.get("inventories") if isinstance(result.data, dict) else None
         if not result.ok or not isinstance(listed, list):

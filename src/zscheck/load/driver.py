@@ -33,6 +33,7 @@ from zscheck.checks import (
     judge_read,
 )
 from zscheck.checks.transitions import MIN_SEPARATION
+from zscheck.expiry import Stamp, describe_age, provably_live
 from zscheck.linearizability import Operation
 from zscheck.load.plan import INVALID_KINDS, LoadPlan
 from zscheck.load.recorder import Recorder
@@ -55,8 +56,6 @@ INVALID_FACETS = {
 # client; a 1 s job 9 times, 16 by the client. Jobs within 30 ms (the reference server's) cost the same.
 POLLS = PollSchedule(0.005, 2.0, 0.5)
 SESSION_EXPIRED = "ID.1001"
-# A session rejected this long before it could have expired was live (the timeout's 1 s resolution).
-EXPIRY_MARGIN = 1.0
 
 
 class Wire(Protocol):
@@ -77,12 +76,12 @@ class Wire(Protocol):
 class Sessions:
     """The process's sessions: one live (shared by its users, replaced by a re-login), one logged out (for
     the errors scenario). ZStack's expiry slides to now + timeout on every request it accepts, so the live
-    session is valid until at least `accepted + timeout`."""
+    session is valid until at least `accepted + timeout` (`zscheck.expiry`)."""
 
     live: str
     dead: str | None = None
     timeout: float | None = None  # seconds, from the login answer (expiredDate - createDate); None: unknown
-    accepted: float = field(default_factory=time.time)  # wall clock: the latest accepted request was sent
+    accepted: Stamp = field(default_factory=Stamp.now)  # the latest accepted request was sent then
 
 
 @dataclass
@@ -159,7 +158,8 @@ class Driver:
         session = self.sessions.live
         request = _wire.change_state(image, event, session, dialect=self.plan.dialect)
         name = f"changeImageState {event}"
-        invoked = time.time()
+        stamp = Stamp.now()
+        invoked = stamp.wall
         token = self.recorder.begin(invoked)  # in flight: the history file's watermark waits for it
         try:
             sent = time.perf_counter()
@@ -173,7 +173,7 @@ class Driver:
                     self.recorder.operation(Operation(image, "write", STATE_OF[event], invoked, None, self.client))
             done = time.perf_counter()
             probe = Probe(self.plan.dialect, image, event, self._valid, request.headers.get("X-Job-UUID"))
-            violations = self._session_verdict(result.error_code, result.final, session, invoked)
+            violations = self._session_verdict(result.error_code, result.final, session, stamp)
             violations += judge(probe, result)
             track = self.tracks.get(image)
             if track is not None:
@@ -211,21 +211,21 @@ class Driver:
     def _query(self, image: str) -> tuple[dict[str, Any] | None, list[Violation]]:
         session = self.sessions.live
         request = _wire.get_image(image, session)
-        invoked = time.time()
-        token = self.recorder.begin(invoked)  # in flight until recorded: the watermark waits for it
+        stamp = Stamp.now()
+        token = self.recorder.begin(stamp.wall)  # in flight until recorded: the watermark waits for it
         try:
-            return self._answered(image, request, session, invoked, self.wire.send(request, "images/{uuid}"))
+            return self._answered(image, request, session, stamp, self.wire.send(request, "images/{uuid}"))
         finally:
             self.recorder.end(token)
 
     def _answered(
-        self, image: str, request: _wire.WireRequest, session: str, invoked: float, exchange: Exchange
+        self, image: str, request: _wire.WireRequest, session: str, sent: Stamp, exchange: Exchange
     ) -> tuple[dict[str, Any] | None, list[Violation]]:
-        completed = time.time()
+        invoked, completed = sent.wall, time.time()
         data = exchange.json
         error = data.get("error") if isinstance(data, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
-        violations = self._session_verdict(code if isinstance(code, str) else None, exchange, session, invoked)
+        violations = self._session_verdict(code if isinstance(code, str) else None, exchange, session, sent)
         violations += judge_read(exchange, image, documented=False)
         inventory = None
         if not violations and isinstance(data, dict):
@@ -255,12 +255,12 @@ class Driver:
             session = self.sessions.dead
         request = _wire.change_state(image, event, session, dialect=self.plan.dialect)
         name = f"changeImageState invalid:{kind}"
-        invoked, started = time.time(), time.perf_counter()
+        stamp, started = Stamp.now(), time.perf_counter()
         result = self._call(request, name)
         probe = Probe(self.plan.dialect, image, event, self._invalid[kind], request.headers.get("X-Job-UUID"))
         violations = judge(probe, result)
         if session == self.sessions.live:
-            violations[:0] = self._session_verdict(result.error_code, result.final, session, invoked)
+            violations[:0] = self._session_verdict(result.error_code, result.final, session, stamp)
         track = self.tracks.get(image)
         if track is not None and result.ok:  # a wrong acceptance may have changed the owner's image: reread it
             track.known, track.refused = False, False
@@ -334,14 +334,14 @@ class Driver:
 
     # ------------------------------------------------------------------ sessions
 
-    def _session_verdict(self, code: str | None, exchange: Exchange, session: str, sent: float) -> list[Violation]:
+    def _session_verdict(self, code: str | None, exchange: Exchange, session: str, sent: Stamp) -> list[Violation]:
         """ID.1001 for the process's live session. The target is asked (ValidateSession, which does not
-        renew); a session it still calls valid, or one rejected before `accepted + timeout`, was live: a
+        renew); a session it still calls valid, or one provably live (`zscheck.expiry`), was live: a
         `session_rejected` violation. A session that ended is replaced by a re-login (recorded) so the run
         carries on; a session some other user already replaced is not judged again."""
         if code != SESSION_EXPIRED:
             if exchange.error is None and session == self.sessions.live:
-                self.sessions.accepted = max(self.sessions.accepted, sent)
+                self.sessions.accepted = self.sessions.accepted.later(sent)
             return []
         if session != self.sessions.live:
             return []  # another user of this process met the end of this session first and logged in again
@@ -349,11 +349,15 @@ class Driver:
         answer = self.wire.send(_wire.validate_session(session), "accounts/sessions/{uuid}/valid")
         valid = isinstance(answer.json, dict) and answer.json.get("valid") is True
         self.wire.settle(answer, "accounts/sessions/{uuid}/valid", None)
-        timeout = self.sessions.timeout
-        left = None if timeout is None else self.sessions.accepted + timeout - sent
+        timeout, accepted = self.sessions.timeout, self.sessions.accepted
+        left = None if timeout is None else timeout - accepted.age()
         found = []
-        if valid or (left is not None and left > EXPIRY_MARGIN):
-            why = "ValidateSession says it is still valid" if valid else f"it had at least {left:.0f} s to live"
+        if valid or (timeout is not None and provably_live(accepted, timeout)):
+            why = (
+                "ValidateSession says it is still valid"
+                if valid
+                else f"last accepted {describe_age(accepted)} before, within its {timeout:g} s timeout"
+            )
             found.append(
                 Violation(
                     "session_rejected",

@@ -40,6 +40,7 @@ from zscheck.checks import default_table
 from zscheck.client import Client
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, ZscheckError
+from zscheck.expiry import Stamp
 from zscheck.load import heap, selfcheck
 from zscheck.load.driver import EVENT_FOR, SAME_EVENT, Driver, Sessions
 from zscheck.load.plan import LoadPlan
@@ -125,7 +126,7 @@ class ProcessState:
             except ZscheckError as exc:  # a target that now refuses the credentials: judged, not a crash
                 self.recorder.count("relogin_failures", f"{time.time():.3f}: the re-login failed: {exc}")
                 return False
-            self.sessions.live, self.sessions.accepted = session.uuid, time.time()
+            self.sessions.live, self.sessions.accepted = session.uuid, Stamp.now()
             self.sessions.timeout = session.timeout
             return True
 
