@@ -7,7 +7,6 @@ answer, and compares the image with the model; a failure shrinks to a minimal se
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
@@ -27,7 +26,7 @@ from zscheck.checks import (
     check_query_agrees,
     check_strings_round_trip,
 )
-from zscheck.conformance.harness import Harness, Sent
+from zscheck.conformance.harness import Harness, Sent, Stamp
 from zscheck.conformance.plugin import beside, in_parallel, require
 
 STATES = {"enable": "Enabled", "disable": "Disabled"}
@@ -44,14 +43,14 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             self.model: dict[str, dict[str, Any]] = {}
-            # Per image, when its last write was known to be done (wall clock, the clock Exchange.started
-            # uses). Every write counts, whoever made it: a change, a delete, a recover, an update, a reset.
-            self.written: dict[str, float] = {}
+            # Per image, when its last write was known to be done. Every write counts, whoever made it: a
+            # change, a delete, a recover, an update, a reset.
+            self.written: dict[str, Stamp] = {}
             for uuid in images:
                 self._reset(uuid)
                 self.model[uuid] = self._query(uuid, None)
                 # Written just now by the reset, or within the last second by whatever ran before.
-                self.written[uuid] = time.time()
+                self.written[uuid] = Stamp.now()
             zs.keep_calls()  # a violation found from here carries its sequence: replayed from the same start
 
         def _reset(self, uuid: str) -> None:
@@ -85,7 +84,8 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             after = self._query(uuid, sent)
             # The least time between the previous write and this one: from when the previous one was known
             # done to when this request left. A real node's job runs after the PUT, so this is a lower bound.
-            since = sent.result.exchanges[0].started - self.written[uuid]
+            # On both clocks: a wall clock stepped forward meanwhile does not count as time passed.
+            since = self.written[uuid].surely_until(sent.result.exchanges[0].started)
             violations = list(check_change(before, after, target, seconds_since_last_write=since))
             echoed = sent.result.inventory
             if echoed is not None:
@@ -94,7 +94,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
                 )
             self._fail(violations, sent)
             if before["state"] != target:
-                self.written[uuid] = time.time()
+                self.written[uuid] = Stamp.now()
             self.model[uuid] = after
 
         @rule(uuid=st.sampled_from(images), event=invalid_events)
@@ -119,7 +119,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             uuid = data.draw(st.sampled_from(deletable))
             deleted = self.model[uuid]["status"] == "Deleted"
             result = zs.main.recover_image(uuid) if deleted else zs.main.delete_image(uuid)
-            self.written[uuid] = time.time()
+            self.written[uuid] = Stamp.now()
             assert result.ok, f"{'recover' if deleted else 'delete'} of fixture image failed: {result.final.text()}"
             after = self._query(uuid, None)
             assert after["status"] == ("Ready" if deleted else "Deleted"), after["status"]
@@ -136,7 +136,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             uuid = data.draw(st.sampled_from(deletable))
             session = zs.live_session(zs.main).uuid
             result = zs.main.call(wire.image_action(uuid, "updateImage", texts, session))
-            self.written[uuid] = time.time()
+            self.written[uuid] = Stamp.now()
             assert result.ok, f"updateImage of fixture image failed: {result.final.text()}"
             after = self._query(uuid, None)
             problems = list(check_strings_round_trip(texts, after, "a query after updateImage"))
@@ -149,7 +149,7 @@ def machine_for(zs: Harness, images: list[str]) -> type[RuleBasedStateMachine]:
             original = {k: zs.snapshots[uuid][k] for k in texts if k in zs.snapshots[uuid]}
             if original:
                 zs.main.call(wire.image_action(uuid, "updateImage", original, zs.live_session(zs.main).uuid))
-                self.written[uuid] = time.time()
+                self.written[uuid] = Stamp.now()
             self.model[uuid] = self._query(uuid, None)
 
         def _fail_write(

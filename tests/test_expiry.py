@@ -39,3 +39,17 @@ def test_the_age_names_both_clocks_only_when_they_parted() -> None:
 def test_the_later_of_two_moments_is_read_on_the_monotonic_clock() -> None:
     stepped_back = later(1.0, -30.0)  # later, though its wall clock reads earlier
     assert RENEWED.later(stepped_back) is stepped_back and stepped_back.later(RENEWED) is stepped_back
+
+
+@pytest.mark.parametrize(
+    ("mono", "wall", "exchange_after", "least"),
+    [
+        (2.0, 2.0, 1.5, 1.5),  # the clocks agree: the wall clock's interval
+        (0.2, 5.0, 4.9, 0.1),  # a pause stepped the wall clock 4.8 s forward: that is not time that surely passed
+        (2.0, -10.0, -10.5, -10.5),  # stepped back: the wall clock's (shorter) interval stands
+    ],
+)
+def test_time_that_surely_passed_is_the_shorter_reading(
+    mono: float, wall: float, exchange_after: float, least: float
+) -> None:
+    assert RENEWED.surely_until(RENEWED.wall + exchange_after, later(mono, wall)) == pytest.approx(least)

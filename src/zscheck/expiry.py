@@ -44,6 +44,12 @@ class Stamp:
         now = Stamp.now() if now is None else now
         return (now.wall - self.wall) - (now.monotonic - self.monotonic)
 
+    def surely_until(self, wall: float, now: Stamp | None = None) -> float:
+        """At least how long from this moment to a later wall-clock reading taken before `now` (an
+        exchange's start): the wall clock's interval less any step forward it took meanwhile, so a check that
+        needs time to have passed (lastOpDate moved) holds on both clocks."""
+        return (wall - self.wall) - max(0.0, self.parted(now))
+
     def later(self, other: Stamp) -> Stamp:
         """The later of two moments of this process (the monotonic clock orders them)."""
         return other if other.monotonic > self.monotonic else self

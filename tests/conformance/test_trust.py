@@ -22,7 +22,17 @@ from zscheck.checks import default_table
 
 def contract(report: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "zscheck", "contract", "--quiet", "--report-dir", str(report), *args],
+        [
+            sys.executable,
+            "-m",
+            "zscheck",
+            "contract",
+            "--quiet",
+            "--no-schemathesis-report",
+            "--report-dir",
+            str(report),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -104,7 +104,7 @@ def _zscheck(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _contract(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return _zscheck("contract", "--report-dir", str(out), "--fault", FAULT, "--max-examples", "5", "--seed", "1",
-                    "--no-shrink", "--quiet", *args)  # fmt: skip
+                    "--no-shrink", "--no-schemathesis-report", "--quiet", *args)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ class ContractPlan:
     workers: int = DEFAULT_WORKERS  # independent probes in flight at once (each image's sequence in order)
     shrink: bool = True  # search for the shortest failing example (Hypothesis' shrink phase)
     shrink_budget: float = DEFAULT_SHRINK_BUDGET
+    schemathesis_report: bool = True  # schemathesis' own JUnit and HAR after the suites (informational)
     timing_seed: int | None = None  # the realistic profile's delays; default: the run's seed
     baseline: str | None = None  # known findings (zscheck.report.baseline): reported, not failing the run
     baseline_update: bool = False  # rewrite `baseline` from the run's findings

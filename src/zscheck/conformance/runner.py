@@ -187,7 +187,7 @@ def run_contract(
         if silent is not None:
             silent.close()
     verdict = Verdict.of(code)
-    if not control.interrupted and verdict is not Verdict.COULD_NOT_RUN:
+    if plan.schemathesis_report and not control.interrupted and verdict is not Verdict.COULD_NOT_RUN:
         try:
             _schemathesis_report(plan, control, emit)
         except KeyboardInterrupt:  # the suites' report is written; schemathesis' (informational) is not
