@@ -15,11 +15,11 @@ from zscheck.cli import main
 from zscheck.cli.compare import parse_margin
 from zscheck.cli.compare import text as compare_text
 from zscheck.errors import ConfigError
-from zscheck.history.compare import Result, Row, Side, machine_state, run_compare
+from zscheck.history.compare import METRICS, Result, Row, Side, family_test, machine_state, metric_key, run_compare
 from zscheck.history.findings import diff, findings_of, key
 from zscheck.history.noise import AA_PAIR, AA_SIDE, noise_of, pairs_of
 from zscheck.history.record import RunRecord
-from zscheck.history.stats import ONE_RUN_A_SIDE
+from zscheck.history.stats import ONE_RUN_A_SIDE, Noise, compare_runs
 from zscheck.history.store import open_store
 from zscheck.report.documents import NO_VERDICT_NOTE, ComparisonReport, SelfCheck
 from zscheck.verdict import Verdict
@@ -333,3 +333,32 @@ def test_real_load_runs_one_a_side_are_not_judged_without_their_noise(
     assert code == 0 and ONE_RUN_A_SIDE in text
     p50 = next(line for line in text.splitlines() if line.split()[:2] == ["all", "p50"])
     assert p50.endswith(f"~ (not tested: {ONE_RUN_A_SIDE})")
+
+
+def one_a_side(changes: list[float], pairs: np.ndarray, margin: float = 0.05) -> Result:
+    """A one-run-a-side comparison of the 14 metrics against 20 stored A/A pairs, by their log changes."""
+    noise = {metric_key(op, m): Noise(tuple(pairs[:, j])) for j, (op, m, _, _) in enumerate(METRICS)}
+    rows = []
+    for j, (op, m, unit, low) in enumerate(METRICS):
+        value = float(np.exp(changes[j] if low else -changes[j]))  # a positive change reads worse
+        comparison = compare_runs([1.0], [value], lower_is_better=low, noise=noise[metric_key(op, m)])
+        rows.append(Row(op, m, unit, [1.0], [value], comparison))
+    result = Result(Side("b", ()), Side("c", ()), 0.05, margin, False, diff((), ()), rows)
+    result.family = family_test(rows, 1, 1, noise, margin, alpha=0.05)
+    return result
+
+
+def test_the_gate_holds_when_one_metric_of_the_family_reads_worse_by_chance() -> None:
+    """One metric just beyond every pair it ranks among (p 1/21 < alpha alone), no further than the family's
+    noise reaches over 14 metrics: the table says worse, the gate holds and a note says why."""
+    pairs = np.random.default_rng(21).normal(0, 0.1, (20, len(METRICS)))
+    changes = [0.0] * len(METRICS)
+    changes[0] = float(np.abs(pairs[:, 0]).max()) + 0.01
+    held = one_a_side(changes, pairs)
+    assert [r.metric for r in held.worse] == ["p50"] and held.family is not None and held.family.p >= 0.05
+    assert held.regressions == [] and held.failed() == [] and held.verdict() is Verdict.PASS
+    assert any("not as the family of 14 the gate judges" in n for n in held.notes())
+    changes[0] = 1.0  # 2.7x slower: beyond anything the pairs' largest reach
+    failed = one_a_side(changes, pairs)
+    assert failed.regressions and failed.family is not None and failed.family.p < 0.05
+    assert failed.verdict() is Verdict.VIOLATIONS

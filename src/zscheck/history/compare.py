@@ -13,6 +13,11 @@ Each metric's test (zscheck.history.stats.compare_runs): a permutation test over
 has enough (4 against 4); else the stored A/A noise of that target and scenario (`zscheck noise`) as the
 null; else none, and the verdict is `~` with the reason. A regression is significantly worse and by more
 than `--max-regression`.
+
+The gate (`--max-regression`) fails on any metric, so it is judged as a family (`Family`): the largest
+worse change among the metrics, each in units of its own spread, must be beyond what the null gives as
+the largest over all of them (zscheck.history.stats, the max-statistic test), or the per-metric verdicts
+stand in the table and the gate holds.
 """
 
 from __future__ import annotations
@@ -22,9 +27,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from zscheck.history.findings import Finding, FindingsDiff, diff
 from zscheck.history.record import RunRecord
-from zscheck.history.stats import Equivalence, Noise, RunComparison, compare_runs, equivalence_runs
+from zscheck.history.stats import (
+    Equivalence,
+    Noise,
+    RunComparison,
+    compare_runs,
+    effective_tests,
+    equivalence_runs,
+    max_worse_permutation_p,
+    max_worse_rank_p,
+)
 from zscheck.report.documents import (
     NO_VERDICT_NOTE,
     CompareEquivalence,
@@ -85,6 +101,15 @@ class Row:
         return self.comparison.reason
 
 
+@dataclass(frozen=True)
+class Family:
+    """The gate's test over every tested metric at once: p of the largest worse change beyond the margin."""
+
+    p: float
+    metrics: int  # how many metrics the test held together
+    how: str  # the test, for a note
+
+
 @dataclass
 class Result:
     base: Side
@@ -96,6 +121,7 @@ class Result:
     rows: list[Row] = field(default_factory=list)
     noise_source: str | None = None  # where the A/A noise came from, e.g. "6 A/A pairs of ... (toggle)"
     noise_hosts: tuple[Mapping[str, Any], ...] = ()  # the host facts of the A/A pairs' runs
+    family: Family | None = None  # None: no metric was tested
 
     @property
     def worse(self) -> list[Row]:
@@ -120,9 +146,14 @@ class Result:
     # their generator every run, and `zscheck run --compare-to` must still answer there).
 
     @property
+    def family_holds(self) -> bool:
+        """The metrics read worse one by one, but not as the family the gate judges."""
+        return self.family is not None and self.family.p >= self.alpha
+
+    @property
     def regressions(self) -> list[Row]:
-        """The rows worse beyond the margin that are a verdict on the target."""
-        return [] if self.generator_bound(self.candidate) else self.worse
+        """The rows worse beyond the margin that are a verdict on the target: the family's test passed too."""
+        return [] if self.generator_bound(self.candidate) or self.family_holds else self.worse
 
     @property
     def unproven(self) -> list[Row]:
@@ -179,6 +210,12 @@ class Result:
         weaker = self.starved_base()
         if weaker:
             out.append(weaker)
+        if self.margin is not None and self.worse and self.family is not None and self.family_holds:
+            out.append(
+                f"{len(self.worse)} metric(s) read worse by more than {self.margin * 100:g}% one by one, but not as "
+                f"the family of {self.family.metrics} the gate judges ({self.family.how}: p = {self.family.p:.3g}, "
+                f"alpha {self.alpha:g}): with that many metrics, some read worse by chance; the gate holds"
+            )
         if self.margin is not None:
             inside = [r for r in self.rows if r.noise_floor is not None and r.noise_floor > self.margin]
             if inside:
@@ -374,4 +411,46 @@ def run_compare(
             tost = equivalence_runs(xs, ys, margin=margin, lower_is_better=low, alpha=alpha, noise=aa, seed=seed)
         floor = aa.floor(alpha) if aa is not None and aa.pairs >= 2 else None
         result.rows.append(Row(operation, metric, unit, xs, ys, comparison, tost, floor))
+    result.family = family_test(result.rows, len(b), len(c), noise, margin or 0.0, alpha=alpha, seed=seed)
     return result
+
+
+def family_test(
+    rows: Sequence[Row], n: int, m: int, noise: Mapping[str, Noise], margin: float, *, alpha: float, seed: int = 0
+) -> Family | None:
+    """The gate's test over the tested rows together (the module's docstring). The rows a gate may fail
+    on are those whose change reads worse beyond the margin. Each row's own test decides the family's: a
+    split of the runs when every row was tested by permutation over the same runs; the A/A pairs, pair by
+    pair, when every row was ranked one run a side among the same pairs; else Bonferroni over the rows'
+    p-values (a t-test against the noise can go as low as it needs), over as many tests as the metrics
+    amount to by their correlation in the A/A pairs when every row has the same pairs."""
+    tested = [r for r in rows if r.comparison.test != "none" and r.comparison.p_value is not None]
+    if not tested:
+        return None
+    sign = np.array([1.0 if r.comparison.lower_is_better else -1.0 for r in tested])
+    counted = np.array([_beyond(r.comparison, margin) for r in tested])
+    runs_aligned = all(len(r.base) == n and len(r.candidate) == m for r in tested)
+    if all(r.comparison.test == "permutation" for r in tested) and runs_aligned:
+        base = np.log(np.array([r.base for r in tested], dtype=float).T)
+        cand = np.log(np.array([r.candidate for r in tested], dtype=float).T)
+        p = max_worse_permutation_p(base, cand, sign, counted, seed=seed)
+        return Family(p, len(tested), f"the largest worse change over every split of the {n + m} runs")
+    aa = [noise.get(metric_key(r.operation, r.metric)) for r in tested]
+    sizes = {len(a.log_ratios) for a in aa if a is not None}
+    # noise_of appends each pair's ratios in pair order: with as many for every metric, row k is pair k
+    same_pairs = all(a is not None for a in aa) and len(sizes) == 1
+    pairs = np.array([a.log_ratios for a in aa if a is not None], dtype=float).T if same_pairs else None
+    one_a_side = n == m == 1 and runs_aligned
+    if pairs is not None and one_a_side and all(a is not None and a.rank_test(alpha) for a in aa):
+        change = sign * np.log(np.array([r.candidate[0] / r.base[0] for r in tested], dtype=float))
+        p = max_worse_rank_p(change, pairs, counted)
+        return Family(p, len(tested), f"the largest worse change ranked among {pairs.shape[0]} A/A pairs' largest")
+    ps = [r.comparison.p_value or 1.0 for r, c in zip(tested, counted, strict=True) if c]
+    tests = float(len(tested)) if pairs is None or pairs.shape[0] < 2 else effective_tests(pairs)
+    p = min(1.0, tests * min(ps)) if ps else 1.0
+    return Family(p, len(tested), f"Bonferroni over the {tests:.3g} independent tests they amount to")
+
+
+def _beyond(c: RunComparison, margin: float) -> bool:
+    """The change reads worse beyond the margin, significant or not."""
+    return (c.change if c.lower_is_better else -c.change) > margin

@@ -295,6 +295,16 @@ def min_permutation_p(n: int, m: int) -> float:
     return (2 if n == m else 1) / math.comb(n + m, n)
 
 
+def _splits(n: int, m: int, seed: int) -> tuple[NDArray[np.intp], int]:
+    """The candidate's indices in each split of n + m pooled values (every split when there are at most
+    PERMUTATIONS, else that many random ones), and how many splits there are in all."""
+    total = math.comb(n + m, m)
+    if total <= PERMUTATIONS:
+        return np.array(list(itertools.combinations(range(n + m), m)), dtype=np.intp), total
+    rng = np.random.default_rng(seed)
+    return np.argsort(rng.random((PERMUTATIONS, n + m)), axis=1)[:, :m], total
+
+
 def permutation_p(
     base: Sample,
     candidate: Sample,
@@ -310,12 +320,7 @@ def permutation_p(
     b, c = np.asarray(base, dtype=float), np.asarray(candidate, dtype=float) - shift
     n, m = b.size, c.size
     pooled = np.concatenate([b, c])
-    total = math.comb(n + m, m)
-    if total <= PERMUTATIONS:
-        chosen = np.array(list(itertools.combinations(range(n + m), m)), dtype=np.intp)
-    else:
-        rng = np.random.default_rng(seed)
-        chosen = np.argsort(rng.random((PERMUTATIONS, n + m)), axis=1)[:, :m]
+    chosen, total = _splits(n, m, seed)
     sums = pooled[chosen].sum(axis=1)
     stats = sums / m - (pooled.sum() - sums) / n
     observed = float(c.mean() - b.mean())
@@ -361,6 +366,77 @@ def noise_p(
     if alternative == "two-sided":
         return float(2 * student_t.sf(abs(t), noise.pairs))
     return float(student_t.sf(t, noise.pairs) if alternative == "greater" else student_t.cdf(t, noise.pairs))
+
+
+# ------------------------------------------------------------------ the gate over a family of metrics
+#
+# A gate that fails when any of J metrics, each tested at alpha, reads worse has a false-alarm rate up to
+# J x alpha (bench/compare_noise.py measured 17/100 A/A comparisons over 14 metrics at alpha 0.05, every
+# metric alone at alpha). Bonferroni cannot mend it here: a rank among 20 A/A pairs never goes below
+# p = 1/21, 4 against 4 runs never below 1/70. The max-statistic test (Westfall and Young) can: each
+# metric's change in units of its own spread, the largest of them, against the largest in each draw of the
+# null made of all the metrics at once (an A/A pair; a split of the runs), so their correlation is kept and
+# the test is exact under the same exchangeability as each metric's.
+
+
+def max_worse_permutation_p(
+    base: Array, candidate: Array, worse_sign: Array, counted: Array, *, seed: int = 0
+) -> float:
+    """`base` (n x J) and `candidate` (m x J): each run's log values of J metrics. `worse_sign[j]` is +1
+    where a higher value is worse (a latency), -1 where lower is (a throughput); `counted[j]` marks the
+    metrics the gate may fail on. p of the largest counted worse change (each metric's mean difference
+    over its pooled spread) among the largest over all metrics in every split of the runs."""
+    b, c = np.asarray(base, dtype=float), np.asarray(candidate, dtype=float)
+    n, m = b.shape[0], c.shape[0]
+    pooled = np.concatenate([b, c])
+    scale = pooled.std(axis=0, ddof=1)
+    scale = np.where(scale > 0, scale, np.inf)  # a metric that never moved never counts
+    sign, mask = np.asarray(worse_sign, dtype=float), np.asarray(counted, dtype=bool)
+    z = sign * (c.mean(axis=0) - b.mean(axis=0)) / scale
+    if not mask.any():
+        return 1.0
+    observed = float(z[mask].max())
+    chosen, total = _splits(n, m, seed)
+    sums = pooled[chosen].sum(axis=1)  # splits x J
+    diffs = sums / m - (pooled.sum(axis=0) - sums) / n
+    largest = (sign * diffs / scale).max(axis=1)
+    hits = largest >= observed - 1e-9 * max(1.0, abs(observed))
+    if total <= PERMUTATIONS:
+        return float(hits.mean())
+    return float((hits.sum() + 1) / (PERMUTATIONS + 1))
+
+
+def max_worse_rank_p(change: Array, pairs: Array, counted: Array) -> float:
+    """One run a side: `change` (J) the candidate's log ratio to the base per metric, signed so that
+    positive is worse; `pairs` (K x J) the stored A/A pairs' log ratios of the same metrics, pair by pair.
+    p of the largest counted change (over each metric's A/A spread) ranked among each pair's largest
+    |log ratio| over all metrics (a pair's order is arbitrary: either side may read worse)."""
+    d, r = np.asarray(change, dtype=float), np.asarray(pairs, dtype=float)
+    mask = np.asarray(counted, dtype=bool)
+    if not mask.any():
+        return 1.0
+    # Each metric's spread from the pairs and the candidate alike: so the candidate is one more draw,
+    # treated as the pairs are, and the rank exact (a spread of the pairs alone shrinks toward their own).
+    sigma = np.sqrt(np.mean(np.vstack([r, d]) ** 2, axis=0))
+    sigma = np.where(sigma > 0, sigma, np.inf)
+    observed = float((d / sigma)[mask].max())
+    largest = (np.abs(r) / sigma).max(axis=1)
+    return float((1 + np.sum(largest >= observed - 1e-12)) / (r.shape[0] + 1))
+
+
+def effective_tests(pairs: Array) -> float:
+    """How many independent tests J correlated metrics amount to (Li and Ji 2005, from the eigenvalues of
+    the metrics' correlation over the A/A pairs `pairs`, K x J): J when they are independent, 1 when they
+    move as one. Bonferroni over that many is the family's correction where no exact one applies (a t-test
+    against a few A/A pairs): approximate, as any correlation estimated from a few pairs is. A metric whose
+    pairs never moved is a test of its own."""
+    r = np.asarray(pairs, dtype=float)
+    moved = r.std(axis=0) > 0
+    still = int(np.sum(~moved))
+    if np.sum(moved) <= 1:
+        return float(still + np.sum(moved))
+    eigen = np.abs(np.linalg.eigvalsh(np.corrcoef(r[:, moved], rowvar=False)))
+    return float(still + np.sum((eigen >= 1) + (eigen - np.floor(eigen))))
 
 
 def bootstrap_geomean(sample: Sample, *, level: float = 0.95, seed: int = 0) -> Interval:
