@@ -362,3 +362,12 @@ def test_the_gate_holds_when_one_metric_of_the_family_reads_worse_by_chance() ->
     failed = one_a_side(changes, pairs)
     assert failed.regressions and failed.family is not None and failed.family.p < 0.05
     assert failed.verdict() is Verdict.VIOLATIONS
+
+
+def test_a_metric_that_never_moved_in_its_pairs_fails_the_gate_when_it_moves() -> None:
+    """Six A/A pairs (a t-test, Bonferroni over the family): a metric whose pairs never moved has p 0 once
+    it moves, and p 0 is a p-value, not a missing one."""
+    changes = [0.0] * len(METRICS)
+    changes[0] = 0.1
+    moved = one_a_side(changes, np.zeros((6, len(METRICS))))
+    assert moved.family is not None and moved.family.p == 0.0 and moved.regressions

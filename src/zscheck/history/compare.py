@@ -445,7 +445,9 @@ def family_test(
         change = sign * np.log(np.array([r.candidate[0] / r.base[0] for r in tested], dtype=float))
         p = max_worse_rank_p(change, pairs, counted)
         return Family(p, len(tested), f"the largest worse change ranked among {pairs.shape[0]} A/A pairs' largest")
-    ps = [r.comparison.p_value or 1.0 for r, c in zip(tested, counted, strict=True) if c]
+    ps = [
+        1.0 if r.comparison.p_value is None else r.comparison.p_value for r, c in zip(tested, counted, strict=True) if c
+    ]
     tests = float(len(tested)) if pairs is None or pairs.shape[0] < 2 else effective_tests(pairs)
     p = min(1.0, tests * min(ps)) if ps else 1.0
     return Family(p, len(tested), f"Bonferroni over the {tests:.3g} independent tests they amount to")
