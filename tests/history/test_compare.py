@@ -284,10 +284,13 @@ def test_the_command_on_a_store_text_json_and_html(tmp_path: Path, capsys: pytes
     assert code == 1 and "zscheck: VIOLATIONS (compare) - " in text and "worse by more than 5%" in text
     assert "A/A noise: 5 stored A/A pairs of http://127.0.0.1:9 (toggle)" in text
     data = json.loads(out_json.read_text())
-    ComparisonReport.from_json(data, str(out_json))  # the typed document, zscheck/compare/1
-    assert data["schema"] == "zscheck/compare/1" and data["base"]["runs"] == [base.id]
+    ComparisonReport.from_json(data, str(out_json))  # the typed document, zscheck/compare/2
+    assert data["schema"] == "zscheck/compare/2" and data["base"]["runs"] == [base.id]
     p50 = next(m for m in data["metrics"] if m["metric"] == "p50")
     assert p50["verdict"] == "worse" and p50["test"] == "aa-noise" and p50["change"] > 0.15
+    # the gate's family test, typed: it failed (exit 1), over every metric that was tested
+    family = data["family"]
+    assert family["p"] < 0.05 and family["metrics"] == sum(m["test"] != "none" for m in data["metrics"]), family
     page = out_html.read_text()
     assert page.count("<svg") == len(data["metrics"]) and "<script" not in page
     # report directories work without a store

@@ -27,7 +27,7 @@ phases: contract (the nightly profile: 100 examples per property), load (toggle,
 error_rate<1% and e2e:p99<1s unless --slo is given), drift (informational: never a violation).
 since the baseline (--compare-to last-pass|RUN_ID, with a store): after the phases, the run is compared
 with the newest passing run of the same target and scenario (or the run named), as `zscheck compare`
-would: comparison.json (zscheck/compare/1) and a "Since the baseline" section in index.html; with
+would: comparison.json (zscheck/compare/2) and a "Since the baseline" section in index.html; with
 --max-regression, a metric significantly worse by more than it fails the run (exit 1). No passing run
 stored yet: said, and this run is not compared.
   zscheck run --compare-to last-pass --max-regression 10%

@@ -44,6 +44,7 @@ from zscheck.history.stats import (
 from zscheck.report.documents import (
     NO_VERDICT_NOTE,
     CompareEquivalence,
+    CompareFamily,
     CompareFinding,
     CompareFindings,
     CompareMetric,
@@ -284,6 +285,9 @@ class Result:
                 persisting=[finding(f) for f in self.findings.persisting],
             ),
             metrics=[metric(r) for r in self.rows],
+            family=None
+            if self.family is None
+            else CompareFamily(p=self.family.p, metrics=self.family.metrics, how=self.family.how),
             notes=self.notes(),
             failed=self.failed(),
         )

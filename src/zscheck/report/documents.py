@@ -6,7 +6,7 @@
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
 - ComparisonReport: `zscheck compare --json`, and `zscheck run --compare-to`'s comparison.json, tag
-  `zscheck/compare/1`
+  `zscheck/compare/2`
 - NoiseReport: `zscheck noise`'s noise.json, tag `zscheck/noise/1`
 
 Each is a dataclass (keyword-only) whose `to_json()` is the file's content, with `"schema": "<tag>"`
@@ -665,6 +665,16 @@ class CompareMetric:
     equivalence: CompareEquivalence | None
 
 
+@dataclass(kw_only=True)
+class CompareFamily:
+    """The --max-regression gate's test of every tested metric at once (the metrics fail it as a family,
+    not one by one): p of the largest worse change beyond the margin."""
+
+    p: float
+    metrics: int  # how many metrics the test held together
+    how: str  # the test: a max-statistic over the runs' splits or the A/A pairs, or Bonferroni
+
+
 # A ComparisonReport note that starts with this says its gate could not judge (exit 2): what it would have
 # judged was measured by a load generator that was the limit (zscheck.history.compare.Result.no_verdict).
 NO_VERDICT_NOTE = "no verdict: "
@@ -675,6 +685,7 @@ class ComparisonReport(Document):
     """`zscheck compare --json FILE`, and `zscheck run --compare-to`'s comparison.json."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/compare"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: the gate's family test (`family`)
     SCHEMA_FILE: ClassVar[str] = "compare.schema.json"
 
     base: CompareSide
@@ -685,6 +696,7 @@ class ComparisonReport(Document):
     noise: str | None  # where the A/A noise came from (null: none stored)
     findings: CompareFindings
     metrics: list[CompareMetric]
+    family: CompareFamily | None  # null: no metric was tested
     notes: list[str]
     failed: list[str]  # why the comparison fails its gate; empty: it passes
 

@@ -457,7 +457,7 @@ def _files(directory: Path) -> str:
         ("load/summary.json", "load summary"),
         ("drift/drift.json", "drift (JSON)"),
         ("summary.json", "this run's summary"),
-        ("comparison.json", "this run against its baseline (zscheck/compare/1)"),
+        ("comparison.json", f"this run against its baseline ({ComparisonReport.schema_tag()})"),
     ]
     items = "".join(
         f"<li><a href='{escape(rel)}'>{escape(rel)}</a>: {escape(what)}</li>"
