@@ -122,8 +122,14 @@ class TargetOptions:
         return password
 
     def label(self, url: str) -> str:
-        """How reports name the target (the embedded server's URL changes every run, so it is said so)."""
-        return f"embedded reference server ({url})" if self.embedded else masked_url(url)
+        """How reports name the target (the embedded server's URL changes every run, so it is said so). An
+        embedded server's fault modes are part of its name: a faulty server is another build, and the run
+        store groups runs by this name less the URL (zscheck.history.record.series_target keeps what follows
+        the URL's `; `)."""
+        if not self.embedded:
+            return masked_url(url)
+        faults = f"; faults: {', '.join(sorted(self.faults))}" if self.faults else ""
+        return f"embedded reference server ({url}{faults})"
 
 
 def masked_url(text: str) -> str:

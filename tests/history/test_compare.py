@@ -4,6 +4,7 @@ its latency fault."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -68,7 +69,27 @@ def test_one_run_a_side_without_history_is_not_judged_and_says_why(tmp_path: Pat
     assert {r.verdict for r in result.rows} == {"~"} and {r.comparison.test for r in result.rows} == {"none"}
     assert row(result, "all", "p50").note == ONE_RUN_A_SIDE
     assert any(ONE_RUN_A_SIDE in n for n in result.notes())
-    assert run_compare(result.base, result.candidate, margin=0.05).failed() == []
+    assert run_compare(result.base, result.candidate, margin=0.05).failed() == []  # nothing failed (nor judged)
+
+
+def test_a_gate_with_nothing_it_can_test_is_no_verdict(tmp_path: Path) -> None:
+    """--max-regression judges load metrics: a side that measured none (a contract run, a load run that
+    could not run) or one run a side without A/A noise (every metric untested) is exit 2 with the reason,
+    never "nothing worse by more than 5%". New findings still fail it."""
+    load = side(load_record(tmp_path, "l", 0.010, 1))
+    contract = side(record_of(tmp_path, "k", contract_summary([]), "contract"))
+    broken = side(record_of(tmp_path, "x", contract_summary([failure("status_code")]), "contract"))
+    refused = dataclasses.replace(load_summary([0.01]), verdict="COULD NOT RUN", exit_code=2, result=None)
+    could_not = side(record_of(tmp_path, "n", refused, "load"))
+    for base, candidate, missing in ((load, could_not, "the candidate"), (contract, load, "the base")):
+        result = run_compare(base, candidate, margin=0.05)
+        assert result.verdict() is Verdict.COULD_NOT_RUN, result.notes()
+        reason = result.no_verdict() or ""
+        assert reason.startswith(NO_VERDICT_NOTE) and f"{missing} has no load results (run " in reason
+        assert run_compare(base, candidate).verdict() is Verdict.PASS  # without the gate: a report
+    assert run_compare(contract, broken, margin=0.05).verdict() is Verdict.VIOLATIONS  # the new finding
+    one_a_side = run_compare(load, side(load_record(tmp_path, "c", 0.0115, 2)), margin=0.05)
+    assert one_a_side.verdict() is Verdict.COULD_NOT_RUN and ONE_RUN_A_SIDE in (one_a_side.no_verdict() or "")
 
 
 def test_a_regression_beyond_the_margin_fails_and_within_it_passes(tmp_path: Path) -> None:
@@ -273,9 +294,12 @@ def test_the_command_on_a_store_text_json_and_html(tmp_path: Path, capsys: pytes
         s.add(cand)
     out_json, out_html = tmp_path / "c.json", tmp_path / "c.html"
     argv = ["compare", base.id, cand.id[:-2], "--store", store, "--max-regression", "5%"]
-    assert main([*argv, "--json", str(out_json)]) == 0  # one run a side, no A/A runs stored: not judged
+    # One run a side, no A/A runs stored: no metric can be tested, so the gate cannot judge (exit 2).
+    assert main([*argv, "--json", str(out_json)]) == 2
     text = capsys.readouterr().out
-    assert ONE_RUN_A_SIDE in text and "zscheck: PASS (compare)" in text
+    assert ONE_RUN_A_SIDE in text and "zscheck: COULD NOT RUN (compare) - no verdict: --max-regression 5% could" in text
+    assert main(argv[:-2]) == 0  # without a gate the same comparison is a report: every metric ~
+    capsys.readouterr()
     with open_store(store) as s:
         for record in aa_pairs(tmp_path, 0.010, 5, 7):
             s.add(record)

@@ -14,7 +14,8 @@ import pytest
 from tests.history.factories import load_summary
 from zscheck.cli.runs import Recording, report_directory
 from zscheck.events import VerdictReached, discard
-from zscheck.history.store import open_store
+from zscheck.history.record import EMBEDDED_TARGET, series_target
+from zscheck.history.store import Query, open_store
 from zscheck.report.documents import LoadSummary
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
@@ -45,6 +46,9 @@ def test_a_load_run_is_recorded_and_listed_shown_exported_and_imported(tmp_path:
 
     listed = zscheck("runs", "list", "--store", store, cwd=tmp_path)
     assert listed.returncode == 0 and record.id in listed.stdout and "PASS" in listed.stdout
+    compared = zscheck("compare", "l", "l", "--store", store, "--json", "c.json", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert json.loads((tmp_path / "c.json").read_text())["base"]["runs"] == [record.id]  # the stored run, not a new id
     shown = zscheck("runs", "show", record.id[:-3], "--store", store, cwd=tmp_path)
     assert LoadSummary.schema_tag() in shown.stdout and "5.2.1" in shown.stdout
 
@@ -56,6 +60,38 @@ def test_a_load_run_is_recorded_and_listed_shown_exported_and_imported(tmp_path:
     assert imported.returncode == 0 and "imported 1 runs" in imported.stdout
     with open_store(other) as s:
         assert s.get(record.id) == record
+
+
+@pytest.mark.slow
+def test_a_faulty_embedded_server_is_a_target_of_its_own(tmp_path: Path) -> None:
+    """A run against the embedded server with a fault mode measured another build: recorded as it was
+    under a name of its own, it is never the canary, a `--last N embedded` run or the embedded series."""
+    store = str(tmp_path / "h.sqlite")
+    proc = zscheck(
+        "load", "--duration", "2s", "--users", "2", "--seed", "5", "--fault", "latency-under-load", "--report-dir",
+        "l", "--store", store, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    with open_store(store) as s:
+        (record,) = s.query()
+        assert not s.query(Query(target=EMBEDDED_TARGET))
+    assert record.target == "embedded reference server (faults: latency-under-load)" and not record.is_canary
+    listed = zscheck("runs", "list", "--store", store, cwd=tmp_path)
+    assert "faults: latency-under-load" in listed.stdout, listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("faults", "grouped"),
+    [
+        ((), "embedded reference server"),
+        (("stale-read",), "embedded reference server (faults: stale-read)"),
+        (("stale-read", "latency-under-load"), "embedded reference server (faults: latency-under-load, stale-read)"),
+    ],
+)
+def test_the_embedded_servers_label_keeps_its_faults_and_drops_its_port(faults: tuple[str, ...], grouped: str) -> None:
+    label = TargetOptions(faults=faults).label("http://127.0.0.1:43447")
+    assert label.startswith("embedded reference server (http://127.0.0.1:43447") and series_target(label) == grouped
+    assert series_target(TargetOptions(faults=faults[::-1]).label("http://127.0.0.1:1")) == grouped  # one build
 
 
 @pytest.mark.slow

@@ -109,17 +109,24 @@ def test_run_compare_to_last_pass_writes_comparison_json_and_the_section(
     assert main([*common, "--store", store, "--quiet"]) == 0
     with open_store(store) as s:
         (first,) = s.query(Query(command="run"))
+    # One run a side and no A/A noise stored: the margin can test no metric, so the gate cannot judge (exit
+    # 2, said), never "nothing worse by more than 50%".
     code = main([*common, "--store", store, "--compare-to", "last-pass", "--max-regression", "50%"])
     err = capsys.readouterr().err
-    assert code == 0 and f"since the baseline {first.id}" in err
+    assert code == 2 and f"since the baseline {first.id}" in err
     latest = reports / "latest"
     data = validate(latest / "comparison.json")
     ComparisonReport.read(latest / "comparison.json")
     assert data["base"]["runs"] == [first.id] and data["max_regression"] == 0.5  # type: ignore[index]
     assert {m["operation"] for m in data["metrics"]} >= {"all", "e2e"}  # type: ignore[attr-defined]
+    with open_store(store) as s:
+        second = s.query(Query(command="run"))[0]
+    assert data["candidate"]["runs"] == [second.id]  # type: ignore[index]  # the run as the store holds it
     page = (latest / "index.html").read_text()
     assert "<h2 id=baseline>Since the baseline</h2>" in page and first.id in page
-    assert "href='comparison.json'" in page
+    assert "href='comparison.json'" in page and "<p class=bad>no verdict: --max-regression 50% could test none" in page
+    # Without a gate the same comparison is a report, and the run passes.
+    assert main([*common, "--store", store, "--compare-to", "last-pass", "--quiet"]) == 0
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from zscheck.cli.compare import parse_margin
 from zscheck.cli.runs import store_spec
 from zscheck.cli.values import run_all
 from zscheck.errors import ConfigError
-from zscheck.history.record import RecordError, RunRecord, from_directory
+from zscheck.history.record import THIS_RUN, RecordError, RunRecord, from_directory
 from zscheck.history.store import OFF, Query, open_store
 from zscheck.run import run_all as run_everything
 from zscheck.verdict import Verdict
@@ -114,7 +114,7 @@ def since_baseline(directory: Path, which: str, spec: str, *, margin: float | No
         stored = stored_noise(store, base.target, base.scenario)
     result = run_compare(
         Side(f"{which} ({base.id})", (base,)),
-        Side(f"this run ({directory})", (candidate,)),
+        Side(f"{THIS_RUN} ({directory})", (candidate,)),
         alpha=alpha,
         margin=margin,
         noise=stored.noise,

@@ -105,9 +105,13 @@ def _one(spec: str, store: Store | None) -> Side:
         try:
             summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").is_file() else {}
             command = str(summary.get("command", "contract" if "cases" in summary else "run"))
-            return Side(spec, (from_directory(path, command=command, target_version=None),))
+            record = from_directory(path, command=command, target_version=None)
         except (RecordError, ValueError) as exc:
             raise ConfigError(f"{spec}: {exc}") from exc
+        # The stored run of that directory when there is one: its id, its version and its host facts as
+        # they were when it ran (the load average now is not the run's).
+        stored = store.find(record.id) if store is not None else None
+        return Side(spec, (stored or record,))
     if store is None:
         raise ConfigError(f"{spec}: not a report directory, and there is no store to look it up in")
     return Side(spec, (store.get(spec),))
@@ -201,15 +205,14 @@ def text(result: Result) -> list[str]:
                 lines.append(f"           {row.equivalence.claim()}")
         lines.extend(f"note: {note}" for note in result.notes())
     else:
-        lines.append("load: no load results on both sides")
-    failed, verdict = result.failed(), result.verdict()
-    why = (
-        "; ".join(failed)
-        if failed
-        else "no verdict: a load generator was the limit (the note says where)"
-        if result.no_verdict()
-        else "no new finding"
-        + (f", nothing worse by more than {result.margin * 100:g}%" if result.margin is not None else "")
-    )
+        lines.append(f"load: nothing to compare: {'; '.join(result.without_loads()) or 'no metric on both sides'}")
+    failed, verdict, unjudged = result.failed(), result.verdict(), result.no_verdict()
+    if failed:
+        why = "; ".join(failed)
+    elif unjudged:
+        why = unjudged
+    else:
+        margin = f", nothing worse by more than {result.margin * 100:g}%" if result.margin is not None else ""
+        why = f"no new finding{margin}"
     lines.append(f"zscheck: {verdict.word} (compare) - {why}")
     return lines

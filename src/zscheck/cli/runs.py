@@ -30,7 +30,7 @@ actions:
 examples:
   zscheck runs
   zscheck runs show 20261203T0612
-  zscheck runs export runs.jsonl && zscheck --store postgresql://ci@db/zscheck runs import runs.jsonl
+  zscheck runs export runs.jsonl && zscheck runs import runs.jsonl --store postgresql://ci@db/zscheck
   ZSCHECK_STORE=postgresql://ci@db.example/zscheck zscheck run    # every CI runner shares one history
 
 Every contract, load, capacity, drift and run is recorded after it wrote its reports (--store off: none).

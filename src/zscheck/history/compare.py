@@ -166,6 +166,18 @@ class Result:
         note starting with NO_VERDICT_NOTE."""
         if self.margin is None:
             return None
+        missing = self.without_loads()
+        if missing:
+            return (
+                f"{NO_VERDICT_NOTE}--max-regression {self.margin * 100:g}% judges load metrics, but "
+                f"{' and '.join(missing)}; do: compare runs that measured load (zscheck load, or zscheck run with "
+                "its load phase)"
+            )
+        if self.rows and len(self.untested) == len(self.rows):
+            return (
+                f"{NO_VERDICT_NOTE}--max-regression {self.margin * 100:g}% could test none of the {len(self.rows)} "
+                f"metrics: {self.untested[0].note}"
+            )
         do = "rerun it with more --processes, workers on other machines (--master), or a quieter machine"
         candidate = self.generator_bound(self.candidate)
         unsure = len({id(r) for r in (*self.worse, *self.not_within)})
@@ -176,6 +188,15 @@ class Result:
                 f"may be the generator; do: {do}"
             )
         return None
+
+    def without_loads(self) -> list[str]:
+        """The sides that measured no load, as said: "the candidate has no load results (run X: COULD NOT RUN)"."""
+        out = []
+        for name, side in (("the base", self.base), ("the candidate", self.candidate)):
+            if not side.loads():
+                runs = ", ".join(f"{r.id}: {r.command} {r.verdict}" for r in side.records)
+                out.append(f"{name} has no load results (run {runs})")
+        return out
 
     def starved_base(self) -> str | None:
         """A note when the base's generator was the limit and the comparison passed."""

@@ -9,9 +9,11 @@ The record itself is versioned (`RECORD_SCHEMA`): it is what `zscheck runs expor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from zscheck.report._codec import DocumentError
 from zscheck.report.documents import (
     DOCUMENTS,
     CapacityReport,
+    ComparisonReport,
     ContractSummary,
     Document,
     DriftReport,
@@ -39,6 +42,7 @@ EMBEDDED_TARGET = "embedded reference server"  # the label every command writes 
 # measurement of its own noise, which compare reads and trend leaves out of the nightly series.
 AA_PAIR = "aa-pair"  # the pair's id (the noise session's id and the pair's number)
 AA_SIDE = "aa-side"  # "a" (the pair's first run) or "b"
+THIS_RUN = "this run"  # how `zscheck run --compare-to` labels its own side in comparison.json
 
 # Where each command leaves its documents, relative to its report directory (a run's phases below it).
 _DOCUMENT_FILES = (
@@ -56,9 +60,13 @@ class RecordError(ZscheckError):
     """A report directory or an exported line that cannot become a run record: what, where, the fix."""
 
 
-def new_run_id(started: float) -> str:
-    """Sortable by time and unique without coordination (two CI runners may record at the same second)."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + secrets.token_hex(3)
+def new_run_id(started: float, of: str | None = None) -> str:
+    """Sortable by time and unique without coordination (two CI runners may record at the same second).
+    `of` names what the id is for (a host's report directory and its start): the same `of` is the same id,
+    so a directory read twice (`zscheck run --compare-to` before the run records itself, `zscheck compare
+    DIR`) is the run the store holds, never one invented beside it."""
+    suffix = hashlib.sha256(of.encode()).hexdigest()[:6] if of is not None else secrets.token_hex(3)
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + suffix
 
 
 def host_facts() -> dict[str, Any]:
@@ -239,8 +247,9 @@ def from_directory(
         host["generator_saturation"] = max(g.saturated_share for g in cpus)
     now = time.time()
     started = float(facts.get("started") or now)
+    of = f"{platform.node()}|{directory.resolve()}|{started!r}" if facts.get("started") else None
     return RunRecord(
-        id=new_run_id(started),
+        id=_named_id(directory) or new_run_id(started, of),
         command=command,
         verdict=str(facts.get("verdict", "COULD NOT RUN")),
         exit_code=int(facts.get("exit_code", 2)),
@@ -260,9 +269,27 @@ def from_directory(
     )
 
 
+def _named_id(directory: Path) -> str | None:
+    """The id a `zscheck run --compare-to` already gave its run in comparison.json, written before the run
+    recorded itself (and before its own summary.json, so its start was not yet known): the record keeps it."""
+    path = directory / "comparison.json"
+    if not path.is_file():
+        return None
+    try:
+        candidate = ComparisonReport.read(path).candidate
+    except (DocumentError, OSError, ValueError):
+        return None
+    return candidate.runs[0] if candidate.label.startswith(THIS_RUN) and len(candidate.runs) == 1 else None
+
+
 def series_target(label: str) -> str:
-    """The target as runs are grouped: the embedded server's label carries its port of the day, dropped."""
-    return EMBEDDED_TARGET if label.startswith(EMBEDDED_TARGET) else label
+    """The target as runs are grouped: the embedded server's label carries its port of the day, dropped,
+    and its fault modes, kept: a faulty embedded server is another target, never the canary nor a
+    `--last N embedded` run (`embedded reference server (faults: disable-noop)`)."""
+    if not label.startswith(EMBEDDED_TARGET):
+        return label
+    build = re.fullmatch(r".*? \([^;)]*; (.*)\)", label)  # zscheck.target's "(<url>; faults: a, b)"
+    return f"{EMBEDDED_TARGET} ({build[1]})" if build else EMBEDDED_TARGET
 
 
 def _facts(main: Document, documents: dict[str, Document]) -> dict[str, Any]:

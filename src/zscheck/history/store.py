@@ -143,6 +143,11 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
+    def find(self, run_id: str) -> RunRecord | None:
+        """The run with exactly this id, or None."""
+        rows = self._run("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchall()
+        return self._record(rows[0][0]) if rows else None
+
     def get(self, run_id: str) -> RunRecord:
         """The run with this id, or the one run whose id starts with it."""
         rows = self._run("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchall()

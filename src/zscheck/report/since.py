@@ -62,6 +62,6 @@ def since_baseline(report: ComparisonReport | None, problem: str | None) -> str:
             "<th>p</th><th>verdict</th><th>test</th></tr>" + "".join(_row(m) for m in report.metrics) + "</table>"
         )
     else:
-        parts.append("<p class=muted>no load results on both sides: findings only</p>")
+        parts.append("<p class=muted>no load metrics on both sides: findings only</p>")
     parts += [f"<p class=muted>note: {escape(n)}</p>" for n in report.notes]
     return "\n".join(parts)
