@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -84,6 +85,10 @@ def test_every_document_a_command_writes_validates_and_round_trips(
     for relative, model in EXPECTED[command].items():
         assert (out / relative).exists(), f"{command} wrote no {relative}"
         check(out / relative, model)
+    if command == "capacity":  # the store's facts: when the search began, and all it took (not the steps' sum)
+        report = CapacityReport.read(out / "capacity.json")
+        assert report.started is not None and report.dialect == "rest" and report.duration_s is not None
+        assert report.duration_s > sum(step.duration for step in report.steps) and report.started < time.time()
     # and no other document hides in the directory unchecked (capacity's steps write plan and raw results only)
     found = {p.relative_to(out) for p in out.rglob("*.json") if p.name in DOCUMENT_NAMES}
     expected = {Path(r).relative_to("latest") if r.startswith("latest/") else Path(r) for r in EXPECTED[command]}

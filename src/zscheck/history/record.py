@@ -304,7 +304,7 @@ def _facts(main: Document, documents: dict[str, Document]) -> dict[str, Any]:
     elif isinstance(main, LoadSummary) and main.result is not None:
         facts["duration_s"] = main.result.duration
     elif isinstance(main, CapacityReport):
-        facts["duration_s"] = sum(step.duration for step in main.steps) or None
+        facts["duration_s"] = main.duration_s or sum(step.duration for step in main.steps) or None
     if isinstance(main, DriftReport):
         facts.setdefault("verdict", "VIOLATIONS" if main.drift else "PASS")
         facts.setdefault("exit_code", 1 if main.drift else 0)

@@ -400,7 +400,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
     points: list[Point] = []
     plain = 0
     error: str | None = None
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     session = Session(run, images_needed(run, max_users), emit)
 
     def measure(phase: Phase, level: float) -> Point:
@@ -492,6 +492,9 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         points=[p.to_document() for p in points],
         model=model_document(fit),
         next_range=outcome.next_range,
+        started=wall,
+        duration_s=round(seconds, 3),
+        dialect=run.target.dialect,
     )
     report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")

@@ -2,7 +2,7 @@
 
 - ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/4`
 - LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/3`
-- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/2`
+- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/3`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
 - ComparisonReport: `zscheck compare --json`, and `zscheck run --compare-to`'s comparison.json, tag
@@ -520,7 +520,9 @@ class CapacityReport(Document):
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/capacity"
     SCHEMA_FILE: ClassVar[str] = "capacity.schema.json"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: points with intervals and margins, saturation, the USL model
+    # 2: points with intervals and margins, saturation, the USL model; 3: when it started and how long the
+    # whole search took (the run store's facts: the steps' sum left out start-up and the restores), dialect
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     command: Literal["capacity"] = "capacity"
     verdict: Verdict
@@ -542,6 +544,9 @@ class CapacityReport(Document):
     model: UslModel | None = None
     next_range: NextRange | None = None
     files: dict[str, str] = field(default_factory=dict)  # what -> file name (plots, capacity.html)
+    started: float | None = None  # Unix time
+    duration_s: float | None = None  # the whole search: start-up, every step, the restore
+    dialect: str | None = None
 
 
 # --------------------------------------------------------------------------------------- drift
