@@ -6,8 +6,12 @@ answer is flattened into fields (`answer.inventory.state`, `http`, `outcome`, th
 after the call, ...) and compared field by field, except the fields that must differ between any two
 runs: uuids, timestamps, `cost`, job locations. Those are learned, not listed: the baseline runs the same
 sequences a second time, and a field whose value differed between the baseline and itself anywhere is
-masked (Diffy's noise filter). Each difference is reported with both exchanges (curl reproducers, the
-session a placeholder) and shrunk to the shortest sequence that still shows it.
+masked (Diffy's noise filter). What the baseline against itself cannot learn is what differs only between
+installations: a backup storage's uuid never changes on one node and is another on every other node. So
+every uuid is compared by its role, not its value: named by where it first appeared in the sequence
+(`<image>` for the sequence's fixture image), the same uuid named twice stays one name and two uuids two.
+Each difference is reported with both exchanges (curl reproducers, the session a placeholder) and shrunk
+to the shortest sequence that still shows it.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class Observation:
     step: str
     fields: dict[str, Any]  # path -> scalar
     exchange: str  # the calls as curl reproducers, and their answers
+    image: str = ""  # the sequence's fixture image: the uuid every answer should name as `<image>`
 
 
 def flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -99,7 +104,7 @@ def _observe(client: Client, base_url: str, image: str, step: str) -> Observatio
     if len(result.exchanges) > 1:  # an api-job: its 202 answer (location, apiTimeout) is compared too
         fields.update(flatten(first.json, "accepted"))
     fields["state.after"] = None if after is None else after.get("state")
-    return Observation(step, fields, _exchange(result, base_url))
+    return Observation(step, fields, _exchange(result, base_url), image)
 
 
 def _exchange(result: ApiResult, base_url: str) -> str:
@@ -144,17 +149,48 @@ def _field(path: str) -> str:
     return "".join(out)
 
 
-_UUID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_DIGITS = re.compile(r"\d+")
+# ZStack's uuid (32 lowercase hex) or the dashed form, not a piece of a longer hex string (a checksum)
+_UUID = re.compile(
+    r"(?<![0-9a-f])(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])"
+)
+ROLE = re.compile(r"<(?:image|uuid@[^>]*)>")  # how roles() names a uuid
+_TOKEN = re.compile(f"{ROLE.pattern}|{_UUID.pattern}|\\d+")
 
 
 def shape(value: Any) -> str:
     """What must stay the same about a value that may differ: its type and its form (uuids as one token,
     every run of digits as 0), so "Dec 3, 2026 5:57:44 AM" and "2026-12-03T05:57:44Z" differ, two times
-    of one form do not."""
+    of one form do not. A uuid already named by its role keeps the name: the role is part of the form."""
     if not isinstance(value, str):
         return type(value).__name__
-    return _DIGITS.sub("0", _UUID.sub("<uuid>", value))
+
+    def token(m: re.Match[str]) -> str:
+        text = m.group()
+        return text if ROLE.fullmatch(text) else "<uuid>" if _UUID.fullmatch(text) else "0"
+
+    return _TOKEN.sub(token, value)
+
+
+def roles(seq: Sequence[Observation]) -> list[dict[str, Any]]:
+    """Each step's fields with every uuid in them named by its role in the sequence: `<image>` for the
+    fixture image, else where it first appeared (`<uuid@STEP:PATH>`, `#N` for the Nth uuid of one field).
+    Which uuids an installation chose (its backup storage, its jobs) is not the contract; which answers
+    name the same resource is."""
+    names: dict[str, str] = {seq[0].image: "<image>"} if seq and seq[0].image else {}
+    out = []
+    for i, obs in enumerate(seq, 1):
+        named: dict[str, Any] = {}
+        for path in sorted(obs.fields):  # both targets' answers in the same order: the same names
+            value, count = obs.fields[path], 0
+
+            def name(m: re.Match[str], i: int = i, path: str = path) -> str:
+                nonlocal count
+                count += 1
+                return names.setdefault(m.group(), f"<uuid@{i}:{path}{f'#{count}' if count > 1 else ''}>")
+
+            named[path] = _UUID.sub(name, value) if isinstance(value, str) else value
+        out.append(named)
+    return out
 
 
 @dataclass(frozen=True)
@@ -167,16 +203,16 @@ class Mask:
 
 
 def learn_mask(first: Run, second: Run) -> Mask:
-    """The fields that differed between two runs of the same build (the noise): by value, and by shape."""
+    """The fields that differed between two runs of the same build (the noise): by value, and by shape
+    (uuids by role, as they are compared)."""
     values: set[str] = set()
     shapes: set[str] = set()
     for seq_a, seq_b in zip(first, second, strict=True):
-        for a, b in zip(seq_a, seq_b, strict=True):
+        for a, b, ra, rb in zip(seq_a, seq_b, roles(seq_a), roles(seq_b), strict=True):
             for path in a.fields.keys() | b.fields.keys():
-                va, vb = a.fields.get(path, _ABSENT), b.fields.get(path, _ABSENT)
-                if va != vb:
+                if a.fields.get(path, _ABSENT) != b.fields.get(path, _ABSENT):
                     values.add(_field(path))
-                    if shape(va) != shape(vb):
+                    if shape(ra.get(path, _ABSENT)) != shape(rb.get(path, _ABSENT)):
                         shapes.add(_field(path))
     return Mask(frozenset(values), frozenset(shapes))
 
@@ -189,32 +225,35 @@ class Difference:
     sequence: tuple[str, ...]  # the shortest sequence found that shows it
     step: int  # which step of it
     path: str
-    baseline: Any
+    baseline: Any  # uuids named by their role (roles())
     candidate: Any
     baseline_exchange: str
     candidate_exchange: str
 
 
 def differences(base: Run, cand: Run, seqs: Sequence[tuple[str, ...]], mask: Mask) -> list[Difference]:
-    """The first difference of each sequence (later steps follow from it), field by field."""
+    """Every field that differs at each sequence's first differing step (later steps follow from it)."""
     out = []
     for seq, seq_b, seq_c in zip(seqs, base, cand, strict=True):
-        found = _first(seq, seq_b, seq_c, mask)
-        if found is not None:
-            out.append(found)
+        out.extend(_diverged(seq, seq_b, seq_c, mask))
     return out
 
 
-def _first(seq: tuple[str, ...], seq_b: list[Observation], seq_c: list[Observation], mask: Mask) -> Difference | None:
-    for i, (b, c) in enumerate(zip(seq_b, seq_c, strict=True)):
-        for path in sorted(b.fields.keys() | c.fields.keys()):
+def _diverged(seq: tuple[str, ...], seq_b: list[Observation], seq_c: list[Observation], mask: Mask) -> list[Difference]:
+    # Every field of the step, not its first: one difference (a true one, or noise the mask missed) that
+    # sorts first would otherwise stand for the answer and hide the others, in every sequence alike.
+    for i, (b, c, rb, rc) in enumerate(zip(seq_b, seq_c, roles(seq_b), roles(seq_c), strict=True)):
+        found = []
+        for path in sorted(rb.keys() | rc.keys()):
             name = _field(path)
             if name in mask.shapes:
                 continue
-            vb, vc = b.fields.get(path, _ABSENT), c.fields.get(path, _ABSENT)
+            vb, vc = rb.get(path, _ABSENT), rc.get(path, _ABSENT)
             if (shape(vb) != shape(vc)) if name in mask.values else (vb != vc):
-                return Difference(seq[: i + 1], i, path, vb, vc, b.exchange, c.exchange)
-    return None
+                found.append(Difference(seq[: i + 1], i, path, vb, vc, b.exchange, c.exchange))
+        if found:
+            return found
+    return []
 
 
 @dataclass
@@ -265,14 +304,17 @@ def run_diff(baseline: TargetOptions, candidate: TargetOptions, *, seed: int = 0
     cand = observe(candidate, seqs)
     result = DiffResult(_label(baseline), _label(candidate), len(seqs), sorted(mask.values), sorted(mask.shapes))
 
-    def check(seq: tuple[str, ...]) -> Difference | None:
-        (b,), (c,) = observe(baseline, [seq]), observe(candidate, [seq])
-        return _first(seq, b, c, mask)
+    def check_for(kind: str) -> Callable[[tuple[str, ...]], Difference | None]:
+        def check(seq: tuple[str, ...]) -> Difference | None:  # this kind of field's difference, if it shows
+            (b,), (c,) = observe(baseline, [seq]), observe(candidate, [seq])
+            return next((d for d in _diverged(seq, b, c, mask) if _field(d.path) == kind), None)
+
+        return check
 
     kinds: dict[str, Difference] = {}  # one per kind of field, from the shortest sequence that shows it
     for found in differences(first, cand, seqs, mask):
         seen = kinds.get(_field(found.path))
         if seen is None or len(found.sequence) < len(seen.sequence):
             kinds[_field(found.path)] = found
-    result.differences = [shrink(found, check) for found in kinds.values()]
+    result.differences = [shrink(found, check_for(kind)) for kind, found in kinds.items()]
     return result

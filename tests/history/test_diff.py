@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import PASSWORD, ServeProcess
+from tests.conftest import PASSWORD, ServeProcess, ServerFactory
 from zscheck import Client
 from zscheck.cli import main
-from zscheck.differential import Difference, Observation, learn_mask, run_diff, shape, shrink
+from zscheck.differential import Difference, Observation, differences, learn_mask, run_diff, shape, shrink
 from zscheck.target import TargetOptions
 
 # fault -> the field its difference must be on (a fault on a field the mask hides, such as lastOpDate, is
@@ -44,6 +44,79 @@ def test_two_correct_servers_show_no_difference() -> None:
     assert result.differences == []
     assert {"answer.inventory.uuid", "answer.inventory.lastOpDate"} <= set(result.mask)  # learned, not listed
     assert "answer.inventory.state" not in result.mask and "answer.error.code" not in result.mask
+
+
+@pytest.fixture
+def password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --baseline-target or --candidate-target takes its password from the environment, as a real node's."""
+    monkeypatch.setenv("ZSCHECK_PASSWORD", PASSWORD)
+
+
+@pytest.mark.usefixtures("password")
+def test_two_separate_installations_show_no_difference(make_server: ServerFactory) -> None:
+    """Two correct servers, each with its own backup storage: environment uuids differ, their roles do not
+    (the baseline against itself cannot see this: on one installation they never change)."""
+    a, b = make_server(), make_server()
+    with Client(a.url) as za, Client(b.url) as zb:
+        za.login("admin", PASSWORD), zb.login("admin", PASSWORD)
+        assert za.backup_storage()[0]["uuid"] != zb.backup_storage()[0]["uuid"]
+    result = run_diff(TargetOptions(url=a.url), TargetOptions(url=b.url), seed=3, count=8)
+    assert result.differences == [], [(d.path, d.baseline, d.candidate) for d in result.differences]
+
+
+@pytest.mark.usefixtures("password")
+@pytest.mark.parametrize("seed", [3, 5])
+def test_a_fault_on_a_separate_installation_shows_up(make_server: ServerFactory, seed: int) -> None:
+    base, cand = make_server(), make_server(faults=("disable-noop",))
+    result = run_diff(TargetOptions(url=base.url), TargetOptions(url=cand.url), seed=seed, count=8)
+    found = {d.path: (d.baseline, d.candidate) for d in result.differences}
+    assert found.get("answer.inventory.state") == ("Disabled", "Enabled"), found
+    assert not any("backupStorageUuid" in path for path in found), found
+
+
+def test_uuids_are_compared_by_their_role() -> None:
+    """Which uuid an installation chose does not count; the same uuid in two places against two uuids does."""
+    image, bs, other = (uuid.uuid4().hex for _ in range(3))
+    paths = ("answer.inventory.uuid", "answer.inventory.backupStorageRefs[0].backupStorageUuid", "answer.x.bsUuid")
+
+    def run(*values: str, image: str = image) -> list[list[Observation]]:
+        return [[Observation("enable", dict(zip(paths, values, strict=True)), "", image)]]
+
+    same, seqs = run(image, bs, bs), [("enable",)]
+    mask = learn_mask(same, same)
+    new_image, new_bs = uuid.uuid4().hex, uuid.uuid4().hex
+    assert differences(same, run(new_image, new_bs, new_bs, image=new_image), seqs, mask) == []
+    (d,) = differences(same, run(new_image, new_bs, other, image=new_image), seqs, mask)
+    assert d.path == "answer.x.bsUuid" and d.baseline != d.candidate
+    (d,) = differences(same, run(new_bs, new_bs, new_bs, image=new_image), seqs, mask)  # not the image asked
+    assert d.path == "answer.inventory.uuid" and d.baseline == "<image>"
+
+
+def test_every_field_of_the_first_differing_step_is_reported() -> None:
+    """One difference that sorts first (or a false one) does not hide the others of the same answer."""
+    base = [[observation(**{"answer.error.code": "SYS.1007", "answer.inventory.state": "Disabled"})]]
+    cand = [[observation(**{"answer.error.code": "SYS.1000", "answer.inventory.state": "Enabled"})]]
+    found = differences(base, cand, [("enable",)], learn_mask(base, base))
+    assert [d.path for d in found] == ["answer.error.code", "answer.inventory.state"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("password")
+def test_the_command_against_separate_serve_processes(
+    serve_process: Callable[..., ServeProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewer's reproducer: three `zscheck serve` installations, correct, correct, disable-noop."""
+    base, good, bad = (
+        serve_process("--db", ":memory:"),
+        serve_process("--db", ":memory:"),
+        serve_process("--db", ":memory:", "--fault", "disable-noop"),
+    )
+    args = ["diff", "--baseline-target", base.url, "--seed", "3", "--sequences", "4"]
+    assert main([*args, "--candidate-target", good.url]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert main([*args, "--candidate-target", bad.url]) == 1
+    out = capsys.readouterr().out
+    assert "answer.inventory.state: baseline 'Disabled', candidate 'Enabled'" in out and "backupStorageUuid" not in out
 
 
 @pytest.mark.slow
@@ -98,7 +171,8 @@ def test_the_command_with_both_exchanges(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "1. answer.inventory.state: baseline 'Disabled', candidate 'Enabled'" in out
     assert "sequence: disable (step 1)" in out and out.count("curl -i -X PUT") >= 2 and "$ZSTACK_SESSION" in out
-    assert "zscheck: VIOLATIONS (diff) - 1 difference(s), seed 1" in out
+    assert "2. state.after: baseline 'Disabled', candidate 'Enabled'" in out  # the image read back: the same step
+    assert "zscheck: VIOLATIONS (diff) - 2 difference(s), seed 1" in out
     assert main(["diff", "--seed", "1", "--sequences", "2"]) == 0
 
 

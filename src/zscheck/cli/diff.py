@@ -11,7 +11,7 @@ from pathlib import Path
 from zscheck import options
 from zscheck.cli.common import Subparsers, add_command, execute
 from zscheck.control import RunControl
-from zscheck.differential import DiffResult, run_diff
+from zscheck.differential import ROLE, DiffResult, run_diff
 from zscheck.events import Emit
 from zscheck.target import TargetOptions
 from zscheck.verdict import Verdict
@@ -20,7 +20,9 @@ _EPILOG = """\
 Both targets get the same sequences (the fixed error-code probes and --sequences seeded ones), each on its
 own fixture images, restored at the end. The fields that differ between any two runs (uuids, timestamps,
 job locations) are learned by running the baseline twice, and masked; every other field of every answer
-must agree. Each difference is shown with both exchanges, shrunk to the shortest sequence that shows it.
+must agree. Uuids are compared by role, not value (two installations never share a backup storage's uuid):
+<image> is the sequence's fixture image, <uuid@STEP:FIELD> the uuid first named there. Each difference
+is shown with both exchanges, shrunk to the shortest sequence that shows it.
 Both targets take the same account and password (--account, --password-env).
 
 examples:
@@ -75,6 +77,11 @@ def text(result: DiffResult, seed: int) -> list[str]:
         + (", ".join(result.mask) or "nothing"),
         f"not compared (their form differed too): {', '.join(result.unmasked_never) or 'nothing'}",
     ]
+    if any(ROLE.search(str(v)) for d in result.differences for v in (d.baseline, d.candidate)):
+        lines.append(
+            "uuids are shown by role: <image> is the sequence's fixture image, <uuid@STEP:FIELD> the uuid first "
+            "named in that step's field (which uuid an installation chose is not compared)"
+        )
     for n, d in enumerate(result.differences, 1):
         lines += [
             f"{n}. {d.path}: baseline {d.baseline!r}, candidate {d.candidate!r}",
