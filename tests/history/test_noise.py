@@ -30,12 +30,14 @@ from zscheck.history.trend import trend
 from zscheck.report.documents import SCHEMAS_DIR, NoiseReport
 
 
-def pair_records(tmp: Path, ratios: list[float], *, level: float = 0.010, started: float = START) -> list[RunRecord]:
-    """A/A pairs whose second run's seconds are `ratio` times the first's."""
+def pair_records(
+    tmp: Path, ratios: list[float], *, level: float = 0.010, started: float = START, duration: int = 20
+) -> list[RunRecord]:
+    """A/A pairs whose second run's seconds (`duration` of them) are `ratio` times the first's."""
     out = []
     for k, ratio in enumerate(ratios):
         for side, factor in (("a", 1.0), ("b", ratio)):
-            seconds = list(level * factor * np.exp(np.random.default_rng(k).normal(0, 0.01, 20)))
+            seconds = list(level * factor * np.exp(np.random.default_rng(k).normal(0, 0.01, duration)))
             record = record_of(tmp, f"p{k}{side}", load_summary(seconds, started=started + k), "load")
             record.labels = {AA_PAIR: f"s-{k}", AA_SIDE: side}
             out.append(record)
@@ -78,7 +80,8 @@ def test_trend_leaves_aa_runs_out_of_the_nightly_series(tmp_path: Path) -> None:
     """A burst of A/A runs at twice the level (the machine busy while they ran) in the middle of a flat
     series: as nights they would be a change; they are not nights."""
     flat = nights(tmp_path, noisy(40, 0.010, 1))
-    burst = pair_records(tmp_path, [1.0] * 5, level=0.020, started=START + 20.5 * DAY)
+    # 10 s runs like the nights': of another shape they would be another series (trend's Shape), not a burst
+    burst = pair_records(tmp_path, [1.0] * 5, level=0.020, started=START + 20.5 * DAY, duration=10)
     result = trend([*flat, *burst], label="t")
     assert result.runs == 40
     e2e = next(s for s in result.series if s.name == "e2e p50")

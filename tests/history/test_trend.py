@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.history.factories import load_summary, record_of
+from tests.history.factories import contract_summary, failure, load_summary, record_of
 from zscheck.cli import main
 from zscheck.cli.trend import text
 from zscheck.history.record import EMBEDDED_TARGET, RunRecord
@@ -168,7 +168,7 @@ def test_nights_whose_generator_was_the_limit_give_no_latency_point(tmp_path: Pa
     assert len(series["findings"].values) == 40  # what the run found still counts
     assert series["e2e p50"].canary is not None and len(series["e2e p50"].canary) == 40
     assert result.to_json()["generator_bound"] == result.generator_bound
-    (said,) = [line for line in text(result) if "left out" in line]
+    (said,) = [line for line in text(result, gated=True) if "left out" in line]
     assert "10 run(s) whose load generator was the limit" in said and runs[26].id in said
 
 
@@ -180,15 +180,129 @@ def test_when_every_newest_run_was_generator_bound_the_gate_cannot_judge(
     with open_store(store) as s:
         for record in runs:
             s.add(record)
-    assert trend(runs, label="t").recent_bound
+    assert trend(runs, label="t").recent_unmeasured
     assert main(["trend", "--store", store]) == 0  # no gate asked for: reported
     assert main(["trend", "--store", store, "--fail-on-change"]) == 2
     out = capsys.readouterr().out
     assert "zscheck: COULD NOT RUN (trend) - the newest 10 run(s) all had a load generator that was the limit" in out
-    assert not trend(runs[:39] + nights(tmp_path, [0.010], prefix="x"), label="t").recent_bound  # one measured
+    assert not trend(runs[:39] + nights(tmp_path, [0.010], prefix="x"), label="t").recent_unmeasured  # one measured
 
 
 def test_the_embedded_servers_own_series_keeps_its_generator_bound_nights(tmp_path: Path) -> None:
     runs = nights(tmp_path, noisy(20, 0.002, 15), target=EMBEDDED_TARGET, bound=range(20))
     result = trend(runs, label=EMBEDDED_TARGET)
     assert result.generator_bound == [] and len(next(s for s in result.series if s.name == "e2e p50").values) == 20
+
+
+def _store(tmp: Path, records: list[RunRecord]) -> str:
+    store = str(tmp / "h.sqlite")
+    with open_store(store) as s:
+        for record in records:
+            s.add(record)
+    return store
+
+
+def _strict(path: Path) -> dict[str, object]:
+    """The file as a strict parser reads it: NaN and Infinity are no JSON."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{path}: {constant} is not JSON")
+
+    data: dict[str, object] = json.loads(path.read_text(), parse_constant=refuse)
+    return data
+
+
+def test_each_command_and_load_shape_is_a_series_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Six 10 s loads of 5 users (10 ms), six of 10 users (20 ms: more users wait longer), six contract runs
+    (3 s): no build changed. In one series each shape's own level reads as a change (run time 10 -> 3,
+    e2e p50 +100%); as a series each, nothing changed."""
+    runs = []
+    for night in range(12):
+        summary = load_summary([0.010 if night < 6 else 0.020] * 10, started=START + night * DAY)
+        summary.users = 5 if night < 6 else 10
+        runs.append(record_of(tmp_path, f"l{night}", summary, "load"))
+    for night in range(12, 18):
+        runs.append(record_of(tmp_path, f"c{night}", contract_summary([], started=START + night * DAY), "contract"))
+    result = trend(runs, label="t")
+    assert result.failing() == [] and not any(s.change_points for s in result.series)
+    assert [s.command for s in result.shapes] == ["contract", "load", "load"]
+    assert {dict(s.facts).get("users") for s in result.shapes} == {None, "5", "10"}
+    assert {len(s.values) for s in result.series if s.name in ("e2e p50", "run time")} == {6}
+    store = _store(tmp_path, runs)
+    data = tmp_path / "t.json"
+    assert main(["trend", "--store", store, "--fail-on-change", "--json", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "  contract (dialect rest): 6 run(s)" in out and "users 5, rate closed loop, duration 10 s" in out
+    doc = _strict(data)
+    assert {s["shape"]["command"] for s in doc["series"]} == {"load", "contract"}  # type: ignore[index]
+
+
+def test_without_the_gate_changes_are_reported_and_the_verdict_is_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = _store(tmp_path, nights(tmp_path, noisy(36, 0.010, 9, step_at=30, step=0.3)))
+    page = tmp_path / "t.html"
+    assert main(["trend", "--store", store, "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "  not gated (give --fail-on-change to fail on them): e2e p50 +" in out
+    assert "zscheck: PASS (trend) - changes reported, not gated" in out and "VIOLATIONS" not in out
+    html = page.read_text()
+    assert "class='verdict pass'>PASS: not gated" in html and "FAIL" not in html
+    assert main(["trend", "--store", store, "--html", str(page), "--fail-on-change"]) == 1
+    assert "zscheck: VIOLATIONS (trend) - e2e p50 +" in capsys.readouterr().out
+    assert "class='verdict fail'>VIOLATIONS: e2e p50 +" in page.read_text()
+
+
+def test_a_series_from_zero_shows_the_absolute_change_and_json_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Findings 0 for 20 nights, then 2: a share of nothing is no number (it printed +nan% and wrote NaN)."""
+    broken = [failure("state_after"), failure("error_code", rule="R3")]
+    runs = [
+        record_of(tmp_path, f"c{n}", contract_summary(broken if n >= 20 else [], started=START + n * DAY), "contract")
+        for n in range(30)
+    ]
+    (cp,) = next(s for s in trend(runs, label="t").series if s.name == "findings").change_points
+    assert cp.change is None and cp.shown == "+2"
+    data, page = tmp_path / "t.json", tmp_path / "t.html"
+    store = _store(tmp_path, runs)
+    assert main(["trend", "--store", store, "--fail-on-change", "--json", str(data), "--html", str(page)]) == 1
+    out = capsys.readouterr().out
+    assert "findings +2 from run" in out and ": 0 -> 2 (p=" in out and "nan" not in out.lower()
+    doc = _strict(data)
+    (point,) = next(s for s in doc["series"] if s["metric"] == "findings")["change_points"]  # type: ignore[index, union-attr, attr-defined]
+    assert point["change"] is None and point["absolute"] == 2
+    assert "nan" not in page.read_text().lower()
+
+
+def test_when_no_newest_run_measured_the_target_the_gate_cannot_judge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three closed loops whose generator was the limit and one that could not run (no result): fewer than
+    RECENT runs, none of them the target's latency. The one that could not run joins their series."""
+    runs = nights(tmp_path, [0.010] * 3, bound=range(3))
+    dead = load_summary([0.010], started=START + 3 * DAY, verdict="COULD NOT RUN")
+    dead.result, dead.error = None, "the target did not answer"
+    runs.append(record_of(tmp_path, "dead", dead, "load"))
+    store = _store(tmp_path, runs)
+    assert main(["trend", "--store", store, "--fail-on-change"]) == 2
+    out = capsys.readouterr().out
+    assert (
+        "zscheck: COULD NOT RUN (trend) - none of the newest 4 run(s) measured the target: 3 had a load generator "
+        f"that was the limit (their self-check), 1 could not run (COULD NOT RUN: {runs[3].id})"
+    ) in out
+    assert main(["trend", "--store", store]) == 0  # no gate asked for: said, not judged
+    assert "  not gated (give --fail-on-change to fail on them): no verdict: none of" in capsys.readouterr().out
+    result = trend(runs, label="t")
+    assert len(result.shapes) == 1 and result.could_not_run == [runs[3].id]
+
+
+def test_the_page_labels_its_axes_and_draws_no_empty_table(tmp_path: Path) -> None:
+    from zscheck.history import charts
+
+    result = trend(nights(tmp_path, noisy(12, 0.010, 16)), label="t")
+    page = charts.trend_page(result, gated=True)
+    assert "<table" not in page and "No change point in any series." in page
+    units = {s.name: charts._unit(s) for s in result.series}
+    assert units["e2e p50"] == ("ms", 1000.0) and units["throughput"] == ("operations/s", 1.0)
+    assert units["run time"] == ("s", 1.0) and units["findings"] == ("findings", 1.0)

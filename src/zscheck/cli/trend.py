@@ -23,16 +23,19 @@ every host make the series; the embedded reference server's runs on the same hos
 the canary shows within 12 hours is reported as the host's (the machine changed, not the target).
 
 metrics: e2e, put, job and query p50 and p99, throughput, the capacity knee, the number of findings, and
-the run time; each run contributes what it measured.
+the run time; each run contributes what it measured. A series holds runs of one shape only: the same
+command, scenario, users, rate, duration, processes (what the record holds that changes the numbers);
+another shape is another series, shown under its own heading.
 
 examples:
   zscheck trend http://10.0.0.5:8080
   zscheck trend http://10.0.0.5:8080 --fail-on-change --html trend.html     # the nightly gate
   ZSCHECK_STORE=postgresql://ci@db/zscheck zscheck trend embedded
 
-exit codes: 0 no change (or --fail-on-change not given), 1 with --fail-on-change: a change among the newest
-{RECENT} runs made a metric worse and the canary did not show it, 2 could not run (with --fail-on-change:
-also when the newest {RECENT} runs' load generator was the limit in every one, so none measured the target).
+exit codes: 0 no change (PASS; without --fail-on-change always: changes are listed as not gated), 1 with
+--fail-on-change: a change among the newest {RECENT} runs made a metric worse and the canary did not show it,
+2 could not run (with --fail-on-change: also when none of the newest {RECENT} runs measured the target, each
+one's load generator the limit or the run COULD NOT RUN).
 """
 
 
@@ -74,17 +77,14 @@ def run(args: argparse.Namespace) -> int:
     def page() -> str:
         from zscheck.history.charts import trend_page  # matplotlib: only when a page is asked for
 
-        return trend_page(result)
+        return trend_page(result, gated=gated)
 
-    print_and_write(text(result), result.to_json(), args, page)
-    if not args.fail_on_change:
-        return Verdict.PASS.exit_code
-    if result.failing():
-        return Verdict.VIOLATIONS.exit_code
-    return Verdict.COULD_NOT_RUN.exit_code if result.no_verdict() else Verdict.PASS.exit_code
+    gated = bool(args.fail_on_change)
+    print_and_write(text(result, gated=gated), result.to_json(), args, page)
+    return result.verdict(gated=gated).exit_code
 
 
-def text(result: Trend) -> list[str]:
+def text(result: Trend, *, gated: bool) -> list[str]:
     lines = [f"zscheck trend: {result.label}, {result.runs} run(s), Apache Otava at p < {result.max_pvalue:g}"]
     if result.generator_bound:
         lines.append(
@@ -92,19 +92,34 @@ def text(result: Trend) -> list[str]:
             f"generator was the limit (their self-check), so they measured the generator, not the target: "
             + ", ".join(result.generator_bound)
         )
+    shape = None
     for s in result.series:
-        head = f"  {s.name:<11} {len(s.values):>3} runs"
+        if s.shape != shape:  # a series per shape: runs of another command or load are not comparable
+            shape = s.shape
+            runs = max(len(x.runs) for x in result.series if x.shape == shape)
+            lines.append(f"  {shape.label}: {runs} run(s)")
+        head = f"    {s.name:<11} {len(s.values):>3} runs"
         if not s.change_points:
             lines.append(f"{head}  no change point")
         for cp in s.change_points:
             whose = "host (the canary changed too)" if cp.host else ("worse" if cp.worse else "better")
             lines.append(
-                f"{head}  {cp.change:+.1%} between run {cp.before} and {cp.run}: {cp.mean_before:.4g} -> "
+                f"{head}  {cp.shown} between run {cp.before} and {cp.run}: {cp.mean_before:.4g} -> "
                 f"{cp.mean_after:.4g} (p={cp.pvalue:.2g}), {whose}"
             )
     failing, unjudged = result.failing(), result.no_verdict()
-    word = Verdict.VIOLATIONS.word if failing else Verdict.COULD_NOT_RUN.word if unjudged else Verdict.PASS.word
-    lines.append(
-        f"zscheck: {word} (trend) - " + ("; ".join(failing) if failing else unjudged or "no change made it worse")
-    )
+    verdict = result.verdict(gated=gated)
+    if not gated and (failing or unjudged):
+        # Reported, not judged: the verdict is PASS, and the line says what the gate would have said.
+        said = "; ".join(failing) if failing else f"no verdict: {unjudged}"
+        lines.append(f"  not gated (give --fail-on-change to fail on them): {said}")
+    if verdict is Verdict.VIOLATIONS:
+        why = "; ".join(failing)
+    elif verdict is Verdict.COULD_NOT_RUN:
+        why = unjudged or ""
+    elif gated:
+        why = "no change made it worse"
+    else:
+        why = "changes reported, not gated" if failing or unjudged else "no change made it worse"
+    lines.append(f"zscheck: {verdict.word} (trend) - {why}")
     return lines

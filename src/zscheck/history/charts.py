@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from zscheck.history.compare import Result, Row
 from zscheck.history.trend import Series, Trend
+from zscheck.verdict import Verdict
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -115,31 +116,48 @@ def _value(value: float, unit: str) -> str:
     return f"{value * 1000:.2f} ms" if unit == "s" else f"{value:.1f} {unit}"
 
 
+def _unit(series: Series) -> tuple[str, float]:
+    """The y axis' label and the factor from the stored value (latencies are stored in seconds, shown in ms)."""
+    if series.name.endswith(" / canary"):
+        return "x the canary's", 1.0
+    if series.name.endswith(("p50", "p99")):
+        return "ms", 1000.0
+    if series.name in ("throughput", "knee"):
+        return "operations/s", 1.0
+    return {"findings": ("findings", 1.0), "run time": ("s", 1.0)}.get(series.name, ("", 1.0))
+
+
 def _series_chart(series: Series) -> str:
     """The series and the canary's against time (days since the series' first run): a night left out of
     one of them leaves the other where it was."""
     fig, ax = plt.subplots(figsize=(8, 2.6))
     t0 = series.started[0]
+    unit, factor = _unit(series)
 
     def days(times: list[float]) -> list[float]:
         return [(t - t0) / 86400 for t in times]
 
-    ax.plot(days(series.started), series.values, ".-", label=series.name)
+    values = [v * factor for v in series.values]
+    ax.plot(days(series.started), values, ".-", label=series.name)
     if series.canary is not None:
-        ax.plot(days(series.canary_started), series.canary, ".:", color="grey", label="canary (embedded server)")
+        canary = [v * factor for v in series.canary]
+        ax.plot(days(series.canary_started), canary, ".:", color="grey", label="canary (embedded server)")
     for cp in series.change_points:
         between = days([(series.started[cp.index - 1] + series.started[cp.index]) / 2])[0]
         ax.axvline(between, color="#b00" if not cp.host else "#888", linestyle="--")
         at = days([series.started[cp.index]])[0]
-        ax.annotate(f"{cp.change:+.0%}{' host' if cp.host else ''}", (at, max(series.values)), color="#b00")
-    ax.set_title(series.name)
+        ax.annotate(f"{cp.shown}{' host' if cp.host else ''}", (at, max(values)), color="#b00")
+    ax.set_title(f"{series.name}: {series.shape.label}")
     ax.set_xlabel("days since the first run")
+    ax.set_ylabel(unit)
     ax.legend(loc="upper left", fontsize="small")
     return _svg(fig)
 
 
-def trend_page(trend: Trend) -> str:
+def trend_page(trend: Trend, *, gated: bool) -> str:
+    """The trend's page; its verdict is the exit code's (`Trend.verdict`)."""
     failed, unjudged = trend.failing(), trend.no_verdict()
+    verdict = trend.verdict(gated=gated)
     bound = trend.generator_bound
     left = (
         f"<p>Left out of the latency and throughput series: {len(bound)} run(s) whose load generator was the "
@@ -147,28 +165,38 @@ def trend_page(trend: Trend) -> str:
         if bound
         else ""
     )
+    if verdict is Verdict.VIOLATIONS:
+        said = "; ".join(failed)
+    elif verdict is Verdict.COULD_NOT_RUN:
+        said = unjudged or ""
+    else:
+        said = "no change that made the newest runs worse" if gated or not (failed or unjudged) else (
+            "not gated (give --fail-on-change to fail on them): "
+            + ("; ".join(failed) if failed else f"no verdict: {unjudged}")
+        )  # fmt: skip
     body = [
         f"<h1>zscheck trend</h1><p>{html.escape(trend.label)}: {trend.runs} run(s); change points by Apache "
         f"Otava at p &lt; {trend.max_pvalue:g}, window {trend.window}</p>",
         left,
-        f"<p class='verdict {'fail' if failed or unjudged else 'pass'}'>"
-        + html.escape(
-            "FAIL: " + "; ".join(failed)
-            if failed
-            else f"COULD NOT RUN: {unjudged}"
-            if unjudged
-            else "no change that made the newest run worse"
-        )
-        + "</p><table><tr><th>metric</th><th>run</th><th>change</th><th>p</th><th>before</th><th>after</th>"
-        "<th>whose</th></tr>",
+        f"<p class='verdict {'pass' if verdict is Verdict.PASS else 'fail'}'>"
+        + html.escape(f"{verdict.word}: {said}")
+        + "</p>",
     ]
-    for series in trend.series:
-        for cp in series.change_points:
+    points = [(series, cp) for series in trend.series for cp in series.change_points]
+    if points:  # no empty table: the charts say "no change point" by having none marked
+        body.append(
+            "<table><tr><th>metric</th><th>runs of</th><th>run</th><th>change</th><th>p</th><th>before</th>"
+            "<th>after</th><th>whose</th></tr>"
+        )
+        for series, cp in points:
             body.append(
-                f"<tr><td>{html.escape(series.name)}</td><td>{html.escape(cp.run)}</td><td>{cp.change:+.1%}</td>"
-                f"<td>{cp.pvalue:.2g}</td><td>{cp.mean_before:.4g}</td><td>{cp.mean_after:.4g}</td>"
+                f"<tr><td>{html.escape(series.name)}</td><td>{html.escape(series.shape.label)}</td>"
+                f"<td>{html.escape(cp.run)}</td><td>{cp.shown}</td><td>{cp.pvalue:.2g}</td>"
+                f"<td>{cp.mean_before:.4g}</td><td>{cp.mean_after:.4g}</td>"
                 f"<td>{'host (the canary changed too)' if cp.host else 'target'}</td></tr>"
             )
-    body.append("</table>")
+        body.append("</table>")
+    else:
+        body.append("<p>No change point in any series.</p>")
     body.extend(f"<div>{_series_chart(s)}</div>" for s in trend.series if s.values)
     return _page("zscheck trend", body)

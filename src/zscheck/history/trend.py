@@ -14,10 +14,16 @@ A run whose own self-check found its load generator was the limit (zscheck.load.
 generator's latency and throughput, not the target's: it gives the target's series no latency or
 throughput point (its findings and run time still count), and the trend names it. The canary keeps such
 runs: what it measures is the host, generator included.
+
+A series holds only comparable runs: those of one shape (`Shape`: the command and what the record holds
+that changes its numbers: scenario, users, rate, duration, processes...). A contract run takes longer than
+a 5 s load and finds other things; 10 users wait longer than 5: in one series either reads as a change.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +32,7 @@ from otava.analysis import compute_change_points
 
 from zscheck.history.findings import findings_of
 from zscheck.history.record import RunRecord
+from zscheck.verdict import Verdict
 
 TREND_SCHEMA = "zscheck/trend/1"
 CANARY_SLACK = 12 * 3600.0  # a canary change this close in time to the target's is the same night's
@@ -45,8 +52,91 @@ class ChangePoint:
     host: bool = False  # the canary changed too: the host's, not the target's
 
     @property
-    def change(self) -> float:
-        return self.mean_after / self.mean_before - 1 if self.mean_before else float("nan")
+    def change(self) -> float | None:
+        """The relative change; None from 0 (findings 0 -> 2): no share of nothing is a number."""
+        return self.mean_after / self.mean_before - 1 if self.mean_before else None
+
+    @property
+    def shown(self) -> str:
+        """The change as a person reads it: `+12.5%`, or from 0 the absolute one (`+2`)."""
+        change = self.change
+        return f"{change:+.1%}" if change is not None else f"{self.mean_after - self.mean_before:+.4g}"
+
+
+SERVER_FACTS = ("timing", "faults")  # the embedded server's own settings: a target's runs have none
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What decides a run's numbers besides the target's build: the command and the load it put on the
+    target. Runs of one shape make one series; another shape is another series, never mixed in."""
+
+    command: str
+    facts: tuple[tuple[str, str], ...] = ()  # (name, value) in the order the label shows them
+
+    @property
+    def label(self) -> str:
+        return self.command + (" (" + ", ".join(f"{k} {v}" for k, v in self.facts) + ")" if self.facts else "")
+
+    def agrees(self, other: Shape) -> bool:
+        """`other` has every fact this one recorded: a run that could not run may lack some (no duration
+        measured), and belongs with the runs it agrees with."""
+        return self.command == other.command and set(self.facts) <= set(other.facts)
+
+    def of_target(self) -> Shape:
+        """This shape without the embedded server's own settings: what a target's run of it would be."""
+        return Shape(self.command, tuple((k, v) for k, v in self.facts if k not in SERVER_FACTS))
+
+    def to_json(self) -> dict[str, str]:
+        return {"command": self.command, **dict(self.facts)}
+
+
+def shape_of(record: RunRecord) -> Shape:
+    """The shape of `record`, from what the record holds. (`--query-ratio`, `--error-ratio`, the images per
+    user and `contract --max-examples` change the numbers too, but no record holds them yet.)"""
+    facts: dict[str, str] = {}
+    for load in record.load_summaries()[:1]:  # the one metrics_of reads
+        facts["scenario"] = load.scenario
+        facts["users"] = str(load.users)
+        facts["rate"] = "closed loop" if load.rate is None else f"{load.rate:g}/s"
+        if load.result is not None:
+            # The measured duration, which overruns the asked one by a fraction of a second: whole seconds.
+            facts["duration"] = f"{round(load.result.duration)} s"
+        facts["processes"] = str(load.processes)
+        facts["read-after-write"] = f"{load.read_after_write:g}"
+        facts["dialect"] = load.dialect
+        if record.is_canary and load.timing is not None:
+            facts["timing"] = load.timing
+    for contract in record.contract_summaries()[:1]:
+        facts.setdefault("dialect", contract.dialect)
+        if record.is_canary:
+            facts.setdefault("timing", contract.timing)
+            facts["faults"] = ",".join(sorted(contract.faults)) or "none"
+    capacity = record.capacity()
+    if capacity is not None:
+        facts.update(scenario=capacity.scenario, by=capacity.by, repeat=str(capacity.repeat))
+        facts["refine"] = "yes" if capacity.refine else "no"
+        facts["slo"] = ",".join(capacity.slo) or "none"
+        if capacity.steps:
+            facts["step"] = f"{round(capacity.steps[0].duration)} s"
+    return Shape(record.command, tuple(facts.items()))
+
+
+def by_shape(records: Sequence[RunRecord]) -> dict[Shape, list[RunRecord]]:
+    """`records` (oldest first) by shape, the shape with the newest run first. A run that could not run may
+    have recorded less of its shape (no load result, no duration): it joins the newest earlier run's shape
+    that agrees with all it recorded (else the oldest later one's), so it still counts among its series'
+    newest runs."""
+    shapes = [shape_of(r) for r in records]
+    complete = [(i, s) for i, (r, s) in enumerate(zip(records, shapes, strict=True)) if r.verdict != "COULD NOT RUN"]
+    out: dict[Shape, list[RunRecord]] = {}
+    for i, (record, shape) in enumerate(zip(records, shapes, strict=True)):
+        if record.verdict == "COULD NOT RUN":
+            before = [s for j, s in reversed(complete) if j < i and shape.agrees(s)]
+            after = [s for j, s in complete if j > i and shape.agrees(s)]
+            shape = (before or after or [shape])[0]
+        out.setdefault(shape, []).append(record)
+    return dict(sorted(out.items(), key=lambda item: -item[1][-1].started))
 
 
 @dataclass
@@ -59,6 +149,7 @@ class Series:
     change_points: list[ChangePoint] = field(default_factory=list)
     canary: list[float] | None = None
     canary_started: list[float] = field(default_factory=list)  # when each canary value's run started
+    shape: Shape = Shape("")  # the runs' shape: a series holds runs of one shape only
 
 
 @dataclass
@@ -69,16 +160,39 @@ class Trend:
     window: int
     series: list[Series]
     generator_bound: list[str] = field(default_factory=list)  # runs left out of the latency/throughput series
-    recent_bound: bool = False  # every one of the newest RECENT runs was left out: their latency is unjudged
+    could_not_run: list[str] = field(default_factory=list)  # runs whose verdict was COULD NOT RUN
+    recent: list[str] = field(default_factory=list)  # the ids of the newest RECENT runs, oldest first
+    shapes: list[Shape] = field(default_factory=list)  # the series' shapes, the one with the newest run first
+
+    @property
+    def recent_unmeasured(self) -> bool:
+        """None of the newest RECENT runs measured the target: each had a load generator that was the
+        limit, or could not run."""
+        unmeasured = set(self.generator_bound) | set(self.could_not_run)
+        return bool(self.recent) and set(self.recent) <= unmeasured
 
     def no_verdict(self) -> str | None:
-        """Why `--fail-on-change` cannot judge the newest runs' latency and throughput (exit 2), or None."""
-        if not self.recent_bound:
+        """Why `--fail-on-change` cannot judge the newest runs (exit 2), or None."""
+        if not self.recent_unmeasured:
             return None
+        n = len(self.recent)
+        bound = [r for r in self.recent if r in self.generator_bound]
+        failed = [r for r in self.recent if r in self.could_not_run and r not in bound]
+        starved = (
+            "give the nightly load run more --processes, workers on other machines (--master), or a quieter machine"
+        )
+        why = "see why in its report (`zscheck runs show ID`)"
+        if not failed:
+            return (
+                f"the newest {n} run(s) all had a load generator that was the limit (their self-check): no latency "
+                f"or throughput of theirs is the target's; do: {starved}"
+            )
+        if not bound:
+            return f"the newest {n} run(s) all could not run (COULD NOT RUN: {', '.join(failed)}): do: {why}"
         return (
-            f"the newest {min(RECENT, self.runs)} run(s) all had a load generator that was the limit (their "
-            "self-check): no latency or throughput of theirs is the target's; do: give the nightly load run more "
-            "--processes, workers on other machines (--master), or a quieter machine"
+            f"none of the newest {n} run(s) measured the target: {len(bound)} had a load generator that was the limit "
+            f"(their self-check), {len(failed)} could not run (COULD NOT RUN: {', '.join(failed)}); do: {why}, "
+            f"and {starved}"
         )
 
     def failing(self) -> list[str]:
@@ -87,13 +201,23 @@ class Trend:
         out = []
         for s in self.series:
             recent = set(s.runs[-RECENT:])
+            where = f" in {s.shape.label}" if len(self.shapes) > 1 else ""  # one shape: the header says it
             for cp in s.change_points:
                 if cp.worse and not cp.host and cp.run in recent:
-                    out.append(f"{s.name} {cp.change:+.1%} from run {cp.run}")
+                    out.append(f"{s.name} {cp.shown} from run {cp.run}{where}")
         return out
 
+    def verdict(self, *, gated: bool) -> Verdict:
+        """The one verdict of the text, the page and the exit code. Without the gate (`--fail-on-change`)
+        changes are reported, not judged: PASS."""
+        if not gated:
+            return Verdict.PASS
+        if self.failing():
+            return Verdict.VIOLATIONS
+        return Verdict.COULD_NOT_RUN if self.no_verdict() else Verdict.PASS
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "schema": TREND_SCHEMA,
             "label": self.label,
             "runs": self.runs,
@@ -101,21 +225,25 @@ class Trend:
             "window": self.window,
             "failed": self.failing(),
             "generator_bound": self.generator_bound,
+            "could_not_run": self.could_not_run,
+            "shapes": [shape.to_json() for shape in self.shapes],
             "series": [
                 {
                     "metric": s.name,
+                    "shape": s.shape.to_json(),
                     "lower_is_better": s.lower_is_better,
-                    "values": s.values,
+                    "values": [_finite(v) for v in s.values],
                     "runs": s.runs,
                     "change_points": [
                         {
                             "run": cp.run,
                             "before": cp.before,
                             "index": cp.index,
-                            "change": cp.change,
-                            "mean_before": cp.mean_before,
-                            "mean_after": cp.mean_after,
-                            "pvalue": cp.pvalue,
+                            "change": _finite(cp.change),  # null from 0: see `absolute`
+                            "absolute": _finite(cp.mean_after - cp.mean_before),
+                            "mean_before": _finite(cp.mean_before),
+                            "mean_after": _finite(cp.mean_after),
+                            "pvalue": _finite(cp.pvalue),
                             "worse": cp.worse,
                             "whose": "host" if cp.host else "target",
                         }
@@ -125,6 +253,14 @@ class Trend:
                 for s in self.series
             ],
         }
+        # The guard: strict JSON parsers (and JSON itself) have no NaN or Infinity; one left would be a bug here.
+        json.dumps(doc, allow_nan=False)
+        return doc
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or Infinity: a value that is not a number is null."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 # (name, lower is better) of every metric a series can have, in the order the report shows them
@@ -203,31 +339,49 @@ def trend(
     max_pvalue: float = 0.001,
     window: int = 30,
 ) -> Trend:
-    """The series of `records` (oldest first) with their change points; `canary` (the embedded server's
-    runs on the same host, oldest first) marks the changes that are the host's. A/A runs are left out."""
+    """The series of `records` (oldest first) with their change points, one set per shape (`Shape`);
+    `canary` (the embedded server's runs on the same host, oldest first) marks the changes that are the
+    host's: its runs of the same shape. A/A runs are left out."""
     # A/A runs (`zscheck noise`) are the harness measuring its own noise, several in a few minutes: as
     # nights they would be a burst of points that a change-point test reads as a level.
     ordered = sorted((r for r in records if not r.is_aa), key=lambda r: r.started)
     bound: list[str] = []
     own_canary = bool(ordered) and all(r.is_canary for r in ordered)  # `zscheck trend embedded`: keeps them all
-    target = _series(ordered, max_pvalue=max_pvalue, window=window, left_out=None if own_canary else bound)
-    nights = sorted((r for r in canary if not r.is_aa), key=lambda r: r.started)
-    host = _series(nights, max_pvalue=max_pvalue, window=window)
-    for name, s in target.items():
-        c = host[name]
-        if c.values:
-            s.canary, s.canary_started = c.values, c.started
-        for i, cp in enumerate(s.change_points):
-            if any(
-                abs(h.started - cp.started) <= CANARY_SLACK
-                and (h.mean_after > h.mean_before) == (cp.mean_after > cp.mean_before)
-                for h in c.change_points
-            ):
-                s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
-    ratios = [_ratio(s, host[name], max_pvalue=max_pvalue, window=window) for name, s in target.items()]
-    shown = [s for s in target.values() if s.values] + [r for r in ratios if r is not None and r.values]
-    recent = [r.id for r in ordered[-RECENT:]]
-    return Trend(label, len(ordered), max_pvalue, window, shown, bound, bool(recent) and set(recent) <= set(bound))
+    nights = by_shape(sorted((r for r in canary if not r.is_aa), key=lambda r: r.started))
+    shown: list[Series] = []
+    groups = by_shape(ordered)
+    for shape, runs in groups.items():
+        target = _series(runs, max_pvalue=max_pvalue, window=window, left_out=None if own_canary else bound)
+        # The canary of this shape: the embedded server's runs of the same load; of several server settings
+        # (its --timing), the one it ran most recently (dicts keep by_shape's order: newest first).
+        same = [group for c, group in nights.items() if c.of_target() == shape]
+        host = _series(same[0] if same else [], max_pvalue=max_pvalue, window=window)
+        for name, s in target.items():
+            s.shape = shape
+            c = host[name]
+            if c.values:
+                s.canary, s.canary_started = c.values, c.started
+            for i, cp in enumerate(s.change_points):
+                if any(
+                    abs(h.started - cp.started) <= CANARY_SLACK
+                    and (h.mean_after > h.mean_before) == (cp.mean_after > cp.mean_before)
+                    for h in c.change_points
+                ):
+                    s.change_points[i] = ChangePoint(**{**cp.__dict__, "host": True})
+        ratios = [_ratio(s, host[name], max_pvalue=max_pvalue, window=window) for name, s in target.items()]
+        shown += [s for s in target.values() if s.values] + [r for r in ratios if r is not None and r.values]
+    position = {r.id: i for i, r in enumerate(ordered)}
+    return Trend(
+        label,
+        len(ordered),
+        max_pvalue,
+        window,
+        shown,
+        generator_bound=sorted(bound, key=position.__getitem__),
+        could_not_run=[r.id for r in ordered if r.verdict == "COULD NOT RUN"],
+        recent=[r.id for r in ordered[-RECENT:]],
+        shapes=list(groups),
+    )
 
 
 def _ratio(target: Series, canary: Series, *, max_pvalue: float, window: int) -> Series | None:
@@ -236,7 +390,7 @@ def _ratio(target: Series, canary: Series, *, max_pvalue: float, window: int) ->
     own series can show here. Its change points are the target's."""
     if not canary.values or target.name in ("findings", "run time"):
         return None
-    out = Series(f"{target.name} / canary", target.lower_is_better)
+    out = Series(f"{target.name} / canary", target.lower_is_better, shape=target.shape)
     for value, run, started in zip(target.values, target.runs, target.started, strict=True):
         near = min(range(len(canary.started)), key=lambda j: abs(canary.started[j] - started))
         if abs(canary.started[near] - started) <= CANARY_SLACK and canary.values[near] > 0:
