@@ -126,3 +126,21 @@ def test_a_terminal_charts_the_rate_so_far_beside_the_tick(monkeypatch: pytest.M
 )
 def test_sparkline(values: list[float], width: int, chart: str) -> None:
     assert sparkline(values, width) == chart
+
+
+def test_a_statistics_commands_json_never_holds_nan(tmp_path: Path) -> None:
+    """`--json` of compare, trend and noise: an undefined number (a change from 0) is null, since NaN is
+    not JSON and a strict reader refuses the whole file."""
+    import argparse
+
+    from zscheck.cli.common import print_and_write
+
+    out = tmp_path / "d.json"
+    document = {"change": float("nan"), "rows": [{"p": float("inf"), "ci": (1.0, float("-inf"))}], "n": 3}
+    print_and_write([], document, argparse.Namespace(json=str(out), html=None), lambda: "")
+    text = out.read_text()
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON")) == {
+        "change": None,
+        "rows": [{"p": None, "ci": [1.0, None]}],
+        "n": 3,
+    }

@@ -134,12 +134,13 @@ def test_noise_runs_real_pairs_stores_them_and_compare_uses_them(
     main(["load", *common, "--report-dir", str(tmp_path / "slow"), "--fault", "latency-under-load"])
     capsys.readouterr()
     with open_store(store) as s:
-        slow, base = [r for r in s.query(Query(target=EMBEDDED_TARGET)) if not r.is_aa]
+        (base,) = [r for r in s.query(Query(target=EMBEDDED_TARGET)) if not r.is_aa]
+        (slow,) = s.query(Query(target=f"{EMBEDDED_TARGET} (faults: latency-under-load)"))  # another build
     main(["compare", base.id, slow.id, "--store", store, "--json", str(tmp_path / "c.json")])
     compared = json.loads((tmp_path / "c.json").read_text())
     p50 = next(m for m in compared["metrics"] if (m["operation"], m["metric"]) == ("all", "p50"))
     assert p50["test"] == "aa-noise" and "2 pairs" in p50["reason"] and p50["noise_floor"] > 0
     assert compared["noise"].startswith("2 stored A/A pairs of embedded reference server (toggle)")
-    # trend: the A/A runs are not nights
+    # trend: the A/A runs are not nights (nor is the faulty server's run: another target)
     main(["trend", "embedded", "--store", store])
-    assert "zscheck trend: embedded reference server, 2 run(s)" in capsys.readouterr().out
+    assert "zscheck trend: embedded reference server, 1 run(s)" in capsys.readouterr().out

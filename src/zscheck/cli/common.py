@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -83,6 +84,17 @@ def last_resort(message: str) -> NoReturn:
     os._exit(EXIT_CANNOT_RUN)
 
 
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float in it (at any depth) made None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def print_and_write(
     lines: Iterable[str], document: dict[str, Any], args: argparse.Namespace, page: Callable[[], str]
 ) -> None:
@@ -91,7 +103,10 @@ def print_and_write(
     for line in lines:
         print(line)
     if args.json:
-        Path(args.json).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        # NaN and Infinity are not JSON (a strict reader, jq or Go, refuses the whole file): an undefined
+        # number (a change from 0) is written as null, and allow_nan=False proves none is left.
+        text = json.dumps(finite(document), indent=2, allow_nan=False)
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
     if args.html:
         Path(args.html).write_text(page(), encoding="utf-8")
         print(f"zscheck: report {args.html}")

@@ -62,13 +62,12 @@ def _distribution(row: Row, base: str, candidate: str) -> str:
 
 def compare_page(result: Result) -> str:
     failed, unjudged = result.failed(), result.no_verdict()
-    word = (
-        "FAIL: " + "; ".join(failed)
+    why = (
+        "; ".join(failed)
         if failed
-        else f"COULD NOT RUN: {unjudged}"
-        if unjudged
-        else "PASS: no new finding" + (", no regression beyond the margin" if result.margin is not None else "")
+        else unjudged or "no new finding" + (", no regression beyond the margin" if result.margin is not None else "")
     )
+    word = f"{result.verdict().word}: {why}"  # the exit code's word (zscheck.verdict)
     body = [
         f"<h1>zscheck compare</h1><p>base <b>{html.escape(result.base.label)}</b> ({len(result.base.records)} "
         f"run(s)) against candidate <b>{html.escape(result.candidate.label)}</b> "

@@ -166,7 +166,7 @@ class Result:
         note starting with NO_VERDICT_NOTE."""
         if self.margin is None:
             return None
-        missing = self.without_loads()
+        missing = [] if self.rows else self.without_loads()  # a row is a metric both sides measured
         if missing:
             return (
                 f"{NO_VERDICT_NOTE}--max-regression {self.margin * 100:g}% judges load metrics, but "
