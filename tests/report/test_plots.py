@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,25 @@ def test_a_capacity_search_draws_three_charts_as_png_and_svg_and_a_page(tmp_path
     assert "predicted peak" in model and "USL fit" in model
     page = capacity_page.render(report, plots.capacity_svgs(report))
     assert "knee at 15 users" in page and page.count("<svg") == 3 and "21.8" in page
+
+
+def _drawn(figure: Any) -> tuple[int, list[str]]:
+    """How many points the model chart scatters, and the labels of its lines."""
+    (ax,) = figure.axes
+    return sum(len(c.get_offsets()) for c in ax.collections), [line.get_label() for line in ax.get_lines()]
+
+
+def test_the_model_chart_shows_the_measured_points_without_a_fit_and_the_curve_without_a_peak() -> None:
+    """Fewer loads than a fit needs drew an empty chart with a "runs fitted" legend; a fit with no
+    predictable peak drew no curve at all."""
+    report = _capacity()
+    assert report.model is not None
+    unfitted = dataclasses.replace(report, model=None)
+    count, lines = _drawn(plots.capacity_figures(unfitted)["capacity-model"])
+    assert count == len(report.points) and not any("USL" in line for line in lines)
+    no_peak = dataclasses.replace(report, model=dataclasses.replace(report.model, predictable=False))
+    count, lines = _drawn(plots.capacity_figures(no_peak)["capacity-model"])
+    assert count == len(report.points) and "USL fit (no peak stated)" in lines  # no peak marker either
 
 
 def test_svgs_are_reproducible() -> None:

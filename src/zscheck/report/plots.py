@@ -127,16 +127,22 @@ def capacity_figures(report: CapacityReport) -> dict[str, Figure]:
     model = report.model
     xs = [r.concurrency for r in model.residuals] if model else []
     ys = [r.measured for r in model.residuals] if model else []
-    ax.scatter(xs, ys, color="#2b7bba", label="runs fitted", zorder=3)
-    if model and model.predictable and model.lam and model.sigma and model.kappa and xs:
+    if not xs:  # too few loads to fit (or none met the correctness constraint): the measured points alone
+        measured = [(p.little.implied if by_rate else p.users, p.throughput.mean) for p in points]
+        ax.scatter([x for x, _ in measured], [y for _, y in measured], color="#999999", label="measured (not fitted)")
+    else:
+        ax.scatter(xs, ys, color="#2b7bba", label="runs fitted", zorder=3)
+    if model and model.lam and model.sigma and model.kappa and xs:
+        # The fitted curve whether or not a peak is predictable: without one, it is how the runs bend so far.
         lam, sigma, kappa = model.lam.value, model.sigma.value, model.kappa.value
         top = max(xs) * 1.5
-        if model.peak_concurrency is not None:
+        if model.predictable and model.peak_concurrency is not None:
             top = max(top, model.peak_concurrency.value * 1.3)
         grid = [top * i / 200 for i in range(1, 201)]
         curve = [lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1)) for n in grid]
-        ax.plot(grid, curve, color=_COLOURS["fit"], label="USL fit")
-        if model.peak_concurrency is not None and model.peak_throughput is not None:
+        label = "USL fit" if model.predictable else "USL fit (no peak stated)"
+        ax.plot(grid, curve, color=_COLOURS["fit"], label=label)
+        if model.predictable and model.peak_concurrency is not None and model.peak_throughput is not None:
             ax.scatter([model.peak_concurrency.value], [model.peak_throughput.value], marker="*", s=120,
                        color="#e08a1e", label="predicted peak", zorder=4)  # fmt: skip
     if model is not None and model.ceiling is not None:
