@@ -148,6 +148,19 @@ def test_an_idle_generator_at_a_low_rate_is_not_the_limit(tmp_path: Path) -> Non
     assert checks["history_dropped"]["ok"]
 
 
+def test_a_rate_the_run_could_not_deliver_is_no_pass_at_that_rate(tmp_path: Path) -> None:
+    """One user cannot carry 5,000 operations/s (users x 1/latency): the gates were met at what it did
+    deliver, which is no pass at the rate asked (it was PASS, exit 0). A gate broken at the lower load
+    stands: the target failed it at less than it was asked to carry."""
+    code, out, summary = zscheck_load(tmp_path, "--users", "1", "--rate", "5000", "--duration", "2s")
+    assert code == 2 and summary["verdict"] == "COULD NOT RUN", out
+    assert "no verdict at the offered rate: delivered " in summary["error"] and "more --users" in summary["error"]
+    code, out, _ = zscheck_load(
+        tmp_path / "gate", "--users", "1", "--rate", "5000", "--duration", "2s", "--slo", "e2e:p50<1us"
+    )
+    assert code == 1, out
+
+
 @pytest.mark.parametrize(
     ("sent", "seen", "arrived", "offset", "bound"),
     [

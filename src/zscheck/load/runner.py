@@ -177,6 +177,16 @@ class StepResult:
         return f"{', '.join(broken)} broke while {bound.text}; do: {bound.advice}"
 
     @property
+    def undelivered(self) -> str | None:
+        """Why a passing run is no verdict at the rate it was asked for (`--rate`: the offered rate was not
+        delivered, so its gates were met at a lower load), or None. A gate that broke at the lower load
+        stands: the target failed it at less than it was asked to carry."""
+        short = next((c for c in self.checks if c.check == "delivered_rate" and not c.ok), None)
+        if short is None or not all(g.passed for g in self.gates):
+            return None
+        return f"{short.text}: its gates were met at that load, not at the rate asked; do: {short.advice}"
+
+    @property
     def unjudged_history(self) -> str | None:
         """Why the history is no verdict on the target (the workers' clocks disagreed by more than the run
         allows, so wall-clock order across machines says nothing either way), or None."""
@@ -698,6 +708,8 @@ def verdict_of(step: StepResult, restore_problems: list[str], *, accepted: bool 
         return Verdict.COULD_NOT_RUN  # a gate broke while the generator was the limit: no verdict on the target
     if not all(g.passed for g in step.gates):
         return Verdict.VIOLATIONS
+    if step.undelivered:
+        return Verdict.COULD_NOT_RUN  # --rate: a pass at less than the offered rate is no pass at that rate
     # A history the checker could not decide is no verdict either way: the run could not finish its job.
     return Verdict.COULD_NOT_RUN if restore_problems or step.linearizability.undecided else Verdict.PASS
 
@@ -763,6 +775,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         error = f"no verdict on the history: {step.unjudged_history}"
     elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.unjudged_gates:
         error = f"no verdict on the target's gates: {step.unjudged_gates}"
+    elif step is not None and error is None and verdict is Verdict.COULD_NOT_RUN and step.undelivered:
+        error = f"no verdict at the offered rate: {step.undelivered}"
     summary = LoadSummary(
         verdict=cast(VerdictWord, verdict.word),
         exit_code=verdict.exit_code,
