@@ -189,6 +189,19 @@ def test_one_run_a_side_is_judged_against_stored_aa_noise(tmp_path: Path) -> Non
     assert row(same, "all", "p50").verdict == "~" and same.failed() == []
 
 
+def test_the_noise_floor_note_is_for_one_run_a_side_only(tmp_path: Path) -> None:
+    """A margin inside the A/A noise is said to one run a side ("give --last N per side"), not to runs
+    tested against each other, where the floor was never the test."""
+    noise = noise_of(pairs_of(aa_pairs(tmp_path, 0.010, 6, 3, spread=0.2)))
+    inside = "is inside the A/A noise"
+    one = run_compare(side(load_record(tmp_path, "b", 0.010, 1)), side(load_record(tmp_path, "c", 0.010, 2)),
+                      margin=0.01, noise=noise)  # fmt: skip
+    assert any(inside in n for n in one.notes()), one.notes()
+    many = run_compare(Side("b", runs_of(tmp_path, "b", 0.010, 3, 1)), Side("c", runs_of(tmp_path, "c", 0.010, 3, 2)),
+                       margin=0.01, noise=noise)  # fmt: skip
+    assert not any(inside in n for n in many.notes()), many.notes()
+
+
 def host(name: str = "ci-1", cpus: int | None = 2, load1: float | None = 1.0) -> dict[str, object]:
     return {"name": name, "cpus": cpus, "load1": load1}
 

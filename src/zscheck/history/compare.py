@@ -182,8 +182,13 @@ class Result:
         candidate = self.generator_bound(self.candidate)
         unsure = len({id(r) for r in (*self.worse, *self.not_within)})
         if candidate and unsure:
+            said = (
+                f"{len(self.worse)} metric(s) read worse than the margin allows"
+                if self.worse
+                else f"{len(self.not_within)} metric(s) were not shown within the margin"
+            )
             return (
-                f"{NO_VERDICT_NOTE}{unsure} metric(s) read worse than the margin allows, but the candidate's load "
+                f"{NO_VERDICT_NOTE}{said}, but the candidate's load "
                 f"generator was the limit in run(s) {', '.join(candidate)} (their self-check): what it measured "
                 f"may be the generator; do: {do}"
             )
@@ -238,7 +243,8 @@ class Result:
                 f"the family of {self.family.metrics} the gate judges ({self.family.how}: p = {self.family.p:.3g}, "
                 f"alpha {self.alpha:g}): with that many metrics, some read worse by chance; the gate holds"
             )
-        if self.margin is not None:
+        one_a_side = len(self.base.records) == 1 and len(self.candidate.records) == 1
+        if self.margin is not None and one_a_side:  # the floor is one run a side's (more runs test over runs)
             inside = [r for r in self.rows if r.noise_floor is not None and r.noise_floor > self.margin]
             if inside:
                 worst = max(inside, key=lambda r: r.noise_floor or 0.0)
