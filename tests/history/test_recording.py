@@ -146,3 +146,8 @@ def test_the_report_directory_of_each_final_event(tmp_path: Path, report: str, d
     (tmp_path / "capacity.json").write_text("{}")
     d = str(tmp_path)
     assert report_directory(report.format(d=d)) == Path(directory.format(d=d))
+
+
+def test_a_targets_trailing_slash_is_the_same_target() -> None:
+    """`--target http://zstack:8080/` and `http://zstack:8080` are one target's series."""
+    assert series_target("http://zstack:8080/") == series_target("http://zstack:8080") == "http://zstack:8080"

@@ -108,6 +108,9 @@ def test_the_command_gates_and_draws(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert p50["change_points"][0]["index"] == 30 and p50["change_points"][0]["whose"] == "target"
     html = page.read_text()
     assert html.count("<svg") == len(doc["series"]) and "<script" not in html
+    assert main(["trend", "--store", str(tmp_path / "missing.sqlite")]) == 2  # a mistyped path: said
+    assert "no such file: nothing was recorded there" in capsys.readouterr().err
+    open_store(str(tmp_path / "empty.sqlite")).close()  # a store that exists, with nothing in it
     assert main(["trend", "--store", str(tmp_path / "empty.sqlite")]) == 2
     assert "has no runs yet" in capsys.readouterr().err
 

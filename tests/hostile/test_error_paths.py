@@ -143,6 +143,14 @@ CASES = [
          files={"old/contract/failures.md": b"# failures"}),
     Case("events-file-in-a-file", ("drift", "--report-dir", "{tmp}/r", "--events", "{tmp}/f/events.jsonl"),
          "f", files={"f": b"x"}),
+    # ---- the run store: a reading command never takes a mistyped path for an empty store
+    Case("runs-store-missing", ("runs", "list", "--store", "{tmp}/typo.sqlite"), "no such file: nothing was recorded"),
+    Case("trend-store-missing", ("trend", "--store", "{tmp}/typo.sqlite"), "no such file: nothing was recorded"),
+    Case("compare-store-missing", ("compare", "a", "b", "--store", "{tmp}/typo.sqlite"), "no such file"),
+    Case("runs-list-zero", ("runs", "list", "0", "--store", "{tmp}/h.sqlite"), "'0' is not a number of runs",
+         files={"h.sqlite": b""}),
+    Case("runs-list-negative", ("runs", "list", "-1", "--store", "{tmp}/h.sqlite"), "'-1' is not a number of runs",
+         files={"h.sqlite": b""}),
     # ---- journals
     Case("restore-no-journal", ("restore", "{tmp}/none.jsonl"), "does not exist"),
     Case("restore-damaged-journal", ("restore", "{tmp}/j.jsonl"), "is not JSON",

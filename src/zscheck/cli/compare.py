@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from zscheck.cli.common import Subparsers, add_command, print_and_write
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
-from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory
+from zscheck.history.record import EMBEDDED_TARGET, RecordError, RunRecord, from_directory, series_target
 from zscheck.history.store import Query, Store, open_store
 
 if TYPE_CHECKING:  # numpy and scipy take seconds to import: only `zscheck compare` pays for them
@@ -88,7 +88,7 @@ def sides(base: str, candidate: str, last: int | None, store: Store | None) -> t
 
 
 def _target(text: str) -> str:
-    return EMBEDDED_TARGET if text == "embedded" else text
+    return EMBEDDED_TARGET if text == "embedded" else series_target(text)
 
 
 def _with_load(store: Store, target: str, n: int) -> list[RunRecord]:
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--equivalence proves 'no regression larger than the margin': give --max-regression, e.g. 5%")
     spec = store_spec(args)
     needs_store = args.last is not None or not (Path(args.base).is_dir() and Path(args.candidate).is_dir())
-    store = open_store(spec) if needs_store and spec != "off" else None
+    store = open_store(spec, existing=True) if needs_store and spec != "off" else None
     if store is None and spec != "off" and Path(spec).is_file():
         store = open_store(spec)  # two directories: the store only for the stored A/A noise
     try:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     spec = store_spec(args)
     if spec == OFF:
         raise ConfigError("zscheck runs: --store off: there is no store to read; give --store PATH or URL")
-    with open_store(spec) as store:
+    with open_store(spec, existing=args.action != "import") as store:
         if args.action == "list":
             _list(store, args.what)
         elif args.action == "show":
@@ -89,9 +89,9 @@ def _list(store: Store, what: str | None) -> None:
     try:
         limit = int(what) if what else 20
     except ValueError:
-        raise ConfigError(
-            f"zscheck runs list: {what!r} is not a number of runs: write e.g. zscheck runs list 50"
-        ) from None
+        limit = 0
+    if limit < 1:
+        raise ConfigError(f"zscheck runs list: {what!r} is not a number of runs: write e.g. zscheck runs list 50")
     records = store.query(Query(limit=limit))
     if not records:
         print(f"zscheck runs: no runs in {store.where} yet")

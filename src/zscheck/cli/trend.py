@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zscheck.cli.common import Subparsers, add_command, print_and_write
 from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
-from zscheck.history.record import EMBEDDED_TARGET
+from zscheck.history.record import EMBEDDED_TARGET, series_target
 from zscheck.history.store import OFF, Query, open_store
 from zscheck.verdict import Verdict
 
@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
     spec = store_spec(args)
     if spec == OFF:
         raise ConfigError("zscheck trend: --store off: there is no history to read; give --store PATH or URL")
-    with open_store(spec) as store:
+    with open_store(spec, existing=True) as store:
         target = EMBEDDED_TARGET if args.series == "embedded" else args.series
+        target = None if target is None else series_target(target)
         if target is None:
             newest = store.query(Query(limit=1))
             if not newest:

@@ -287,7 +287,7 @@ def series_target(label: str) -> str:
     and its fault modes, kept: a faulty embedded server is another target, never the canary nor a
     `--last N embedded` run (`embedded reference server (faults: disable-noop)`)."""
     if not label.startswith(EMBEDDED_TARGET):
-        return label
+        return label.rstrip("/")  # http://zstack:8080/ is http://zstack:8080
     build = re.fullmatch(r".*? \([^;)]*; (.*)\)", label)  # zscheck.target's "(<url>; faults: a, b)"
     return f"{EMBEDDED_TARGET} ({build[1]})" if build else EMBEDDED_TARGET
 

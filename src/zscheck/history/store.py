@@ -229,11 +229,18 @@ def masked(spec: str) -> str:
     return spec
 
 
-def open_store(spec: str) -> Store:
-    """The store named by `spec`: a `postgresql://` (or `postgres://`) URL, else an SQLite file's path."""
+def open_store(spec: str, *, existing: bool = False) -> Store:
+    """The store named by `spec`: a `postgresql://` (or `postgres://`) URL, else an SQLite file's path.
+    `existing`: a command that only reads it (runs, compare, trend) refuses an SQLite file that is not
+    there, so a mistyped path is said, not read as an empty store and left behind as an empty file."""
     if spec.startswith(("postgresql://", "postgres://")):
         return _open_postgres(spec)
     path = Path(spec)
+    if existing and not path.is_file():
+        raise StoreError(
+            f"store {spec}: no such file: nothing was recorded there; check the path (every command records "
+            "into reports/history.sqlite unless --store says otherwise)"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, timeout=30)  # concurrent CI jobs on one file wait, not fail
