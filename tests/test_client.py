@@ -131,6 +131,32 @@ def test_bad_configuration_is_refused() -> None:
         Client("http://127.0.0.1:1", poll_deadline=0)
 
 
+def test_every_threads_client_shares_one_tls_context(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread gets its own httpx client, and httpx built a TLS context (the CA bundle loaded, ~20 ms
+    of CPU) for each, even for http://: half a contract run's CPU. One per `verify` setting per process
+    now; a CA bundle that cannot be read still fails at once, when the client is made."""
+    import httpx
+
+    from zscheck import _transport
+
+    _transport._tls.cache_clear()
+    built: list[object] = []
+    create = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda **kw: built.append(kw) or create(**kw))
+    transport = _transport.Transport(server.url)
+    request = _wire.WireRequest("GET", "/zstack/v1/images", {}, None)
+    threads = [threading.Thread(target=transport.send, args=(request,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    clients = len(transport._clients)
+    transport.close()
+    assert clients == 9 and len(built) == 1, built  # the creating thread's client and eight more, one context
+    with pytest.raises(OSError, match="No such file"):
+        _transport.Transport(server.url, verify="/no-such-bundle.pem")
+
+
 def test_logout_forgets_credentials(client: Client) -> None:
     client.logout()
     assert client.session is None

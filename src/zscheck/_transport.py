@@ -18,7 +18,10 @@ stays checked, not assumed.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -55,6 +58,20 @@ class _Line:
     idle_since: float = 0.0  # monotonic: when the latest of them went idle
 
 
+@functools.lru_cache(maxsize=8)
+def _tls(verify: bool | str) -> ssl.SSLContext:
+    """One TLS context per `verify` setting for the whole process, shared by every thread's client (an
+    SSLContext is safe to share). httpx builds one per client, even for an http:// target, and building
+    one loads the CA bundle: about 20 ms of CPU, paid by every thread of every run (py-spy: the largest
+    single cost of a contract run against the embedded server). A bad CA bundle still fails here, at the
+    first client, and is not cached. A CA bundle's path is ours to load (httpx deprecates `verify=<str>`)."""
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=verify)
+
+
 class Transport:
     """Safe to share between threads: each thread gets its own httpx client (and connection pool)."""
 
@@ -79,7 +96,7 @@ class Transport:
             # i.e. 0 (`httpx/_client.py` `_init_transport`, `_init_proxy_transport`): no connect retries either.
             return httpx.Client(
                 timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-                verify=verify,
+                verify=_tls(verify),
                 follow_redirects=False,
                 limits=limits,
                 headers={"User-Agent": _USER_AGENT},
