@@ -206,13 +206,5 @@ def text(result: Result) -> list[str]:
         lines.extend(f"note: {note}" for note in result.notes())
     else:
         lines.append(f"load: nothing to compare: {'; '.join(result.without_loads()) or 'no metric on both sides'}")
-    failed, verdict, unjudged = result.failed(), result.verdict(), result.no_verdict()
-    if failed:
-        why = "; ".join(failed)
-    elif unjudged:
-        why = unjudged
-    else:
-        margin = f", nothing worse by more than {result.margin * 100:g}%" if result.margin is not None else ""
-        why = f"no new finding{margin}"
-    lines.append(f"zscheck: {verdict.word} (compare) - {why}")
+    lines.append(f"zscheck: {result.verdict().word} (compare) - {result.reason()}")
     return lines

@@ -10,7 +10,6 @@ from zscheck.cli.runs import store_spec
 from zscheck.errors import ConfigError
 from zscheck.history.record import EMBEDDED_TARGET, series_target
 from zscheck.history.store import OFF, Query, open_store
-from zscheck.verdict import Verdict
 
 if TYPE_CHECKING:  # Apache Otava imports numpy and scipy, seconds: only `zscheck trend` pays for them
     from zscheck.history.trend import Trend
@@ -108,19 +107,9 @@ def text(result: Trend, *, gated: bool) -> list[str]:
                 f"{head}  {cp.shown} between run {cp.before} and {cp.run}: {cp.mean_before:.4g} -> "
                 f"{cp.mean_after:.4g} (p={cp.pvalue:.2g}), {whose}"
             )
-    failing, unjudged = result.failing(), result.no_verdict()
-    verdict = result.verdict(gated=gated)
-    if not gated and (failing or unjudged):
-        # Reported, not judged: the verdict is PASS, and the line says what the gate would have said.
-        said = "; ".join(failing) if failing else f"no verdict: {unjudged}"
-        lines.append(f"  not gated (give --fail-on-change to fail on them): {said}")
-    if verdict is Verdict.VIOLATIONS:
-        why = "; ".join(failing)
-    elif verdict is Verdict.COULD_NOT_RUN:
-        why = unjudged or ""
-    elif gated:
-        why = "no change made it worse"
-    else:
-        why = "changes reported, not gated" if failing or unjudged else "no change made it worse"
-    lines.append(f"zscheck: {verdict.word} (trend) - {why}")
+    ungated = result.ungated(gated=gated)
+    if ungated:  # the verdict is PASS; the line says what the gate would have said
+        lines.append(f"  {ungated}")
+    why = "changes reported, not gated" if ungated else result.reason(gated=gated)
+    lines.append(f"zscheck: {result.verdict(gated=gated).word} (trend) - {why}")
     return lines

@@ -61,18 +61,12 @@ def _distribution(row: Row, base: str, candidate: str) -> str:
 
 
 def compare_page(result: Result) -> str:
-    failed, unjudged = result.failed(), result.no_verdict()
-    why = (
-        "; ".join(failed)
-        if failed
-        else unjudged or "no new finding" + (", no regression beyond the margin" if result.margin is not None else "")
-    )
-    word = f"{result.verdict().word}: {why}"  # the exit code's word (zscheck.verdict)
+    word = f"{result.verdict().word}: {result.reason()}"  # the exit code's word and why (Result.reason)
     body = [
         f"<h1>zscheck compare</h1><p>base <b>{html.escape(result.base.label)}</b> ({len(result.base.records)} "
         f"run(s)) against candidate <b>{html.escape(result.candidate.label)}</b> "
         f"({len(result.candidate.records)} run(s)); alpha {result.alpha:g}</p>",
-        f"<p class='verdict {'fail' if failed or unjudged else 'pass'}'>{html.escape(word)}</p>",
+        f"<p class='verdict {'pass' if result.verdict() is Verdict.PASS else 'fail'}'>{html.escape(word)}</p>",
         "<h2>Findings</h2><table><tr><th>state</th><th>check</th><th>rule</th><th>operation</th><th>example</th></tr>",
     ]
     for state, findings in (
@@ -155,7 +149,6 @@ def _series_chart(series: Series) -> str:
 
 def trend_page(trend: Trend, *, gated: bool) -> str:
     """The trend's page; its verdict is the exit code's (`Trend.verdict`)."""
-    failed, unjudged = trend.failing(), trend.no_verdict()
     verdict = trend.verdict(gated=gated)
     bound = trend.generator_bound
     left = (
@@ -164,21 +157,12 @@ def trend_page(trend: Trend, *, gated: bool) -> str:
         if bound
         else ""
     )
-    if verdict is Verdict.VIOLATIONS:
-        said = "; ".join(failed)
-    elif verdict is Verdict.COULD_NOT_RUN:
-        said = unjudged or ""
-    else:
-        said = "no change that made the newest runs worse" if gated or not (failed or unjudged) else (
-            "not gated (give --fail-on-change to fail on them): "
-            + ("; ".join(failed) if failed else f"no verdict: {unjudged}")
-        )  # fmt: skip
     body = [
         f"<h1>zscheck trend</h1><p>{html.escape(trend.label)}: {trend.runs} run(s); change points by Apache "
         f"Otava at p &lt; {trend.max_pvalue:g}, window {trend.window}</p>",
         left,
         f"<p class='verdict {'pass' if verdict is Verdict.PASS else 'fail'}'>"
-        + html.escape(f"{verdict.word}: {said}")
+        + html.escape(f"{verdict.word}: {trend.reason(gated=gated)}")
         + "</p>",
     ]
     points = [(series, cp) for series in trend.series for cp in series.change_points]

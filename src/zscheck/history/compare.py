@@ -220,6 +220,16 @@ class Result:
             return Verdict.VIOLATIONS
         return Verdict.COULD_NOT_RUN if self.no_verdict() else Verdict.PASS
 
+    def reason(self) -> str:
+        """Why the verdict is what it is, for the text's last line and the page."""
+        failed, unjudged = self.failed(), self.no_verdict()
+        if failed:
+            return "; ".join(failed)
+        if unjudged:
+            return unjudged
+        margin = f", nothing worse by more than {self.margin * 100:g}%" if self.margin is not None else ""
+        return f"no new finding{margin}"
+
     @property
     def untested(self) -> list[Row]:
         return [r for r in self.rows if r.comparison.test == "none"]

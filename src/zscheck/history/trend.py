@@ -22,8 +22,6 @@ a 5 s load and finds other things; 10 users wait longer than 5: in one series ei
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +61,9 @@ class ChangePoint:
         return f"{change:+.1%}" if change is not None else f"{self.mean_after - self.mean_before:+.4g}"
 
 
-SERVER_FACTS = ("timing", "faults")  # the embedded server's own settings: a target's runs have none
+# The embedded server's own setting: a target's runs have none. (Its faults need no fact: a faulty
+# embedded server is another target, zscheck.history.record.series_target.)
+SERVER_FACTS = ("timing",)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,6 @@ def shape_of(record: RunRecord) -> Shape:
         facts.setdefault("dialect", contract.dialect)
         if record.is_canary:
             facts.setdefault("timing", contract.timing)
-            facts["faults"] = ",".join(sorted(contract.faults)) or "none"
     capacity = record.capacity()
     if capacity is not None:
         facts.update(scenario=capacity.scenario, by=capacity.by, repeat=str(capacity.repeat))
@@ -216,8 +215,23 @@ class Trend:
             return Verdict.VIOLATIONS
         return Verdict.COULD_NOT_RUN if self.no_verdict() else Verdict.PASS
 
+    def ungated(self, *, gated: bool) -> str | None:
+        """Without the gate, what it would have said (changes reported, not judged), or None."""
+        failing, unjudged = self.failing(), self.no_verdict()
+        if gated or not (failing or unjudged):
+            return None
+        said = "; ".join(failing) if failing else f"no verdict: {unjudged}"
+        return f"not gated (give --fail-on-change to fail on them): {said}"
+
+    def reason(self, *, gated: bool) -> str:
+        """Why the verdict is what it is, for the text's last line and the page."""
+        failing, unjudged = self.failing(), self.no_verdict()
+        if gated and (failing or unjudged):
+            return "; ".join(failing) if failing else unjudged or ""
+        return self.ungated(gated=gated) or "no change made it worse"
+
     def to_json(self) -> dict[str, Any]:
-        doc = {
+        return {
             "schema": TREND_SCHEMA,
             "label": self.label,
             "runs": self.runs,
@@ -232,18 +246,18 @@ class Trend:
                     "metric": s.name,
                     "shape": s.shape.to_json(),
                     "lower_is_better": s.lower_is_better,
-                    "values": [_finite(v) for v in s.values],
+                    "values": s.values,
                     "runs": s.runs,
                     "change_points": [
                         {
                             "run": cp.run,
                             "before": cp.before,
                             "index": cp.index,
-                            "change": _finite(cp.change),  # null from 0: see `absolute`
-                            "absolute": _finite(cp.mean_after - cp.mean_before),
-                            "mean_before": _finite(cp.mean_before),
-                            "mean_after": _finite(cp.mean_after),
-                            "pvalue": _finite(cp.pvalue),
+                            "change": cp.change,  # null from 0: see `absolute`
+                            "absolute": cp.mean_after - cp.mean_before,
+                            "mean_before": cp.mean_before,
+                            "mean_after": cp.mean_after,
+                            "pvalue": cp.pvalue,
                             "worse": cp.worse,
                             "whose": "host" if cp.host else "target",
                         }
@@ -252,15 +266,7 @@ class Trend:
                 }
                 for s in self.series
             ],
-        }
-        # The guard: strict JSON parsers (and JSON itself) have no NaN or Infinity; one left would be a bug here.
-        json.dumps(doc, allow_nan=False)
-        return doc
-
-
-def _finite(value: float | None) -> float | None:
-    """JSON has no NaN or Infinity: a value that is not a number is null."""
-    return value if value is not None and math.isfinite(value) else None
+        }  # written by zscheck.cli.common.print_and_write, which makes any NaN null
 
 
 # (name, lower is better) of every metric a series can have, in the order the report shows them
