@@ -172,3 +172,12 @@ def test_a_signal_while_zscheck_still_imports_exits_2() -> None:
             said += 1
             assert proc.returncode == 2, (delay, proc.returncode, err)
     assert said, "no signal landed while zscheck imported: the delays no longer cover its start-up"
+
+
+def test_an_option_is_never_read_from_a_prefix_of_it() -> None:
+    """argparse's prefix matching took `diff --baseline URL` for `--baseline-target URL`: an option is
+    its whole name, so that one added later cannot change what an old command line means."""
+    result = run_cli("diff", "--baseline", "http://127.0.0.1:1", "--candidate", "http://127.0.0.1:2")
+    assert result.returncode == 2 and "unrecognized arguments: --baseline http://127.0.0.1:1" in result.stderr
+    result = run_cli("load", "--dur", "2s")
+    assert result.returncode == 2 and "unrecognized arguments: --dur 2s" in result.stderr

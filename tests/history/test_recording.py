@@ -103,6 +103,10 @@ def test_the_default_store_is_under_reports_and_off_records_nothing(tmp_path: Pa
     with open_store(str(tmp_path / "reports" / "history.sqlite")) as s:
         (record,) = s.query()
     assert record.command == "drift" and "drift.json" in record.documents
+    quiet = zscheck("drift", "--report-dir", "d3", "--quiet", cwd=tmp_path)  # the verdict only, still recorded
+    assert quiet.returncode in (0, 1) and "recorded as run" not in quiet.stdout + quiet.stderr, quiet.stderr
+    with open_store(str(tmp_path / "reports" / "history.sqlite")) as s:
+        assert len(s.query()) == 2
 
 
 def test_a_named_store_that_fails_is_an_error_but_never_hides_violations(tmp_path: Path) -> None:

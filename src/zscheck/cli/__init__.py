@@ -15,7 +15,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from zscheck import __version__
 from zscheck.cli import all_in_one, compare, contract, diff, drift, load, noise, replay, restore, runs, serve, trend
@@ -33,6 +33,12 @@ _TOP_LEVEL_VALUES = ("--config", "--profile")  # the top-level options that take
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the value, the rule, where the options are listed) and exit
     2, like every other error that is not a verdict; its subcommands' parsers are of this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No prefix matching: `diff --baseline` read as `--baseline-target`, and a prefix that is unique
+        # today becomes ambiguous, or another option, when an option is added.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {one_line(message)} (`{self.prog} --help` lists the options)", file=sys.stderr)
