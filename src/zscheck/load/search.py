@@ -193,8 +193,26 @@ class Point:
         return f"{self.rate:g}/s" if self.rate is not None else f"{self.users} users"
 
     def why(self) -> str:
-        broken = [r for r in self.runs if not r.passed]
-        return why(broken[0]) if broken else ""
+        """What broke, over every run of the point: each broken gate at its worst run (the value its
+        margin holds, not the first run's), then the violations and the history."""
+        if all(r.passed for r in self.runs):
+            return ""
+        reasons = []
+        for i, results in enumerate(zip(*(r.gates for r in self.runs), strict=True)):
+            broken = [g for g in results if not g.passed]
+            if broken:
+                worst = self.margins()[i].measured
+                shown = next((g for g in broken if g.measured is not None and round(g.measured, 6) == worst), broken[0])
+                of = f" (the worst of {len(self.runs)} runs)" if len(self.runs) > 1 else ""
+                reasons.append(shown.line() + of)
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            for f in run.new_failures:
+                counts[f["check"]] = counts.get(f["check"], 0) + int(f["count"])
+        reasons += [f"{check} x{count}" for check, count in list(counts.items())[:2]]
+        if not all(r.history_ok for r in self.runs):
+            reasons.append("linearizability violated")
+        return "; ".join(reasons)
 
     def to_document(self) -> CapacityPoint:
         check = self.little()
@@ -212,14 +230,6 @@ class Point:
             ),
             runs=list(self.indexes),
         )
-
-
-def why(step: StepResult) -> str:
-    reasons = [g.line() for g in step.gates if not g.passed]
-    reasons += [f"{f['check']} x{f['count']}" for f in step.new_failures[:2]]
-    if not step.history_ok:
-        reasons.append("linearizability violated")
-    return "; ".join(reasons)
 
 
 @dataclass(frozen=True)
