@@ -119,6 +119,10 @@ def test_fault_is_caught_by_its_check(fault_runs: Runs, fault: str) -> None:
     # of an api-job needs no session at all).
     assert all("OAuth" not in f["curl"] or "$ZSTACK_SESSION" in f["curl"] for f in summary["failures"])
     assert summary["seed"] == 7
+    # the run's replay is this run again: the faulty server and the example count, not a correct server's
+    assert summary["replay"] == f"zscheck contract --fault {fault} --dialect rest --max-examples 15 --no-shrink " + (
+        "--no-schemathesis-report --seed 7"
+    )
 
 
 @pytest.mark.slow

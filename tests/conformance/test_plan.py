@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from zscheck import options
+from zscheck.cli import build_parser
 from zscheck.conformance.plan import ContractPlan
 from zscheck.errors import ConfigError
 from zscheck.target import TargetOptions
@@ -68,3 +72,48 @@ def test_the_seed_decides_the_examples_in_ci_too(tmp_path: Path) -> None:
     assert with_plugin.returncode == 0, with_plugin.stdout[-2000:]
     without = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert without.returncode == 1 and "derandomize=True" in without.stdout, without.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        ContractPlan(Path("r"), seed=7),
+        # a faulty embedded server's run: its replay ran against a correct server, with 100 examples
+        ContractPlan(
+            Path("r"),
+            target=TargetOptions(faults=("disable-noop", "lost-update"), timing="realistic"),
+            max_examples=15,
+            seed=7,
+            shrink=False,
+            poll_deadline=2.5,
+            workers=3,
+            create_images=2,
+            shrink_budget=12.0,
+            schemathesis_report=False,
+        ),
+        ContractPlan(
+            Path("r"),
+            target=TargetOptions(
+                url="https://10.0.0.5:8080",
+                dialect="documented",
+                account="ops",
+                password_env="OPS_PW",
+                tenant="qa",
+                images=("0f3e", "a b"),
+                backup_storage="bs1",
+                image_url="http://mirror/x.qcow2",
+                ca_bundle="/etc/ca.pem",
+                timeout=5.0,
+            ),
+            seed=123,
+            baseline="known.toml",
+        ),
+    ],
+    ids=["defaults", "faulty-embedded", "target"],
+)
+def test_the_runs_command_line_is_read_back_into_the_same_plan(plan: ContractPlan) -> None:
+    words = shlex.split(plan.command_line())
+    assert words[:2] == ["zscheck", "contract"] and words[-2:] == ["--seed", str(plan.seed)]
+    args = build_parser().parse_args(words[1:])
+    again = options.contract_plan(lambda dest: getattr(args, dest))
+    assert dataclasses.replace(again, report_dir=plan.report_dir) == plan

@@ -302,7 +302,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # left of the run's budget then; a run that hit it says so (see pytest_runtest_makereport).
     config.stash[_SHRINK] = ShrinkClock(max(1.0, float(plan.shrink_budget)))
     engine.MAX_SHRINKING_SECONDS = config.stash[_SHRINK]  # type: ignore[assignment]
-    config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed)
+    config.stash[_REPORT] = RunReport(report_dir=plan.report_dir, seed=plan.seed, replay=plan.command_line())
     if plan.baseline is not None:
         try:
             config.stash[_REPORT].baseline = Baseline.read(Path(plan.baseline), missing_ok=plan.baseline_update)

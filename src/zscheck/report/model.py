@@ -43,6 +43,7 @@ class RunReport:
     tracebacks: list[tuple[str, str]] = field(default_factory=list)  # (test, pytest's full report of its failure)
     junit: Path | None = None  # where the JUnit XML goes (--junitxml): one testcase per finding
     baseline: Baseline | None = None  # --baseline: the known findings
+    replay: str = ""  # the command that runs it again (its plan's command_line)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
@@ -75,6 +76,9 @@ class RunReport:
         return f"zscheck replay {self.report_dir} {finding.id}"
 
     def replay_command(self) -> str:
+        """The run again (ContractPlan.command_line); without a plan, its target, dialect and seed."""
+        if self.replay:
+            return self.replay
         target = "" if self.target.startswith("embedded") else f" --target {self.target}"
         return f"zscheck contract{target} --dialect {self.dialect} --seed {self.seed}"
 
