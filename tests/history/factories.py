@@ -13,6 +13,7 @@ from zscheck.report.documents import (
     Failure,
     Generators,
     Linearizability,
+    LoadOptions,
     LoadResult,
     LoadSummary,
     OperationStats,
@@ -99,6 +100,8 @@ def load_summary(
         result=result,
         files={},
         setup_actions=[],
+        load=LoadOptions(images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None),
+        duration=float(len(p50s)),
     )
 
 

@@ -12,10 +12,10 @@ import pytest
 from tests.history.factories import contract_summary, failure, load_summary, record_of
 from zscheck.cli import main
 from zscheck.cli.trend import text
-from zscheck.history.record import EMBEDDED_TARGET, RunRecord
+from zscheck.history.record import EMBEDDED_TARGET, RunRecord, from_directory
 from zscheck.history.store import open_store
 from zscheck.history.trend import detect, trend
-from zscheck.report.documents import SelfCheck
+from zscheck.report.documents import SelfCheck, TrendReport
 
 DAY = 86400.0
 START = 1.8e9
@@ -103,7 +103,8 @@ def test_the_command_gates_and_draws(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert "zscheck: VIOLATIONS (trend) - e2e p50 +" in text and "between run" in text
     doc = json.loads(data.read_text())
-    assert doc["schema"] == "zscheck/trend/1" and doc["runs"] == 36
+    assert doc["schema"] == "zscheck/trend/2" and doc["runs"] == 36 and doc["verdict"] == "VIOLATIONS"
+    assert TrendReport.from_json(doc, str(data)).gated  # typed: the model reads back what the command wrote
     p50 = next(s for s in doc["series"] if s["metric"] == "e2e p50")
     assert p50["change_points"][0]["index"] == 30 and p50["change_points"][0]["whose"] == "target"
     html = page.read_text()
@@ -170,7 +171,7 @@ def test_nights_whose_generator_was_the_limit_give_no_latency_point(tmp_path: Pa
     assert not series["e2e p50"].change_points and result.failing() == [] and result.no_verdict() is None
     assert len(series["findings"].values) == 40  # what the run found still counts
     assert series["e2e p50"].canary is not None and len(series["e2e p50"].canary) == 40
-    assert result.to_json()["generator_bound"] == result.generator_bound
+    assert result.document(gated=True).generator_bound == result.generator_bound
     (said,) = [line for line in text(result, gated=True) if "left out" in line]
     assert "10 run(s) whose load generator was the limit" in said and runs[26].id in said
 
@@ -240,6 +241,45 @@ def test_each_command_and_load_shape_is_a_series_of_its_own(tmp_path: Path, caps
     assert {s["shape"]["command"] for s in doc["series"]} == {"load", "contract"}  # type: ignore[index]
 
 
+def test_a_run_of_another_load_option_is_another_series(tmp_path: Path) -> None:
+    """Six nights of the mixed scenario with half its operations queries (10 ms), six with 90% (20 ms): the
+    load changed, not the build. Before the summaries held the load options, the two read as one series
+    and the second six as a +100% step."""
+    runs = []
+    for night in range(12):
+        summary = load_summary([0.010 if night < 6 else 0.020] * 10, started=START + night * DAY, scenario="mixed")
+        assert summary.load is not None
+        summary.load.query_ratio = 0.5 if night < 6 else 0.9
+        runs.append(record_of(tmp_path, f"q{night}", summary, "load"))
+    result = trend(runs, label="t")
+    assert result.failing() == [] and not any(s.change_points for s in result.series)
+    assert sorted(dict(s.facts)["query ratio"] for s in result.shapes) == ["0.5", "0.9"]
+    assert "query ratio 0.9, error ratio 0.25, spawn rate all at once" in result.shapes[0].label
+
+
+def test_an_older_zscheck_runs_stay_in_the_series_they_agree_with(tmp_path: Path) -> None:
+    """Ten nights written by a zscheck before the load options were recorded (load-summary/3), then ten by
+    this one, with a 50% step at the upgrade's night 14: one series, and the step is found where it is
+    (were the old runs unreadable, or a series of their own, the nightly gate would start again from none)."""
+    runs = []
+    for night in range(20):
+        summary = load_summary([0.010 if night < 14 else 0.015] * 10, started=START + night * DAY)
+        directory = tmp_path / f"u{night}"
+        summary.write(directory / "summary.json")
+        if night < 10:
+            data = json.loads((directory / "summary.json").read_text())
+            del data["load"], data["duration"]
+            data["schema"] = "zscheck/load-summary/3"
+            (directory / "summary.json").write_text(json.dumps(data))
+        runs.append(from_directory(directory, command="load", target_version="5.2.1"))
+    assert runs[0].load_summaries()[0].load is None and runs[-1].load_summaries()[0].load is not None
+    result = trend(runs, label="t")
+    (shape,) = result.shapes
+    assert "query ratio 0.5" in shape.label
+    p50 = next(s for s in result.series if s.name == "e2e p50")
+    assert len(p50.values) == 20 and [c.index for c in p50.change_points] == [14]
+
+
 def test_without_the_gate_changes_are_reported_and_the_verdict_is_pass(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -286,6 +326,7 @@ def test_when_no_newest_run_measured_the_target_the_gate_cannot_judge(
     runs = nights(tmp_path, [0.010] * 3, bound=range(3))
     dead = load_summary([0.010], started=START + 3 * DAY, verdict="COULD NOT RUN")
     dead.result, dead.error = None, "the target did not answer"
+    dead.duration = 10.0  # the same nightly command: the duration asked is recorded though none was measured
     runs.append(record_of(tmp_path, "dead", dead, "load"))
     store = _store(tmp_path, runs)
     assert main(["trend", "--store", store, "--fail-on-change"]) == 2

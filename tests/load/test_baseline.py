@@ -185,7 +185,7 @@ def test_a_load_fault_fails_then_is_known_then_fixed(tmp_path: Path) -> None:
     baseline.write_text('[[finding]]\nid = "0123456789ab"\nreason = "a contract finding"\n')  # contract's own
     code, out, first = _load(tmp_path / "1", "--fault", FAULT, "--baseline", str(baseline), "--baseline-update")
     assert code == 1, out  # judged against the file as it was: the load finding is new
-    assert first["schema"] == "zscheck/load-summary/3" and first["baseline"] == str(baseline)
+    assert first["schema"] == "zscheck/load-summary/4" and first["baseline"] == str(baseline)
     finding = next(f for f in first["findings"] if f["check"] == "error_code" and f["code"] == "SYS.1000")
     assert finding["status"] == "new" and finding["count"] >= 1 and finding["example"].startswith("curl")
     assert first["fixed"] == []  # the contract entry is not the load run's to call fixed

@@ -27,13 +27,13 @@ class _Fixed(selfcheck.Sampler):
         self.available = True
 
 
-def _judge(processes: list[ProcessCpu], **kw: object) -> list[selfcheck.Finding]:
+def _judge(cpus: list[ProcessCpu], **kw: object) -> list[selfcheck.Finding]:
     args: dict[str, object] = dict(
         processes=1, users=10, rate=None, delivered=100.0, scheduled=0, late=0, history_dropped=0,
         remote_workers=False, skew_allowed=0.0, clocks=None,
     )  # fmt: skip
     args.update(kw)
-    return selfcheck.judge(_Fixed(processes), **args)  # type: ignore[arg-type]
+    return selfcheck.judge(_Fixed(cpus), **args)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -54,6 +54,23 @@ def test_a_generator_is_the_limit_when_it_wanted_a_whole_core_most_seconds(
     assert (found is not None) is bound
     if found is not None:
         assert "--processes 2" in found.advice and "the load generator was the limit" in found.text
+
+
+@pytest.mark.parametrize(
+    ("processes", "users", "advice"),
+    [
+        (1, 10, "--processes 2 (about 5 users per process), workers on other machines"),
+        (2, 3, "--processes 3 (about 1 user per process), "),
+        (4, 100, "--processes 8 (about 13 users per process), "),
+        # one user a process: more processes would carry none (it said "fewer than 1 users per process")
+        (1, 1, "not more --processes (each of the 1 already carries 1 user): workers on other machines"),
+        (3, 3, "not more --processes (each of the 3 already carries 1 user): "),
+    ],
+)
+def test_the_advice_to_a_saturated_generator_fits_its_users(processes: int, users: int, advice: str) -> None:
+    starved = [(0.2, 0.0)] * 2 + [(0.98, 0.01)] * 5
+    found = selfcheck.generator_bound(_judge([_process(starved)], processes=processes, users=users))
+    assert found is not None and advice in found.advice, found
 
 
 def test_a_run_too_short_to_sample_says_so_instead_of_showing_zeros() -> None:

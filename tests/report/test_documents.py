@@ -45,10 +45,15 @@ from zscheck.report.documents import (
     Knee,
     Linearizability,
     LinearizabilityViolation,
+    LoadOptions,
+    NextRange,
     NoiseMetric,
     NoiseReport,
     OperationStats,
     TimelineSecond,
+    TrendChange,
+    TrendReport,
+    TrendSeries,
     json_schemas,
 )
 from zscheck.report.findings import group, with_fingerprint
@@ -174,6 +179,8 @@ def examples() -> dict[type[Document], Document]:
             findings=[dataclasses.replace(f, status="known", reason="ZS-7") for f in load_findings(load_result())],
             fixed=["ba9876543210"],
             baseline="ci/known.toml",
+            load=LoadOptions(images_per_user=2, hot_images=3, query_ratio=0.4, error_ratio=0.1, spawn_rate=5.0),
+            duration=30.0,
         ),
         CapacityReport: CapacityReport(
             verdict="PASS",
@@ -187,6 +194,10 @@ def examples() -> dict[type[Document], Document]:
             restore_problems=[],
             knee=Knee(users=1, rate=None, throughput=30.0),
             steps=[load_result(rate=None), load_result()],
+            load=LoadOptions(images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None),
+            processes=2,
+            read_after_write=0.25,
+            range=NextRange(start=1, step=1, stop=2, arguments="--start 1 --step 1 --stop 2"),
         ),
         DriftReport: DriftReport(
             target="the embedded reference server (rest dialect)",
@@ -283,6 +294,55 @@ def examples() -> dict[type[Document], Document]:
             ],
             error=None,
         ),
+        TrendReport: TrendReport(
+            verdict="VIOLATIONS",
+            exit_code=1,
+            gated=True,
+            reason="e2e p50 +50.0% from run r14",
+            label="http://10.0.0.5:8080",
+            runs=20,
+            max_pvalue=0.001,
+            window=30,
+            failed=["e2e p50 +50.0% from run r14"],
+            generator_bound=["r3"],
+            could_not_run=[],
+            shapes=[{"command": "load", "scenario": "toggle", "users": "10"}],
+            series=[
+                TrendSeries(
+                    metric="e2e p50",
+                    shape={"command": "load", "scenario": "toggle", "users": "10"},
+                    lower_is_better=True,
+                    values=[0.01, 0.015],
+                    runs=["r13", "r14"],
+                    change_points=[
+                        TrendChange(
+                            run="r14",
+                            before="r13",
+                            index=1,
+                            change=0.5,
+                            absolute=0.005,
+                            mean_before=0.01,
+                            mean_after=0.015,
+                            pvalue=0.0001,
+                            worse=True,
+                            whose="target",
+                        ),
+                        TrendChange(
+                            run="r14",
+                            before="r13",
+                            index=1,
+                            change=None,
+                            absolute=2.0,
+                            mean_before=0.0,
+                            mean_after=2.0,
+                            pvalue=0.0001,
+                            worse=True,
+                            whose="host",
+                        ),
+                    ],
+                )
+            ],
+        ),
     }
 
 
@@ -336,9 +396,22 @@ def test_another_version_is_refused_naming_the_schema_field(tmp_path: Path) -> N
         LoadSummary.read(path)
     assert str(caught.value) == (
         f"{path}: field `schema`: version {other} of zscheck/load-summary; "
-        f"this zscheck reads version {LoadSummary.SCHEMA_VERSION}"
+        f"this zscheck reads version {LoadSummary.READS_FROM} to {LoadSummary.SCHEMA_VERSION}"
     )
     assert list(validator(LoadSummary).iter_errors(json.loads(path.read_text()))), "the schema refuses it too"
+
+
+def test_an_older_version_that_lacked_the_newer_fields_is_read_with_them_unrecorded() -> None:
+    """load-summary/3 had no `load` nor `duration` (4 added them, with null for "not recorded"): a store's
+    older runs stay readable. Version 4 without them is refused: only an older version may lack a field."""
+    data = examples()[LoadSummary].to_json()
+    del data["load"], data["duration"]
+    with pytest.raises(DocumentError, match=r"field `load`: missing"):
+        LoadSummary.from_json(data, "now")
+    old = LoadSummary.from_json({**data, "schema": "zscheck/load-summary/3"}, "old")
+    assert old.load is None and old.duration is None and old.users == examples()[LoadSummary].users
+    with pytest.raises(DocumentError, match=r"version 2 of zscheck/load-summary; this zscheck reads version 3 to 4"):
+        LoadSummary.from_json({**data, "schema": "zscheck/load-summary/2"}, "older")
 
 
 def test_another_document_is_refused() -> None:

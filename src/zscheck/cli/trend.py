@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return trend_page(result, gated=gated)
 
     gated = bool(args.fail_on_change)
-    print_and_write(text(result, gated=gated), result.to_json(), args, page)
+    print_and_write(text(result, gated=gated), result.document(gated=gated).to_json(), args, page)
     return result.verdict(gated=gated).exit_code
 
 

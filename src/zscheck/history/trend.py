@@ -24,15 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from otava.analysis import compute_change_points
 
 from zscheck.history.findings import findings_of
 from zscheck.history.record import RunRecord
+from zscheck.report.documents import LoadOptions, TrendChange, TrendReport, TrendSeries
+from zscheck.report.documents import Verdict as VerdictWord
 from zscheck.verdict import Verdict
 
-TREND_SCHEMA = "zscheck/trend/1"
 CANARY_SLACK = 12 * 3600.0  # a canary change this close in time to the target's is the same night's
 RECENT = 10  # --fail-on-change: a change among the newest RECENT runs (Otava needs a few runs after one to see it)
 
@@ -91,19 +92,34 @@ class Shape:
         return {"command": self.command, **dict(self.facts)}
 
 
+def _load_facts(load: LoadOptions | None) -> dict[str, str]:
+    """The facts of the load options a record holds; none from a zscheck before they were recorded."""
+    if load is None:
+        return {}
+    return {
+        "images per user": str(load.images_per_user),
+        "hot images": str(load.hot_images),
+        "query ratio": f"{load.query_ratio:g}",
+        "error ratio": f"{load.error_ratio:g}",
+        "spawn rate": "all at once" if load.spawn_rate is None else f"{load.spawn_rate:g}/s",
+    }
+
+
 def shape_of(record: RunRecord) -> Shape:
-    """The shape of `record`, from what the record holds. (`--query-ratio`, `--error-ratio`, the images per
-    user and `contract --max-examples` change the numbers too, but no record holds them yet.)"""
+    """The shape of `record`, from what the record holds: every load option that changes the numbers.
+    (`contract --max-examples` changes a contract run's time too, and its summary does not hold it.)"""
     facts: dict[str, str] = {}
     for load in record.load_summaries()[:1]:  # the one metrics_of reads
         facts["scenario"] = load.scenario
         facts["users"] = str(load.users)
         facts["rate"] = "closed loop" if load.rate is None else f"{load.rate:g}/s"
-        if load.result is not None:
-            # The measured duration, which overruns the asked one by a fraction of a second: whole seconds.
+        if load.duration is not None:
+            facts["duration"] = f"{load.duration:g} s"
+        elif load.result is not None:  # an older record: the measured duration, which overruns the asked one
             facts["duration"] = f"{round(load.result.duration)} s"
         facts["processes"] = str(load.processes)
         facts["read-after-write"] = f"{load.read_after_write:g}"
+        facts.update(_load_facts(load.load))
         facts["dialect"] = load.dialect
         if record.is_canary and load.timing is not None:
             facts["timing"] = load.timing
@@ -118,19 +134,39 @@ def shape_of(record: RunRecord) -> Shape:
         facts["slo"] = ",".join(capacity.slo) or "none"
         if capacity.steps:
             facts["step"] = f"{round(capacity.steps[0].duration)} s"
+        if capacity.range is not None:
+            facts["range"] = capacity.range.arguments
+        if capacity.users is not None:
+            facts["users"] = str(capacity.users)
+        if capacity.processes is not None:
+            facts["processes"] = str(capacity.processes)
+        if capacity.read_after_write is not None:
+            facts["read-after-write"] = f"{capacity.read_after_write:g}"
+        facts.update(_load_facts(capacity.load))
     return Shape(record.command, tuple(facts.items()))
 
 
+def _recorded_less(record: RunRecord) -> bool:
+    """The run could not run (no duration measured), or an older zscheck wrote it (no load options): its
+    shape lacks facts, and the series it joins is the one it agrees with."""
+    if record.verdict == "COULD NOT RUN":
+        return True
+    capacity = record.capacity()
+    loads = [s.load for s in record.load_summaries()[:1]] + ([capacity.load] if capacity is not None else [])
+    return any(load is None for load in loads)
+
+
 def by_shape(records: Sequence[RunRecord]) -> dict[Shape, list[RunRecord]]:
-    """`records` (oldest first) by shape, the shape with the newest run first. A run that could not run may
-    have recorded less of its shape (no load result, no duration): it joins the newest earlier run's shape
-    that agrees with all it recorded (else the oldest later one's), so it still counts among its series'
-    newest runs."""
+    """`records` (oldest first) by shape, the shape with the newest run first. A run that recorded less of
+    its shape (it could not run, or an older zscheck wrote it: `_recorded_less`) joins the newest earlier
+    run's shape that agrees with all it recorded (else the oldest later one's), so that it still counts
+    among its series' runs (a store's history goes on across an upgrade of zscheck)."""
     shapes = [shape_of(r) for r in records]
-    complete = [(i, s) for i, (r, s) in enumerate(zip(records, shapes, strict=True)) if r.verdict != "COULD NOT RUN"]
+    partial = [_recorded_less(r) for r in records]
+    complete = [(i, s) for i, s in enumerate(shapes) if not partial[i]]
     out: dict[Shape, list[RunRecord]] = {}
     for i, (record, shape) in enumerate(zip(records, shapes, strict=True)):
-        if record.verdict == "COULD NOT RUN":
+        if partial[i]:
             before = [s for j, s in reversed(complete) if j < i and shape.agrees(s)]
             after = [s for j, s in complete if j > i and shape.agrees(s)]
             shape = (before or after or [shape])[0]
@@ -230,43 +266,47 @@ class Trend:
             return "; ".join(failing) if failing else unjudged or ""
         return self.ungated(gated=gated) or "no change made it worse"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": TREND_SCHEMA,
-            "label": self.label,
-            "runs": self.runs,
-            "max_pvalue": self.max_pvalue,
-            "window": self.window,
-            "failed": self.failing(),
-            "generator_bound": self.generator_bound,
-            "could_not_run": self.could_not_run,
-            "shapes": [shape.to_json() for shape in self.shapes],
-            "series": [
-                {
-                    "metric": s.name,
-                    "shape": s.shape.to_json(),
-                    "lower_is_better": s.lower_is_better,
-                    "values": s.values,
-                    "runs": s.runs,
-                    "change_points": [
-                        {
-                            "run": cp.run,
-                            "before": cp.before,
-                            "index": cp.index,
-                            "change": cp.change,  # null from 0: see `absolute`
-                            "absolute": cp.mean_after - cp.mean_before,
-                            "mean_before": cp.mean_before,
-                            "mean_after": cp.mean_after,
-                            "pvalue": cp.pvalue,
-                            "worse": cp.worse,
-                            "whose": "host" if cp.host else "target",
-                        }
+    def document(self, *, gated: bool) -> TrendReport:
+        verdict = self.verdict(gated=gated)
+        return TrendReport(
+            verdict=cast(VerdictWord, verdict.word),
+            exit_code=verdict.exit_code,
+            gated=gated,
+            reason=self.reason(gated=gated),
+            label=self.label,
+            runs=self.runs,
+            max_pvalue=self.max_pvalue,
+            window=self.window,
+            failed=self.failing(),
+            generator_bound=list(self.generator_bound),
+            could_not_run=list(self.could_not_run),
+            shapes=[shape.to_json() for shape in self.shapes],
+            series=[
+                TrendSeries(
+                    metric=s.name,
+                    shape=s.shape.to_json(),
+                    lower_is_better=s.lower_is_better,
+                    values=list(s.values),
+                    runs=list(s.runs),
+                    change_points=[
+                        TrendChange(
+                            run=cp.run,
+                            before=cp.before,
+                            index=cp.index,
+                            change=cp.change,
+                            absolute=cp.mean_after - cp.mean_before,
+                            mean_before=cp.mean_before,
+                            mean_after=cp.mean_after,
+                            pvalue=cp.pvalue,
+                            worse=cp.worse,
+                            whose="host" if cp.host else "target",
+                        )
                         for cp in s.change_points
                     ],
-                }
+                )
                 for s in self.series
             ],
-        }  # written by zscheck.cli.common.print_and_write, which makes any NaN null
+        )
 
 
 # (name, lower is better) of every metric a series can have, in the order the report shows them

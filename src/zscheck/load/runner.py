@@ -46,6 +46,7 @@ from zscheck.report.documents import (
     HistoryOperation,
     Linearizability,
     LinearizabilityViolation,
+    LoadOptions,
     LoadResult,
     LoadSummary,
     OperationStats,
@@ -117,6 +118,15 @@ class LoadRun:
     @property
     def workers(self) -> int:
         return self.expect_workers if self.master else self.processes
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(
+            images_per_user=self.images_per_user,
+            hot_images=self.hot_images,
+            query_ratio=self.query_ratio,
+            error_ratio=self.error_ratio,
+            spawn_rate=self.spawn_rate,
+        )
 
     def known_findings(self) -> Baseline | None:
         """The --baseline file (None without one); ConfigError naming the file and the entry when it is not
@@ -800,6 +810,8 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         findings=findings,
         fixed=fixed,
         baseline=run.baseline,
+        load=run.load_options(),
+        duration=run.duration,
     )
     summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")

@@ -92,9 +92,15 @@ class CapacitySearch:
         step = max(self.step, (stop - reached) / max(levels - 1, 1))
         if not self.by_rate:
             step = float(math.ceil(step))
-        return NextRange(
-            start=reached, step=step, stop=stop, arguments=f"--start {reached:g} --step {step:g} --stop {stop:g}"
-        )
+        return steps(reached, step, stop)
+
+    def asked(self) -> NextRange:
+        return steps(self.start, self.step, self.stop)
+
+
+def steps(start: float, step: float, stop: float) -> NextRange:
+    """A range of steps, with the options that search it."""
+    return NextRange(start=start, step=step, stop=stop, arguments=f"--start {start:g} --step {step:g} --stop {stop:g}")
 
 
 # ------------------------------------------------------------------------------------------ points
@@ -505,6 +511,11 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         started=wall,
         duration_s=round(seconds, 3),
         dialect=run.target.dialect,
+        load=run.load_options(),
+        users=run.users if by_rate else None,
+        processes=run.workers,
+        read_after_write=run.read_after_write,
+        range=search.asked(),
     )
     report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")

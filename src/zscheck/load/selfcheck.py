@@ -33,6 +33,7 @@ verdict.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import socket
 from dataclasses import dataclass, field
@@ -200,6 +201,22 @@ class Finding:
     advice: str = ""
 
 
+def _more_cpu(processes: int, users: int) -> str:
+    """What gives a saturated generator more CPU. More processes only help while each would still carry
+    a user: one user cannot be split (the advice read "--processes 2 (fewer than 1 users per process)")."""
+    more = min(processes * 2, users)
+
+    def count(n: int) -> str:
+        return f"{n} user" + ("s" if n != 1 else "")
+
+    split = (
+        f"--processes {more} (about {count(math.ceil(users / more))} per process), "
+        if more > processes
+        else f"not more --processes (each of the {processes} already carries {count(users // processes or 1)}): "
+    )
+    return f"give it more CPU: {split}workers on other machines (--master), or a quieter machine"
+
+
 def judge(
     sampler: Sampler | None,
     *,
@@ -230,8 +247,7 @@ def judge(
                     "generator_cpu",
                     False,
                     f"the load generator was the limit: {shown}",
-                    f"give it more CPU: --processes {max(processes * 2, 2)} (fewer than {users} users per process)"
-                    ", workers on other machines (--master), or a quieter machine",
+                    _more_cpu(processes, users),
                 )
             )
         else:

@@ -120,8 +120,12 @@ def decode(tp: Any, value: object, path: str, source: str) -> Any:
     raise TypeError(f"unsupported type {tp!r} in a report model")
 
 
-def decode_dataclass(cls: type, value: object, path: str, source: str, *, skip: frozenset[str] = frozenset()) -> Any:
-    """Every field is required and no other key is allowed (`skip`: keys the caller has read itself)."""
+def decode_dataclass(
+    cls: type, value: object, path: str, source: str, *, skip: frozenset[str] = frozenset(), older: bool = False
+) -> Any:
+    """Every field is required and no other key is allowed (`skip`: keys the caller has read itself).
+    `older`: the document is of an older version that lacked the fields added since: a missing field that
+    has a default takes it (at the top level only; that is where versions add fields)."""
     if not isinstance(value, dict):
         raise DocumentError(source, path, f"expected an object ({cls.__name__}), got {_describe(value)}")
     hints = _hints(cls)
@@ -134,6 +138,9 @@ def decode_dataclass(cls: type, value: object, path: str, source: str, *, skip: 
     kwargs: dict[str, Any] = {}
     for key, f in fields.items():
         if key not in value:
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            if older and has_default:
+                continue
             raise DocumentError(source, _join(path, key), f"missing (a {cls.__name__} has it)")
         kwargs[f.name] = decode(hints[f.name], value[key], _join(path, key), source)
     return cls(**kwargs)

@@ -1,8 +1,8 @@
 """The JSON documents zscheck writes, as typed and versioned models: one per file a command leaves behind.
 
 - ContractSummary: `zscheck contract`'s summary.json, tag `zscheck/contract-summary/4`
-- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/3`
-- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/3`
+- LoadSummary: `zscheck load`'s summary.json, tag `zscheck/load-summary/4`
+- CapacityReport: `zscheck capacity`'s capacity.json, tag `zscheck/capacity/4`
 - DriftReport: `zscheck drift`'s drift.json, tag `zscheck/drift/1`
 - RunSummary: `zscheck run`'s summary.json (reports/<UTC time>/), tag `zscheck/run-summary/1`
 - ComparisonReport: `zscheck compare --json`, and `zscheck run --compare-to`'s comparison.json, tag
@@ -51,10 +51,19 @@ class Document:
     SCHEMA_NAME: ClassVar[str]  # e.g. "zscheck/load-summary"
     SCHEMA_VERSION: ClassVar[int] = 1
     SCHEMA_FILE: ClassVar[str]  # its published schema, in SCHEMAS_DIR
+    # The oldest version this model still reads (None: its own only). Only for versions that the newer
+    # ones merely added fields to, each with a default that means "not recorded": a store's older runs
+    # then stay comparable instead of dropping out of every series when zscheck is upgraded.
+    READS_FROM: ClassVar[int | None] = None
 
     @classmethod
     def schema_tag(cls) -> str:
         return f"{cls.SCHEMA_NAME}/{cls.SCHEMA_VERSION}"
+
+    @classmethod
+    def readable_tags(cls) -> frozenset[str]:
+        oldest = cls.SCHEMA_VERSION if cls.READS_FROM is None else cls.READS_FROM
+        return frozenset(f"{cls.SCHEMA_NAME}/{v}" for v in range(oldest, cls.SCHEMA_VERSION + 1))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = encode(self)
@@ -66,15 +75,17 @@ class Document:
         if not isinstance(data, dict):
             raise DocumentError(source, "", f"expected a JSON object ({cls.schema_tag()})")
         tag = data.get("schema", f"{cls.SCHEMA_NAME}/1")  # 0.1.0 wrote no tag: its documents are version 1
-        if tag != cls.schema_tag():
+        if tag not in cls.readable_tags():
             name, _, version = str(tag).rpartition("/")
+            reads = cls.SCHEMA_VERSION if cls.READS_FROM is None else f"{cls.READS_FROM} to {cls.SCHEMA_VERSION}"
             problem = (
-                f"version {version} of {name}; this zscheck reads version {cls.SCHEMA_VERSION}"
+                f"version {version} of {name}; this zscheck reads version {reads}"
                 if name == cls.SCHEMA_NAME
                 else f"{tag!r} is not a {cls.schema_tag()} document"
             )
             raise DocumentError(source, "schema", problem)
-        model: Self = decode_dataclass(cls, data, "", source, skip=frozenset({"schema"}))
+        older = tag != cls.schema_tag()
+        model: Self = decode_dataclass(cls, data, "", source, skip=frozenset({"schema"}), older=older)
         return model
 
     @classmethod
@@ -371,14 +382,29 @@ class LoadFinding:
 
 
 @dataclass(kw_only=True)
+class LoadOptions:
+    """The load options that change a run's numbers beyond the scenario, users, rate, processes and reads
+    after writes (fields of the documents that hold these): the run store keeps runs that differ in any of
+    them in separate series (`zscheck trend`)."""
+
+    images_per_user: int
+    hot_images: int
+    query_ratio: float
+    error_ratio: float
+    spawn_rate: float | None  # users started per second; null: all within a second
+
+
+@dataclass(kw_only=True)
 class LoadSummary(Document):
     """`zscheck load`'s summary.json: the run's options, its verdict and its result (null if it could not run)."""
 
     SCHEMA_NAME: ClassVar[str] = "zscheck/load-summary"
     SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
     # 2: the run's self-checks and its generators' CPU in `result`; 3: findings (one per root cause, with
-    # a fingerprint), `fixed` and `baseline` (--baseline)
-    SCHEMA_VERSION: ClassVar[int] = 3
+    # a fingerprint), `fixed` and `baseline` (--baseline); 4: `load` (every option that changes the
+    # numbers) and `duration` (asked), so that a store's series keep runs of other loads apart
+    SCHEMA_VERSION: ClassVar[int] = 4
+    READS_FROM: ClassVar[int | None] = 3
 
     command: Literal["load"] = "load"
     verdict: Verdict
@@ -403,6 +429,8 @@ class LoadSummary(Document):
     findings: list[LoadFinding] = field(default_factory=list)  # one per root cause: what to act on
     fixed: list[str] = field(default_factory=list)  # the --baseline's load fingerprints this run did not see
     baseline: str | None = None  # the --baseline file, null when none was given
+    load: LoadOptions | None = None  # null: written by a zscheck before version 4
+    duration: float | None = None  # seconds asked (`result` has the measured); null: before version 4
 
 
 # ------------------------------------------------------------------------------------ capacity
@@ -504,7 +532,7 @@ class UslModel:
 
 @dataclass(kw_only=True)
 class NextRange:
-    """Where to search next when nothing broke."""
+    """A range of steps: the one searched, or where to search next when nothing broke."""
 
     start: float
     step: float
@@ -521,8 +549,11 @@ class CapacityReport(Document):
     SCHEMA_NAME: ClassVar[str] = "zscheck/capacity"
     SCHEMA_FILE: ClassVar[str] = "capacity.schema.json"
     # 2: points with intervals and margins, saturation, the USL model; 3: when it started and how long the
-    # whole search took (the run store's facts: the steps' sum left out start-up and the restores), dialect
-    SCHEMA_VERSION: ClassVar[int] = 3
+    # whole search took (the run store's facts: the steps' sum left out start-up and the restores), dialect;
+    # 4: `load` (the options that change the numbers), `users` (each rate's, --by rate), `processes`,
+    # `read_after_write` and `range`
+    SCHEMA_VERSION: ClassVar[int] = 4
+    READS_FROM: ClassVar[int | None] = 2
 
     command: Literal["capacity"] = "capacity"
     verdict: Verdict
@@ -547,6 +578,11 @@ class CapacityReport(Document):
     started: float | None = None  # Unix time
     duration_s: float | None = None  # the whole search: start-up, every step, the restore
     dialect: str | None = None
+    load: LoadOptions | None = None  # null: written by a zscheck before version 4
+    users: int | None = None  # --by rate: the users that carry each rate (--by users: the steps are users)
+    processes: int | None = None  # null: before version 4
+    read_after_write: float | None = None  # null: before version 4
+    range: NextRange | None = None  # the steps asked (--start, --step, --stop); null: before version 4
 
 
 # --------------------------------------------------------------------------------------- drift
@@ -706,6 +742,61 @@ class ComparisonReport(Document):
     failed: list[str]  # why the comparison fails its gate; empty: it passes
 
 
+# --------------------------------------------------------------------------------------- trend
+
+
+@dataclass(kw_only=True)
+class TrendChange:
+    """A change point of a series: where its level moved, by how much, and whose it is."""
+
+    run: str  # the first run after the change
+    before: str  # the last run before it
+    index: int  # the position of `run` in the series
+    change: float | None  # relative (+0.125: 12.5 % more); null from 0 (findings 0 -> 2): see `absolute`
+    absolute: float  # mean_after - mean_before
+    mean_before: float
+    mean_after: float
+    pvalue: float
+    worse: bool
+    whose: Literal["host", "target"]  # host: the canary changed with it
+
+
+@dataclass(kw_only=True)
+class TrendSeries:
+    """One metric over the runs of one shape, oldest first."""
+
+    metric: str  # e.g. "e2e p99", "throughput", "findings", "e2e p50 / canary"
+    shape: dict[str, str]  # the command and its facts (zscheck.history.trend.Shape)
+    lower_is_better: bool
+    values: list[float]
+    runs: list[str]  # the run id of each value
+    change_points: list[TrendChange]
+
+
+@dataclass(kw_only=True)
+class TrendReport(Document):
+    """`zscheck trend --json FILE`: every series of a target's stored runs and its change points."""
+
+    SCHEMA_NAME: ClassVar[str] = "zscheck/trend"
+    # 1: untyped, no published schema; 2: typed, with the verdict, whether it was gated and why
+    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_FILE: ClassVar[str] = "trend.schema.json"
+
+    verdict: Verdict  # the exit code's word: PASS without --fail-on-change
+    exit_code: int
+    gated: bool  # --fail-on-change
+    reason: str  # why the verdict is what it is
+    label: str  # the target
+    runs: int
+    max_pvalue: float
+    window: int
+    failed: list[str]  # what the gate fails on (with --fail-on-change)
+    generator_bound: list[str]  # runs left out of the latency and throughput series
+    could_not_run: list[str]
+    shapes: list[dict[str, str]]
+    series: list[TrendSeries]
+
+
 # --------------------------------------------------------------------------------------- noise
 
 
@@ -750,6 +841,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     RunSummary,
     ComparisonReport,
     NoiseReport,
+    TrendReport,
 )
 
 
