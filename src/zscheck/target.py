@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 from zscheck._transport import Timeouts
 from zscheck._wire import Dialect
 from zscheck.client import Client, RequestLimiter
+from zscheck.cmdline import unless
 from zscheck.control import restoring
 from zscheck.credentials import read_password
 from zscheck.errors import ConfigError, LoginError, TargetError, ZscheckError
@@ -62,6 +63,28 @@ class TargetOptions:
     @property
     def verify(self) -> bool | str:
         return self.ca_bundle or not self.insecure
+
+    def given(self) -> list[tuple[str, object]]:
+        """The options that name this target, for a replay command (`zscheck.cmdline`): default ones as
+        None; the embedded server's faults and timing when it is the target. Where a password is read,
+        never one."""
+        plain = TargetOptions()
+        embedded = [("--fault", f) for f in self.faults] + [("--timing", unless(self.timing, plain.timing))]
+        return [
+            ("--target", self.url),
+            *(embedded if self.embedded else []),
+            ("--dialect", self.dialect),
+            ("--account", unless(self.account, plain.account)),
+            ("--password-env", unless(self.password_env, plain.password_env)),
+            ("--password-file", self.password_file),
+            ("--tenant", self.tenant),
+            *(("--image", image) for image in self.images),
+            ("--backup-storage", self.backup_storage),
+            ("--image-url", unless(self.image_url, plain.image_url)),
+            ("--ca-bundle", self.ca_bundle),
+            ("--insecure", self.insecure),
+            ("--timeout", unless(self.timeout, plain.timeout)),
+        ]
 
     def validate(self) -> TargetOptions:
         """Refuse combinations that cannot mean anything, before anything runs."""

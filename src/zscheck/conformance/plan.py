@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zscheck.cmdline import render, unless
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError
 from zscheck.events import Emit
-from zscheck.target import DEFAULT_IMAGE_URL, TargetOptions
+from zscheck.target import TargetOptions
 
 NIGHTLY_MAX_EXAMPLES = 100  # Hypothesis examples per property: the nightly profile, for every entry point
 DEFAULT_WORKERS = 8  # probes in flight at once: gentle for a management node, enough to overlap job waits
@@ -64,32 +64,21 @@ class ContractPlan:
         plan (a test holds it). The embedded server's faults and timing are part of it (without them the
         replay of a faulty server's run ran against a correct one), and so is --max-examples (the same
         seed with another count sends other requests). Names where a password is read, never one."""
-        t = self.target
-        given: list[tuple[str, object]] = [("--target", t.url)] if t.url else []
-        given += [("--fault", f) for f in t.faults] if not t.url else []
-        given += [("--timing", t.timing if not t.url and t.timing != "instant" else None)]
-        given += [("--dialect", t.dialect), ("--account", t.account if t.account != "admin" else None)]
-        given += [("--password-env", t.password_env if t.password_env != TargetOptions.password_env else None)]
-        given += [("--password-file", t.password_file), ("--tenant", t.tenant)]
-        given += [("--image", image) for image in t.images]
-        given += [("--backup-storage", t.backup_storage)]
-        given += [("--image-url", t.image_url if t.image_url != DEFAULT_IMAGE_URL else None)]
-        given += [("--ca-bundle", t.ca_bundle), ("--insecure", True if t.insecure else None)]
-        given += [("--timeout", t.timeout if t.timeout != TargetOptions.timeout else None)]
-        given += [("--max-examples", self.max_examples if self.max_examples != NIGHTLY_MAX_EXAMPLES else None)]
-        given += [("--workers", self.workers if self.workers != DEFAULT_WORKERS else None)]
-        given += [("--create-images", self.create_images), ("--poll-deadline", self.poll_deadline)]
-        given += [("--no-shrink", True if not self.shrink else None)]
-        given += [("--shrink-budget", self.shrink_budget if self.shrink_budget != DEFAULT_SHRINK_BUDGET else None)]
-        given += [("--no-schemathesis-report", True if not self.schemathesis_report else None)]
-        given += [("--baseline", self.baseline), ("--seed", self.seed)]
-        words = ["zscheck", "contract"]
-        for option, value in given:
-            if value is True:
-                words.append(option)
-            elif value is not None:
-                words += [option, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
-        return " ".join(words)
+        return render(
+            "contract",
+            [
+                *self.target.given(),
+                ("--max-examples", unless(self.max_examples, NIGHTLY_MAX_EXAMPLES)),
+                ("--workers", unless(self.workers, DEFAULT_WORKERS)),
+                ("--create-images", self.create_images),
+                ("--poll-deadline", self.poll_deadline),
+                ("--no-shrink", not self.shrink),
+                ("--shrink-budget", unless(self.shrink_budget, DEFAULT_SHRINK_BUDGET)),
+                ("--no-schemathesis-report", not self.schemathesis_report),
+                ("--baseline", self.baseline),
+                ("--seed", self.seed),
+            ],
+        )
 
     def to_json(self) -> str:
         document: dict[str, Any] = {"version": PLAN_VERSION, **dataclasses.asdict(self)}

@@ -29,6 +29,7 @@ from typing import Any, cast
 from zscheck import __version__, linearizability
 from zscheck.checks.setup import judge_setup
 from zscheck.checks.violations import Violation
+from zscheck.cmdline import render, unless
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, SetupFailed, TargetError, ZscheckError
 from zscheck.events import Emit, LoadTick, Note, VerdictReached, ViolationFound, discard
@@ -118,6 +119,40 @@ class LoadRun:
     @property
     def workers(self) -> int:
         return self.expect_workers if self.master else self.processes
+
+    def given(self, command: str = "load") -> list[tuple[str, object]]:
+        """Every option of the run but where its reports go and --baseline-update, default ones as None
+        (`zscheck.cmdline`); capacity's runs have no --duration (each step has --step-duration)."""
+        plain = LoadRun(Path("."))
+        distributed = [
+            ("--expect-workers", unless(self.expect_workers, plain.expect_workers)),
+            ("--master-bind-port", unless(self.master_bind_port, plain.master_bind_port)),
+            ("--master-bind-host", unless(self.master_bind_host, plain.master_bind_host)),
+        ]
+        return [
+            *self.target.given(),
+            ("--scenario", unless(self.scenario, plain.scenario)),
+            ("--users", unless(self.users, plain.users)),
+            ("--spawn-rate", self.spawn_rate),
+            ("--duration", unless(self.duration, plain.duration) if command == "load" else None),
+            ("--rate", self.rate),
+            *(("--slo", gate) for gate in self.slo),
+            ("--processes", unless(self.processes, plain.processes)),
+            ("--images-per-user", unless(self.images_per_user, plain.images_per_user)),
+            ("--hot-images", unless(self.hot_images, plain.hot_images)),
+            ("--query-ratio", unless(self.query_ratio, plain.query_ratio)),
+            ("--error-ratio", unless(self.error_ratio, plain.error_ratio)),
+            ("--read-after-write", unless(self.read_after_write, plain.read_after_write)),
+            ("--master", self.master),
+            *(distributed if self.master else []),
+            ("--clock-skew", unless(self.clock_skew, plain.clock_skew)),
+            ("--baseline", self.baseline),
+            ("--seed", self.seed),
+        ]
+
+    def command_line(self) -> str:
+        """The run again (the same seed: the same users' choices; a load run's timing is never the same)."""
+        return render("load", self.given())
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(
@@ -812,6 +847,7 @@ def run_load(run: LoadRun, *, control: RunControl, emit: Emit = discard) -> Verd
         baseline=run.baseline,
         load=run.load_options(),
         duration=run.duration,
+        replay=run.command_line(),
     )
     summary.files.update(draw_load(summary, run.report_dir, emit))
     summary.write(run.report_dir / "summary.json")

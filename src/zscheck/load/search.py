@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
+from zscheck.cmdline import render, unless
 from zscheck.control import RunControl
 from zscheck.errors import ConfigError, ZscheckError
 from zscheck.events import Emit, Note, VerdictReached, discard
@@ -96,6 +97,23 @@ class CapacitySearch:
 
     def asked(self) -> NextRange:
         return steps(self.start, self.step, self.stop)
+
+    def command_line(self, run: LoadRun) -> str:
+        """The search again: `run`'s options (`LoadRun.given`) and the search's own."""
+        plain = CapacitySearch()
+        return render(
+            "capacity",
+            [
+                *run.given("capacity"),
+                ("--by", "rate" if self.by_rate else None),
+                ("--start", self.start),
+                ("--step", self.step),
+                ("--stop", self.stop),
+                ("--step-duration", unless(self.step_duration, plain.step_duration)),
+                ("--refine", self.refine),
+                ("--repeat", unless(self.repeat, plain.repeat)),
+            ],
+        )
 
 
 def steps(start: float, step: float, stop: float) -> NextRange:
@@ -516,6 +534,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         processes=run.workers,
         read_after_write=run.read_after_write,
         range=search.asked(),
+        replay=search.command_line(run),
     )
     report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")

@@ -402,7 +402,7 @@ class LoadSummary(Document):
     SCHEMA_FILE: ClassVar[str] = "load-summary.schema.json"
     # 2: the run's self-checks and its generators' CPU in `result`; 3: findings (one per root cause, with
     # a fingerprint), `fixed` and `baseline` (--baseline); 4: `load` (every option that changes the
-    # numbers) and `duration` (asked), so that a store's series keep runs of other loads apart
+    # numbers), `duration` (asked), so that a store's series keep runs of other loads apart, and `replay`
     SCHEMA_VERSION: ClassVar[int] = 4
     READS_FROM: ClassVar[int | None] = 3
 
@@ -431,6 +431,7 @@ class LoadSummary(Document):
     baseline: str | None = None  # the --baseline file, null when none was given
     load: LoadOptions | None = None  # null: written by a zscheck before version 4
     duration: float | None = None  # seconds asked (`result` has the measured); null: before version 4
+    replay: str | None = None  # the command that runs it again; null: before version 4
 
 
 # ------------------------------------------------------------------------------------ capacity
@@ -551,7 +552,7 @@ class CapacityReport(Document):
     # 2: points with intervals and margins, saturation, the USL model; 3: when it started and how long the
     # whole search took (the run store's facts: the steps' sum left out start-up and the restores), dialect;
     # 4: `load` (the options that change the numbers), `users` (each rate's, --by rate), `processes`,
-    # `read_after_write` and `range`
+    # `read_after_write`, `range` and `replay`
     SCHEMA_VERSION: ClassVar[int] = 4
     READS_FROM: ClassVar[int | None] = 2
 
@@ -583,6 +584,7 @@ class CapacityReport(Document):
     processes: int | None = None  # null: before version 4
     read_after_write: float | None = None  # null: before version 4
     range: NextRange | None = None  # the steps asked (--start, --step, --stop); null: before version 4
+    replay: str | None = None  # the command that runs the search again; null: before version 4
 
 
 # --------------------------------------------------------------------------------------- drift
