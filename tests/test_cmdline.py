@@ -22,6 +22,7 @@ from zscheck.target import TargetOptions
     [
         ([("--seed", 7)], "zscheck load --seed 7"),
         ([("--duration", 30.0), ("--rate", 2.5)], "zscheck load --duration 30 --rate 2.5"),  # no trailing .0
+        ([("--rate", 1234.5678), ("--timeout", 1e6)], "zscheck load --rate 1234.5678 --timeout 1000000"),
         ([("--master", True), ("--refine", False), ("--spawn-rate", None)], "zscheck load --master"),
         ([("--slo", "p99<1s"), ("--slo", "error_rate<1%")], "zscheck load --slo 'p99<1s' --slo 'error_rate<1%'"),
         ([("--image", "a b"), ("--create-images", 0)], "zscheck load --image 'a b' --create-images 0"),
@@ -47,13 +48,13 @@ LOADS = [
         users=40,
         spawn_rate=2.5,
         duration=90.0,
-        rate=300.0,
+        rate=1234.5678,  # every digit: `:g` replayed it as 1234.57
         slo=("e2e:p99<250ms", "error_rate<0.1%"),
         processes=2,
         seed=11,
         images_per_user=3,
         hot_images=4,
-        query_ratio=0.9,
+        query_ratio=0.3333333,
         error_ratio=0.1,
         read_after_write=0.0,
         baseline="known.toml",

@@ -103,7 +103,7 @@ def test_the_seed_decides_the_examples_in_ci_too(tmp_path: Path) -> None:
                 backup_storage="bs1",
                 image_url="http://mirror/x.qcow2",
                 ca_bundle="/etc/ca.pem",
-                timeout=5.0,
+                timeout=12.3456789,
             ),
             seed=123,
             baseline="known.toml",

@@ -100,7 +100,9 @@ def load_summary(
         result=result,
         files={},
         setup_actions=[],
-        load=LoadOptions(images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None),
+        load=LoadOptions(
+            images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None, remote=False
+        ),
         duration=float(len(p50s)),
     )
 

@@ -257,6 +257,20 @@ def test_a_run_of_another_load_option_is_another_series(tmp_path: Path) -> None:
     assert "query ratio 0.9, error ratio 0.25, spawn rate all at once" in result.shapes[0].label
 
 
+def test_remote_workers_are_another_series_than_local_processes(tmp_path: Path) -> None:
+    """`--master --expect-workers 3` and `--processes 3` both record 3 processes; the generators are
+    elsewhere in one, so its latencies are another series (they read as one, and a +100% step)."""
+    runs = []
+    for night in range(12):
+        summary = load_summary([0.010 if night < 6 else 0.020] * 10, started=START + night * DAY)
+        assert summary.load is not None
+        summary.processes, summary.load.remote = 3, night >= 6
+        runs.append(record_of(tmp_path, f"w{night}", summary, "load"))
+    result = trend(runs, label="t")
+    assert not any(s.change_points for s in result.series)
+    assert sorted(dict(s.facts)["generators"] for s in result.shapes) == ["remote workers", "this machine"]
+
+
 def test_an_older_zscheck_runs_stay_in_the_series_they_agree_with(tmp_path: Path) -> None:
     """Ten nights written by a zscheck before the load options were recorded (load-summary/3), then ten by
     this one, with a 50% step at the upgrade's night 14: one series, and the step is found where it is

@@ -65,6 +65,7 @@ def test_a_generator_is_the_limit_when_it_wanted_a_whole_core_most_seconds(
         # one user a process: more processes would carry none (it said "fewer than 1 users per process")
         (1, 1, "not more --processes (each of the 1 already carries 1 user): workers on other machines"),
         (3, 3, "not more --processes (each of the 3 already carries 1 user): "),
+        (4, 2, "not more --processes (the 4 already outnumber the 2 users): "),  # it said each carried one
     ],
 )
 def test_the_advice_to_a_saturated_generator_fits_its_users(processes: int, users: int, advice: str) -> None:

@@ -179,7 +179,9 @@ def examples() -> dict[type[Document], Document]:
             findings=[dataclasses.replace(f, status="known", reason="ZS-7") for f in load_findings(load_result())],
             fixed=["ba9876543210"],
             baseline="ci/known.toml",
-            load=LoadOptions(images_per_user=2, hot_images=3, query_ratio=0.4, error_ratio=0.1, spawn_rate=5.0),
+            load=LoadOptions(
+                images_per_user=2, hot_images=3, query_ratio=0.4, error_ratio=0.1, spawn_rate=5.0, remote=True
+            ),
             duration=30.0,
         ),
         CapacityReport: CapacityReport(
@@ -194,7 +196,9 @@ def examples() -> dict[type[Document], Document]:
             restore_problems=[],
             knee=Knee(users=1, rate=None, throughput=30.0),
             steps=[load_result(rate=None), load_result()],
-            load=LoadOptions(images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None),
+            load=LoadOptions(
+                images_per_user=1, hot_images=2, query_ratio=0.5, error_ratio=0.25, spawn_rate=None, remote=False
+            ),
             processes=2,
             read_after_write=0.25,
             range=NextRange(start=1, step=1, stop=2, arguments="--start 1 --step 1 --stop 2"),

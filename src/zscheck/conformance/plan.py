@@ -59,8 +59,9 @@ class ContractPlan:
         return self
 
     def command_line(self) -> str:
-        """The run again: `zscheck contract` with every option of the run but where its reports go and
-        --baseline-update, default ones left out, so that zscheck's own parser reads it back into this
+        """The run again: `zscheck contract` with every option of the command but where its reports go and
+        --baseline-update (and the pytest plugin's own --zs-timing-seed, which the commands never set),
+        default ones left out, so that zscheck's own parser reads it back into this
         plan (a test holds it). The embedded server's faults and timing are part of it (without them the
         replay of a faulty server's run ran against a correct one), and so is --max-examples (the same
         seed with another count sends other requests). Names where a password is read, never one."""

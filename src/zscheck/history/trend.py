@@ -22,6 +22,7 @@ a 5 s load and finds other things; 10 users wait longer than 5: in one series ei
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -102,6 +103,7 @@ def _load_facts(load: LoadOptions | None) -> dict[str, str]:
         "query ratio": f"{load.query_ratio:g}",
         "error ratio": f"{load.error_ratio:g}",
         "spawn rate": "all at once" if load.spawn_rate is None else f"{load.spawn_rate:g}/s",
+        "generators": "remote workers" if load.remote else "this machine",
     }
 
 
@@ -113,9 +115,11 @@ def shape_of(record: RunRecord) -> Shape:
         facts["scenario"] = load.scenario
         facts["users"] = str(load.users)
         facts["rate"] = "closed loop" if load.rate is None else f"{load.rate:g}/s"
+        # In whole seconds: the duration asked, or in an older record the measured one (which overruns the
+        # asked one by a fraction of a second), so that the two agree.
         if load.duration is not None:
-            facts["duration"] = f"{load.duration:g} s"
-        elif load.result is not None:  # an older record: the measured duration, which overruns the asked one
+            facts["duration"] = f"{round(load.duration)} s"
+        elif load.result is not None:
             facts["duration"] = f"{round(load.result.duration)} s"
         facts["processes"] = str(load.processes)
         facts["read-after-write"] = f"{load.read_after_write:g}"
@@ -143,6 +147,10 @@ def shape_of(record: RunRecord) -> Shape:
         if capacity.read_after_write is not None:
             facts["read-after-write"] = f"{capacity.read_after_write:g}"
         facts.update(_load_facts(capacity.load))
+        if capacity.dialect is not None:
+            facts["dialect"] = capacity.dialect
+        if record.is_canary and capacity.timing is not None:
+            facts["timing"] = capacity.timing
     return Shape(record.command, tuple(facts.items()))
 
 
@@ -286,7 +294,7 @@ class Trend:
                     metric=s.name,
                     shape=s.shape.to_json(),
                     lower_is_better=s.lower_is_better,
-                    values=list(s.values),
+                    values=[v if math.isfinite(v) else None for v in s.values],
                     runs=list(s.runs),
                     change_points=[
                         TrendChange(

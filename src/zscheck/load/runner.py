@@ -161,6 +161,7 @@ class LoadRun:
             query_ratio=self.query_ratio,
             error_ratio=self.error_ratio,
             spawn_rate=self.spawn_rate,
+            remote=self.master,
         )
 
     def known_findings(self) -> Baseline | None:

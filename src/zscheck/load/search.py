@@ -535,6 +535,7 @@ def run_capacity(run: LoadRun, search: CapacitySearch, *, control: RunControl, e
         read_after_write=run.read_after_write,
         range=search.asked(),
         replay=search.command_line(run),
+        timing=run.target.timing if run.target.embedded else None,
     )
     report.files = draw_capacity(report, run.report_dir, emit)
     report.write(run.report_dir / "capacity.json")

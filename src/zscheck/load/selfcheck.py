@@ -209,11 +209,12 @@ def _more_cpu(processes: int, users: int) -> str:
     def count(n: int) -> str:
         return f"{n} user" + ("s" if n != 1 else "")
 
-    split = (
-        f"--processes {more} (about {count(math.ceil(users / more))} per process), "
-        if more > processes
-        else f"not more --processes (each of the {processes} already carries {count(users // processes or 1)}): "
-    )
+    if more > processes:
+        split = f"--processes {more} (about {count(math.ceil(users / more))} per process), "
+    elif users < processes:
+        split = f"not more --processes (the {processes} already outnumber the {count(users)}): "
+    else:
+        split = f"not more --processes (each of the {processes} already carries {count(users // processes)}): "
     return f"give it more CPU: {split}workers on other machines (--master), or a quieter machine"
 
 

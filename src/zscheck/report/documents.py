@@ -392,6 +392,7 @@ class LoadOptions:
     query_ratio: float
     error_ratio: float
     spawn_rate: float | None  # users started per second; null: all within a second
+    remote: bool  # --master: the generators are workers on other machines (`processes` counts them)
 
 
 @dataclass(kw_only=True)
@@ -552,7 +553,7 @@ class CapacityReport(Document):
     # 2: points with intervals and margins, saturation, the USL model; 3: when it started and how long the
     # whole search took (the run store's facts: the steps' sum left out start-up and the restores), dialect;
     # 4: `load` (the options that change the numbers), `users` (each rate's, --by rate), `processes`,
-    # `read_after_write`, `range` and `replay`
+    # `read_after_write`, `range`, `replay` and `timing`
     SCHEMA_VERSION: ClassVar[int] = 4
     READS_FROM: ClassVar[int | None] = 2
 
@@ -585,6 +586,7 @@ class CapacityReport(Document):
     read_after_write: float | None = None  # null: before version 4
     range: NextRange | None = None  # the steps asked (--start, --step, --stop); null: before version 4
     replay: str | None = None  # the command that runs the search again; null: before version 4
+    timing: str | None = None  # the embedded server's job timing; null on a --target, or before version 4
 
 
 # --------------------------------------------------------------------------------------- drift
@@ -770,7 +772,7 @@ class TrendSeries:
     metric: str  # e.g. "e2e p99", "throughput", "findings", "e2e p50 / canary"
     shape: dict[str, str]  # the command and its facts (zscheck.history.trend.Shape)
     lower_is_better: bool
-    values: list[float]
+    values: list[float | None]  # null: not a finite number (the file stays JSON, and this schema's)
     runs: list[str]  # the run id of each value
     change_points: list[TrendChange]
 
