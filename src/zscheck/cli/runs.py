@@ -122,7 +122,7 @@ class Recording:
     file) that fails is an error; the default store failing is a warning, never the run's verdict."""
 
     def __init__(self, args: argparse.Namespace, target: TargetOptions) -> None:
-        self.args = args
+        self.quiet = bool(getattr(args, "quiet", False))  # --quiet: the verdict only
         self.command = str(args.command)
         self.spec = getattr(args, "store", None)
         self.enabled = hasattr(args, "store") and self.spec != OFF
@@ -155,7 +155,7 @@ class Recording:
                 return verdict
             print(f"zscheck {self.command}: error: the run was not recorded: {exc}", file=sys.stderr)
             return Verdict.combine([verdict, Verdict.COULD_NOT_RUN])
-        if not getattr(self.args, "quiet", False):  # --quiet: the verdict only
+        if not self.quiet:
             print(f"zscheck: recorded as run {record.id} in {store.where}", file=sys.stderr)
         return verdict
 

@@ -22,7 +22,6 @@ a 5 s load and finds other things; 10 users wait longer than 5: in one series ei
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -75,6 +74,9 @@ class Shape:
 
     command: str
     facts: tuple[tuple[str, str], ...] = ()  # (name, value) in the order the label shows them
+    # False: an older zscheck wrote the run, before its documents held the load options (not part of the
+    # shape's identity: such a run joins the series it agrees with, `by_shape`)
+    complete: bool = field(default=True, compare=False)
 
     @property
     def label(self) -> str:
@@ -111,7 +113,9 @@ def shape_of(record: RunRecord) -> Shape:
     """The shape of `record`, from what the record holds: every load option that changes the numbers.
     (`contract --max-examples` changes a contract run's time too, and its summary does not hold it.)"""
     facts: dict[str, str] = {}
+    complete = True
     for load in record.load_summaries()[:1]:  # the one metrics_of reads
+        complete = load.load is not None
         facts["scenario"] = load.scenario
         facts["users"] = str(load.users)
         facts["rate"] = "closed loop" if load.rate is None else f"{load.rate:g}/s"
@@ -133,6 +137,7 @@ def shape_of(record: RunRecord) -> Shape:
             facts.setdefault("timing", contract.timing)
     capacity = record.capacity()
     if capacity is not None:
+        complete = complete and capacity.load is not None
         facts.update(scenario=capacity.scenario, by=capacity.by, repeat=str(capacity.repeat))
         facts["refine"] = "yes" if capacity.refine else "no"
         facts["slo"] = ",".join(capacity.slo) or "none"
@@ -151,26 +156,16 @@ def shape_of(record: RunRecord) -> Shape:
             facts["dialect"] = capacity.dialect
         if record.is_canary and capacity.timing is not None:
             facts["timing"] = capacity.timing
-    return Shape(record.command, tuple(facts.items()))
-
-
-def _recorded_less(record: RunRecord) -> bool:
-    """The run could not run (no duration measured), or an older zscheck wrote it (no load options): its
-    shape lacks facts, and the series it joins is the one it agrees with."""
-    if record.verdict == "COULD NOT RUN":
-        return True
-    capacity = record.capacity()
-    loads = [s.load for s in record.load_summaries()[:1]] + ([capacity.load] if capacity is not None else [])
-    return any(load is None for load in loads)
+    return Shape(record.command, tuple(facts.items()), complete)
 
 
 def by_shape(records: Sequence[RunRecord]) -> dict[Shape, list[RunRecord]]:
     """`records` (oldest first) by shape, the shape with the newest run first. A run that recorded less of
-    its shape (it could not run, or an older zscheck wrote it: `_recorded_less`) joins the newest earlier
+    its shape (it could not run, or an older zscheck wrote it: `Shape.complete`) joins the newest earlier
     run's shape that agrees with all it recorded (else the oldest later one's), so that it still counts
     among its series' runs (a store's history goes on across an upgrade of zscheck)."""
     shapes = [shape_of(r) for r in records]
-    partial = [_recorded_less(r) for r in records]
+    partial = [r.verdict == "COULD NOT RUN" or not s.complete for r, s in zip(records, shapes, strict=True)]
     complete = [(i, s) for i, s in enumerate(shapes) if not partial[i]]
     out: dict[Shape, list[RunRecord]] = {}
     for i, (record, shape) in enumerate(zip(records, shapes, strict=True)):
@@ -294,7 +289,7 @@ class Trend:
                     metric=s.name,
                     shape=s.shape.to_json(),
                     lower_is_better=s.lower_is_better,
-                    values=[v if math.isfinite(v) else None for v in s.values],
+                    values=list(s.values),
                     runs=list(s.runs),
                     change_points=[
                         TrendChange(

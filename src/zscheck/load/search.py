@@ -93,10 +93,10 @@ class CapacitySearch:
         step = max(self.step, (stop - reached) / max(levels - 1, 1))
         if not self.by_rate:
             step = float(math.ceil(step))
-        return steps(reached, step, stop)
+        return step_range(reached, step, stop)
 
     def asked(self) -> NextRange:
-        return steps(self.start, self.step, self.stop)
+        return step_range(self.start, self.step, self.stop)
 
     def command_line(self, run: LoadRun) -> str:
         """The search again: `run`'s options (`LoadRun.given`) and the search's own."""
@@ -116,7 +116,7 @@ class CapacitySearch:
         )
 
 
-def steps(start: float, step: float, stop: float) -> NextRange:
+def step_range(start: float, step: float, stop: float) -> NextRange:
     """A range of steps, with the options that search it."""
     return NextRange(start=start, step=step, stop=stop, arguments=f"--start {start:g} --step {step:g} --stop {stop:g}")
 
@@ -146,15 +146,20 @@ def headroom(gate: Gate, measured: float | None) -> float | None:
     return (measured - gate.threshold) / gate.threshold
 
 
+def worst_run(results: Sequence[GateResult]) -> GateResult:
+    """One gate over a point's runs, the run that decides: one that measured nothing, else the furthest
+    from the threshold on the breaking side."""
+    unmeasured = [r for r in results if r.measured is None]
+    if unmeasured:
+        return unmeasured[0]
+    below = results[0].gate.comparison in ("<", "<=")  # a `<` gate breaks upwards
+    return max(results, key=lambda r: cast(float, r.measured) * (1 if below else -1))
+
+
 def margin(results: Sequence[GateResult]) -> GateMargin:
     """One gate over a point's runs: the worst run decides."""
     gate = results[0].gate
-    values = [r.measured for r in results]
-    if any(v is None for v in values):
-        worst: float | None = None
-    else:
-        measured = cast(list[float], values)
-        worst = max(measured) if gate.comparison in ("<", "<=") else min(measured)
+    worst = worst_run(results).measured
     room = headroom(gate, worst)
     if worst is None:
         shown = f"{gate.text}: nothing measured"
@@ -221,14 +226,11 @@ class Point:
         margin holds, not the first run's), then the violations and the history."""
         if all(r.passed for r in self.runs):
             return ""
+        of = f" (the worst of {len(self.runs)} runs)" if len(self.runs) > 1 else ""
         reasons = []
-        for i, results in enumerate(zip(*(r.gates for r in self.runs), strict=True)):
-            broken = [g for g in results if not g.passed]
-            if broken:
-                worst = self.margins()[i].measured
-                shown = next((g for g in broken if g.measured is not None and round(g.measured, 6) == worst), broken[0])
-                of = f" (the worst of {len(self.runs)} runs)" if len(self.runs) > 1 else ""
-                reasons.append(shown.line() + of)
+        for results in zip(*(r.gates for r in self.runs), strict=True):
+            if not all(g.passed for g in results):  # then its worst run broke it
+                reasons.append(worst_run(results).line() + of)
         counts: dict[str, int] = {}
         for run in self.runs:
             for f in run.new_failures:

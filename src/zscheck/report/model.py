@@ -75,13 +75,6 @@ class RunReport:
     def replay_finding(self, finding: Finding) -> str:
         return f"zscheck replay {self.report_dir} {finding.id}"
 
-    def replay_command(self) -> str:
-        """The run again (ContractPlan.command_line); without a plan, its target, dialect and seed."""
-        if self.replay:
-            return self.replay
-        target = "" if self.target.startswith("embedded") else f" --target {self.target}"
-        return f"zscheck contract{target} --dialect {self.dialect} --seed {self.seed}"
-
     def details(self) -> list[str]:
         """What explains the verdict, one line each (the headline and the report path are the verdict
         event's: `zscheck.events.VerdictReached`)."""
@@ -116,9 +109,7 @@ class RunReport:
         lines.extend(f"could not run: {e}" for e in self.harness_errors)
         lines.extend(f"RESTORE FAILED: {p}" for p in self.restore_problems)
         if self.failures:
-            lines.append(
-                f"replay a finding: zscheck replay {self.report_dir} ID (or N); the run: {self.replay_command()}"
-            )
+            lines.append(f"replay a finding: zscheck replay {self.report_dir} ID (or N); the run: {self.replay}")
         return lines
 
     def write(self) -> None:

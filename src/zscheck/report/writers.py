@@ -34,7 +34,7 @@ def contract_summary(report: RunReport) -> ContractSummary:
         harness_errors=list(report.harness_errors),
         restore_problems=list(report.restore_problems),
         notes=list(report.notes),
-        replay=report.replay_command(),
+        replay=report.replay,
         target_url=report.target_url,
         faults=list(report.faults),
         timing=report.timing,
@@ -84,8 +84,7 @@ def failures_markdown(report: RunReport) -> str:
     lines = [
         f"# zscheck contract: {report.verdict.word}",
         "",
-        f"Target: {report.target} ({report.dialect} dialect). Seed: {report.seed}. Replay the run: "
-        f"`{report.replay_command()}`",
+        f"Target: {report.target} ({report.dialect} dialect). Seed: {report.seed}. Replay the run: `{report.replay}`",
         "",
     ]
     if findings:
@@ -136,7 +135,7 @@ def junit_cases(report: RunReport) -> list[Case]:
         reasons = ["the run could not run (see the terminal output)"]
     name = f"could not run against {report.target or 'the target'}"
     for reason in reasons:
-        text = f"{name}: {reason}\nreplay the run: {report.replay_command()}"
+        text = f"{name}: {reason}\nreplay the run: {report.replay}"
         cases.append(Case(classname="zscheck.run", name=name, outcome="error", message=reason, text=text))
     return cases
 
