@@ -174,6 +174,32 @@ def test_a_signal_while_zscheck_still_imports_exits_2() -> None:
     assert said, "no signal landed while zscheck imported: the delays no longer cover its start-up"
 
 
+SLOW_PARSER = """
+import sys, time
+import zscheck.cli as cli
+build = cli.build_parser
+def slow():
+    print("building", flush=True)
+    time.sleep(30)
+    return build()
+cli.build_parser = slow
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_signal_while_the_command_line_is_read_exits_2_in_one_line() -> None:
+    """SIGTERM after the imports, before the command's own handling (building the parser took a loaded CI
+    box 6 s): one line and exit 2. It was a KeyboardInterrupt's traceback, and exit -2."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PARSER, "diff"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "building\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, (proc.returncode, err)
+    assert err == "zscheck diff: interrupted by a signal while starting; nothing was changed\n", err
+
+
 def test_an_option_is_never_read_from_a_prefix_of_it() -> None:
     """argparse's prefix matching took `diff --baseline URL` for `--baseline-target URL`: an option is
     its whole name, so that one added later cannot change what an old command line means."""

@@ -16,7 +16,17 @@ from zscheck.cli import main
 from zscheck.cli.compare import parse_margin
 from zscheck.cli.compare import text as compare_text
 from zscheck.errors import ConfigError
-from zscheck.history.compare import METRICS, Result, Row, Side, family_test, machine_state, metric_key, run_compare
+from zscheck.history.compare import (
+    METRICS,
+    Result,
+    Row,
+    Side,
+    family_test,
+    load_mismatch,
+    machine_state,
+    metric_key,
+    run_compare,
+)
 from zscheck.history.findings import diff, findings_of, key
 from zscheck.history.noise import AA_PAIR, AA_SIDE, noise_of, pairs_of
 from zscheck.history.record import RunRecord
@@ -99,6 +109,57 @@ def test_a_regression_beyond_the_margin_fails_and_within_it_passes(tmp_path: Pat
     assert len(failed) == 1 and "worse by more than 5%" in failed[0]
     assert run_compare(base, slower, margin=0.80).failed() == []
     assert run_compare(base, slower).failed() == []  # no margin: reported, never a failure
+
+
+def with_load(records: tuple[RunRecord, ...], **facts: object) -> tuple[RunRecord, ...]:
+    """The same runs, their load summaries as if run with other options (`users`, or LoadOptions fields)."""
+    out = []
+    for record in records:
+        data = dict(record.documents["summary.json"])
+        data["load"] = {**data["load"], **{k: v for k, v in facts.items() if k in data["load"]}}
+        data.update({k: v for k, v in facts.items() if k not in data["load"]})
+        out.append(dataclasses.replace(record, documents={**record.documents, "summary.json": data}))
+    return tuple(out)
+
+
+def test_runs_of_another_load_are_no_verdict_on_the_build(tmp_path: Path) -> None:
+    """10 users against 20 (20 wait longer: +40% p50) is the load's change, not the build's: with a margin
+    no verdict (exit 2) and why; without one the rows stand with a note; of one load, the gate judges."""
+    base = Side("base", with_load(runs_of(tmp_path, "b", 0.010, 4, 1), users=10))
+    candidate = Side("candidate", with_load(runs_of(tmp_path, "c", 0.014, 4, 2), users=20))
+    gated = run_compare(base, candidate, margin=0.05)
+    assert gated.verdict() is Verdict.COULD_NOT_RUN and gated.failed() == [] and gated.regressions == []
+    assert "the base and the candidate measured different loads (users 10 against 20)" in (gated.no_verdict() or "")
+    assert run_compare(base, candidate, margin=0.05, equivalence_mode=True).verdict() is Verdict.COULD_NOT_RUN
+    plain = run_compare(base, candidate)
+    assert plain.verdict() is Verdict.PASS and row(plain, "all", "p50").verdict == "worse"
+    assert any("users 10 against 20" in n and "the load's" in n for n in plain.notes())
+    same = Side("candidate", with_load(runs_of(tmp_path, "c", 0.014, 4, 2), users=10))
+    assert run_compare(base, same, margin=0.05).verdict() is Verdict.VIOLATIONS
+
+
+@pytest.mark.parametrize(
+    ("base_facts", "candidate_facts", "said"),
+    [
+        ([{}, {}], [{}], None),  # one load throughout
+        ([{}], [{"query_ratio": 0.9}], "different loads (query ratio 0.5 against 0.9)"),
+        ([{}, {"users": 20}], [{}], "the base's runs measured different loads (users 10 and 20)"),
+        ([{}], [{"users": 20, "rate": 50.0}], "(users 10 against 20, rate closed loop against 50/s)"),
+        ([{"load": None}], [{"query_ratio": 0.9}], None),  # an older zscheck's run recorded no load options
+    ],
+)
+def test_the_loads_compared_are_said_by_what_differs(
+    tmp_path: Path, base_facts: list[dict[str, object]], candidate_facts: list[dict[str, object]], said: str | None
+) -> None:
+    def runs(name: str, facts: list[dict[str, object]]) -> Side:
+        records = []
+        for i, given in enumerate(facts):
+            (record,) = with_load((load_record(tmp_path, f"{name}{i}", 0.01, i),), **given)
+            records.append(record)
+        return Side(name, tuple(records))
+
+    mismatch = load_mismatch(runs("b", base_facts), runs("c", candidate_facts))
+    assert (mismatch is None) if said is None else (said in (mismatch or "")), mismatch
 
 
 def bound(tmp: Path, name: str, median: float, seed: int) -> RunRecord:

@@ -13,7 +13,8 @@ import pytest
 from tests.history.factories import load_summary, record_of
 from tests.history.test_noise import pair_records
 from zscheck.cli import main
-from zscheck.cli.all_in_one import since_baseline
+from zscheck.cli.all_in_one import baseline, since_baseline
+from zscheck.history.record import RunRecord, from_directory
 from zscheck.history.store import Query, open_store
 from zscheck.report.documents import SCHEMAS_DIR, ComparisonReport, SelfCheck
 from zscheck.report.html import render
@@ -82,6 +83,21 @@ def test_last_pass_with_nothing_stored_compares_nothing(tmp_path: Path, capsys: 
     assert since_baseline(directory, "last-pass", str(tmp_path / "h.sqlite"), margin=None, alpha=0.05) is None
     assert "no passing run of http://127.0.0.1:9 (toggle)" in capsys.readouterr().err
     assert not (directory / "comparison.json").exists()
+
+
+def test_last_pass_is_the_newest_passing_run_of_this_load(tmp_path: Path) -> None:
+    """Last night ran 20 users, the nights before 10; tonight runs 10 again: its baseline is the newest run
+    of 10 users, not last night's (20 users wait longer: that comparison read as a regression)."""
+
+    def run(name: str, users: int, started: float) -> RunRecord:
+        summary = load_summary([0.01] * 5, started=started)
+        summary.users = users
+        summary.write(tmp_path / name / "load" / "summary.json")
+        return from_directory(tmp_path / name, command="run", target_version="5.2.1")
+
+    newest_first = [run("twenty", 20, 3e9), run("ten", 10, 2e9), run("older", 10, 1e9)]
+    assert baseline(newest_first, run("tonight", 10, 4e9)) is newest_first[1]
+    assert baseline(newest_first[:1], run("tonight2", 10, 4e9)) is None  # no run of this load: nothing to compare
 
 
 @pytest.mark.parametrize(

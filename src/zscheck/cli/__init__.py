@@ -226,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminated)  # the console script: SIGTERM before a command's own handlers
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # a signal before the command's own handling began: building the parser, reading
+        # the configuration (a loaded CI box took 6 s to get there, and a SIGTERM then ended in a traceback)
+        print(f"zscheck {command}: interrupted by a signal while starting; nothing was changed", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     except OSError as exc:  # a report directory that is a file, a full disk, a read-only tree, ...
         _debug()
         where = f"{exc.filename}: " if exc.filename else ""

@@ -80,9 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def baseline(store_records: list[RunRecord], candidate: RunRecord) -> RunRecord | None:
-    """`last-pass`: the newest passing `zscheck run` of the candidate's target and scenario (A/A runs left out)."""
+    """`last-pass`: the newest passing `zscheck run` of the candidate's target and of its load (scenario,
+    users, duration and every option that changes the numbers: zscheck.history.shape), A/A runs left out:
+    after a change of the nightly's options, the run before it measured another load, no baseline."""
+    from zscheck.history.shape import shape_of
+
+    shape = shape_of(candidate)
     for record in store_records:
-        if record.command == candidate.command and record.scenario == candidate.scenario and not record.is_aa:
+        same = record.command == candidate.command and record.scenario == candidate.scenario and not record.is_aa
+        if same and not shape.conflicts(shape_of(record)):
             return record
     return None
 
@@ -105,7 +111,8 @@ def since_baseline(directory: Path, which: str, spec: str, *, margin: float | No
             if base is None:
                 print(
                     f"zscheck run: --compare-to last-pass: no passing run of {candidate.target} "
-                    f"({candidate.scenario or 'no load'}) in {store.where} yet: nothing to compare with",
+                    f"({candidate.scenario or 'no load'}) with this run's load options in {store.where} yet: "
+                    "nothing to compare with",
                     file=sys.stderr,
                 )
                 return None

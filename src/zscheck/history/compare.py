@@ -31,6 +31,7 @@ import numpy as np
 
 from zscheck.history.findings import Finding, FindingsDiff, diff
 from zscheck.history.record import RunRecord
+from zscheck.history.shape import differences, load_facts
 from zscheck.history.stats import (
     Equivalence,
     Noise,
@@ -79,6 +80,34 @@ class Side:
     def loads(self) -> list[LoadResult]:
         return [s.result for r in self.records for s in r.load_summaries() if s.result is not None]
 
+    def load_facts(self) -> list[dict[str, str]]:
+        """What each of `loads()` put on its target (zscheck.history.shape.load_facts), in the same order."""
+        return [
+            load_facts(s, canary=r.is_canary) for r in self.records for s in r.load_summaries() if s.result is not None
+        ]
+
+
+def load_mismatch(base: Side, candidate: Side) -> str | None:
+    """How the compared runs' loads differ, said as a person reads it, or None when they are of one load.
+    A metric measured under another load (10 users wait longer than 5) is no verdict on the build; a fact
+    only one run recorded (an older zscheck's summary) is no difference."""
+    said = []
+    for name, side in (("the base", base), ("the candidate", candidate)):
+        runs = side.load_facts()
+        values: dict[str, list[str]] = {}
+        for other in runs[1:]:
+            for fact, first, value in differences(runs[0], other):
+                values.setdefault(fact, [first]).append(value)
+        if values:
+            listed = ", ".join(f"{fact} {' and '.join(dict.fromkeys(v))}" for fact, v in values.items())
+            said.append(f"{name}'s runs measured different loads ({listed})")
+    b, c = base.load_facts(), candidate.load_facts()
+    across = differences(b[0], c[0]) if b and c else []
+    if across:
+        listed = ", ".join(f"{fact} {one} against {other}" for fact, one, other in across)
+        said.append(f"the base and the candidate measured different loads ({listed})")
+    return "; ".join(said) or None
+
 
 @dataclass(frozen=True)
 class Row:
@@ -123,6 +152,7 @@ class Result:
     noise_source: str | None = None  # where the A/A noise came from, e.g. "6 A/A pairs of ... (toggle)"
     noise_hosts: tuple[Mapping[str, Any], ...] = ()  # the host facts of the A/A pairs' runs
     family: Family | None = None  # None: no metric was tested
+    mismatch: str | None = None  # how the runs' loads differ (load_mismatch); None: one load
 
     @property
     def worse(self) -> list[Row]:
@@ -153,13 +183,16 @@ class Result:
 
     @property
     def regressions(self) -> list[Row]:
-        """The rows worse beyond the margin that are a verdict on the target: the family's test passed too."""
-        return [] if self.generator_bound(self.candidate) or self.family_holds else self.worse
+        """The rows worse beyond the margin that are a verdict on the target: measured under one load, and
+        the family's test passed too."""
+        if self.mismatch or self.generator_bound(self.candidate) or self.family_holds:
+            return []
+        return self.worse
 
     @property
     def unproven(self) -> list[Row]:
         """The rows not shown within the margin that are a verdict on the target (equivalence mode)."""
-        return [] if self.generator_bound(self.candidate) else self.not_within
+        return [] if self.mismatch or self.generator_bound(self.candidate) else self.not_within
 
     def no_verdict(self) -> str | None:
         """With a margin, why the comparison's gate could not judge (exit 2), or None; a ComparisonReport
@@ -172,6 +205,12 @@ class Result:
                 f"{NO_VERDICT_NOTE}--max-regression {self.margin * 100:g}% judges load metrics, but "
                 f"{' and '.join(missing)}; do: compare runs that measured load (zscheck load, or zscheck run with "
                 "its load phase)"
+            )
+        if self.rows and self.mismatch:
+            return (
+                f"{NO_VERDICT_NOTE}--max-regression {self.margin * 100:g}% judges the build, but {self.mismatch}: "
+                "a metric that moved may be the load's; do: compare runs of one load (the same options; `zscheck "
+                "trend` keeps each load a series of its own)"
             )
         if self.rows and len(self.untested) == len(self.rows):
             return (
@@ -241,6 +280,8 @@ class Result:
             out.extend(machine_state(self.noise_hosts, [*self.base.records, *self.candidate.records]))
         if self.untested:
             out.append(f"{len(self.untested)} metric(s) not tested: {self.untested[0].note}")
+        if self.rows and self.mismatch and self.margin is None:  # with a margin, no_verdict says it
+            out.append(f"{self.mismatch}: the metrics' verdicts may be the load's, not the build's")
         unjudged = self.no_verdict()
         if unjudged:
             out.append(unjudged)
@@ -435,6 +476,7 @@ def run_compare(
         diff(base.records, candidate.records),
         noise_source=noise_source if noise else None,
         noise_hosts=tuple(noise_hosts) if noise else (),
+        mismatch=load_mismatch(base, candidate),
     )
     b = [run_values(load) for load in base.loads()]
     c = [run_values(load) for load in candidate.loads()]

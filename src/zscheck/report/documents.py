@@ -770,7 +770,7 @@ class TrendSeries:
     """One metric over the runs of one shape, oldest first."""
 
     metric: str  # e.g. "e2e p99", "throughput", "findings", "e2e p50 / canary"
-    shape: dict[str, str]  # the command and its facts (zscheck.history.trend.Shape)
+    shape: dict[str, str]  # the command and its facts (zscheck.history.shape.Shape)
     lower_is_better: bool
     values: list[float | None]  # null: not a finite number (print_and_write's one rule for every --json)
     runs: list[str]  # the run id of each value
