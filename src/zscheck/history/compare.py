@@ -52,6 +52,7 @@ from zscheck.report.documents import (
     CompareSide,
     ComparisonReport,
     LoadResult,
+    LoadSummary,
 )
 from zscheck.verdict import Verdict
 
@@ -77,14 +78,16 @@ class Side:
     label: str  # what the user named: a run id, a directory, a target with --last N
     records: tuple[RunRecord, ...]
 
+    def _measured(self) -> list[tuple[RunRecord, LoadSummary, LoadResult]]:
+        """Each load run of the side's records that measured something: its record, summary and result."""
+        return [(r, s, s.result) for r in self.records for s in r.load_summaries() if s.result is not None]
+
     def loads(self) -> list[LoadResult]:
-        return [s.result for r in self.records for s in r.load_summaries() if s.result is not None]
+        return [result for _, _, result in self._measured()]
 
     def load_facts(self) -> list[dict[str, str]]:
         """What each of `loads()` put on its target (zscheck.history.shape.load_facts), in the same order."""
-        return [
-            load_facts(s, canary=r.is_canary) for r in self.records for s in r.load_summaries() if s.result is not None
-        ]
+        return [load_facts(s, canary=r.is_canary) for r, s, _ in self._measured()]
 
 
 def load_mismatch(base: Side, candidate: Side) -> str | None:
@@ -92,8 +95,8 @@ def load_mismatch(base: Side, candidate: Side) -> str | None:
     A metric measured under another load (10 users wait longer than 5) is no verdict on the build; a fact
     only one run recorded (an older zscheck's summary) is no difference."""
     said = []
-    for name, side in (("the base", base), ("the candidate", candidate)):
-        runs = side.load_facts()
+    facts = {"the base": base.load_facts(), "the candidate": candidate.load_facts()}
+    for name, runs in facts.items():
         values: dict[str, list[str]] = {}
         for other in runs[1:]:
             for fact, first, value in differences(runs[0], other):
@@ -101,7 +104,7 @@ def load_mismatch(base: Side, candidate: Side) -> str | None:
         if values:
             listed = ", ".join(f"{fact} {' and '.join(dict.fromkeys(v))}" for fact, v in values.items())
             said.append(f"{name}'s runs measured different loads ({listed})")
-    b, c = base.load_facts(), candidate.load_facts()
+    b, c = facts["the base"], facts["the candidate"]
     across = differences(b[0], c[0]) if b and c else []
     if across:
         listed = ", ".join(f"{fact} {one} against {other}" for fact, one, other in across)
